@@ -1,0 +1,49 @@
+//! Throughput measurements (never asserted by tests): how many lane-MACs per second
+//! the golden model sustains per preset on one core.
+
+use crate::config::{Config, PRESETS};
+use crate::error::Result;
+use crate::model::PeModel;
+use crate::stimulus::Rng;
+use std::time::Instant;
+
+/// One preset's measured model throughput.
+#[derive(Debug, Clone)]
+pub struct ModelThroughput {
+    /// Preset name.
+    pub preset: String,
+    /// Lane-MACs computed per second, best of the repetitions.
+    pub lane_macs_per_s: f64,
+    /// Final accumulator (printed so the work cannot be optimized away).
+    pub checksum: i64,
+}
+
+/// Measures the golden model on `cycles` random cycles (50 % zero activations,
+/// full operand ranges) per preset, best of `reps` runs.
+pub fn model_throughput(cycles: usize, reps: usize) -> Result<Vec<ModelThroughput>> {
+    let mut out = Vec::new();
+    for p in PRESETS {
+        let cfg = Config::preset(p.name)?;
+        let t = cfg.pe.lanes();
+        let mut rng = Rng::new(0x5eed);
+        let acts: Vec<u8> = (0..cycles * t)
+            .map(|_| if rng.chance(0.5) { 0 } else { rng.byte() })
+            .collect();
+        let wgts: Vec<i8> = (0..cycles * t).map(|_| rng.byte() as i8).collect();
+        let mut model = PeModel::new(&cfg.pe);
+        let mut best = f64::INFINITY;
+        let mut checksum = 0;
+        for _ in 0..reps.max(1) {
+            model.reset();
+            let t0 = Instant::now();
+            checksum = model.run(std::hint::black_box(&acts), std::hint::black_box(&wgts));
+            best = best.min(t0.elapsed().as_secs_f64());
+        }
+        out.push(ModelThroughput {
+            preset: p.name.to_string(),
+            lane_macs_per_s: (cycles * t) as f64 / best,
+            checksum,
+        });
+    }
+    Ok(out)
+}

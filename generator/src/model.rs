@@ -1,0 +1,205 @@
+//! The golden model of one processing element: the per-cycle rule of every policy
+//! (spec §5) and the wrapping accumulator (spec §2), table-driven for speed. The RTL
+//! is checked against this model cycle by cycle.
+
+use crate::config::{PeConfig, Policy, Rounding, WindowSet, ZeroTest};
+use crate::numerics::{nib4_table, win_table};
+
+/// Highest lane count any policy has.
+pub const MAX_LANES: usize = 4;
+
+#[derive(Clone)]
+enum Rule {
+    /// Every lane exact (baseline, ideal).
+    Exact,
+    /// One lane, windowed (bsparq).
+    Single { win: Box<[u8; 256]> },
+    /// Two lanes sharing two units (sparq, sysmt T=2): `solo` when c ≤ 1, `pair` when c = 2.
+    Pair {
+        solo: Box<[u8; 256]>,
+        pair: Box<[u8; 256]>,
+    },
+    /// Four lanes on four quarters (sysmt T=4).
+    Quad {
+        win: Box<[u8; 256]>,
+        nib4: Box<[i8; 256]>,
+    },
+}
+
+/// What one cycle did: each lane's product, the lane sum, and the active-lane count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Cycle {
+    /// Products as the PE forms them (idle and unused lanes are 0).
+    pub products: [i32; MAX_LANES],
+    /// Sum of the products.
+    pub sum: i32,
+    /// Number of non-idle lanes (for exact policies, the non-zero products' lanes).
+    pub active: u32,
+}
+
+/// A processing element's golden model: configuration, lookup tables and accumulator.
+#[derive(Clone)]
+pub struct PeModel {
+    cfg: PeConfig,
+    rule: Rule,
+    zt_weight: bool,
+    acc: i64,
+}
+
+impl PeModel {
+    /// Builds the model of a validated PE configuration.
+    pub fn new(cfg: &PeConfig) -> Self {
+        let rnd = cfg.rounding_or_default();
+        let set = cfg.window.unwrap_or(WindowSet::W4b2opt);
+        let ident: Box<[u8; 256]> = Box::new(std::array::from_fn(|a| a as u8));
+        let rule = match cfg.policy {
+            Policy::Baseline | Policy::Ideal => Rule::Exact,
+            Policy::Bsparq => Rule::Single {
+                win: Box::new(win_table(set, rnd)),
+            },
+            Policy::Sparq | Policy::Sysmt if cfg.threads == 2 => {
+                let solo = match set.bits() {
+                    4 => ident,
+                    3 => Box::new(win_table(WindowSet::W6b3opt, rnd)),
+                    _ => Box::new(win_table(WindowSet::W4b5opt, rnd)),
+                };
+                Rule::Pair {
+                    solo,
+                    pair: Box::new(win_table(set, rnd)),
+                }
+            }
+            Policy::Sparq | Policy::Sysmt => Rule::Quad {
+                win: Box::new(win_table(WindowSet::W4b2opt, rnd)),
+                nib4: Box::new(nib4_table(rnd)),
+            },
+        };
+        PeModel {
+            cfg: *cfg,
+            rule,
+            zt_weight: cfg.zero_test == Some(ZeroTest::ActOrWeight),
+            acc: 0,
+        }
+    }
+
+    /// The configuration modelled.
+    pub fn config(&self) -> &PeConfig {
+        &self.cfg
+    }
+
+    /// The accumulator value (sign-extended from `acc_width` bits).
+    pub fn acc(&self) -> i64 {
+        self.acc
+    }
+
+    #[inline(always)]
+    fn active(&self, a: u8, w: i8) -> bool {
+        a != 0 && !(self.zt_weight && w == 0)
+    }
+
+    /// The products of one cycle, without touching the accumulator.
+    /// `acts` and `wgts` hold exactly `threads` lanes.
+    #[inline]
+    pub fn products(&self, acts: &[u8], wgts: &[i8]) -> Cycle {
+        let mut c = Cycle::default();
+        let t = self.cfg.lanes();
+        debug_assert!(acts.len() == t && wgts.len() == t);
+        match &self.rule {
+            Rule::Exact => {
+                for i in 0..t {
+                    c.products[i] = i32::from(acts[i]) * i32::from(wgts[i]);
+                    c.active += u32::from(acts[i] != 0 && wgts[i] != 0);
+                }
+            }
+            Rule::Single { win } => {
+                c.products[0] = i32::from(win[acts[0] as usize]) * i32::from(wgts[0]);
+                c.active = u32::from(acts[0] != 0);
+            }
+            Rule::Pair { solo, pair } => {
+                let x0 = self.active(acts[0], wgts[0]);
+                let x1 = self.active(acts[1], wgts[1]);
+                let tab = if x0 && x1 { pair } else { solo };
+                if x0 {
+                    c.products[0] = i32::from(tab[acts[0] as usize]) * i32::from(wgts[0]);
+                }
+                if x1 {
+                    c.products[1] = i32::from(tab[acts[1] as usize]) * i32::from(wgts[1]);
+                }
+                c.active = u32::from(x0) + u32::from(x1);
+            }
+            Rule::Quad { win, nib4 } => {
+                let mut on = [false; 4];
+                for i in 0..4 {
+                    on[i] = self.active(acts[i], wgts[i]);
+                }
+                let n = on.iter().filter(|&&x| x).count() as u32;
+                for i in 0..4 {
+                    if !on[i] {
+                        continue;
+                    }
+                    let (a, w) = (acts[i], wgts[i]);
+                    c.products[i] = match n {
+                        0 | 1 => i32::from(a) * i32::from(w),
+                        2 => i32::from(win[a as usize]) * i32::from(w),
+                        _ => i32::from(win[a as usize]) * i32::from(nib4[w as u8 as usize]),
+                    };
+                }
+                c.active = n;
+            }
+        }
+        c.sum = c.products[..t].iter().sum();
+        c
+    }
+
+    /// Runs one cycle with the PE's `valid` and `clear` controls and returns the
+    /// products. `clear` with `valid` starts a new accumulation from this cycle's sum;
+    /// `clear` alone zeroes the accumulator; neither holds it.
+    #[inline]
+    pub fn step(&mut self, acts: &[u8], wgts: &[i8], valid: bool, clear: bool) -> Cycle {
+        let c = self.products(acts, wgts);
+        let base = if clear { 0 } else { self.acc };
+        let add = if valid { i64::from(c.sum) } else { 0 };
+        self.acc = wrap(base.wrapping_add(add), self.cfg.acc_width);
+        c
+    }
+
+    /// Accumulates a whole stream of valid cycles (lane-major: cycle i uses
+    /// `acts[i*T..(i+1)*T]`) and returns the accumulator. The benchmark's fast path.
+    pub fn run(&mut self, acts: &[u8], wgts: &[i8]) -> i64 {
+        let t = self.cfg.lanes();
+        let mut acc = self.acc;
+        for (a, w) in acts.chunks_exact(t).zip(wgts.chunks_exact(t)) {
+            acc = acc.wrapping_add(i64::from(self.products(a, w).sum));
+        }
+        self.acc = wrap(acc, self.cfg.acc_width);
+        self.acc
+    }
+
+    /// Resets the accumulator to zero.
+    pub fn reset(&mut self) {
+        self.acc = 0;
+    }
+}
+
+/// Two's-complement wrap of `x` to `bits` bits, sign-extended back to i64.
+#[inline(always)]
+pub fn wrap(x: i64, bits: u32) -> i64 {
+    if bits >= 64 {
+        x
+    } else {
+        let sh = 64 - bits;
+        (x << sh) >> sh
+    }
+}
+
+/// The exact product of every lane, the reference that error is measured against.
+pub fn exact_sum(acts: &[u8], wgts: &[i8]) -> i32 {
+    acts.iter()
+        .zip(wgts)
+        .map(|(&a, &w)| i32::from(a) * i32::from(w))
+        .sum()
+}
+
+/// A rounding mode's name for messages, `-` when the policy has none.
+pub fn rounding_name(r: Option<Rounding>) -> &'static str {
+    r.map(Rounding::name).unwrap_or("-")
+}

@@ -1,0 +1,47 @@
+{{ header }}
+// Output-stationary accumulator: acc <= wrap(base + add) every cycle, where base is 0
+// when clear_i is high and acc otherwise, and add is the lane sum when valid_i is high
+// and 0 otherwise. So clear with valid starts a new sum from this cycle's products,
+// clear alone zeroes, neither holds. Two's-complement wrap, no saturation.
+module {{ prefix }}_acc #(
+  parameter integer ACC_W = {{ acc_w }},
+  parameter integer SUM_W = {{ sum_w }}
+) (
+  input  wire                    clk_i,
+  input  wire                    rst_ni,
+  input  wire                    valid_i,
+  input  wire                    clear_i,
+  input  wire signed [SUM_W-1:0] sum_i,
+  output wire        [ACC_W-1:0] acc_o
+);
+
+  wire [ACC_W-1:0] sum_ext;
+
+  generate
+    if (ACC_W > SUM_W) begin : g_sign_extend
+      assign sum_ext = { {(ACC_W-SUM_W){sum_i[SUM_W-1]} }, sum_i};
+    end else if (ACC_W == SUM_W) begin : g_same_width
+      assign sum_ext = sum_i;
+    end else begin : g_wrap
+      // The accumulator wraps at ACC_W bits, so the sum's upper bits cannot matter.
+      wire unused_sum_hi = ^sum_i[SUM_W-1:ACC_W];
+      assign sum_ext = sum_i[ACC_W-1:0];
+    end
+  endgenerate
+
+  reg  [ACC_W-1:0] acc_q;
+  wire [ACC_W-1:0] base = clear_i ? {ACC_W{1'b0}} : acc_q;
+  wire [ACC_W-1:0] add  = valid_i ? sum_ext : {ACC_W{1'b0}};
+  wire [ACC_W-1:0] acc_d = base + add;
+
+  always @(posedge clk_i or negedge rst_ni) begin
+    if (!rst_ni) begin
+      acc_q <= {ACC_W{1'b0}};
+    end else begin
+      acc_q <= acc_d;
+    end
+  end
+
+  assign acc_o = acc_q;
+
+endmodule

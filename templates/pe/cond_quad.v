@@ -1,0 +1,88 @@
+{{ header }}
+// Operand conditioning for four lanes sharing one 8b x 8b multiplier split into four
+// u4 x s5 quarters (SySMT, T = 4). Zero test {{ zero_test }}: a lane is idle when
+// {% if zt_weight %}a == 0 or w == 0{% else %}a == 0{% endif %}. With c active lanes:
+//   c >= 3: quarter k takes lane k: win(a_k; 4b2opt) x nib4(w_k), shift s_k + e_k.
+//           (An idle lane's window or nibble is zero, so its quarter adds nothing.)
+//   c == 2: lane A (first active) takes quarters 0 and 1, lane B (last active)
+//           quarters 2 and 3: win(a; 4b2opt) times the weight's signed high nibble
+//           (shift s + 4) and unsigned low nibble (shift s).
+//   c <= 1: the same two-lane wiring with two virtual lanes made of lane A's
+//           activation nibbles, a[7:4] at window position 4 and a[3:0] at 0, both
+//           with lane A's weight: the four partial products of the exact a x w.
+module {{ prefix }}_cond (
+  input  wire [31:0] act_i,
+  input  wire [31:0] wgt_i,
+  output reg  [15:0] x_o,
+  output reg  [19:0] y_o,
+  output reg  [15:0] sh_o
+);
+
+  wire [7:0] a [0:3];
+  wire [7:0] w [0:3];
+  wire [3:0] on;
+  wire [3:0] nib [0:3];
+  wire [3:0] wide;
+  wire [3:0] q [0:3];
+  wire [3:0] e;
+
+  genvar k;
+  generate
+    for (k = 0; k < 4; k = k + 1) begin : g_lane
+      wire [2:0] s;
+
+      assign a[k]  = act_i[8*k +: 8];
+      assign w[k]  = wgt_i[8*k +: 8];
+      assign on[k] = {% if zt_weight %}(|a[k]) & (|w[k]){% else %}|a[k]{% endif %};
+
+      {{ win_module }} u_win (
+        .a_i   (a[k]),
+        .nib_o (nib[k]),
+        .sh_o  (s)
+      );
+
+      // 4b2opt windows sit at bit 0 or bit 4: one flag carries the position.
+      wire unused_s = ^s[1:0];
+      assign wide[k] = s[2];
+
+      {{ prefix }}_nib4 u_nib4 (
+        .w_i (w[k]),
+        .q_o (q[k]),
+        .e_o (e[k])
+      );
+    end
+  endgenerate
+
+  wire [2:0] cnt  = {2'b00, on[0]} + {2'b00, on[1]} + {2'b00, on[2]} + {2'b00, on[3]};
+  wire       solo = (cnt <= 3'd1);
+  wire       quad = (cnt >= 3'd3);
+
+  // Lane A: the first active lane (lane 3 when none is; its product is then zero).
+  // Lane B: the last active lane (only used with exactly two active).
+  wire [1:0] la = on[0] ? 2'd0 : on[1] ? 2'd1 : on[2] ? 2'd2 : 2'd3;
+  wire [1:0] lb = on[3] ? 2'd3 : on[2] ? 2'd2 : 2'd1;
+
+  wire [7:0] wa = w[la];
+  wire [7:0] wb = solo ? wa : w[lb];
+  wire [3:0] xa = solo ? a[la][7:4] : nib[la];
+  wire [3:0] xb = solo ? a[la][3:0] : nib[lb];
+  wire       ha = solo | wide[la];
+  wire       hb = ~solo & wide[lb];
+
+  always @* begin
+    if (quad) begin
+      x_o  = {nib[3], nib[2], nib[1], nib[0]};
+      y_o  = { {q[3][3], q[3]}, {q[2][3], q[2]}, {q[1][3], q[1]}, {q[0][3], q[0]} };
+      sh_o = { {wide[3] & e[3], wide[3] ^ e[3], 2'b00},
+               {wide[2] & e[2], wide[2] ^ e[2], 2'b00},
+               {wide[1] & e[1], wide[1] ^ e[1], 2'b00},
+               {wide[0] & e[0], wide[0] ^ e[0], 2'b00} };
+    end else begin
+      x_o  = {xb, xb, xa, xa};
+      y_o  = { {1'b0, wb[3:0]}, {wb[7], wb[7:4]}, {1'b0, wa[3:0]}, {wa[7], wa[7:4]} };
+      sh_o = { {1'b0, hb, 2'b00}, {hb, ~hb, 2'b00},
+               {1'b0, ha, 2'b00}, {ha, ~ha, 2'b00} };
+    end
+  end
+
+endmodule

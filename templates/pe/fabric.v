@@ -1,0 +1,46 @@
+{{ header }}
+// Multiplier fabric: {{ units.len() }} unit(s), each an unsigned activation nibble times
+// a signed weight at natural width, shifted into place by an amount from the unit's
+// own short list, then summed at {{ sum_w }} bits (two's complement; the true lane sum
+// always fits, so the adder needs no wider result).
+//   unit  x bits  y bits  shifts
+{%- for u in units %}
+//   {{ u.idx }}     {{ u.aw }}       {{ u.ww }}       {{ u.shift_list }}
+{%- endfor %}
+module {{ prefix }}_fabric (
+  input  wire        [{{ x_bits - 1 }}:0] x_i,
+  input  wire        [{{ y_bits - 1 }}:0] y_i,
+  input  wire        [{{ sh_bits - 1 }}:0] sh_i,
+  output wire signed [{{ sum_w - 1 }}:0] sum_o
+);
+{% for u in units %}
+  // Unit {{ u.idx }}
+  wire signed [{{ u.pw - 1 }}:0] p{{ u.idx }};
+  reg  signed [{{ sum_w - 1 }}:0] t{{ u.idx }};
+
+  {{ prefix }}_mul #(
+    .AW ({{ u.aw }}),
+    .WW ({{ u.ww }})
+  ) u_mul{{ u.idx }} (
+    .x_i (x_i[{{ u.x_hi }}:{{ u.x_lo }}]),
+    .y_i (y_i[{{ u.y_hi }}:{{ u.y_lo }}]),
+    .p_o (p{{ u.idx }})
+  );
+{% if u.cases.is_empty() %}
+  // The only shift this unit ever needs.
+  wire unused_sh{{ u.idx }} = ^sh_i[{{ u.sh_hi }}:{{ u.sh_lo }}];
+  always @* t{{ u.idx }} = {{ u.default_term }};
+{% else %}
+  always @* begin
+    case (sh_i[{{ u.sh_hi }}:{{ u.sh_lo }}])
+{%- for c in u.cases %}
+      4'd{{ c.0 }}: t{{ u.idx }} = {{ c.1 }};
+{%- endfor %}
+      default: t{{ u.idx }} = {{ u.default_term }};
+    endcase
+  end
+{% endif %}
+{%- endfor %}
+  assign sum_o = {{ sum_expr }};
+
+endmodule

@@ -1,0 +1,85 @@
+{{ header }}
+// Output-stationary processing element, {{ lanes }} lane(s) per cycle.
+// The datapath works on this cycle's inputs: {{ prefix }}_cond routes lanes to the
+// multiplier units of {{ prefix }}_fabric, whose lane sum {{ prefix }}_acc accumulates
+// at the clock edge. Operands and controls are registered once on their way to the
+// neighbours: activations, valid and clear travel east, weights travel south.
+// Lane t occupies bits [8t+7:8t] of act and wgt; weights are two's complement.
+module {{ prefix }}_pe #(
+  parameter integer ACC_W = {{ acc_w }}
+) (
+  input  wire                 clk_i,
+  input  wire                 rst_ni,
+  input  wire                 valid_i,
+  input  wire                 clear_i,
+  input  wire [{{ lanes * 8 - 1 }}:0]         act_i,
+  input  wire [{{ lanes * 8 - 1 }}:0]         wgt_i,
+  output wire                 valid_o,
+  output wire                 clear_o,
+  output wire [{{ lanes * 8 - 1 }}:0]         act_o,
+  output wire [{{ lanes * 8 - 1 }}:0]         wgt_o,
+  output wire [ACC_W-1:0]     acc_o
+);
+
+  localparam integer SumW = {{ sum_w }};
+
+  wire [{{ x_bits - 1 }}:0] unit_x;
+  wire [{{ y_bits - 1 }}:0] unit_y;
+  wire [{{ sh_bits - 1 }}:0] unit_sh;
+  wire signed [SumW-1:0] sum;
+
+  {{ prefix }}_cond u_cond (
+    .act_i (act_i),
+    .wgt_i (wgt_i),
+    .x_o   (unit_x),
+    .y_o   (unit_y),
+    .sh_o  (unit_sh)
+  );
+
+  {{ prefix }}_fabric u_fabric (
+    .x_i   (unit_x),
+    .y_i   (unit_y),
+    .sh_i  (unit_sh),
+    .sum_o (sum)
+  );
+
+  {{ prefix }}_acc #(
+    .ACC_W (ACC_W),
+    .SUM_W (SumW)
+  ) u_acc (
+    .clk_i   (clk_i),
+    .rst_ni  (rst_ni),
+    .valid_i (valid_i),
+    .clear_i (clear_i),
+    .sum_i   (sum),
+    .acc_o   (acc_o)
+  );
+
+  // Systolic pass-through. Operand registers carry no reset (their value only
+  // matters where valid says so); the controls do.
+  reg [{{ lanes * 8 - 1 }}:0] act_q;
+  reg [{{ lanes * 8 - 1 }}:0] wgt_q;
+  reg       valid_q;
+  reg       clear_q;
+
+  always @(posedge clk_i) begin
+    act_q <= act_i;
+    wgt_q <= wgt_i;
+  end
+
+  always @(posedge clk_i or negedge rst_ni) begin
+    if (!rst_ni) begin
+      valid_q <= 1'b0;
+      clear_q <= 1'b0;
+    end else begin
+      valid_q <= valid_i;
+      clear_q <= clear_i;
+    end
+  end
+
+  assign act_o   = act_q;
+  assign wgt_o   = wgt_q;
+  assign valid_o = valid_q;
+  assign clear_o = clear_q;
+
+endmodule

@@ -1,0 +1,48 @@
+{{ header }}
+// bSPARQ activation window win(a; {{ set }}, {{ rounding }}): keeps a {{ n }}-bit window of
+// the 8-bit activation at the lowest LSB position in { {{ positions }} } that covers
+// its leading one, as nibble nib_o and shift sh_o (win = nib_o << sh_o).
+{%- if rne %}
+// Rounding to nearest, ties to even; a carry out of the window saturates it to all
+// ones (the window never moves up). a == 0 gives nib_o == 0.
+{%- else %}
+// Truncation: the bits below the window are dropped. a == 0 gives nib_o == 0.
+{%- endif %}
+module {{ module }} (
+  input  wire [7:0]   a_i,
+  output wire [{{ n - 1 }}:0]   nib_o,
+  output wire [2:0]   sh_o
+);
+
+  // hitK: no bit of a_i is set above the window at position K.
+{%- for o in opts %}
+  wire hit{{ o.pos }} = {{ o.hit }};
+{%- endfor %}
+
+  // selK: one-hot, the lowest position whose window covers the leading one.
+{%- for o in opts %}
+  wire sel{{ o.pos }} = {{ o.sel }};
+{%- endfor %}
+
+  wire [{{ n - 1 }}:0] trunc =
+{%- for o in opts %}
+    {{ o.trunc }}{% if loop.last %};{% else %} |{% endif %}
+{%- endfor %}
+{% if rne %}
+  // Round up when the guard bit is set and either the window LSB or a sticky bit is.
+  wire inc =
+{%- for o in opts %}
+    {{ o.round }}{% if loop.last %};{% else %} |{% endif %}
+{%- endfor %}
+  wire full = &trunc;
+
+  assign nib_o = trunc + { {{ n - 1 }}'d0, inc & ~full };
+{% else %}
+  assign nib_o = trunc;
+{% endif %}
+  assign sh_o =
+{%- for o in opts %}
+    {{ o.shift }}{% if loop.last %};{% else %} |{% endif %}
+{%- endfor %}
+
+endmodule

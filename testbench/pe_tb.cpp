@@ -1,0 +1,179 @@
+// Verilator harness for one smtgen processing element.
+//
+// Replays a binary vector file written by smtgen (generator/src/stimulus.rs): per
+// cycle it drives valid, clear, reset and the lane operands, clocks the PE once and
+// compares the accumulator with the golden model's value and the systolic
+// pass-through outputs with the inputs of that cycle. A mismatch prints the seed,
+// the cycle, every lane's inputs, the expected lane products and sum, the expected
+// and the received accumulator. The last line is
+//   RESULT cycles=<compared> mismatches=<count>
+// and the exit code is 0 only when nothing mismatched.
+//
+// Built by smtgen with -DSMTGEN_LANES=<T> and, for waveforms, -DSMTGEN_WAVES.
+#include "Vdut.h"
+#include "verilated.h"
+#ifdef SMTGEN_WAVES
+#include "verilated_fst_c.h"
+#endif
+
+#include <cinttypes>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#ifndef SMTGEN_LANES
+#error "build with -DSMTGEN_LANES=<lanes>"
+#endif
+
+namespace {
+
+constexpr int kLanes = SMTGEN_LANES;
+constexpr size_t kRecord = 1 + 4 + 4 + 8 + 16;
+
+struct Record {
+  bool valid, clear, reset;
+  uint8_t act[4];
+  int8_t wgt[4];
+  int64_t acc;
+  int32_t prod[4];
+};
+
+template <typename T>
+T le(const uint8_t* p) {
+  T v;
+  std::memcpy(&v, p, sizeof v);  // the file is little-endian, as is every host we build on
+  return v;
+}
+
+Record decode(const uint8_t* p) {
+  Record r;
+  r.valid = p[0] & 1;
+  r.clear = p[0] & 2;
+  r.reset = p[0] & 4;
+  for (int l = 0; l < 4; ++l) {
+    r.act[l] = p[1 + l];
+    r.wgt[l] = static_cast<int8_t>(p[5 + l]);
+    r.prod[l] = le<int32_t>(p + 17 + 4 * l);
+  }
+  r.acc = le<int64_t>(p + 9);
+  return r;
+}
+
+uint64_t pack(const uint8_t* b) {
+  uint64_t v = 0;
+  for (int l = 0; l < kLanes; ++l) v |= static_cast<uint64_t>(b[l]) << (8 * l);
+  return v;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: %s VECTORS [WAVES.fst]\n", argv[0]);
+    return 2;
+  }
+  FILE* f = std::fopen(argv[1], "rb");
+  if (!f) {
+    std::perror(argv[1]);
+    return 2;
+  }
+  std::vector<uint8_t> buf;
+  {
+    uint8_t chunk[1 << 16];
+    size_t n;
+    while ((n = std::fread(chunk, 1, sizeof chunk, f)) > 0) buf.insert(buf.end(), chunk, chunk + n);
+    std::fclose(f);
+  }
+  if (buf.size() < 32 || std::memcmp(buf.data(), "SMTGENV1", 8) != 0) {
+    std::fprintf(stderr, "%s: not an smtgen vector file\n", argv[1]);
+    return 2;
+  }
+  const uint32_t lanes = le<uint32_t>(buf.data() + 8);
+  const uint32_t acc_w = le<uint32_t>(buf.data() + 12);
+  const uint64_t seed = le<uint64_t>(buf.data() + 16);
+  const uint64_t cycles = le<uint64_t>(buf.data() + 24);
+  if (lanes != kLanes || buf.size() != 32 + cycles * kRecord) {
+    std::fprintf(stderr, "%s: lanes %u (harness %d) or size does not match\n", argv[1], lanes, kLanes);
+    return 2;
+  }
+  const uint64_t mask = acc_w >= 64 ? ~0ull : ((1ull << acc_w) - 1);
+
+  auto ctx = std::make_unique<VerilatedContext>();
+  ctx->commandArgs(argc, argv);
+  auto dut = std::make_unique<Vdut>(ctx.get());
+#ifdef SMTGEN_WAVES
+  ctx->traceEverOn(true);
+  auto tfp = std::make_unique<VerilatedFstC>();
+  dut->trace(tfp.get(), 99);
+  tfp->open(argc > 2 ? argv[2] : "pe.fst");
+#endif
+  uint64_t time = 0;
+  auto settle = [&]() {
+    dut->eval();
+#ifdef SMTGEN_WAVES
+    tfp->dump(time);
+#endif
+    ++time;
+  };
+
+  // Power-on reset.
+  dut->clk_i = 0;
+  dut->rst_ni = 0;
+  dut->valid_i = 0;
+  dut->clear_i = 0;
+  dut->act_i = 0;
+  dut->wgt_i = 0;
+  settle();
+  for (int i = 0; i < 2; ++i) {
+    dut->clk_i = 1;
+    settle();
+    dut->clk_i = 0;
+    settle();
+  }
+
+  uint64_t mismatches = 0;
+  const uint8_t* p = buf.data() + 32;
+  for (uint64_t c = 0; c < cycles; ++c, p += kRecord) {
+    const Record r = decode(p);
+    const uint64_t act = pack(r.act);
+    const uint64_t wgt = pack(reinterpret_cast<const uint8_t*>(r.wgt));
+    dut->rst_ni = r.reset ? 0 : 1;
+    dut->valid_i = r.valid;
+    dut->clear_i = r.clear;
+    dut->act_i = act;
+    dut->wgt_i = wgt;
+    settle();
+    dut->clk_i = 1;
+    settle();
+    dut->clk_i = 0;
+    settle();
+
+    const uint64_t got = static_cast<uint64_t>(dut->acc_o) & mask;
+    const uint64_t want = static_cast<uint64_t>(r.acc) & mask;
+    const bool pass_ok = static_cast<uint64_t>(dut->act_o) == act &&
+                         static_cast<uint64_t>(dut->wgt_o) == wgt &&
+                         dut->valid_o == (r.reset ? 0 : r.valid) &&
+                         dut->clear_o == (r.reset ? 0 : r.clear);
+    if (got != want || !pass_ok) {
+      if (++mismatches <= 10) {
+        int64_t sum = 0;
+        std::printf("MISMATCH seed=%" PRIu64 " cycle=%" PRIu64 " valid=%d clear=%d reset=%d lanes:", seed, c,
+                    r.valid, r.clear, r.reset);
+        for (int l = 0; l < kLanes; ++l) {
+          std::printf(" (a%d=%u w%d=%d p%d=%d)", l, r.act[l], l, r.wgt[l], l, r.prod[l]);
+          sum += r.prod[l];
+        }
+        std::printf(" sum=%" PRId64 " expected acc=0x%" PRIx64 " got acc=0x%" PRIx64 "%s\n", sum, want, got,
+                    pass_ok ? "" : " (pass-through outputs differ)");
+      }
+    }
+  }
+  dut->final();
+#ifdef SMTGEN_WAVES
+  tfp->close();
+#endif
+  std::printf("RESULT cycles=%" PRIu64 " mismatches=%" PRIu64 " seed=%" PRIu64 "\n", cycles, mismatches, seed);
+  return mismatches == 0 ? 0 : 1;
+}
