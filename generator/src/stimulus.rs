@@ -385,7 +385,7 @@ pub fn pe_stimulus(cfg: &PeConfig, seed: u64, depth: Depth, random_cycles: usize
                 acts[l] = if rng.chance(za) {
                     0
                 } else if i == 4 {
-                    (rng.byte() >> rng.below(8)) as u8
+                    rng.byte() >> rng.below(8)
                 } else {
                     rng.byte()
                 };

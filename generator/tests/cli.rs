@@ -1,0 +1,202 @@
+//! The command line as a user meets it: presets, the model on CSV, generation, and
+//! one-line errors for bad configs and operand files.
+
+mod common;
+use common::smtgen;
+use smtgen::config::{Config, PRESETS};
+use smtgen::model::PeModel;
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+#[test]
+fn presets_lists_every_preset() {
+    let o = smtgen(&["presets"], None);
+    assert!(o.status.success());
+    let out = String::from_utf8_lossy(&o.stdout);
+    for p in PRESETS {
+        assert!(out.contains(p.name), "{} missing", p.name);
+    }
+}
+
+#[test]
+fn model_answers_for_every_preset_as_the_library_does() {
+    let rows: &[[i32; 2]] = &[
+        [255, -128],
+        [255, 127],
+        [0, 5],
+        [37, -3],
+        [124, 100],
+        [200, 1],
+        [1, -1],
+        [16, 0],
+    ];
+    for p in PRESETS {
+        let cfg = Config::preset(p.name).unwrap();
+        let t = cfg.pe.lanes();
+        let mut csv = String::new();
+        let mut cycles = Vec::new();
+        for (i, _) in rows.iter().enumerate() {
+            let lane: Vec<[i32; 2]> = (0..t).map(|l| rows[(i + 3 * l) % rows.len()]).collect();
+            csv += &lane
+                .iter()
+                .map(|x| format!("{},{}", x[0], x[1]))
+                .collect::<Vec<_>>()
+                .join(",");
+            csv += "\n";
+            cycles.push(lane);
+        }
+        let o = smtgen(&["model", "--preset", p.name, "--input", "-"], Some(&csv));
+        assert!(o.status.success(), "{}: {}", p.name, stderr(&o));
+        let out = String::from_utf8_lossy(&o.stdout);
+        let mut lines = out.lines();
+        let header: Vec<String> = (0..t)
+            .map(|l| format!("p{l}"))
+            .chain(["acc".into()])
+            .collect();
+        assert_eq!(lines.next().unwrap(), header.join(","));
+        let mut m = PeModel::new(&cfg.pe);
+        for lane in &cycles {
+            let a: Vec<u8> = lane.iter().map(|x| x[0] as u8).collect();
+            let w: Vec<i8> = lane.iter().map(|x| x[1] as i8).collect();
+            let c = m.step(&a, &w, true, false);
+            let want: Vec<String> = c.products[..t]
+                .iter()
+                .map(|p| p.to_string())
+                .chain([m.acc().to_string()])
+                .collect();
+            assert_eq!(lines.next().unwrap(), want.join(","), "{}", p.name);
+        }
+    }
+}
+
+#[test]
+fn model_rejects_out_of_range_operands_with_file_line_and_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("ops.csv");
+    std::fs::write(&f, "1,2,3,4\n5,6,300,1\n").unwrap();
+    let o = smtgen(
+        &[
+            "model",
+            "--preset",
+            "sysmt2",
+            "--input",
+            f.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(
+        e.contains("ops.csv") && e.contains("line 2") && e.contains("a1") && e.contains("300"),
+        "{e}"
+    );
+    assert!(o.stdout.is_empty(), "nothing is written half-way");
+}
+
+#[test]
+fn bad_configs_get_one_line_errors_naming_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: &[(&str, &[&str])] = &[
+        ("pe:\n  policy: sysmt\n  threads: 3\n", &["pe.threads", "3"]),
+        (
+            "pe:\n  policy: sysmt\n  threads: 1\n",
+            &["pe.threads", "1", "sysmt"],
+        ),
+        (
+            "pe:\n  policy: sparq\n  window: 5b\n",
+            &["pe.window", "5b", "4b5opt"],
+        ),
+        (
+            "pe:\n  policy: baseline\n  acc_width: 8\n",
+            &["pe.acc_width", "8", "16..64"],
+        ),
+        (
+            "pe:\n  policy: baseline\n  speed: 9\n",
+            &["pe.speed", "unknown"],
+        ),
+        ("pe:\n  policy: [oops\n", &["cfg.yaml", "YAML"]),
+    ];
+    for (yaml, needles) in cases {
+        let f = dir.path().join("cfg.yaml");
+        std::fs::write(&f, yaml).unwrap();
+        let out = dir.path().join("out");
+        let o = smtgen(
+            &[
+                "gen",
+                "--config",
+                f.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            None,
+        );
+        assert_eq!(o.status.code(), Some(2), "{yaml}");
+        let e = stderr(&o);
+        assert_eq!(e.trim_end().lines().count(), 1, "one line: {e}");
+        for n in *needles {
+            assert!(e.contains(n), "`{n}` not in: {e}");
+        }
+        assert!(!out.exists(), "nothing written for a bad config");
+    }
+    let o = smtgen(
+        &["gen", "--preset", "sysmt4", "--set", "pe.threads=3"],
+        None,
+    );
+    assert!(stderr(&o).contains("pe.threads = 3"));
+    let o = smtgen(&["gen", "--preset", "nope"], None);
+    assert!(stderr(&o).contains("preset = nope"));
+}
+
+#[test]
+fn gen_writes_every_module_and_a_filelist_and_says_where() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("rtl");
+    let o = smtgen(
+        &["gen", "--preset", "sysmt4", "--out", out.to_str().unwrap()],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains(out.to_str().unwrap()));
+    let list = std::fs::read_to_string(out.join("sysmt4_pe.f")).unwrap();
+    for f in list.lines() {
+        assert!(out.join(f).exists(), "{f}");
+    }
+    assert!(list.lines().last() == Some("sysmt4_pe.v"));
+}
+
+#[test]
+fn set_overrides_reach_the_generated_header() {
+    let o = smtgen(
+        &[
+            "config",
+            "--preset",
+            "sysmt2",
+            "--set",
+            "pe.rounding=truncate",
+            "--set",
+            "pe.acc_width=24",
+        ],
+        None,
+    );
+    let y = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        y.contains("rounding: truncate") && y.contains("acc_width: 24"),
+        "{y}"
+    );
+}
+
+#[test]
+fn example_configs_validate() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs");
+    let mut n = 0;
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        let o = smtgen(&["config", "--config", p.to_str().unwrap()], None);
+        assert!(o.status.success(), "{}: {}", p.display(), stderr(&o));
+        n += 1;
+    }
+    assert!(n >= 2);
+}

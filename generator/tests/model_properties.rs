@@ -1,0 +1,209 @@
+//! Properties of the golden model against the spec: the table-driven model equals a
+//! direct transcription of spec §5, is exact whenever the lanes fit the multiplier,
+//! never errs beyond the reduction's bound, leaves idle lanes at zero and wraps the
+//! accumulator in two's complement.
+
+use proptest::prelude::*;
+use smtgen::config::{Config, PeConfig, Policy, Rounding, WindowSet, ZeroTest, PRESETS};
+use smtgen::model::{wrap, PeModel};
+use smtgen::numerics::{nib4, win, win_error_bound};
+
+fn presets() -> Vec<PeConfig> {
+    let mut v: Vec<PeConfig> = PRESETS
+        .iter()
+        .map(|p| Config::preset(p.name).unwrap().pe)
+        .collect();
+    // Both roundings and both zero tests of the sharing policies.
+    for p in [
+        "sparq-4b5opt",
+        "sparq-3b",
+        "sparq-2b",
+        "sysmt2",
+        "sysmt4",
+        "bsparq-4b5opt",
+    ] {
+        let mut c = Config::preset(p).unwrap().pe;
+        c.rounding = Some(Rounding::Truncate);
+        v.push(c);
+        if c.zero_test.is_some() {
+            c.zero_test = Some(match c.zero_test {
+                Some(ZeroTest::Act) => ZeroTest::ActOrWeight,
+                _ => ZeroTest::Act,
+            });
+            v.push(c);
+        }
+    }
+    v
+}
+
+fn active(cfg: &PeConfig, a: u8, w: i8) -> bool {
+    a != 0 && !(cfg.zero_test == Some(ZeroTest::ActOrWeight) && w == 0)
+}
+
+/// Spec §5 written out directly from `win` and `nib4`, without tables.
+fn spec_products(cfg: &PeConfig, acts: &[u8], wgts: &[i8]) -> Vec<i32> {
+    let t = cfg.lanes();
+    let rnd = cfg.rounding.unwrap_or(Rounding::NearestEven);
+    let exact = |i: usize| i32::from(acts[i]) * i32::from(wgts[i]);
+    match cfg.policy {
+        Policy::Baseline | Policy::Ideal => (0..t).map(exact).collect(),
+        Policy::Bsparq => {
+            vec![i32::from(win(acts[0], cfg.window.unwrap(), rnd)) * i32::from(wgts[0])]
+        }
+        Policy::Sparq | Policy::Sysmt => {
+            let on: Vec<bool> = (0..t).map(|i| active(cfg, acts[i], wgts[i])).collect();
+            let c = on.iter().filter(|&&x| x).count();
+            let set = cfg.window.unwrap();
+            (0..t)
+                .map(|i| {
+                    if !on[i] {
+                        return 0;
+                    }
+                    let (a, w) = (acts[i], wgts[i]);
+                    if t == 2 {
+                        let a_eff = match (c, set.bits()) {
+                            (2, _) => win(a, set, rnd),
+                            (_, 4) => a,
+                            (_, 3) => win(a, WindowSet::W6b3opt, rnd),
+                            _ => win(a, WindowSet::W4b5opt, rnd),
+                        };
+                        i32::from(a_eff) * i32::from(w)
+                    } else {
+                        match c {
+                            0 | 1 => exact(i),
+                            2 => i32::from(win(a, WindowSet::W4b2opt, rnd)) * i32::from(w),
+                            _ => {
+                                i32::from(win(a, WindowSet::W4b2opt, rnd)) * i32::from(nib4(w, rnd))
+                            }
+                        }
+                    }
+                })
+                .collect()
+        }
+    }
+}
+
+/// Lanes with a zero fraction near one half, so every active count appears.
+fn lanes() -> impl Strategy<Value = (Vec<u8>, Vec<i8>)> {
+    let a = prop_oneof![Just(0u8), Just(255u8), any::<u8>(), any::<u8>()];
+    let w = prop_oneof![
+        Just(0i8),
+        Just(-128i8),
+        Just(127i8),
+        any::<i8>(),
+        any::<i8>()
+    ];
+    (prop::collection::vec(a, 4), prop::collection::vec(w, 4))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(4000))]
+
+    #[test]
+    fn model_equals_the_spec_transcription((acts, wgts) in lanes()) {
+        for cfg in presets() {
+            let t = cfg.lanes();
+            let m = PeModel::new(&cfg);
+            let c = m.products(&acts[..t], &wgts[..t]);
+            let want = spec_products(&cfg, &acts[..t], &wgts[..t]);
+            prop_assert_eq!(&c.products[..t], &want[..], "{:?}", cfg);
+            prop_assert_eq!(c.sum, want.iter().sum::<i32>());
+        }
+    }
+
+    #[test]
+    fn exact_when_the_lanes_fit_and_idle_lanes_add_nothing((acts, wgts) in lanes()) {
+        for cfg in presets() {
+            let t = cfg.lanes();
+            let c = PeModel::new(&cfg).products(&acts[..t], &wgts[..t]);
+            let on: Vec<bool> = (0..t).map(|i| active(&cfg, acts[i], wgts[i])).collect();
+            let n_on = on.iter().filter(|&&x| x).count();
+            for i in 0..t {
+                let exact = i32::from(acts[i]) * i32::from(wgts[i]);
+                if !on[i] {
+                    prop_assert_eq!(c.products[i], 0, "idle lane {} of {:?}", i, cfg);
+                }
+                let exact_policy = matches!(cfg.policy, Policy::Baseline | Policy::Ideal);
+                let fits = n_on <= 1 && (cfg.threads == 4 || cfg.window.map(|w| w.bits()) == Some(4));
+                if exact_policy || (cfg.policy != Policy::Bsparq && fits) {
+                    prop_assert_eq!(c.products[i], exact, "lane {} of {:?}", i, cfg);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn error_never_exceeds_the_reduction_bound((acts, wgts) in lanes()) {
+        for cfg in presets() {
+            let t = cfg.lanes();
+            let rnd = cfg.rounding.unwrap_or(Rounding::NearestEven);
+            let c = PeModel::new(&cfg).products(&acts[..t], &wgts[..t]);
+            // The loosest window any mode of this PE uses, and nib4's bound.
+            let sets: &[WindowSet] = match cfg.window {
+                None => &[],
+                Some(s) => match s.bits() {
+                    3 => &[WindowSet::W3b6opt, WindowSet::W6b3opt],
+                    2 => &[WindowSet::W2b7opt, WindowSet::W4b5opt],
+                    _ => std::slice::from_ref(cfg.window.as_ref().unwrap()),
+                },
+            };
+            let ba = sets.iter().map(|&s| win_error_bound(s, rnd)).max().unwrap_or(0) as i64;
+            let bw = (-128..=127i32).map(|w| (i32::from(nib4(w as i8, rnd)) - w).unsigned_abs()).max().unwrap() as i64;
+            for i in 0..t {
+                let exact = i64::from(acts[i]) * i64::from(wgts[i]);
+                let err = (i64::from(c.products[i]) - exact).abs();
+                let w = i64::from(wgts[i]).abs();
+                let bound = if cfg.threads == 4 { ba * w + 255 * bw } else { ba * w };
+                prop_assert!(err <= bound, "lane {} err {} > bound {} for {:?}", i, err, bound, cfg);
+            }
+        }
+    }
+
+    #[test]
+    fn accumulator_wraps_in_twos_complement(
+        seq in prop::collection::vec((lanes(), any::<bool>()), 1..200),
+        acc_width in 16u32..=64,
+    ) {
+        for mut cfg in presets() {
+            cfg.acc_width = acc_width;
+            let t = cfg.lanes();
+            let mut m = PeModel::new(&cfg);
+            let mut wide: i128 = 0;
+            for ((acts, wgts), valid) in &seq {
+                let c = m.step(&acts[..t], &wgts[..t], *valid, false);
+                if *valid {
+                    wide += i128::from(c.sum);
+                }
+                let sh = 128 - acc_width;
+                let want = ((wide << sh) >> sh) as i64;
+                prop_assert_eq!(m.acc(), want);
+                prop_assert_eq!(m.acc(), wrap(m.acc(), acc_width));
+            }
+        }
+    }
+}
+
+#[test]
+fn clear_with_valid_restarts_clear_alone_zeroes_neither_holds() {
+    let cfg = Config::preset("baseline").unwrap().pe;
+    let mut m = PeModel::new(&cfg);
+    m.step(&[10], &[3], true, false);
+    assert_eq!(m.acc(), 30);
+    m.step(&[10], &[3], false, false);
+    assert_eq!(m.acc(), 30);
+    m.step(&[2], &[2], true, true);
+    assert_eq!(m.acc(), 4);
+    m.step(&[2], &[2], false, true);
+    assert_eq!(m.acc(), 0);
+}
+
+#[test]
+fn sixteen_bit_accumulator_wraps_at_the_first_overflow() {
+    let mut cfg = Config::preset("baseline").unwrap().pe;
+    cfg.acc_width = 16;
+    let mut m = PeModel::new(&cfg);
+    m.step(&[255], &[127], true, false);
+    assert_eq!(m.acc(), 32385);
+    m.step(&[255], &[127], true, false);
+    assert_eq!(m.acc(), 2 * 32385 - 65536);
+}
