@@ -2,15 +2,18 @@
 #   make run                 quickstart: generate the default PE and prove it under Verilator
 #   make test                everything CI runs (installs the tools it needs)
 #   make gen PRESET=sysmt4   generate one preset into rtl_out/
-#   make sim PRESET=sysmt4 WAVES=1   simulate against the golden model, with an FST
+#   make sim PRESET=sysmt4 WAVES=1   simulate a PE against the golden model, with an FST
+#   make sim-array PRESET=sysmt4 ROWS=8 COLS=8 WAVES=1   the same for an array
 #   make bench               golden-model throughput
 PRESET   ?= sysmt2
 OUT      ?= rtl_out
 CYCLES   ?= 1000000
+ROWS     ?= 4
+COLS     ?= 4
 SMTGEN   := target/release/smtgen
 CARGO    ?= cargo
 
-.PHONY: all setup build run gen lint sim regress test unit fmt-check clippy bench clean
+.PHONY: all setup build run gen lint sim sim-array regress regress-large test unit fmt-check clippy bench bench-array clean
 
 all: build
 
@@ -33,8 +36,17 @@ lint: build
 sim: build
 	$(SMTGEN) sim --preset $(PRESET) --simulator both --cycles $(CYCLES)
 
+sim-array: build
+	$(SMTGEN) sim --array --preset $(PRESET) --rows $(ROWS) --cols $(COLS) --simulator both
+
 regress: build
 	$(SMTGEN) regress --cycles $(CYCLES)
+
+regress-large: build
+	$(SMTGEN) regress --array --sizes 32x32,64x64 --presets baseline,sysmt2,sysmt4,sparq-4b5opt
+
+bench-array: build
+	$(SMTGEN) bench --array --sizes 16x16,32x32
 
 fmt-check:
 	$(CARGO) fmt --all -- --check

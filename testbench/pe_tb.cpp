@@ -16,6 +16,7 @@
 #include "verilated_fst_c.h"
 #endif
 
+#include <chrono>
 #include <cinttypes>
 #include <cstdint>
 #include <cstdio>
@@ -134,6 +135,7 @@ int main(int argc, char** argv) {
   }
 
   uint64_t mismatches = 0;
+  const auto t0 = std::chrono::steady_clock::now();
   const uint8_t* p = buf.data() + 32;
   for (uint64_t c = 0; c < cycles; ++c, p += kRecord) {
     const Record r = decode(p);
@@ -170,10 +172,12 @@ int main(int argc, char** argv) {
       }
     }
   }
+  const double sim_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   dut->final();
 #ifdef SMTGEN_WAVES
   tfp->close();
 #endif
-  std::printf("RESULT cycles=%" PRIu64 " mismatches=%" PRIu64 " seed=%" PRIu64 "\n", cycles, mismatches, seed);
+  std::printf("RESULT cycles=%" PRIu64 " mismatches=%" PRIu64 " seed=%" PRIu64 " sim_us=%.0f\n", cycles, mismatches,
+              seed, sim_s * 1e6);
   return mismatches == 0 ? 0 : 1;
 }

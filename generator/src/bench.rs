@@ -47,3 +47,23 @@ pub fn model_throughput(cycles: usize, reps: usize) -> Result<Vec<ModelThroughpu
     }
     Ok(out)
 }
+
+/// Verilator simulation speed of one array: streams about `cycles` cycles of
+/// back-to-back random tiles (50 % zero activations) through the generated array
+/// and reports the harness's own loop time (cycles compared every cycle included).
+pub fn array_throughput(cfg: &Config, cycles: usize) -> Result<crate::sim::SimReport> {
+    use crate::array::{run_gemm, Gemm};
+    let (r, c, t) = (
+        cfg.array.rows as usize,
+        cfg.array.cols as usize,
+        cfg.pe.lanes(),
+    );
+    let groups = c.max(256);
+    let tiles = cycles.div_ceil(groups).max(1);
+    let mut rng = Rng::new(0xBE7C);
+    // One GEMM whose N spans `tiles` column tiles.
+    let g = Gemm::random(r, groups * t, c * tiles, 0.5, &mut rng);
+    let run = run_gemm(cfg, &g, 0.0, &mut rng);
+    let files = crate::rtl::generate_array(cfg)?;
+    crate::sim::run_verilator_array(cfg, &files, &run, 0xBE7C, &Default::default())
+}

@@ -7,15 +7,18 @@
 //! design point, [`rtl`] emits it, [`stimulus`] builds seeded test vectors and [`sim`]
 //! drives the simulators.
 
+pub mod array;
 pub mod bench;
 pub mod config;
 pub mod error;
 pub mod model;
 pub mod numerics;
 pub mod operands;
+pub mod regress;
 pub mod rtl;
 pub mod sim;
 pub mod stimulus;
+pub mod tensors;
 
 pub use config::{Config, ConfigBuilder, PeConfig};
 pub use error::{Error, Result};

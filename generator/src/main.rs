@@ -7,9 +7,10 @@ use smtgen::config::{Config, ConfigBuilder, PRESETS};
 use smtgen::error::{Error, Result};
 use smtgen::model::PeModel;
 use smtgen::operands::parse_lane_csv;
-use smtgen::sim::{self, SimOptions, SimReport, Simulator};
+use smtgen::regress::{self, Tools};
+use smtgen::sim::{self, SimOptions, SimReport};
 use smtgen::stimulus::{pe_stimulus, Depth};
-use smtgen::{bench, rtl};
+use smtgen::{bench, rtl, tensors};
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,14 +37,23 @@ struct ConfigArgs {
     /// Override one field, e.g. --set pe.rounding=truncate (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     sets: Vec<String>,
+    /// Array rows (same as --set array.rows=R).
+    #[arg(long)]
+    rows: Option<u32>,
+    /// Array columns (same as --set array.cols=C).
+    #[arg(long)]
+    cols: Option<u32>,
 }
 
 impl ConfigArgs {
     fn build(&self) -> Result<Config> {
+        let mut sets = self.sets.clone();
+        sets.extend(self.rows.map(|r| format!("array.rows={r}")));
+        sets.extend(self.cols.map(|c| format!("array.cols={c}")));
         ConfigBuilder::new()
             .preset(self.preset.as_deref())
             .file(self.config.as_deref())
-            .sets(&self.sets)
+            .sets(&sets)
             .build()
     }
 }
@@ -55,6 +65,34 @@ enum SimChoice {
     Both,
 }
 
+#[derive(Args)]
+struct RegressArgs {
+    /// Comma-separated presets (default: all).
+    #[arg(long, value_delimiter = ',')]
+    presets: Vec<String>,
+    /// Only the PE regression (default: PE and arrays).
+    #[arg(long)]
+    pe: bool,
+    /// Only the array regression.
+    #[arg(long)]
+    array: bool,
+    /// Random cycles per PE under Verilator (plus the directed ones).
+    #[arg(long, default_value_t = 1_000_000)]
+    cycles: usize,
+    /// Random cycles per PE under Icarus (plus light directed ones).
+    #[arg(long, default_value_t = 20_000)]
+    icarus_cycles: usize,
+    /// Array sizes RxC.
+    #[arg(long, value_delimiter = ',', default_value = "1x1,2x3,4x4,8x8,16x16")]
+    sizes: Vec<String>,
+    /// Largest K of the random GEMMs.
+    #[arg(long, default_value_t = 512)]
+    max_k: usize,
+    /// Seed (default: from the clock, printed).
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// List the named presets.
@@ -64,13 +102,16 @@ enum Cmd {
         #[command(flatten)]
         cfg: ConfigArgs,
     },
-    /// Generate the PE's Verilog and filelist.
+    /// Generate the array (and its PE) as Verilog with filelists.
     Gen {
         #[command(flatten)]
         cfg: ConfigArgs,
         /// Output directory.
         #[arg(long, default_value = "rtl_out")]
         out: PathBuf,
+        /// Only the PE and its submodules, no array.
+        #[arg(long)]
+        pe_only: bool,
     },
     /// Run the golden model on a CSV of cycles `a0,w0,a1,w1,...` (or - for stdin);
     /// prints `p0,...,p{T-1},acc` per cycle.
@@ -102,33 +143,51 @@ enum Cmd {
         /// Seed of the random stimulus (default: from the clock, printed).
         #[arg(long)]
         seed: Option<u64>,
-        /// Write an FST waveform (Verilator; also WAVES=1 writes pe.fst).
+        /// Write an FST waveform (Verilator; also WAVES=1 writes pe.fst or array.fst).
         #[arg(long)]
         waves: Option<PathBuf>,
         /// Keep the build directory here.
         #[arg(long)]
         keep: Option<PathBuf>,
+        /// Simulate the array (random tiled GEMMs) instead of one PE.
+        #[arg(long)]
+        array: bool,
     },
-    /// The regression: lint, Verilator and Icarus for every preset (or --presets).
-    Regress {
-        /// Comma-separated presets (default: all).
+    /// The regression: every preset's PE and arrays under Verilator and Icarus.
+    Regress(RegressArgs),
+    /// Run C = A·W on the configured array: prints the cycle count, writes C.
+    Gemm {
+        #[command(flatten)]
+        cfg: ConfigArgs,
+        /// Activations A (M×K): .npy uint8 or .csv.
+        #[arg(long)]
+        a: PathBuf,
+        /// Weights W (K×N): .npy int8 or .csv.
+        #[arg(long)]
+        w: PathBuf,
+        /// Result C (M×N): .npy (int32, or int64 when acc_width > 32) or .csv.
+        #[arg(long)]
+        out: PathBuf,
+        /// Also run the cycle-accurate array model and check it against the fast path
+        /// and the latency formula (slow for large problems).
+        #[arg(long)]
+        cycle_accurate: bool,
+    },
+    /// Measure throughput: the golden model (lane-MACs/s per preset, one core) or,
+    /// with --array, Verilator simulation of arrays (array cycles/s).
+    Bench {
+        /// Cycles per measurement (default 4 M for the model, 100 k for arrays).
+        #[arg(long)]
+        cycles: Option<usize>,
+        /// Benchmark Verilator array simulation instead of the model.
+        #[arg(long)]
+        array: bool,
+        /// Array sizes RxC (with --array).
+        #[arg(long, value_delimiter = ',', default_value = "16x16,32x32")]
+        sizes: Vec<String>,
+        /// Comma-separated presets (with --array; default all).
         #[arg(long, value_delimiter = ',')]
         presets: Vec<String>,
-        /// Random cycles per preset under Verilator (plus the directed ones).
-        #[arg(long, default_value_t = 1_000_000)]
-        cycles: usize,
-        /// Random cycles per preset under Icarus (plus light directed ones).
-        #[arg(long, default_value_t = 20_000)]
-        icarus_cycles: usize,
-        /// Seed (default: from the clock, printed).
-        #[arg(long)]
-        seed: Option<u64>,
-    },
-    /// Measure golden-model throughput (lane-MACs per second per preset, one core).
-    Bench {
-        /// Cycles per measurement.
-        #[arg(long, default_value_t = 4_000_000)]
-        cycles: usize,
     },
 }
 
@@ -161,17 +220,28 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
             }
         }
         Cmd::Config { cfg } => print!("{}", cfg.build()?.to_yaml()),
-        Cmd::Gen { cfg, out } => {
+        Cmd::Gen { cfg, out, pe_only } => {
             let cfg = cfg.build()?;
-            let files = rtl::generate_pe(&cfg)?;
+            let t0 = std::time::Instant::now();
+            let files = if pe_only {
+                rtl::generate_pe(&cfg)?
+            } else {
+                rtl::generate_array(&cfg)?
+            };
             let paths = rtl::write_files(&out, &files)?;
+            let what = if pe_only {
+                "PE".to_string()
+            } else {
+                format!("{}x{} array", cfg.array.rows, cfg.array.cols)
+            };
             println!(
-                "smtgen: wrote {} files for {} ({} PE, {} lane(s)) to {}",
+                "smtgen: wrote {} files for {} ({what} of {} PEs, {} lane(s)) to {} in {:.0} ms",
                 paths.len(),
                 cfg.name,
                 cfg.pe.policy,
                 cfg.pe.threads,
-                out.display()
+                out.display(),
+                t0.elapsed().as_secs_f64() * 1e3
             );
             for p in &paths {
                 println!("  {}", p.display());
@@ -209,19 +279,42 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
             seed,
             waves,
             keep,
+            array,
         } => {
             let cfg = cfg.build()?;
             let seed = seed_or_clock(seed);
             let waves = waves.or_else(|| {
-                (std::env::var("WAVES").as_deref() == Ok("1")).then(|| PathBuf::from("pe.fst"))
+                (std::env::var("WAVES").as_deref() == Ok("1"))
+                    .then(|| PathBuf::from(if array { "array.fst" } else { "pe.fst" }))
             });
             let waves = waves.map(|w| std::path::absolute(&w).unwrap_or(w));
             let opts = SimOptions {
                 waves,
                 keep_dir: keep,
             };
-            let files = rtl::generate_pe(&cfg)?;
             let mut ok = true;
+            if array {
+                let files = rtl::generate_array(&cfg)?;
+                let gemms = regress::array_workload(&cfg, seed, 512);
+                let run = smtgen::array::run_gemms(
+                    &cfg,
+                    &gemms,
+                    0.1,
+                    &mut smtgen::stimulus::Rng::new(seed),
+                );
+                if simulator != SimChoice::Icarus {
+                    ok &= print_report(&sim::run_verilator_array(&cfg, &files, &run, seed, &opts)?);
+                }
+                if simulator != SimChoice::Verilator {
+                    ok &= print_report(&sim::run_icarus_array(&cfg, &files, &run, seed, &opts)?);
+                }
+                return Ok(if ok {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                });
+            }
+            let files = rtl::generate_pe(&cfg)?;
             if simulator != SimChoice::Icarus {
                 let stim = pe_stimulus(&cfg.pe, seed, Depth::Full, cycles);
                 let r = sim::run_verilator_pe(&cfg, &files, &stim, &opts)?;
@@ -236,13 +329,56 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
                 return Ok(ExitCode::from(1));
             }
         }
-        Cmd::Regress {
-            presets,
+        Cmd::Regress(a) => return regress(a),
+        Cmd::Gemm {
+            cfg,
+            a,
+            w,
+            out,
+            cycle_accurate,
+        } => gemm_cmd(&cfg.build()?, &a, &w, &out, cycle_accurate)?,
+        Cmd::Bench {
             cycles,
-            icarus_cycles,
-            seed,
-        } => return regress(&presets, cycles, icarus_cycles, seed_or_clock(seed)),
-        Cmd::Bench { cycles } => {
+            array: true,
+            sizes,
+            presets,
+        } => {
+            let cycles = cycles.unwrap_or(100_000);
+            let names: Vec<String> = if presets.is_empty() {
+                PRESETS.iter().map(|p| p.name.to_string()).collect()
+            } else {
+                presets
+            };
+            println!("Verilator array simulation speed, one core, ~{cycles} cycles, every output compared");
+            println!(
+                "{:<15} {:>7} {:>10} {:>9} {:>16}",
+                "preset", "size", "cycles", "build s", "array cycles/s"
+            );
+            for (r, c) in parse_sizes(&sizes)? {
+                for name in &names {
+                    let cfg = ConfigBuilder::new()
+                        .preset(Some(name))
+                        .sets(&[format!("array.rows={r}"), format!("array.cols={c}")])
+                        .build()?;
+                    let rep = bench::array_throughput(&cfg, cycles)?;
+                    println!(
+                        "{:<15} {:>7} {:>10} {:>9.1} {:>14.0} k{}",
+                        name,
+                        format!("{r}x{c}"),
+                        rep.cycles,
+                        rep.build_s,
+                        rep.cycles as f64 / rep.run_s.max(1e-9) / 1e3,
+                        if rep.mismatches > 0 {
+                            "  MISMATCHES"
+                        } else {
+                            ""
+                        }
+                    );
+                }
+            }
+        }
+        Cmd::Bench { cycles, .. } => {
+            let cycles = cycles.unwrap_or(4_000_000);
             println!("golden model throughput, one core, {cycles} cycles, 50% zero activations");
             println!("{:<15} {:>16}", "preset", "lane-MACs/s");
             for r in bench::model_throughput(cycles, 3)? {
@@ -305,96 +441,146 @@ fn model_cmd(cfg: &Config, input: &str) -> Result<()> {
     out.flush().map_err(io)
 }
 
-fn regress(presets: &[String], cycles: usize, icarus_cycles: usize, seed: u64) -> Result<ExitCode> {
-    let names: Vec<String> = if presets.is_empty() {
-        PRESETS.iter().map(|p| p.name.to_string()).collect()
-    } else {
-        presets.to_vec()
+fn gemm_cmd(
+    cfg: &Config,
+    a: &std::path::Path,
+    w: &std::path::Path,
+    out: &std::path::Path,
+    cycle_accurate: bool,
+) -> Result<()> {
+    use smtgen::array::{gemm_cycles, gemm_functional, run_gemm, Gemm};
+    let am = tensors::read_activations(a)?;
+    let wm = tensors::read_weights(w)?;
+    if am.cols != wm.rows {
+        return Err(Error::Input {
+            file: format!("{} and {}", a.display(), w.display()),
+            at: "shape".into(),
+            what: format!(
+                "A is {}x{} and W is {}x{}: A's columns must equal W's rows (K)",
+                am.rows, am.cols, wm.rows, wm.cols
+            ),
+        });
+    }
+    let g = Gemm {
+        m: am.rows,
+        k: am.cols,
+        n: wm.cols,
+        a: am.data,
+        w: wm.data,
     };
-    let strict = std::env::var("CI").as_deref() == Ok("true");
-    let have_v = sim::tool_available("verilator");
-    let have_i = sim::tool_available("iverilog");
-    for (tool, have) in [("verilator", have_v), ("iverilog", have_i)] {
-        if !have {
-            if strict {
-                return Err(Error::tool(tool, "not installed, and CI=true forbids skipping (run .ci/run or apt-get install verilator iverilog)"));
+    let c = gemm_functional(cfg, &g);
+    let (r, cc) = (cfg.array.rows as usize, cfg.array.cols as usize);
+    let groups = g.groups(cfg.pe.lanes());
+    let tiles = g.tiles(r, cc);
+    let cycles = gemm_cycles(r as u64, cc as u64, groups as u64, tiles as u64);
+    if cycle_accurate {
+        let run = run_gemm(cfg, &g, 0.0, &mut smtgen::stimulus::Rng::new(0));
+        if run.c[0] != c || run.cycles != cycles {
+            return Err(Error::Mismatch {
+                summary: format!(
+                    "cycle-accurate model gave {} cycles (formula {cycles}) and {} results",
+                    run.cycles,
+                    if run.c[0] == c { "equal" } else { "DIFFERENT" }
+                ),
+            });
+        }
+    }
+    tensors::write_result(out, g.m, g.n, &c, cfg.pe.acc_width > 32)?;
+    println!(
+        "{}: C[{}x{}] = A[{}x{}] . W[{}x{}] on a {}x{} array, {} lane(s): {} tiles of {} groups, {} cycles{}; wrote {}",
+        cfg.name,
+        g.m,
+        g.n,
+        g.m,
+        g.k,
+        g.k,
+        g.n,
+        r,
+        cc,
+        cfg.pe.threads,
+        tiles,
+        groups,
+        cycles,
+        if cycle_accurate { " (cycle-accurate model agrees)" } else { "" },
+        out.display()
+    );
+    Ok(())
+}
+
+fn print_row(widths: &[usize], cols: &[String]) {
+    let line: Vec<String> = cols
+        .iter()
+        .zip(widths)
+        .enumerate()
+        .map(|(i, (c, w))| {
+            if i == 0 {
+                format!("{c:<w$}")
+            } else {
+                format!("{c:>w$}")
             }
+        })
+        .collect();
+    println!("{}", line.join("  "));
+}
+
+fn regress(a: RegressArgs) -> Result<ExitCode> {
+    let seed = seed_or_clock(a.seed);
+    let tools = Tools::detect()?;
+    for (tool, have) in [("verilator", tools.verilator), ("iverilog", tools.icarus)] {
+        if !have {
             println!("WARNING: {tool} not installed: its part of the regression is SKIPPED");
         }
     }
+    let names: Vec<String> = if a.presets.is_empty() {
+        PRESETS.iter().map(|p| p.name.to_string()).collect()
+    } else {
+        a.presets.clone()
+    };
+    let (do_pe, do_array) = match (a.pe, a.array) {
+        (false, false) => (true, true),
+        x => x,
+    };
     println!("smtgen regression, seed={seed} (reproduce with --seed {seed})");
-    println!(
-        "{:<15} {:>5} {:>12} {:>10} {:>12} {:>10}",
-        "preset", "lint", "verilator", "mismatch", "icarus", "mismatch"
-    );
     let (mut passed, mut failed) = (0, 0);
-    for name in &names {
-        let cfg = Config::preset(name)?;
-        let files = rtl::generate_pe(&cfg)?;
-        let top = format!("{}_pe", cfg.name);
-        let mut ok = true;
-        let mut notes = Vec::new();
-        let lint = if have_v {
-            match sim::lint(&files, &top) {
-                Ok(out) if out.trim().is_empty() => "clean",
-                Ok(out) => {
-                    notes.push(out);
-                    ok = false;
-                    "WARN"
-                }
-                Err(e) => {
-                    notes.push(e.to_string());
-                    ok = false;
-                    "FAIL"
-                }
-            }
-        } else {
-            "skip"
-        };
-        let mut cols = Vec::new();
-        for (sim_kind, have) in [(Simulator::Verilator, have_v), (Simulator::Icarus, have_i)] {
-            if !have {
-                cols.push(("skip".to_string(), "-".to_string()));
-                continue;
-            }
-            let r = match sim_kind {
-                Simulator::Verilator => {
-                    let stim = pe_stimulus(&cfg.pe, seed, Depth::Full, cycles);
-                    sim::run_verilator_pe(&cfg, &files, &stim, &SimOptions::default())
-                }
-                Simulator::Icarus => {
-                    let stim = pe_stimulus(&cfg.pe, seed, Depth::Light, icarus_cycles);
-                    sim::run_icarus_pe(&cfg, &files, &stim, &SimOptions::default())
-                }
-            };
-            match r {
-                Ok(r) => {
-                    ok &= r.mismatches == 0;
-                    notes.extend(
-                        r.details
-                            .iter()
-                            .map(|d| format!("{}: {d}", sim_kind.name())),
-                    );
-                    cols.push((r.cycles.to_string(), r.mismatches.to_string()));
-                }
-                Err(e) => {
-                    ok = false;
-                    notes.push(e.to_string());
-                    cols.push(("ERROR".into(), "-".into()));
-                }
-            }
-        }
-        println!(
-            "{:<15} {:>5} {:>12} {:>10} {:>12} {:>10}",
-            name, lint, cols[0].0, cols[0].1, cols[1].0, cols[1].1
-        );
-        for n in notes {
-            println!("  {n}");
-        }
-        if ok {
+    let mut tally = |line: &regress::Line| {
+        if line.ok {
             passed += 1;
         } else {
             failed += 1;
+        }
+        for n in &line.notes {
+            println!("  {n}");
+        }
+    };
+    if do_pe {
+        let w = [15, 5, 16, 8, 13, 8];
+        print_row(&w, &regress::PE_HEADER.map(String::from));
+        for name in &names {
+            let t0 = std::time::Instant::now();
+            let line = regress::pe_line(name, tools, a.cycles, a.icarus_cycles, seed)?;
+            let mut cols = vec![line.name.clone()];
+            cols.extend(line.cols.iter().cloned());
+            print_row(&w, &cols);
+            let _ = t0;
+            tally(&line);
+        }
+    }
+    if do_array {
+        let sizes = parse_sizes(&a.sizes)?;
+        // One array configuration per policy also runs under Icarus.
+        let mut icarus_policy = std::collections::HashSet::new();
+        let w = [24, 5, 5, 7, 7, 7, 16, 7, 8, 12];
+        print_row(&w, &regress::ARRAY_HEADER.map(String::from));
+        for name in &names {
+            let policy = Config::preset(name)?.pe.policy;
+            for &(r, c) in &sizes {
+                let icarus = (r, c) == (4, 4) && icarus_policy.insert(policy);
+                let line = regress::array_line(name, r, c, tools, icarus, seed, a.max_k)?;
+                let mut cols = vec![line.name.clone()];
+                cols.extend(line.cols.iter().cloned());
+                print_row(&w, &cols);
+                tally(&line);
+            }
         }
     }
     println!("{passed} passed, {failed} failed");
@@ -403,4 +589,19 @@ fn regress(presets: &[String], cycles: usize, icarus_cycles: usize, seed: u64) -
     } else {
         ExitCode::from(1)
     })
+}
+
+fn parse_sizes(s: &[String]) -> Result<Vec<(u32, u32)>> {
+    s.iter()
+        .map(|x| {
+            let bad = || Error::config("--sizes", x, "RxC with 1 <= R, C <= 128, e.g. 4x4");
+            let (r, c) = x.split_once('x').ok_or_else(bad)?;
+            let r: u32 = r.parse().map_err(|_| bad())?;
+            let c: u32 = c.parse().map_err(|_| bad())?;
+            if !(1..=128).contains(&r) || !(1..=128).contains(&c) {
+                return Err(bad());
+            }
+            Ok((r, c))
+        })
+        .collect()
 }

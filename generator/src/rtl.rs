@@ -563,6 +563,93 @@ pub fn generate_pe(cfg: &Config) -> Result<Vec<GeneratedFile>> {
     Ok(all)
 }
 
+#[derive(Template)]
+#[template(path = "array/delay.v")]
+struct DelayTpl<'a> {
+    header: &'a str,
+    prefix: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "array/cell.v")]
+struct CellTpl<'a> {
+    header: &'a str,
+    prefix: &'a str,
+    lanes: u32,
+    acc_w: u32,
+}
+
+#[derive(Template)]
+#[template(path = "array/array.v")]
+struct ArrayTpl<'a> {
+    header: &'a str,
+    prefix: &'a str,
+    lanes: u32,
+    acc_w: u32,
+    rows: u32,
+    cols: u32,
+}
+
+/// Renders the whole array: every PE file, the delay line, the cell, the array top
+/// `<name>_array` and its filelist `<name>_array.f` (the PE's own `.f` is kept too).
+pub fn generate_array(cfg: &Config) -> Result<Vec<GeneratedFile>> {
+    let prefix = cfg.name.as_str();
+    let mut files = generate_pe(cfg)?;
+    let hdr = |m: &str, what: &str| header(m, what, cfg);
+    let m = format!("{prefix}_delay");
+    let text = render(
+        &DelayTpl {
+            header: &hdr(&m, "delay line (input skew, drain timing)"),
+            prefix,
+        },
+        &m,
+    )?;
+    files.push(GeneratedFile {
+        name: format!("{m}.v"),
+        text,
+    });
+    let m = format!("{prefix}_cell");
+    let text = render(
+        &CellTpl {
+            header: &hdr(&m, "array cell: PE and result-chain slot"),
+            prefix,
+            lanes: cfg.pe.threads,
+            acc_w: cfg.pe.acc_width,
+        },
+        &m,
+    )?;
+    files.push(GeneratedFile {
+        name: format!("{m}.v"),
+        text,
+    });
+    let m = format!("{prefix}_array");
+    let text = render(
+        &ArrayTpl {
+            header: &hdr(&m, "output-stationary array"),
+            prefix,
+            lanes: cfg.pe.threads,
+            acc_w: cfg.pe.acc_width,
+            rows: cfg.array.rows,
+            cols: cfg.array.cols,
+        },
+        &m,
+    )?;
+    files.push(GeneratedFile {
+        name: format!("{m}.v"),
+        text,
+    });
+    let list: String = files
+        .iter()
+        .filter(|f| f.name.ends_with(".v"))
+        .map(|f| format!("{}\n", f.name))
+        .collect();
+    files.push(GeneratedFile {
+        name: format!("{m}.f"),
+        text: list,
+    });
+    Ok(files)
+}
+
 /// Writes rendered files into `dir` (created if missing) and returns their paths.
 /// Callers render everything first, so a config error never leaves a half-written
 /// directory behind.

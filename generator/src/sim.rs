@@ -3,6 +3,7 @@
 //! they report. The testbench sources are compiled into the binary, so an installed
 //! `smtgen` needs no checkout.
 
+use crate::array::ArrayRun;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::rtl::{self, GeneratedFile};
@@ -15,6 +16,10 @@ use std::time::Instant;
 pub const PE_TB_CPP: &str = include_str!("../../testbench/pe_tb.cpp");
 /// The Icarus bench (`testbench/pe_tb.v`).
 pub const PE_TB_V: &str = include_str!("../../testbench/pe_tb.v");
+/// The Verilator array harness (`testbench/array_tb.cpp`).
+pub const ARRAY_TB_CPP: &str = include_str!("../../testbench/array_tb.cpp");
+/// The Icarus array bench (`testbench/array_tb.v`).
+pub const ARRAY_TB_V: &str = include_str!("../../testbench/array_tb.v");
 /// Shared Verilator flags (`verilator/flags.vc`).
 pub const VERILATOR_FLAGS: &str = include_str!("../../verilator/flags.vc");
 
@@ -48,13 +53,16 @@ pub struct SimReport {
     pub cycles: u64,
     /// Cycles whose outputs differed from the golden model.
     pub mismatches: u64,
+    /// Array results compared (0 for a PE).
+    pub results: u64,
     /// Seed of the random stimulus.
     pub seed: u64,
     /// The simulator's mismatch lines (at most ten).
     pub details: Vec<String>,
     /// Seconds spent building.
     pub build_s: f64,
-    /// Seconds spent simulating.
+    /// Seconds spent simulating (the bench's own loop time where it reports one,
+    /// else the whole process).
     pub run_s: f64,
 }
 
@@ -89,21 +97,25 @@ fn tail(s: &str, lines: usize) -> String {
     v[v.len().saturating_sub(lines)..].join("\n")
 }
 
-/// Writes the design's files into `dir` and returns the filelist's name.
-fn stage(dir: &Path, files: &[GeneratedFile]) -> Result<String> {
+/// Writes the design's files into `dir` and returns the name of `top`'s filelist.
+fn stage(dir: &Path, files: &[GeneratedFile], top: &str) -> Result<String> {
     rtl::write_files(dir, files)?;
-    files
-        .iter()
-        .find(|f| f.name.ends_with(".f"))
-        .map(|f| f.name.clone())
-        .ok_or_else(|| Error::tool("smtgen", "generated files carry no filelist"))
+    let list = format!("{top}.f");
+    if files.iter().any(|f| f.name == list) {
+        Ok(list)
+    } else {
+        Err(Error::tool(
+            "smtgen",
+            format!("generated files carry no {list}"),
+        ))
+    }
 }
 
 /// Lints generated files with `verilator --lint-only -Wall` (no waivers) and
 /// returns Verilator's output (empty when clean).
 pub fn lint(files: &[GeneratedFile], top: &str) -> Result<String> {
     let dir = tempfile::tempdir().map_err(|e| Error::io("<tempdir>", e))?;
-    let list = stage(dir.path(), files)?;
+    let list = stage(dir.path(), files, top)?;
     std::fs::write(dir.path().join("flags.vc"), VERILATOR_FLAGS)
         .map_err(|e| Error::io(dir.path(), e))?;
     run(
@@ -138,14 +150,108 @@ fn workdir(opts: &SimOptions) -> Result<(Option<tempfile::TempDir>, PathBuf)> {
     }
 }
 
-fn parse_result(out: &str) -> Option<(u64, u64)> {
+/// A `key=` number from the bench's closing `RESULT` line.
+fn field(out: &str, key: &str) -> Option<u64> {
     let line = out.lines().rev().find(|l| l.starts_with("RESULT "))?;
-    let field = |k: &str| -> Option<u64> {
-        line.split_whitespace()
-            .find_map(|w| w.strip_prefix(k))
-            .and_then(|v| v.parse().ok())
-    };
-    Some((field("cycles=")?, field("mismatches=")?))
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(key))
+        .and_then(|v| v.parse().ok())
+}
+
+fn parse_result(out: &str) -> Option<(u64, u64)> {
+    Some((field(out, "cycles=")?, field(out, "mismatches=")?))
+}
+
+/// Builds `top` with a Verilator harness and runs it on the data `write_data` puts
+/// in the work directory. Returns the harness's stdout, stderr and the timings.
+#[allow(clippy::too_many_arguments)]
+fn verilator_run(
+    files: &[GeneratedFile],
+    top: &str,
+    harness: (&str, &str),
+    cflags: &[String],
+    data_name: &str,
+    write_data: &dyn Fn(&Path) -> Result<()>,
+    opts: &SimOptions,
+) -> Result<(String, Vec<u8>, f64, f64)> {
+    let (_guard, dir) = workdir(opts)?;
+    let list = stage(&dir, files, top)?;
+    let io = |e| Error::io(&dir, e);
+    std::fs::write(dir.join(harness.0), harness.1).map_err(io)?;
+    std::fs::write(dir.join("flags.vc"), VERILATOR_FLAGS).map_err(io)?;
+    let t0 = Instant::now();
+    let mut cmd = Command::new("verilator");
+    cmd.current_dir(&dir)
+        .args(["--cc", "--exe", "--build", "-j", "2", "-f", "flags.vc"])
+        .args(["--top-module", top, "--prefix", "Vdut", "-o", "tb"]);
+    for f in cflags {
+        cmd.args(["-CFLAGS", f]);
+    }
+    cmd.args(["-F", &list, harness.0]);
+    if opts.waves.is_some() {
+        cmd.args(["--trace-fst", "-CFLAGS", "-DSMTGEN_WAVES"]);
+    }
+    if tool_available("ccache") {
+        cmd.env("OBJCACHE", "ccache");
+    }
+    run(&mut cmd, "verilator")?;
+    let build_s = t0.elapsed().as_secs_f64();
+    write_data(&dir.join(data_name))?;
+    let t1 = Instant::now();
+    let mut run_cmd = Command::new(dir.join("obj_dir").join("tb"));
+    run_cmd.current_dir(&dir).arg(data_name);
+    if let Some(w) = &opts.waves {
+        run_cmd.arg(w);
+    }
+    let out = run_cmd
+        .output()
+        .map_err(|e| Error::tool("verilator harness", format!("cannot start: {e}")))?;
+    let run_s = t1.elapsed().as_secs_f64();
+    Ok((
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        out.stderr,
+        build_s,
+        run_s,
+    ))
+}
+
+/// Builds `top` with an Icarus bench (`-P` parameters, `-D` defines) and runs it
+/// with `+<plusarg>=<data file>`.
+fn icarus_run(
+    files: &[GeneratedFile],
+    top: &str,
+    bench: &str,
+    args: &[String],
+    plusarg: &str,
+    write_data: &dyn Fn(&Path) -> Result<()>,
+    opts: &SimOptions,
+) -> Result<(String, Vec<u8>, f64, f64)> {
+    let (_guard, dir) = workdir(opts)?;
+    let list = stage(&dir, files, top)?;
+    std::fs::write(dir.join("tb.v"), bench).map_err(|e| Error::io(&dir, e))?;
+    let t0 = Instant::now();
+    run(
+        Command::new("iverilog")
+            .current_dir(&dir)
+            .args(["-g2005", "-o", "tb.vvp", "-s", "tb"])
+            .args(args)
+            .args(["-c", &list, "tb.v"]),
+        "iverilog",
+    )?;
+    let build_s = t0.elapsed().as_secs_f64();
+    write_data(&dir.join("data.txt"))?;
+    let t1 = Instant::now();
+    let out = Command::new("vvp")
+        .current_dir(&dir)
+        .args(["-n", "tb.vvp", &format!("+{plusarg}=data.txt")])
+        .output()
+        .map_err(|e| Error::tool("vvp", format!("cannot start: {e}")))?;
+    Ok((
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        out.stderr,
+        build_s,
+        t1.elapsed().as_secs_f64(),
+    ))
 }
 
 /// Builds the PE with the Verilator harness and replays `stim` through it.
@@ -155,48 +261,24 @@ pub fn run_verilator_pe(
     stim: &Stimulus,
     opts: &SimOptions,
 ) -> Result<SimReport> {
-    let (_guard, dir) = workdir(opts)?;
-    let list = stage(&dir, files)?;
-    let io = |e| Error::io(&dir, e);
-    std::fs::write(dir.join("pe_tb.cpp"), PE_TB_CPP).map_err(io)?;
-    std::fs::write(dir.join("flags.vc"), VERILATOR_FLAGS).map_err(io)?;
-    let top = format!("{}_pe", cfg.name);
-    let t0 = Instant::now();
-    let mut cmd = Command::new("verilator");
-    cmd.current_dir(&dir)
-        .args(["--cc", "--exe", "--build", "-j", "2", "-f", "flags.vc"])
-        .args(["--top-module", &top, "--prefix", "Vdut", "-o", "pe_tb"])
-        .args(["-CFLAGS", &format!("-DSMTGEN_LANES={}", cfg.pe.threads)])
-        .args(["-F", &list, "pe_tb.cpp"]);
-    if opts.waves.is_some() {
-        cmd.args(["--trace-fst", "-CFLAGS", "-DSMTGEN_WAVES"]);
-    }
-    if tool_available("ccache") {
-        cmd.env("OBJCACHE", "ccache");
-    }
-    run(&mut cmd, "verilator")?;
-    let build_s = t0.elapsed().as_secs_f64();
-
-    stim.write_binary(&dir.join("vectors.bin"))?;
-    let t1 = Instant::now();
-    let mut run_cmd = Command::new(dir.join("obj_dir").join("pe_tb"));
-    run_cmd.current_dir(&dir).arg("vectors.bin");
-    if let Some(w) = &opts.waves {
-        run_cmd.arg(w);
-    }
-    let out = run_cmd
-        .output()
-        .map_err(|e| Error::tool("pe_tb", format!("cannot start: {e}")))?;
-    let run_s = t1.elapsed().as_secs_f64();
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (text, err, b, r) = verilator_run(
+        files,
+        &format!("{}_pe", cfg.name),
+        ("pe_tb.cpp", PE_TB_CPP),
+        &[format!("-DSMTGEN_LANES={}", cfg.pe.threads)],
+        "vectors.bin",
+        &|p| stim.write_binary(p),
+        opts,
+    )?;
     report(
         cfg,
         Simulator::Verilator,
-        stim,
+        stim.cycles() as u64,
+        stim.seed,
         &text,
-        &out.stderr,
-        build_s,
-        run_s,
+        &err,
+        b,
+        r,
     )
 }
 
@@ -207,45 +289,196 @@ pub fn run_icarus_pe(
     stim: &Stimulus,
     opts: &SimOptions,
 ) -> Result<SimReport> {
-    let (_guard, dir) = workdir(opts)?;
-    let list = stage(&dir, files)?;
-    std::fs::write(dir.join("pe_tb.v"), PE_TB_V).map_err(|e| Error::io(&dir, e))?;
-    let t0 = Instant::now();
-    run(
-        Command::new("iverilog")
-            .current_dir(&dir)
-            .args(["-g2005", "-o", "pe_tb.vvp", "-s", "tb"])
-            .arg(format!("-DDUT={}_pe", cfg.name))
-            .arg(format!("-Ptb.LANES={}", cfg.pe.threads))
-            .arg(format!("-Ptb.ACC_W={}", cfg.pe.acc_width))
-            .args(["-c", &list, "pe_tb.v"]),
-        "iverilog",
+    let top = format!("{}_pe", cfg.name);
+    let (text, err, b, r) = icarus_run(
+        files,
+        &top,
+        PE_TB_V,
+        &[
+            format!("-DDUT={top}"),
+            format!("-Ptb.LANES={}", cfg.pe.threads),
+            format!("-Ptb.ACC_W={}", cfg.pe.acc_width),
+        ],
+        "vectors",
+        &|p| stim.write_text(p),
+        opts,
     )?;
-    let build_s = t0.elapsed().as_secs_f64();
-    stim.write_text(&dir.join("vectors.txt"))?;
-    let t1 = Instant::now();
-    let out = Command::new("vvp")
-        .current_dir(&dir)
-        .args(["-n", "pe_tb.vvp", "+vectors=vectors.txt"])
-        .output()
-        .map_err(|e| Error::tool("vvp", format!("cannot start: {e}")))?;
-    let run_s = t1.elapsed().as_secs_f64();
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
     report(
         cfg,
         Simulator::Icarus,
-        stim,
+        stim.cycles() as u64,
+        stim.seed,
         &text,
-        &out.stderr,
-        build_s,
-        run_s,
+        &err,
+        b,
+        r,
     )
 }
 
+/// Builds the array with the Verilator harness and replays the run's trace,
+/// comparing every output on every cycle.
+pub fn run_verilator_array(
+    cfg: &Config,
+    files: &[GeneratedFile],
+    run: &ArrayRun,
+    seed: u64,
+    opts: &SimOptions,
+) -> Result<SimReport> {
+    let (text, err, b, r) = verilator_run(
+        files,
+        &format!("{}_array", cfg.name),
+        ("array_tb.cpp", ARRAY_TB_CPP),
+        &[],
+        "trace.bin",
+        &|p| write_array_trace_binary(cfg, run, seed, p),
+        opts,
+    )?;
+    report(
+        cfg,
+        Simulator::Verilator,
+        run.inputs.len() as u64,
+        seed,
+        &text,
+        &err,
+        b,
+        r,
+    )
+}
+
+/// Builds the array with the Icarus bench and replays the run's trace.
+pub fn run_icarus_array(
+    cfg: &Config,
+    files: &[GeneratedFile],
+    run: &ArrayRun,
+    seed: u64,
+    opts: &SimOptions,
+) -> Result<SimReport> {
+    let top = format!("{}_array", cfg.name);
+    let (text, err, b, r) = icarus_run(
+        files,
+        &top,
+        ARRAY_TB_V,
+        &[
+            format!("-DDUT={top}"),
+            format!("-Ptb.ROWS={}", cfg.array.rows),
+            format!("-Ptb.COLS={}", cfg.array.cols),
+            format!("-Ptb.LANES={}", cfg.pe.threads),
+            format!("-Ptb.ACC_W={}", cfg.pe.acc_width),
+        ],
+        "trace",
+        &|p| write_array_trace_text(cfg, run, seed, p),
+        opts,
+    )?;
+    report(
+        cfg,
+        Simulator::Icarus,
+        run.inputs.len() as u64,
+        seed,
+        &text,
+        &err,
+        b,
+        r,
+    )
+}
+
+/// Writes the binary trace `testbench/array_tb.cpp` reads: `SMTGENA1`, u32 rows,
+/// cols, lanes, acc_width, u64 seed, u64 cycles, then per cycle u8 ctrl (bit 0
+/// valid, 1 first, 2 last), rows·T activation bytes, cols·T weight bytes, u8
+/// expected last_ready, rows bytes expected res_valid, rows × i64 expected res.
+pub fn write_array_trace_binary(
+    cfg: &Config,
+    run: &ArrayRun,
+    seed: u64,
+    path: &Path,
+) -> Result<()> {
+    let mut out = Vec::new();
+    out.extend_from_slice(b"SMTGENA1");
+    for v in [
+        cfg.array.rows,
+        cfg.array.cols,
+        cfg.pe.threads,
+        cfg.pe.acc_width,
+    ] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out.extend_from_slice(&seed.to_le_bytes());
+    out.extend_from_slice(&(run.inputs.len() as u64).to_le_bytes());
+    for (i, o) in run.inputs.iter().zip(&run.outputs) {
+        out.push(u8::from(i.valid) | u8::from(i.first) << 1 | u8::from(i.last) << 2);
+        out.extend_from_slice(&i.acts);
+        out.extend(i.wgts.iter().map(|&w| w as u8));
+        out.push(u8::from(o.last_ready));
+        out.extend(o.res_valid.iter().map(|&v| u8::from(v)));
+        for r in &o.res {
+            out.extend_from_slice(&r.to_le_bytes());
+        }
+    }
+    std::fs::write(path, out).map_err(|e| Error::io(path, e))
+}
+
+fn hex_le(bytes: impl DoubleEndedIterator<Item = u8>) -> String {
+    let s: String = bytes.rev().map(|b| format!("{b:02x}")).collect();
+    if s.is_empty() {
+        "0".into()
+    } else {
+        s
+    }
+}
+
+/// Writes the text trace `testbench/array_tb.v` reads (see there).
+pub fn write_array_trace_text(cfg: &Config, run: &ArrayRun, seed: u64, path: &Path) -> Result<()> {
+    use std::io::Write;
+    let f = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+    let mut w = std::io::BufWriter::new(f);
+    let io = |e| Error::io(path, e);
+    writeln!(
+        w,
+        "# smtgen array trace seed={seed} rows={} cols={} lanes={} cycles={}",
+        cfg.array.rows,
+        cfg.array.cols,
+        cfg.pe.threads,
+        run.inputs.len()
+    )
+    .map_err(io)?;
+    for (i, o) in run.inputs.iter().zip(&run.outputs) {
+        let ctrl = u8::from(i.valid) | u8::from(i.first) << 1 | u8::from(i.last) << 2;
+        let valid: String = o
+            .res_valid
+            .iter()
+            .rev()
+            .map(|&v| if v { '1' } else { '0' })
+            .collect();
+        // res_valid as hex from its bit string.
+        let mut vhex = String::new();
+        let bits: Vec<char> = valid.chars().collect();
+        let pad = (4 - bits.len() % 4) % 4;
+        let padded: Vec<char> = std::iter::repeat_n('0', pad).chain(bits).collect();
+        for chunk in padded.chunks(4) {
+            let v = chunk.iter().fold(0u8, |a, &c| a << 1 | u8::from(c == '1'));
+            vhex.push_str(&format!("{v:x}"));
+        }
+        write!(
+            w,
+            "{ctrl:x} {} {} {:x} {vhex}",
+            hex_le(i.acts.iter().copied()),
+            hex_le(i.wgts.iter().map(|&x| x as u8)),
+            u8::from(o.last_ready)
+        )
+        .map_err(io)?;
+        for r in &o.res {
+            write!(w, " {:016x}", *r as u64).map_err(io)?;
+        }
+        writeln!(w).map_err(io)?;
+    }
+    w.flush().map_err(io)
+}
+
+#[allow(clippy::too_many_arguments)]
 fn report(
     cfg: &Config,
     sim: Simulator,
-    stim: &Stimulus,
+    want_cycles: u64,
+    seed: u64,
     text: &str,
     stderr: &[u8],
     build_s: f64,
@@ -261,10 +494,10 @@ fn report(
             ),
         )
     })?;
-    if cycles != stim.cycles() as u64 {
+    if cycles != want_cycles {
         return Err(Error::tool(
             sim.name(),
-            format!("compared {cycles} cycles of {}", stim.cycles()),
+            format!("compared {cycles} cycles of {want_cycles}"),
         ));
     }
     Ok(SimReport {
@@ -272,13 +505,14 @@ fn report(
         simulator: sim,
         cycles,
         mismatches,
-        seed: stim.seed,
+        results: field(text, "results=").unwrap_or(0),
+        seed,
         details: text
             .lines()
             .filter(|l| l.starts_with("MISMATCH"))
             .map(str::to_string)
             .collect(),
         build_s,
-        run_s,
+        run_s: field(text, "sim_us=").map_or(run_s, |us| us as f64 / 1e6),
     })
 }

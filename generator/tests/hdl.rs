@@ -105,3 +105,50 @@ fn benches_report_a_corrupted_expectation_with_its_cycle() {
         );
     }
 }
+
+/// Small arrays of every policy stream random GEMMs under both simulators; the
+/// regression (`smtgen regress`) covers every preset at 1x1 to 16x16.
+#[test]
+fn small_arrays_match_the_cycle_model_under_verilator_and_icarus() {
+    let (v, i) = (require("verilator"), require("iverilog"));
+    let tools = smtgen::regress::Tools {
+        verilator: v,
+        icarus: i,
+    };
+    for (preset, r, c) in [("sysmt4", 2, 3), ("sparq-2b", 3, 2), ("baseline", 1, 1)] {
+        let line = smtgen::regress::array_line(preset, r, c, tools, true, 5, 40).unwrap();
+        assert!(
+            line.ok,
+            "{preset} {r}x{c}: {:?} {:?}",
+            line.cols, line.notes
+        );
+    }
+}
+
+/// The array bench can fail too: a corrupted expected result is reported.
+#[test]
+fn array_bench_reports_a_corrupted_result() {
+    if !require("verilator") {
+        return;
+    }
+    use smtgen::array::{run_gemm, Gemm};
+    use smtgen::stimulus::Rng;
+    let cfg = ConfigBuilder::new()
+        .preset(Some("sysmt2"))
+        .sets(&["array.rows=2", "array.cols=2"])
+        .build()
+        .unwrap();
+    let mut rng = Rng::new(3);
+    let g = Gemm::random(3, 9, 3, 0.3, &mut rng);
+    let mut run = run_gemm(&cfg, &g, 0.0, &mut rng);
+    let cy = run.outputs.iter().position(|o| o.res_valid[1]).unwrap();
+    run.outputs[cy].res[1] += 1;
+    let files = smtgen::rtl::generate_array(&cfg).unwrap();
+    let r = sim::run_verilator_array(&cfg, &files, &run, 3, &SimOptions::default()).unwrap();
+    assert_eq!(r.mismatches, 1);
+    assert!(
+        r.details[0].contains(&format!("cycle={cy} res row=1")),
+        "{}",
+        r.details[0]
+    );
+}

@@ -6,7 +6,10 @@
 use proptest::prelude::*;
 use smtgen::config::{Config, PeConfig, Policy, Rounding, WindowSet, ZeroTest, PRESETS};
 use smtgen::model::{wrap, PeModel};
-use smtgen::numerics::{nib4, win, win_error_bound};
+use smtgen::numerics::{nib4, win_error_bound};
+
+mod common;
+use common::{active, spec_products};
 
 fn presets() -> Vec<PeConfig> {
     let mut v: Vec<PeConfig> = PRESETS
@@ -34,53 +37,6 @@ fn presets() -> Vec<PeConfig> {
         }
     }
     v
-}
-
-fn active(cfg: &PeConfig, a: u8, w: i8) -> bool {
-    a != 0 && !(cfg.zero_test == Some(ZeroTest::ActOrWeight) && w == 0)
-}
-
-/// Spec §5 written out directly from `win` and `nib4`, without tables.
-fn spec_products(cfg: &PeConfig, acts: &[u8], wgts: &[i8]) -> Vec<i32> {
-    let t = cfg.lanes();
-    let rnd = cfg.rounding.unwrap_or(Rounding::NearestEven);
-    let exact = |i: usize| i32::from(acts[i]) * i32::from(wgts[i]);
-    match cfg.policy {
-        Policy::Baseline | Policy::Ideal => (0..t).map(exact).collect(),
-        Policy::Bsparq => {
-            vec![i32::from(win(acts[0], cfg.window.unwrap(), rnd)) * i32::from(wgts[0])]
-        }
-        Policy::Sparq | Policy::Sysmt => {
-            let on: Vec<bool> = (0..t).map(|i| active(cfg, acts[i], wgts[i])).collect();
-            let c = on.iter().filter(|&&x| x).count();
-            let set = cfg.window.unwrap();
-            (0..t)
-                .map(|i| {
-                    if !on[i] {
-                        return 0;
-                    }
-                    let (a, w) = (acts[i], wgts[i]);
-                    if t == 2 {
-                        let a_eff = match (c, set.bits()) {
-                            (2, _) => win(a, set, rnd),
-                            (_, 4) => a,
-                            (_, 3) => win(a, WindowSet::W6b3opt, rnd),
-                            _ => win(a, WindowSet::W4b5opt, rnd),
-                        };
-                        i32::from(a_eff) * i32::from(w)
-                    } else {
-                        match c {
-                            0 | 1 => exact(i),
-                            2 => i32::from(win(a, WindowSet::W4b2opt, rnd)) * i32::from(w),
-                            _ => {
-                                i32::from(win(a, WindowSet::W4b2opt, rnd)) * i32::from(nib4(w, rnd))
-                            }
-                        }
-                    }
-                })
-                .collect()
-        }
-    }
 }
 
 /// Lanes with a zero fraction near one half, so every active count appears.

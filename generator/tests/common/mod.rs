@@ -32,3 +32,83 @@ pub fn require(tool: &str) -> bool {
     eprintln!("SKIPPED: {tool} not installed");
     false
 }
+
+use smtgen::config::{PeConfig, Policy, Rounding, WindowSet, ZeroTest};
+use smtgen::numerics::{nib4, win};
+
+/// Whether a lane is active under the PE's zero test (spec §1).
+pub fn active(cfg: &PeConfig, a: u8, w: i8) -> bool {
+    a != 0 && !(cfg.zero_test == Some(ZeroTest::ActOrWeight) && w == 0)
+}
+
+/// Spec §5 written out directly from `win` and `nib4`, without tables.
+pub fn spec_products(cfg: &PeConfig, acts: &[u8], wgts: &[i8]) -> Vec<i32> {
+    let t = cfg.lanes();
+    let rnd = cfg.rounding.unwrap_or(Rounding::NearestEven);
+    let exact = |i: usize| i32::from(acts[i]) * i32::from(wgts[i]);
+    match cfg.policy {
+        Policy::Baseline | Policy::Ideal => (0..t).map(exact).collect(),
+        Policy::Bsparq => {
+            vec![i32::from(win(acts[0], cfg.window.unwrap(), rnd)) * i32::from(wgts[0])]
+        }
+        Policy::Sparq | Policy::Sysmt => {
+            let on: Vec<bool> = (0..t).map(|i| active(cfg, acts[i], wgts[i])).collect();
+            let c = on.iter().filter(|&&x| x).count();
+            let set = cfg.window.unwrap();
+            (0..t)
+                .map(|i| {
+                    if !on[i] {
+                        return 0;
+                    }
+                    let (a, w) = (acts[i], wgts[i]);
+                    if t == 2 {
+                        let a_eff = match (c, set.bits()) {
+                            (2, _) => win(a, set, rnd),
+                            (_, 4) => a,
+                            (_, 3) => win(a, WindowSet::W6b3opt, rnd),
+                            _ => win(a, WindowSet::W4b5opt, rnd),
+                        };
+                        i32::from(a_eff) * i32::from(w)
+                    } else {
+                        match c {
+                            0 | 1 => exact(i),
+                            2 => i32::from(win(a, WindowSet::W4b2opt, rnd)) * i32::from(w),
+                            _ => {
+                                i32::from(win(a, WindowSet::W4b2opt, rnd)) * i32::from(nib4(w, rnd))
+                            }
+                        }
+                    }
+                })
+                .collect()
+        }
+    }
+}
+
+/// C = A·W computed straight from the spec: every output is the PE rule applied to
+/// each group of T consecutive reduction indices (K zero-padded), summed and wrapped
+/// to the accumulator width. Independent of the library's GEMM and tables.
+pub fn spec_gemm(cfg: &PeConfig, m: usize, k: usize, n: usize, a: &[u8], w: &[i8]) -> Vec<i64> {
+    let t = cfg.lanes();
+    let mut c = vec![0i64; m * n];
+    for i in 0..m {
+        for j in 0..n {
+            let mut acc: i128 = 0;
+            for g in 0..k.div_ceil(t) {
+                let idx = |l: usize| g * t + l;
+                let acts: Vec<u8> = (0..t)
+                    .map(|l| if idx(l) < k { a[i * k + idx(l)] } else { 0 })
+                    .collect();
+                let wgts: Vec<i8> = (0..t)
+                    .map(|l| if idx(l) < k { w[idx(l) * n + j] } else { 0 })
+                    .collect();
+                acc += spec_products(cfg, &acts, &wgts)
+                    .iter()
+                    .map(|&p| i128::from(p))
+                    .sum::<i128>();
+            }
+            let sh = 128 - cfg.acc_width;
+            c[i * n + j] = ((acc << sh) >> sh) as i64;
+        }
+    }
+    c
+}

@@ -1,0 +1,289 @@
+//! The regressions behind `smtgen regress`: every preset's PE (lint, Verilator on the
+//! full directed set plus random cycles, Icarus on a lighter set) and every preset's
+//! array at several sizes (random tiled GEMMs with idle cycles, compared output by
+//! output and cycle by cycle with the cycle-accurate model, whose cycle count is
+//! checked against the published stream formula).
+
+use crate::array::{gemm_functional, run_gemms, stream_cycles, ArrayRun, Gemm};
+use crate::config::{Config, ConfigBuilder};
+use crate::error::{Error, Result};
+use crate::rtl;
+use crate::sim::{self, SimOptions, SimReport};
+use crate::stimulus::{pe_stimulus, Depth, Rng};
+
+/// Which simulators a regression may use.
+#[derive(Debug, Clone, Copy)]
+pub struct Tools {
+    /// Verilator is installed.
+    pub verilator: bool,
+    /// Icarus Verilog is installed.
+    pub icarus: bool,
+}
+
+impl Tools {
+    /// Looks the simulators up; under `CI=true` a missing one is an error.
+    pub fn detect() -> Result<Tools> {
+        let t = Tools {
+            verilator: sim::tool_available("verilator"),
+            icarus: sim::tool_available("iverilog"),
+        };
+        if std::env::var("CI").as_deref() == Ok("true") {
+            for (name, have) in [("verilator", t.verilator), ("iverilog", t.icarus)] {
+                if !have {
+                    return Err(Error::tool(
+                        name,
+                        "not installed, and CI=true forbids skipping (run scripts/install-tools.sh)",
+                    ));
+                }
+            }
+        }
+        Ok(t)
+    }
+}
+
+/// One line of a regression log.
+#[derive(Debug, Clone)]
+pub struct Line {
+    /// Preset (and size, for arrays).
+    pub name: String,
+    /// Columns of the line, already formatted.
+    pub cols: Vec<String>,
+    /// Mismatch details and errors.
+    pub notes: Vec<String>,
+    /// Whether everything on the line passed.
+    pub ok: bool,
+}
+
+fn sim_cols(r: Result<SimReport>, line: &mut Line, extra: bool) {
+    match r {
+        Ok(r) => {
+            line.ok &= r.mismatches == 0;
+            line.notes.extend(
+                r.details
+                    .iter()
+                    .map(|d| format!("{}: {d}", r.simulator.name())),
+            );
+            line.cols.push(r.cycles.to_string());
+            if extra {
+                line.cols.push(r.results.to_string());
+            }
+            line.cols.push(r.mismatches.to_string());
+        }
+        Err(e) => {
+            line.ok = false;
+            line.notes.push(e.to_string());
+            line.cols.push("ERROR".into());
+            if extra {
+                line.cols.push("-".into());
+            }
+            line.cols.push("-".into());
+        }
+    }
+}
+
+fn skip_cols(line: &mut Line, n: usize) {
+    line.cols.push("skip".into());
+    for _ in 1..n {
+        line.cols.push("-".into());
+    }
+}
+
+/// Header of [`pe_line`]'s columns.
+pub const PE_HEADER: [&str; 6] = [
+    "preset",
+    "lint",
+    "verilator cycles",
+    "mismatch",
+    "icarus cycles",
+    "mismatch",
+];
+
+/// Regresses one preset's PE.
+pub fn pe_line(
+    preset: &str,
+    tools: Tools,
+    cycles: usize,
+    icarus_cycles: usize,
+    seed: u64,
+) -> Result<Line> {
+    let cfg = Config::preset(preset)?;
+    let files = rtl::generate_pe(&cfg)?;
+    let mut line = Line {
+        name: preset.to_string(),
+        cols: Vec::new(),
+        notes: Vec::new(),
+        ok: true,
+    };
+    let lint = lint_col(&files, &format!("{}_pe", cfg.name), tools, &mut line);
+    line.cols.push(lint);
+    if tools.verilator {
+        let stim = pe_stimulus(&cfg.pe, seed, Depth::Full, cycles);
+        let r = sim::run_verilator_pe(&cfg, &files, &stim, &SimOptions::default());
+        sim_cols(r, &mut line, false);
+    } else {
+        skip_cols(&mut line, 2);
+    }
+    if tools.icarus {
+        let stim = pe_stimulus(&cfg.pe, seed, Depth::Light, icarus_cycles);
+        let r = sim::run_icarus_pe(&cfg, &files, &stim, &SimOptions::default());
+        sim_cols(r, &mut line, false);
+    } else {
+        skip_cols(&mut line, 2);
+    }
+    Ok(line)
+}
+
+fn lint_col(files: &[rtl::GeneratedFile], top: &str, tools: Tools, line: &mut Line) -> String {
+    if !tools.verilator {
+        return "skip".into();
+    }
+    match sim::lint(files, top) {
+        Ok(out) if out.trim().is_empty() => "clean".into(),
+        Ok(out) => {
+            line.notes.push(out);
+            line.ok = false;
+            "WARN".into()
+        }
+        Err(e) => {
+            line.notes.push(e.to_string());
+            line.ok = false;
+            "FAIL".into()
+        }
+    }
+}
+
+/// The array workload of one regression point: GEMMs of random shape (M and N up to
+/// a little over two tiles, K up to `max_k`, odd and even) at 0 %, 50 % and 90 %
+/// zero activations, plus one of extreme operands (255 × −128) with zero weights
+/// sprinkled in.
+pub fn array_workload(cfg: &Config, seed: u64, max_k: usize) -> Vec<Gemm> {
+    let mut rng = Rng::new(seed ^ 0xA77A);
+    let (r, c) = (cfg.array.rows as u64, cfg.array.cols as u64);
+    let shape = |rng: &mut Rng| {
+        (
+            1 + rng.below(2 * r + 2) as usize,
+            1 + rng.below(max_k as u64) as usize,
+            1 + rng.below(2 * c + 2) as usize,
+        )
+    };
+    let mut gs = Vec::new();
+    for zero in [0.0, 0.5, 0.9] {
+        let (m, k, n) = shape(&mut rng);
+        gs.push(Gemm::random(m, k, n, zero, &mut rng));
+    }
+    let (m, k, n) = shape(&mut rng);
+    let mut g = Gemm::random(m, k, n, 0.0, &mut rng);
+    g.a.iter_mut().for_each(|a| *a = 255);
+    for w in g.w.iter_mut() {
+        *w = if rng.chance(0.2) { 0 } else { -128 };
+    }
+    gs.push(g);
+    gs
+}
+
+/// Header of [`array_line`]'s columns.
+pub const ARRAY_HEADER: [&str; 10] = [
+    "preset@size",
+    "lint",
+    "tiles",
+    "outputs",
+    "cycles",
+    "formula",
+    "verilator cycles",
+    "results",
+    "mismatch",
+    "icarus",
+];
+
+/// Regresses one preset's array of one size: lint, the model against the functional
+/// GEMM and the stream formula, Verilator (and Icarus when `icarus`) against the
+/// model on every cycle.
+pub fn array_line(
+    preset: &str,
+    rows: u32,
+    cols: u32,
+    tools: Tools,
+    icarus: bool,
+    seed: u64,
+    max_k: usize,
+) -> Result<Line> {
+    let cfg = ConfigBuilder::new()
+        .preset(Some(preset))
+        .sets(&[format!("array.rows={rows}"), format!("array.cols={cols}")])
+        .build()?;
+    let files = rtl::generate_array(&cfg)?;
+    let mut line = Line {
+        name: format!("{preset}@{rows}x{cols}"),
+        cols: Vec::new(),
+        notes: Vec::new(),
+        ok: true,
+    };
+    let lint = lint_col(&files, &format!("{}_array", cfg.name), tools, &mut line);
+    line.cols.push(lint);
+    let gemms = array_workload(&cfg, seed, max_k);
+    let mut rng = Rng::new(seed);
+    // Back to back (checks the formula), then again with idle cycles between groups.
+    let tight = run_gemms(&cfg, &gemms, 0.0, &mut rng);
+    let loose = run_gemms(&cfg, &gemms, 0.15, &mut rng);
+    for (i, g) in gemms.iter().enumerate() {
+        let want = gemm_functional(&cfg, g);
+        if tight.c[i] != want || loose.c[i] != want {
+            line.ok = false;
+            line.notes.push(format!(
+                "cycle model differs from the functional GEMM on GEMM {i} ({}x{}x{})",
+                g.m, g.k, g.n
+            ));
+        }
+    }
+    let formula = stream_cycles(rows.into(), cols.into(), &tight.tile_groups);
+    line.ok &= formula == tight.cycles;
+    line.cols.push((tight.tiles + loose.tiles).to_string());
+    line.cols
+        .push((2 * gemms.iter().map(|g| g.m * g.n).sum::<usize>()).to_string());
+    line.cols.push(tight.cycles.to_string());
+    line.cols.push(if formula == tight.cycles {
+        "=".into()
+    } else {
+        format!("!= {formula}")
+    });
+    let both = concat(&tight, &loose);
+    if tools.verilator {
+        let r = sim::run_verilator_array(&cfg, &files, &both, seed, &SimOptions::default());
+        sim_cols(r, &mut line, true);
+    } else {
+        skip_cols(&mut line, 3);
+    }
+    if icarus && tools.icarus {
+        match sim::run_icarus_array(&cfg, &files, &both, seed, &SimOptions::default()) {
+            Ok(r) => {
+                line.ok &= r.mismatches == 0;
+                line.notes
+                    .extend(r.details.iter().map(|d| format!("iverilog: {d}")));
+                line.cols.push(format!("{} ok", r.results));
+                if r.mismatches > 0 {
+                    line.cols.pop();
+                    line.cols.push(format!("{} MISMATCH", r.mismatches));
+                }
+            }
+            Err(e) => {
+                line.ok = false;
+                line.notes.push(e.to_string());
+                line.cols.push("ERROR".into());
+            }
+        }
+    } else {
+        line.cols.push("-".into());
+    }
+    Ok(line)
+}
+
+/// Two runs one after the other in a single trace (the array is idle and drained
+/// between them, so the second starts from the same state as after reset but for
+/// the accumulators, which every tile restarts).
+fn concat(a: &ArrayRun, b: &ArrayRun) -> ArrayRun {
+    let mut r = a.clone();
+    r.inputs.extend(b.inputs.iter().cloned());
+    r.outputs.extend(b.outputs.iter().cloned());
+    r.tiles += b.tiles;
+    r
+}

@@ -1,0 +1,185 @@
+{{ header }}
+// {{ rows }}x{{ cols }} output-stationary array of {{ prefix }}_cell, {{ lanes }} lane(s) per PE.
+//
+// Interface (one aligned group per cycle; the array skews it internally):
+//   in_valid_i   this cycle carries one group: T activations per row (act_i, row r
+//                lane t at bits [(r*T+t)*8 +: 8]) and T weights per column (wgt_i,
+//                column c lane t at bits [(c*T+t)*8 +: 8]).
+//   in_first_i   with in_valid_i: first group of a tile (the PEs restart their sums).
+//   in_last_i    with in_valid_i: last group of a tile (the PEs' sums are then final).
+//                Present a last group only while last_ready_o is high: consecutive
+//                last groups must be at least COLS cycles apart, the time one row of
+//                results needs to drain. Other groups are accepted on every cycle.
+//   res_valid_o  per row: res_o carries one result of that row this cycle.
+//   res_o        per row, ACC_W bits each (row r at bits [r*ACC_W +: ACC_W]).
+//
+// Timing, for a tile whose last group is presented at cycle tL (formula in README):
+//   result C[r][c] is on res_o row r, with res_valid_o[r], at cycle tL + 2*COLS + r - c
+//   (row r streams its results from column COLS-1 down to column 0, one per cycle).
+//   A tile of G groups presented back to back from cycle t0 completes at
+//   t0 + G + ROWS + 2*COLS - 2; tiles may follow each other with no idle cycle as long
+//   as G >= COLS.
+module {{ prefix }}_array #(
+  parameter integer ROWS  = {{ rows }},
+  parameter integer COLS  = {{ cols }},
+  parameter integer ACC_W = {{ acc_w }}
+) (
+  input  wire                     clk_i,
+  input  wire                     rst_ni,
+  input  wire                     in_valid_i,
+  input  wire                     in_first_i,
+  input  wire                     in_last_i,
+  input  wire [ROWS*{{ lanes * 8 }}-1:0]      act_i,
+  input  wire [COLS*{{ lanes * 8 }}-1:0]      wgt_i,
+  output wire                     last_ready_o,
+  output wire [ROWS-1:0]          res_valid_o,
+  output wire [ROWS*ACC_W-1:0]    res_o
+);
+
+  localparam integer LW = {{ lanes * 8 }};
+  localparam integer MW = (COLS > 1) ? $clog2(COLS) : 1;
+  localparam integer LastCol = COLS - 1;
+  localparam [MW-1:0] LastStep = LastCol[MW-1:0];
+
+  wire       v   = in_valid_i;
+  wire [2:0] ctl = {in_valid_i & in_last_i, in_valid_i & in_first_i, v};
+
+  // ---------------------------------------------------------------------------
+  // Input skew: row r and column c are delayed by r and c cycles.
+  // ---------------------------------------------------------------------------
+  wire [LW-1:0] row_act [0:ROWS-1];
+  wire [2:0]    row_ctl [0:ROWS-1];
+  wire [LW-1:0] col_wgt [0:COLS-1];
+
+  genvar r, c;
+  generate
+    for (r = 0; r < ROWS; r = r + 1) begin : g_row_skew
+      if (r == 0) begin : g_direct
+        assign row_act[r] = act_i[r*LW +: LW];
+        assign row_ctl[r] = ctl;
+      end else begin : g_delayed
+        {{ prefix }}_delay #(.W(LW), .D(r), .RST(0)) u_act (
+          .clk_i (clk_i), .rst_ni (rst_ni), .d_i (act_i[r*LW +: LW]), .q_o (row_act[r])
+        );
+        {{ prefix }}_delay #(.W(3), .D(r), .RST(1)) u_ctl (
+          .clk_i (clk_i), .rst_ni (rst_ni), .d_i (ctl), .q_o (row_ctl[r])
+        );
+      end
+    end
+    for (c = 0; c < COLS; c = c + 1) begin : g_col_skew
+      if (c == 0) begin : g_direct
+        assign col_wgt[c] = wgt_i[c*LW +: LW];
+      end else begin : g_delayed
+        {{ prefix }}_delay #(.W(LW), .D(c), .RST(0)) u_wgt (
+          .clk_i (clk_i), .rst_ni (rst_ni), .d_i (wgt_i[c*LW +: LW]), .q_o (col_wgt[c])
+        );
+      end
+    end
+  endgenerate
+
+  // ---------------------------------------------------------------------------
+  // Drain control: row 0 drains COLS + 1 cycles after its last group entered,
+  // for COLS cycles; row r follows r cycles later (one register per row).
+  // ---------------------------------------------------------------------------
+  reg [MW-1:0] gap_q;
+  always @(posedge clk_i or negedge rst_ni) begin
+    if (!rst_ni) begin
+      gap_q <= LastStep;
+    end else if (ctl[2]) begin
+      gap_q <= {MW{1'b0}};
+    end else if (gap_q != LastStep) begin
+      gap_q <= gap_q + 1'b1;
+    end
+  end
+  assign last_ready_o = (gap_q == LastStep);
+
+  wire start;
+  {{ prefix }}_delay #(.W(1), .D(COLS), .RST(1)) u_last_delay (
+    .clk_i (clk_i), .rst_ni (rst_ni), .d_i (ctl[2]), .q_o (start)
+  );
+
+  reg          run_q;
+  reg [MW-1:0] step_q;
+  always @(posedge clk_i or negedge rst_ni) begin
+    if (!rst_ni) begin
+      run_q  <= 1'b0;
+      step_q <= {MW{1'b0}};
+    end else if (start) begin
+      run_q  <= 1'b1;
+      step_q <= {MW{1'b0}};
+    end else if (run_q) begin
+      if (step_q == LastStep) begin
+        run_q <= 1'b0;
+      end else begin
+        step_q <= step_q + 1'b1;
+      end
+    end
+  end
+
+  wire [MW:0] row_drain [0:ROWS-1];
+  generate
+    for (r = 0; r < ROWS; r = r + 1) begin : g_drain
+      if (r == 0) begin : g_first
+        assign row_drain[r] = {step_q, run_q};
+      end else begin : g_next
+        {{ prefix }}_delay #(.W(MW + 1), .D(1), .RST(1)) u_drain (
+          .clk_i (clk_i), .rst_ni (rst_ni), .d_i (row_drain[r-1]), .q_o (row_drain[r])
+        );
+      end
+      assign res_valid_o[r] = row_drain[r][0];
+    end
+  endgenerate
+
+  // ---------------------------------------------------------------------------
+  // The mesh. Horizontal links are indexed r*(COLS+1)+c (c = 0 is the west edge),
+  // vertical links (r)*COLS+c with r = 0 the north edge.
+  // ---------------------------------------------------------------------------
+  wire [LW-1:0]    h_act [0:ROWS*(COLS+1)-1];
+  wire [2:0]       h_ctl [0:ROWS*(COLS+1)-1];
+  wire [LW-1:0]    v_wgt [0:(ROWS+1)*COLS-1];
+  wire [ACC_W-1:0] res   [0:ROWS*COLS-1];
+
+  generate
+    for (r = 0; r < ROWS; r = r + 1) begin : g_west
+      assign h_act[r*(COLS+1)] = row_act[r];
+      assign h_ctl[r*(COLS+1)] = row_ctl[r];
+    end
+    for (c = 0; c < COLS; c = c + 1) begin : g_north
+      assign v_wgt[c] = col_wgt[c];
+    end
+    for (r = 0; r < ROWS; r = r + 1) begin : g_r
+      for (c = 0; c < COLS; c = c + 1) begin : g_c
+        wire [ACC_W-1:0] chain_in;
+        if (c > 0) begin : g_chain
+          assign chain_in = res[r*COLS+c-1];
+        end else begin : g_chain_start
+          assign chain_in = {ACC_W{1'b0}};
+        end
+        {{ prefix }}_cell #(
+          .ACC_W (ACC_W),
+          .MW    (MW),
+          .COL   (c)
+        ) u_cell (
+          .clk_i   (clk_i),
+          .rst_ni  (rst_ni),
+          .valid_i (h_ctl[r*(COLS+1)+c][0]),
+          .clear_i (h_ctl[r*(COLS+1)+c][1]),
+          .last_i  (h_ctl[r*(COLS+1)+c][2]),
+          .act_i   (h_act[r*(COLS+1)+c]),
+          .wgt_i   (v_wgt[r*COLS+c]),
+          .valid_o (h_ctl[r*(COLS+1)+c+1][0]),
+          .clear_o (h_ctl[r*(COLS+1)+c+1][1]),
+          .last_o  (h_ctl[r*(COLS+1)+c+1][2]),
+          .act_o   (h_act[r*(COLS+1)+c+1]),
+          .wgt_o   (v_wgt[(r+1)*COLS+c]),
+          .drain_i (row_drain[r][0]),
+          .step_i  (row_drain[r][MW:1]),
+          .res_i   (chain_in),
+          .res_o   (res[r*COLS+c])
+        );
+      end
+      assign res_o[r*ACC_W +: ACC_W] = res[r*COLS+COLS-1];
+    end
+  endgenerate
+
+endmodule

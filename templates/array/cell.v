@@ -1,0 +1,86 @@
+{{ header }}
+// One array cell: the processing element plus its slot of the row's result chain.
+// One cycle after the last group of a tile has passed through the PE (last_q), the
+// finished accumulator is copied into res_q, so the PE can start the next tile at
+// once. During a row's drain, slot COL takes the value of slot COL-1 while the drain
+// step m_i is below COL: the row's results shift east, one slot per cycle, and each
+// slot stops as soon as its own data has moved on (so the next tile may be captured).
+module {{ prefix }}_cell #(
+  parameter integer ACC_W = {{ acc_w }},
+  parameter integer MW    = 1,
+  parameter integer COL   = 0
+) (
+  input  wire                 clk_i,
+  input  wire                 rst_ni,
+  input  wire                 valid_i,
+  input  wire                 clear_i,
+  input  wire                 last_i,
+  input  wire [{{ lanes * 8 - 1 }}:0]         act_i,
+  input  wire [{{ lanes * 8 - 1 }}:0]         wgt_i,
+  output wire                 valid_o,
+  output wire                 clear_o,
+  output wire                 last_o,
+  output wire [{{ lanes * 8 - 1 }}:0]         act_o,
+  output wire [{{ lanes * 8 - 1 }}:0]         wgt_o,
+  input  wire                 drain_i,
+  input  wire [MW-1:0]        step_i,
+  input  wire [ACC_W-1:0]     res_i,
+  output wire [ACC_W-1:0]     res_o
+);
+
+  wire [ACC_W-1:0] acc;
+
+  {{ prefix }}_pe #(
+    .ACC_W (ACC_W)
+  ) u_pe (
+    .clk_i   (clk_i),
+    .rst_ni  (rst_ni),
+    .valid_i (valid_i),
+    .clear_i (clear_i),
+    .act_i   (act_i),
+    .wgt_i   (wgt_i),
+    .valid_o (valid_o),
+    .clear_o (clear_o),
+    .act_o   (act_o),
+    .wgt_o   (wgt_o),
+    .acc_o   (acc)
+  );
+
+  reg last_q;
+
+  always @(posedge clk_i or negedge rst_ni) begin
+    if (!rst_ni) begin
+      last_q <= 1'b0;
+    end else begin
+      last_q <= last_i;
+    end
+  end
+
+  assign last_o = last_q;
+
+  reg [ACC_W-1:0] res_q;
+
+  generate
+    if (COL > 0) begin : g_shift
+      localparam [MW-1:0] Col = COL[MW-1:0];
+      always @(posedge clk_i) begin
+        if (last_q) begin
+          res_q <= acc;
+        end else if (drain_i && (step_i < Col)) begin
+          res_q <= res_i;
+        end
+      end
+    end else begin : g_first
+      // The westmost slot only captures; nothing shifts into it.
+      wire unused_chain = drain_i ^ (^step_i) ^ (^res_i);
+      always @(posedge clk_i) begin
+        if (last_q) begin
+          res_q <= acc;
+        end
+      end
+    end
+  endgenerate
+
+  assign res_o = res_q;
+
+endmodule

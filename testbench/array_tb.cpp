@@ -1,0 +1,186 @@
+// Verilator harness for an smtgen output-stationary array.
+//
+// Replays a binary trace written by smtgen (generator/src/sim.rs, write_array_trace):
+// per cycle it drives in_valid/in_first/in_last and the aligned activation and weight
+// groups, lets the design settle, and compares last_ready_o, every row's res_valid_o
+// and, where valid, res_o with the cycle-accurate model; then it clocks. A mismatch
+// prints the seed, the cycle, the row, expected and got. The last line is
+//   RESULT cycles=<compared> mismatches=<count> results=<valid results compared>
+// Build with -DSMTGEN_WAVES for an FST (argv[2]).
+#include "Vdut.h"
+#include "verilated.h"
+#ifdef SMTGEN_WAVES
+#include "verilated_fst_c.h"
+#endif
+
+#include <chrono>
+#include <cinttypes>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <type_traits>
+#include <vector>
+
+namespace {
+
+template <typename T>
+T le(const uint8_t* p) {
+  T v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// Ports up to 64 bits are integers, wider ones VlWide word arrays.
+template <typename P>
+void set_bytes(P& port, const uint8_t* b, size_t n) {
+  if constexpr (std::is_integral<P>::value) {
+    uint64_t v = 0;
+    for (size_t k = 0; k < n && k < 8; ++k) v |= static_cast<uint64_t>(b[k]) << (8 * k);
+    port = static_cast<P>(v);
+  } else {
+    for (size_t w = 0; w < sizeof(port) / sizeof(port[0]); ++w) {
+      uint32_t v = 0;
+      for (size_t k = 0; k < 4; ++k)
+        if (4 * w + k < n) v |= static_cast<uint32_t>(b[4 * w + k]) << (8 * k);
+      port[w] = v;
+    }
+  }
+}
+
+template <typename P>
+uint64_t get_bits(const P& port, unsigned lo, unsigned width) {
+  uint64_t v = 0;
+  for (unsigned i = 0; i < width; ++i) {
+    unsigned bit = lo + i;
+    uint64_t b;
+    if constexpr (std::is_integral<P>::value) {
+      b = (static_cast<uint64_t>(port) >> bit) & 1;
+    } else {
+      b = (port[bit / 32] >> (bit % 32)) & 1;
+    }
+    v |= b << i;
+  }
+  return v;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: %s TRACE [WAVES.fst]\n", argv[0]);
+    return 2;
+  }
+  FILE* f = std::fopen(argv[1], "rb");
+  if (!f) {
+    std::perror(argv[1]);
+    return 2;
+  }
+  std::vector<uint8_t> buf;
+  {
+    uint8_t chunk[1 << 16];
+    size_t n;
+    while ((n = std::fread(chunk, 1, sizeof chunk, f)) > 0) buf.insert(buf.end(), chunk, chunk + n);
+    std::fclose(f);
+  }
+  if (buf.size() < 40 || std::memcmp(buf.data(), "SMTGENA1", 8) != 0) {
+    std::fprintf(stderr, "%s: not an smtgen array trace\n", argv[1]);
+    return 2;
+  }
+  const uint32_t rows = le<uint32_t>(buf.data() + 8);
+  const uint32_t cols = le<uint32_t>(buf.data() + 12);
+  const uint32_t lanes = le<uint32_t>(buf.data() + 16);
+  const uint32_t acc_w = le<uint32_t>(buf.data() + 20);
+  const uint64_t seed = le<uint64_t>(buf.data() + 24);
+  const uint64_t cycles = le<uint64_t>(buf.data() + 32);
+  const size_t na = rows * lanes, nw = cols * lanes;
+  const size_t rec = 1 + na + nw + 1 + rows + 8 * rows;
+  if (buf.size() != 40 + cycles * rec) {
+    std::fprintf(stderr, "%s: size does not match the header\n", argv[1]);
+    return 2;
+  }
+  const uint64_t mask = acc_w >= 64 ? ~0ull : ((1ull << acc_w) - 1);
+
+  auto ctx = std::make_unique<VerilatedContext>();
+  ctx->commandArgs(argc, argv);
+  auto dut = std::make_unique<Vdut>(ctx.get());
+#ifdef SMTGEN_WAVES
+  ctx->traceEverOn(true);
+  auto tfp = std::make_unique<VerilatedFstC>();
+  dut->trace(tfp.get(), 99);
+  tfp->open(argc > 2 ? argv[2] : "array.fst");
+#endif
+  uint64_t time = 0;
+  auto settle = [&]() {
+    dut->eval();
+#ifdef SMTGEN_WAVES
+    tfp->dump(time);
+#endif
+    ++time;
+  };
+
+  std::vector<uint8_t> zeros(na + nw, 0);
+  dut->clk_i = 0;
+  dut->rst_ni = 0;
+  dut->in_valid_i = 0;
+  dut->in_first_i = 0;
+  dut->in_last_i = 0;
+  set_bytes(dut->act_i, zeros.data(), na);
+  set_bytes(dut->wgt_i, zeros.data(), nw);
+  settle();
+  for (int i = 0; i < 2; ++i) {
+    dut->clk_i = 1;
+    settle();
+    dut->clk_i = 0;
+    settle();
+  }
+  dut->rst_ni = 1;
+  settle();
+
+  uint64_t mismatches = 0, results = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  const uint8_t* p = buf.data() + 40;
+  for (uint64_t c = 0; c < cycles; ++c, p += rec) {
+    const uint8_t ctrl = p[0];
+    dut->in_valid_i = ctrl & 1;
+    dut->in_first_i = (ctrl >> 1) & 1;
+    dut->in_last_i = (ctrl >> 2) & 1;
+    set_bytes(dut->act_i, p + 1, na);
+    set_bytes(dut->wgt_i, p + 1 + na, nw);
+    settle();
+
+    const uint8_t* e = p + 1 + na + nw;
+    const bool want_ready = e[0];
+    auto report = [&](const char* what, uint32_t row, uint64_t want, uint64_t got) {
+      if (++mismatches <= 10)
+        std::printf("MISMATCH seed=%" PRIu64 " cycle=%" PRIu64 " %s row=%u valid=%d first=%d last=%d "
+                    "expected=0x%" PRIx64 " got=0x%" PRIx64 "\n",
+                    seed, c, what, row, ctrl & 1, (ctrl >> 1) & 1, (ctrl >> 2) & 1, want, got);
+    };
+    if (static_cast<bool>(dut->last_ready_o) != want_ready) report("last_ready", 0, want_ready, dut->last_ready_o);
+    for (uint32_t r = 0; r < rows; ++r) {
+      const uint64_t want_valid = e[1 + r];
+      const uint64_t got_valid = get_bits(dut->res_valid_o, r, 1);
+      if (got_valid != want_valid) {
+        report("res_valid", r, want_valid, got_valid);
+      } else if (want_valid) {
+        ++results;
+        const uint64_t want = static_cast<uint64_t>(le<int64_t>(e + 1 + rows + 8 * r)) & mask;
+        const uint64_t got = get_bits(dut->res_o, r * acc_w, acc_w) & mask;
+        if (got != want) report("res", r, want, got);
+      }
+    }
+    dut->clk_i = 1;
+    settle();
+    dut->clk_i = 0;
+    settle();
+  }
+  const double sim_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  dut->final();
+#ifdef SMTGEN_WAVES
+  tfp->close();
+#endif
+  std::printf("RESULT cycles=%" PRIu64 " mismatches=%" PRIu64 " results=%" PRIu64 " seed=%" PRIu64 " sim_us=%.0f\n",
+              cycles, mismatches, results, seed, sim_s * 1e6);
+  return mismatches == 0 ? 0 : 1;
+}
