@@ -15,9 +15,11 @@ pub mod model;
 pub mod numerics;
 pub mod operands;
 pub mod regress;
+pub mod report;
 pub mod rtl;
 pub mod sim;
 pub mod stimulus;
+pub mod synth;
 pub mod tensors;
 
 pub use config::{Config, ConfigBuilder, PeConfig};

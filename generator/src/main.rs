@@ -155,6 +155,33 @@ enum Cmd {
     },
     /// The regression: every preset's PE and arrays under Verilator and Icarus.
     Regress(RegressArgs),
+    /// Synthesize the PE (and with --array the array) with Yosys and report area.
+    Synth {
+        #[command(flatten)]
+        cfg: ConfigArgs,
+        /// Also synthesize the whole array at the configured size.
+        #[arg(long)]
+        array: bool,
+    },
+    /// Synthesize several presets and compare area, throughput per area and depth
+    /// with the baseline: a terminal table plus CSV, Markdown and an SVG chart.
+    Compare {
+        /// Comma-separated presets (default: all).
+        #[arg(long, value_delimiter = ',')]
+        presets: Vec<String>,
+        /// Array rows.
+        #[arg(long, default_value_t = 8)]
+        rows: u32,
+        /// Array columns.
+        #[arg(long, default_value_t = 8)]
+        cols: u32,
+        /// PEs only (no array synthesis).
+        #[arg(long)]
+        pe_only: bool,
+        /// Output directory for compare.csv, compare.md and compare.svg.
+        #[arg(long, default_value = "synth_out")]
+        out: PathBuf,
+    },
     /// Run C = A·W on the configured array: prints the cycle count, writes C.
     Gemm {
         #[command(flatten)]
@@ -330,6 +357,21 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
             }
         }
         Cmd::Regress(a) => return regress(a),
+        Cmd::Compare {
+            presets,
+            rows,
+            cols,
+            pe_only,
+            out,
+        } => compare_cmd(&presets, rows, cols, pe_only, &out)?,
+        Cmd::Synth { cfg, array } => {
+            let cfg = cfg.build()?;
+            let pe = smtgen::synth::synth_pe(&cfg)?;
+            print_synth(&pe);
+            if array {
+                print_synth(&smtgen::synth::synth_array(&cfg)?);
+            }
+        }
         Cmd::Gemm {
             cfg,
             a,
@@ -505,6 +547,108 @@ fn gemm_cmd(
         out.display()
     );
     Ok(())
+}
+
+fn compare_cmd(
+    presets: &[String],
+    rows: u32,
+    cols: u32,
+    pe_only: bool,
+    out: &std::path::Path,
+) -> Result<()> {
+    use smtgen::report::{scatter_svg, Point};
+    use smtgen::synth;
+    let names: Vec<String> = if presets.is_empty() {
+        PRESETS.iter().map(|p| p.name.to_string()).collect()
+    } else {
+        presets.to_vec()
+    };
+    for n in &names {
+        smtgen::config::preset(n)?;
+    }
+    let t0 = std::time::Instant::now();
+    let costs = synth::compare(&names, rows, cols, !pe_only)?;
+    let yosys = costs
+        .first()
+        .map(|c| c.pe.yosys.clone())
+        .unwrap_or_default();
+    let table = synth::compare_table(&costs);
+    let parts = synth::parts_table(&costs);
+    let scope = if pe_only {
+        "PE".to_string()
+    } else {
+        format!("PE and {rows}x{cols} array")
+    };
+    println!("smtgen compare: {scope}, areas in NAND2 equivalents (GE), ratios (x) to baseline; {yosys}; {:.0} s on 2 cores", t0.elapsed().as_secs_f64());
+    print!("{}", table.to_text());
+    println!("\nPE area by part (GE):");
+    print!("{}", parts.to_text());
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let io = |p: PathBuf| move |e| Error::io(&p, e);
+    let csv = out.join("compare.csv");
+    std::fs::write(&csv, table.to_csv()).map_err(io(csv.clone()))?;
+    let md = out.join("compare.md");
+    let text = format!(
+        "# smtgen compare ({scope})\n\nProduced by smtgen {} with {yosys}; cell library `synth/smtgen_ge.lib` (areas in NAND2 gate equivalents). Depth is the longest combinational path of the flattened PE, in cells.\n\n{}\n## PE area by part (GE)\n\n{}",
+        rtl::VERSION,
+        table.to_markdown(),
+        parts.to_markdown()
+    );
+    std::fs::write(&md, text).map_err(io(md.clone()))?;
+    let base = costs
+        .iter()
+        .find(|c| c.preset == "baseline")
+        .map(|c| c.array.as_ref().map_or(c.pe.area, |a| a.area))
+        .unwrap_or(1.0);
+    let points: Vec<Point> = costs
+        .iter()
+        .map(|c| Point {
+            label: c.preset.clone(),
+            x: c.array.as_ref().map_or(c.pe.area, |a| a.area) / base,
+            y: f64::from(c.lanes),
+        })
+        .collect();
+    let svg = out.join("compare.svg");
+    std::fs::write(
+        &svg,
+        scatter_svg(
+            &format!("Area against throughput ({scope}, {yosys})"),
+            "area relative to baseline",
+            "lanes (MACs) per cycle",
+            &points,
+        ),
+    )
+    .map_err(io(svg.clone()))?;
+    println!(
+        "wrote {}, {}, {}",
+        csv.display(),
+        md.display(),
+        svg.display()
+    );
+    Ok(())
+}
+
+fn print_synth(r: &smtgen::synth::SynthReport) {
+    println!(
+        "{}: {:.0} GE, {} cells, ~{} transistors{} ({}; {:.1} s)",
+        r.top,
+        r.area,
+        r.cells.values().sum::<u64>(),
+        r.transistors,
+        r.depth
+            .map(|d| format!(", logic depth {d}"))
+            .unwrap_or_default(),
+        r.yosys,
+        r.seconds
+    );
+    for p in &r.parts {
+        println!(
+            "  {:<18} {:>10.0} GE  {:>5.1} %",
+            p.name,
+            p.area,
+            100.0 * p.area / r.area
+        );
+    }
 }
 
 fn print_row(widths: &[usize], cols: &[String]) {
