@@ -61,8 +61,10 @@ pub fn units(cfg: &Config) -> Vec<Unit> {
         }],
         Policy::Sparq | Policy::Sysmt if pe.threads == 2 => {
             let n = set.bits();
+            // n = 4: a lone lane keeps its window position on one unit and puts
+            // the bits below it on the other at shift 0, so the pair set suffices.
             let (hi, lo): (Vec<u32>, Vec<u32>) = match solo_set(set) {
-                None => (vec![4], vec![0]),
+                None => (vec![0], vec![0]),
                 Some(s) => (
                     s.positions().iter().map(|x| x + n).collect(),
                     s.positions().to_vec(),

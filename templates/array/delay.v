@@ -12,28 +12,32 @@ module {{ prefix }}_delay #(
   output wire [W-1:0] q_o
 );
 
-  reg [W-1:0] stage_q [0:D-1];
-  integer k;
+  // Stage k occupies bits [W*k +: W]; stage D-1 is the output.
+  reg  [W*D-1:0] pipe_q;
+  wire [W*D-1:0] pipe_d;
 
   generate
+    if (D == 1) begin : g_one
+      assign pipe_d = d_i;
+    end else begin : g_many
+      assign pipe_d = {pipe_q[W*(D-1)-1:0], d_i};
+    end
     if (RST != 0) begin : g_reset
       always @(posedge clk_i or negedge rst_ni) begin
         if (!rst_ni) begin
-          for (k = 0; k < D; k = k + 1) stage_q[k] <= {W{1'b0}};
+          pipe_q <= {(W*D){1'b0}};
         end else begin
-          stage_q[0] <= d_i;
-          for (k = 1; k < D; k = k + 1) stage_q[k] <= stage_q[k-1];
+          pipe_q <= pipe_d;
         end
       end
     end else begin : g_no_reset
       wire unused_rst_n = rst_ni;
       always @(posedge clk_i) begin
-        stage_q[0] <= d_i;
-        for (k = 1; k < D; k = k + 1) stage_q[k] <= stage_q[k-1];
+        pipe_q <= pipe_d;
       end
     end
   endgenerate
 
-  assign q_o = stage_q[D-1];
+  assign q_o = pipe_q[W*D-1 -: W];
 
 endmodule

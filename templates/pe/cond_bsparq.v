@@ -12,7 +12,8 @@ module {{ prefix }}_cond (
   wire [2:0] sh;
 
   {{ win_module }} u_win (
-    .a_i   (act_i),
+    .a_i     (act_i),
+    .round_i (1'b1),
     .nib_o (x_o),
     .sh_o  (sh)
   );

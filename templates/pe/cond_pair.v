@@ -2,13 +2,16 @@
 // Operand conditioning for two lanes sharing two {{ n }}b x 8b units ({{ policy }}).
 // Zero test {{ zero_test }}: a lane is idle when {% if zt_weight %}a == 0 or w == 0{% else %}a == 0{% endif %}.
 //   both lanes active: unit t takes lane t's window win(a_t; {{ set }}) and weight w_t.
-//   at most one active: both units serve the active lane (lane 0 unless only lane 1
-//   is active; with no lane active the routed lane's product is zero anyway):
 {%- if n == 4 %}
-//   unit 0 takes a[7:4] (shift 4), unit 1 takes a[3:0] (shift 0): the exact product.
+//   at most one active: both units serve one lane (lane 1 if only lane 1 is active,
+//   else lane 0; with no lane active the served lane's product is zero anyway). The
+//   lane's own unit takes its window unrounded (shift s), the other unit the bits
+//   below the window (shift 0): the two add up to the exact product. So the lone
+//   lane reuses the window logic the pair needs, and each unit input is a 2:1 mux.
 {%- else %}
-//   the lane's {{ 2 * n }}-bit window win(a; {{ solo_set }}) is split in two {{ n }}-bit halves,
-//   unit 0 the upper (shift s + {{ n }}), unit 1 the lower (shift s).
+//   at most one active: both units serve one lane (lane 1 if only lane 1 is active,
+//   else lane 0): the lane's {{ 2 * n }}-bit window win(a; {{ solo_set }}) is split in two
+//   {{ n }}-bit halves, unit 0 the upper (shift s + {{ n }}), unit 1 the lower (shift s).
 {%- endif %}
 // A unit always takes its activation and weight from the same lane.
 module {{ prefix }}_cond (
@@ -27,50 +30,71 @@ module {{ prefix }}_cond (
   wire on0  = {% if zt_weight %}(|a0) & (|w0){% else %}|a0{% endif %};
   wire on1  = {% if zt_weight %}(|a1) & (|w1){% else %}|a1{% endif %};
   wire both = on0 & on1;
+  // Lane 1 alone: both units serve lane 1. Otherwise (lane 0 alone, or none) lane 0.
+  wire only1 = ~on0 & on1;
 
-  // Both active: each lane on its own unit, at its own window.
   wire [{{ n - 1 }}:0] nib0;
   wire [{{ n - 1 }}:0] nib1;
   wire [2:0] s0;
   wire [2:0] s1;
-
+{% if n == 4 %}
+  // Windows round only when both lanes are active.
   {{ win_module }} u_win0 (
-    .a_i   (a0),
-    .nib_o (nib0),
-    .sh_o  (s0)
+    .a_i     (a0),
+    .round_i (both),
+    .nib_o   (nib0),
+    .sh_o    (s0)
   );
 
   {{ win_module }} u_win1 (
-    .a_i   (a1),
-    .nib_o (nib1),
-    .sh_o  (s1)
+    .a_i     (a1),
+    .round_i (both),
+    .nib_o   (nib1),
+    .sh_o    (s1)
   );
 
-  // At most one active: both units on the routed lane.
-  wire [7:0] as = on0 ? a0 : a1;
-  wire [7:0] ws = on0 ? w0 : w1;
-{% if n == 4 %}
-  wire [3:0] solo_hi    = as[7:4];
-  wire [3:0] solo_lo    = as[3:0];
-  wire [3:0] solo_sh_hi = 4'd4;
-  wire [3:0] solo_sh_lo = 4'd0;
+  // The bits of a lane below its window (s <= 4, so they sit in a[3:0]).
+  wire [3:0] low0 = a0[3:0] & ~(4'b1111 << s0);
+  wire [3:0] low1 = a1[3:0] & ~(4'b1111 << s1);
+
+  wire use0 = both | ~only1;  // unit 0 holds lane 0's window
+  wire use1 = both | only1;   // unit 1 holds lane 1's window
+
+  assign x_o  = {use1 ? nib1 : low0, use0 ? nib0 : low1};
+  assign y_o  = {(both | only1) ? w1 : w0, only1 ? w1 : w0};
+  assign sh_o = {1'b0, use1 ? s1 : 3'd0, 1'b0, use0 ? s0 : 3'd0};
 {% else %}
+  {{ win_module }} u_win0 (
+    .a_i     (a0),
+    .round_i (1'b1),
+    .nib_o   (nib0),
+    .sh_o    (s0)
+  );
+
+  {{ win_module }} u_win1 (
+    .a_i     (a1),
+    .round_i (1'b1),
+    .nib_o   (nib1),
+    .sh_o    (s1)
+  );
+
+  // At most one active: both units on the served lane's wider window.
+  wire [7:0] as = only1 ? a1 : a0;
+  wire [7:0] ws = only1 ? w1 : w0;
   wire [{{ 2 * n - 1 }}:0] snib;
   wire [2:0] ss;
 
   {{ solo_win_module }} u_win_solo (
-    .a_i   (as),
-    .nib_o (snib),
-    .sh_o  (ss)
+    .a_i     (as),
+    .round_i (1'b1),
+    .nib_o   (snib),
+    .sh_o    (ss)
   );
 
-  wire [{{ n - 1 }}:0] solo_hi    = snib[{{ 2 * n - 1 }}:{{ n }}];
-  wire [{{ n - 1 }}:0] solo_lo    = snib[{{ n - 1 }}:0];
   wire [3:0] solo_sh_hi = {1'b0, ss} + 4'd{{ n }};
-  wire [3:0] solo_sh_lo = {1'b0, ss};
-{% endif %}
-  assign x_o  = both ? {nib1, nib0} : {solo_lo, solo_hi};
-  assign y_o  = both ? {w1, w0} : {ws, ws};
-  assign sh_o = both ? {1'b0, s1, 1'b0, s0} : {solo_sh_lo, solo_sh_hi};
 
+  assign x_o  = both ? {nib1, nib0} : {snib[{{ n - 1 }}:0], snib[{{ 2 * n - 1 }}:{{ n }}]};
+  assign y_o  = both ? {w1, w0} : {ws, ws};
+  assign sh_o = both ? {1'b0, s1, 1'b0, s0} : {1'b0, ss, solo_sh_hi};
+{% endif %}
 endmodule

@@ -36,7 +36,8 @@ module {{ prefix }}_cond (
       assign on[k] = {% if zt_weight %}(|a[k]) & (|w[k]){% else %}|a[k]{% endif %};
 
       {{ win_module }} u_win (
-        .a_i   (a[k]),
+        .a_i     (a[k]),
+        .round_i (1'b1),
         .nib_o (nib[k]),
         .sh_o  (s)
       );

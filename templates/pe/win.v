@@ -2,6 +2,8 @@
 // bSPARQ activation window win(a; {{ set }}, {{ rounding }}): keeps a {{ n }}-bit window of
 // the 8-bit activation at the lowest LSB position in { {{ positions }} } that covers
 // its leading one, as nibble nib_o and shift sh_o (win = nib_o << sh_o).
+// round_i low keeps the truncated window (a caller that needs the exact value adds
+// the bits below the window itself).
 {%- if rne %}
 // Rounding to nearest, ties to even; a carry out of the window saturates it to all
 // ones (the window never moves up). a == 0 gives nib_o == 0.
@@ -10,6 +12,7 @@
 {%- endif %}
 module {{ module }} (
   input  wire [7:0]   a_i,
+  input  wire         round_i,
   output wire [{{ n - 1 }}:0]   nib_o,
   output wire [2:0]   sh_o
 );
@@ -36,8 +39,9 @@ module {{ module }} (
 {%- endfor %}
   wire full = &trunc;
 
-  assign nib_o = trunc + { {{ n - 1 }}'d0, inc & ~full };
+  assign nib_o = trunc + { {{ n - 1 }}'d0, round_i & inc & ~full };
 {% else %}
+  wire unused_round = round_i;
   assign nib_o = trunc;
 {% endif %}
   assign sh_o =
