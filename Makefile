@@ -13,7 +13,7 @@ COLS     ?= 4
 SMTGEN   := target/release/smtgen
 CARGO    ?= cargo
 
-.PHONY: all setup build run gen lint sim sim-array regress regress-large test unit fmt-check clippy bench bench-array clean
+.PHONY: all setup build run gen lint sim sim-array regress regress-large test unit fmt-check clippy bench bench-eval bench-array clean
 
 all: build
 
@@ -44,6 +44,9 @@ regress: build
 
 regress-large: build
 	$(SMTGEN) regress --array --sizes 32x32,64x64 --presets baseline,sysmt2,sysmt4,sparq-4b5opt
+
+bench-eval: build
+	$(SMTGEN) bench --eval
 
 bench-array: build
 	$(SMTGEN) bench --array --sizes 16x16,32x32

@@ -67,3 +67,22 @@ pub fn array_throughput(cfg: &Config, cycles: usize) -> Result<crate::sim::SimRe
     let files = crate::rtl::generate_array(cfg)?;
     crate::sim::run_verilator_array(cfg, &files, &run, 0xBE7C, &Default::default())
 }
+
+/// Evaluation throughput per preset: MACs per second of `eval` on a synthetic
+/// ReLU layer of `m`×`k`×`n` (50 % zero activations), both cores.
+pub fn eval_throughput(m: usize, k: usize, n: usize) -> Result<Vec<(String, f64)>> {
+    use crate::eval::{evaluate_design, exact_gemm, synthetic, Distribution};
+    let (g, _) = synthetic(m, k, n, Distribution::Relu, 0.5, 1)?;
+    let exact = exact_gemm(&g);
+    let mut out = Vec::new();
+    for p in PRESETS {
+        let cfg = Config::preset(p.name)?;
+        let t0 = Instant::now();
+        let _ = evaluate_design(&cfg, &g, &exact, &|| {});
+        out.push((
+            p.name.to_string(),
+            (m * k * n) as f64 / t0.elapsed().as_secs_f64(),
+        ));
+    }
+    Ok(out)
+}

@@ -11,6 +11,7 @@ pub mod array;
 pub mod bench;
 pub mod config;
 pub mod error;
+pub mod eval;
 pub mod model;
 pub mod numerics;
 pub mod operands;

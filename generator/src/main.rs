@@ -93,6 +93,64 @@ struct RegressArgs {
     seed: Option<u64>,
 }
 
+#[derive(Args)]
+struct EvalArgs {
+    /// Comma-separated presets (default: all).
+    #[arg(long, value_delimiter = ',')]
+    presets: Vec<String>,
+    /// Array rows for the cycle counts.
+    #[arg(long, default_value_t = 16)]
+    rows: u32,
+    /// Array columns for the cycle counts.
+    #[arg(long, default_value_t = 16)]
+    cols: u32,
+    /// GEMM activations A (M×K): .npy uint8 or float32 (quantized), or .csv.
+    #[arg(long)]
+    a: Option<PathBuf>,
+    /// GEMM weights W (K×N): .npy int8 or float32 (quantized per column), or .csv.
+    #[arg(long)]
+    w: Option<PathBuf>,
+    /// Convolution input, NCHW .npy (uint8 or float32).
+    #[arg(long)]
+    input: Option<PathBuf>,
+    /// Convolution weights, OIHW .npy (int8 or float32).
+    #[arg(long)]
+    weights: Option<PathBuf>,
+    /// Convolution stride.
+    #[arg(long, default_value_t = 1)]
+    stride: usize,
+    /// Convolution zero padding.
+    #[arg(long, default_value_t = 0)]
+    padding: usize,
+    /// Synthetic layer: relu | exp | uniform activations.
+    #[arg(long)]
+    synthetic: Option<String>,
+    /// Synthetic M (output rows / pixels).
+    #[arg(long, default_value_t = 256)]
+    m: usize,
+    /// Synthetic K (reduction length).
+    #[arg(long, default_value_t = 576)]
+    k: usize,
+    /// Synthetic N (output channels).
+    #[arg(long, default_value_t = 64)]
+    n: usize,
+    /// Synthetic fraction of zero activations.
+    #[arg(long, default_value_t = 0.5)]
+    zero: f64,
+    /// Seed of the synthetic layer.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Area ratios from a `smtgen compare` CSV.
+    #[arg(long)]
+    area: Option<PathBuf>,
+    /// Write the report as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Write report.md, report.svg, report.json (and quant.json) into this directory.
+    #[arg(long)]
+    report: Option<PathBuf>,
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// List the named presets.
@@ -182,6 +240,8 @@ enum Cmd {
         #[arg(long, default_value = "synth_out")]
         out: PathBuf,
     },
+    /// What each design does to a layer: collisions, error, cycles (see README).
+    Eval(EvalArgs),
     /// Run C = A·W on the configured array: prints the cycle count, writes C.
     Gemm {
         #[command(flatten)]
@@ -209,6 +269,9 @@ enum Cmd {
         /// Benchmark Verilator array simulation instead of the model.
         #[arg(long)]
         array: bool,
+        /// Benchmark `eval` (MACs/s per design on a 3136x576x64 ReLU layer).
+        #[arg(long)]
+        eval: bool,
         /// Array sizes RxC (with --array).
         #[arg(long, value_delimiter = ',', default_value = "16x16,32x32")]
         sizes: Vec<String>,
@@ -357,6 +420,7 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
             }
         }
         Cmd::Regress(a) => return regress(a),
+        Cmd::Eval(a) => eval_cmd(a)?,
         Cmd::Compare {
             presets,
             rows,
@@ -379,11 +443,18 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
             out,
             cycle_accurate,
         } => gemm_cmd(&cfg.build()?, &a, &w, &out, cycle_accurate)?,
+        Cmd::Bench { eval: true, .. } => {
+            println!("eval throughput, synthetic ReLU layer 3136x576x64 (a 3x3, 64->64 conv on 56x56), 50% zeros, 2 cores");
+            for (p, r) in bench::eval_throughput(3136, 576, 64)? {
+                println!("{p:<15} {:>8.0} M MACs/s", r / 1e6);
+            }
+        }
         Cmd::Bench {
             cycles,
             array: true,
             sizes,
             presets,
+            ..
         } => {
             let cycles = cycles.unwrap_or(100_000);
             let names: Vec<String> = if presets.is_empty() {
@@ -481,6 +552,310 @@ fn model_cmd(cfg: &Config, input: &str) -> Result<()> {
         writeln!(out, "{},{}", ps.join(","), model.acc()).map_err(io)?;
     }
     out.flush().map_err(io)
+}
+
+/// Loads the evaluation workload and its quantization parameters (when floats
+/// were quantized here).
+fn eval_workload(
+    a: &EvalArgs,
+) -> Result<(
+    String,
+    smtgen::array::Gemm,
+    Option<smtgen::eval::QuantParams>,
+)> {
+    use smtgen::eval::{self as ev, ConvShape};
+    use smtgen::tensors::{read_tensor, NpyValues};
+    let sources = [
+        a.synthetic.is_some(),
+        a.a.is_some() || a.w.is_some(),
+        a.input.is_some() || a.weights.is_some(),
+    ];
+    if sources.iter().filter(|&&x| x).count() != 1 {
+        return Err(Error::config(
+            "workload",
+            "(none or several)",
+            "exactly one of --synthetic, --a/--w, --input/--weights",
+        ));
+    }
+    if let Some(d) = &a.synthetic {
+        let (g, q) = ev::synthetic(a.m, a.k, a.n, ev::Distribution::parse(d)?, a.zero, a.seed)?;
+        let name = format!(
+            "synthetic {d} {}x{}x{} ({:.0}% zero activations, seed {})",
+            a.m,
+            a.k,
+            a.n,
+            100.0 * a.zero,
+            a.seed
+        );
+        return Ok((name, g, Some(q)));
+    }
+    let acts = |p: &std::path::Path, what: &str| -> Result<(Vec<usize>, Vec<u8>, Option<f32>)> {
+        if p.extension().and_then(|e| e.to_str()) != Some("npy") {
+            let m = tensors::read_activations(p)?;
+            return Ok((vec![m.rows, m.cols], m.data, None));
+        }
+        let (shape, v, _) = read_tensor(p, &["|u1", "<f4", "<f8"], what)?;
+        Ok(match v {
+            NpyValues::Int(v) => (shape, v.into_iter().map(|x| x as u8).collect(), None),
+            NpyValues::Float(v) => {
+                let f: Vec<f32> = v.into_iter().map(|x| x as f32).collect();
+                let (q, s) = ev::quantize_activations(&f, &p.display().to_string())?;
+                (shape, q, Some(s))
+            }
+        })
+    };
+    let wgts = |p: &std::path::Path, what: &str| -> Result<(Vec<usize>, NpyValues)> {
+        if p.extension().and_then(|e| e.to_str()) != Some("npy") {
+            let m = tensors::read_weights(p)?;
+            return Ok((
+                vec![m.rows, m.cols],
+                NpyValues::Int(m.data.into_iter().map(i64::from).collect()),
+            ));
+        }
+        let (shape, v, _) = read_tensor(p, &["|i1", "<f4", "<f8"], what)?;
+        Ok((shape, v))
+    };
+    let shape_err = |file: &std::path::Path, what: String| Error::Input {
+        file: file.display().to_string(),
+        at: "shape".into(),
+        what,
+    };
+    if let (Some(ap), Some(wp)) = (&a.a, &a.w) {
+        let (ash, av, ascale) = acts(ap, "activations (uint8 or float32)")?;
+        let (wsh, wv) = wgts(wp, "weights (int8 or float32)")?;
+        if ash.len() != 2 || wsh.len() != 2 {
+            return Err(shape_err(
+                if ash.len() != 2 { ap } else { wp },
+                "A and W must be 2-D".into(),
+            ));
+        }
+        if ash[1] != wsh[0] {
+            return Err(shape_err(
+                ap,
+                format!(
+                    "A is {}x{} and W is {}x{}: A's columns must equal W's rows (K)",
+                    ash[0], ash[1], wsh[0], wsh[1]
+                ),
+            ));
+        }
+        let (k, n) = (wsh[0], wsh[1]);
+        let (w, wscales) = match wv {
+            NpyValues::Int(v) => (v.into_iter().map(|x| x as i8).collect(), None),
+            NpyValues::Float(v) => {
+                // Output channel o is column o of W: quantize per column.
+                let by_col: Vec<f32> = (0..n)
+                    .flat_map(|o| (0..k).map(move |kk| (o, kk)))
+                    .map(|(o, kk)| v[kk * n + o] as f32)
+                    .collect();
+                let (q, s) = ev::quantize_weights(&by_col, n);
+                let mut w = vec![0i8; k * n];
+                for o in 0..n {
+                    for kk in 0..k {
+                        w[kk * n + o] = q[o * k + kk];
+                    }
+                }
+                (w, Some(s))
+            }
+        };
+        let q = (ascale.is_some() || wscales.is_some()).then(|| ev::QuantParams {
+            act_scale: ascale.unwrap_or(1.0),
+            weight_scales: wscales.unwrap_or_else(|| vec![1.0; n]),
+        });
+        let g = smtgen::array::Gemm {
+            m: ash[0],
+            k,
+            n,
+            a: av,
+            w,
+        };
+        return Ok((
+            format!(
+                "GEMM {}x{}x{} ({} . {})",
+                g.m,
+                g.k,
+                g.n,
+                ap.display(),
+                wp.display()
+            ),
+            g,
+            q,
+        ));
+    }
+    let (Some(ip), Some(wp)) = (&a.input, &a.weights) else {
+        return Err(Error::config(
+            "--input/--weights",
+            "(one missing)",
+            "both files of the convolution",
+        ));
+    };
+    let (ish, iv, ascale) = acts(ip, "convolution input NCHW (uint8 or float32)")?;
+    let (wsh, wv) = wgts(wp, "convolution weights OIHW (int8 or float32)")?;
+    if ish.len() != 4 {
+        return Err(shape_err(ip, format!("{ish:?} is not NCHW (4-D)")));
+    }
+    if wsh.len() != 4 {
+        return Err(shape_err(wp, format!("{wsh:?} is not OIHW (4-D)")));
+    }
+    if ish[1] != wsh[1] {
+        return Err(shape_err(
+            wp,
+            format!(
+                "weights take {} input channels, the input has {}",
+                wsh[1], ish[1]
+            ),
+        ));
+    }
+    if a.stride == 0 {
+        return Err(Error::config("--stride", 0, "1 or more"));
+    }
+    let s = ConvShape {
+        n: ish[0],
+        c: ish[1],
+        h: ish[2],
+        w: ish[3],
+        o: wsh[0],
+        kh: wsh[2],
+        kw: wsh[3],
+        stride: a.stride,
+        pad: a.padding,
+    };
+    if s.h + 2 * s.pad < s.kh || s.w + 2 * s.pad < s.kw {
+        return Err(shape_err(
+            wp,
+            format!(
+                "a {}x{} kernel does not fit the padded {}x{} input",
+                s.kh,
+                s.kw,
+                s.h + 2 * s.pad,
+                s.w + 2 * s.pad
+            ),
+        ));
+    }
+    let (wq, wscales) = match wv {
+        NpyValues::Int(v) => (v.into_iter().map(|x| x as i8).collect::<Vec<i8>>(), None),
+        NpyValues::Float(v) => {
+            let f: Vec<f32> = v.into_iter().map(|x| x as f32).collect();
+            let (q, sc) = ev::quantize_weights(&f, s.o);
+            (q, Some(sc))
+        }
+    };
+    let q = (ascale.is_some() || wscales.is_some()).then(|| ev::QuantParams {
+        act_scale: ascale.unwrap_or(1.0),
+        weight_scales: wscales.unwrap_or_else(|| vec![1.0; s.o]),
+    });
+    let g = ev::lower_conv(&s, &iv, &wq);
+    let (oh, ow) = s.out_hw();
+    Ok((format!("conv {}x{}x{}x{} * {}x{}x{}x{}, stride {}, padding {} -> GEMM {}x{}x{} ({oh}x{ow} outputs)", s.n, s.c, s.h, s.w, s.o, s.c, s.kh, s.kw, s.stride, s.pad, g.m, g.k, g.n), g, q))
+}
+
+fn eval_cmd(a: EvalArgs) -> Result<()> {
+    use smtgen::eval::{eval_table, evaluate_design, exact_gemm, read_area_ratios};
+    let names: Vec<String> = if a.presets.is_empty() {
+        PRESETS.iter().map(|p| p.name.to_string()).collect()
+    } else {
+        a.presets.clone()
+    };
+    let cfgs: Vec<Config> = names
+        .iter()
+        .map(|n| {
+            ConfigBuilder::new()
+                .preset(Some(n))
+                .sets(&[
+                    format!("array.rows={}", a.rows),
+                    format!("array.cols={}", a.cols),
+                ])
+                .build()
+        })
+        .collect::<Result<_>>()?;
+    let areas = a.area.as_deref().map(read_area_ratios).transpose()?;
+    let (name, g, quant) = eval_workload(&a)?;
+    println!(
+        "smtgen eval: {name}, {} MACs, {}x{} array",
+        g.m * g.n * g.k,
+        a.rows,
+        a.cols
+    );
+    if let Some(q) = &quant {
+        let (lo, hi) = q
+            .weight_scales
+            .iter()
+            .fold((f32::INFINITY, 0.0f32), |(l, h), &s| (l.min(s), h.max(s)));
+        println!("quantization: activations per tensor, scale {:.6e} (real = q * scale); weights per output channel, {} scales in {:.3e}..{:.3e}", q.act_scale, q.weight_scales.len(), lo, hi);
+    }
+    let t0 = std::time::Instant::now();
+    let exact = exact_gemm(&g);
+    let bar = indicatif::ProgressBar::new((cfgs.len() * g.m) as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} rows {elapsed} ({eta} left)")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let mut evals = Vec::new();
+    for cfg in &cfgs {
+        let (mut e, _) = evaluate_design(cfg, &g, &exact, &|| bar.inc(1));
+        if let Some(ar) = &areas {
+            e.area_ratio = ar.iter().find(|(d, _)| *d == e.design).map(|(_, r)| *r);
+        }
+        evals.push(e);
+    }
+    bar.finish_and_clear();
+    let secs = t0.elapsed().as_secs_f64();
+    let table = eval_table(&evals);
+    print!("{}", table.to_text());
+    println!(
+        "{:.2} s, {:.0} M MACs/s over {} designs on 2 cores",
+        secs,
+        (g.m * g.n * g.k * cfgs.len()) as f64 / secs / 1e6,
+        cfgs.len()
+    );
+    let json = serde_json::json!({
+        "generator": format!("smtgen {}", rtl::VERSION),
+        "workload": name,
+        "m": g.m, "k": g.k, "n": g.n,
+        "array": {"rows": a.rows, "cols": a.cols},
+        "quantization": quant,
+        "designs": evals,
+    });
+    let json_text = serde_json::to_string_pretty(&json)
+        .map_err(|e| Error::tool("serde_json", e.to_string()))?;
+    if let Some(p) = &a.json {
+        std::fs::write(p, &json_text).map_err(|e| Error::io(p, e))?;
+    }
+    if let Some(dir) = &a.report {
+        use smtgen::report::{scatter_svg, Point};
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let w = |f: &str, t: &str| {
+            let p = dir.join(f);
+            std::fs::write(&p, t).map_err(|e| Error::io(&p, e))
+        };
+        w("report.json", &json_text)?;
+        if let Some(q) = &quant {
+            w(
+                "quant.json",
+                &serde_json::to_string_pretty(q)
+                    .map_err(|e| Error::tool("serde_json", e.to_string()))?,
+            )?;
+        }
+        let points: Vec<Point> = evals
+            .iter()
+            .map(|e| Point {
+                label: e.design.clone(),
+                x: e.speedup,
+                y: 100.0 * e.rel_l2_error,
+            })
+            .collect();
+        w(
+            "report.svg",
+            &scatter_svg(
+                &format!("Error against speedup: {name}"),
+                "speedup over baseline (same array)",
+                "relative L2 error of C (%)",
+                &points,
+            ),
+        )?;
+        w("report.md", &format!("# smtgen eval\n\nWorkload: {name}, {} MACs, {}x{} array. smtgen {}.\n\n{}\nActive lanes/cycle: share of PE cycles with 0, 1, ..., T active lanes. Reduced: share of active lane products that went through a window or nibble. Errors against the exact integer GEMM.\n\n![error against speedup](report.svg)\n", g.m * g.n * g.k, a.rows, a.cols, rtl::VERSION, table.to_markdown()))?;
+        println!("wrote {}", dir.display());
+    }
+    Ok(())
 }
 
 fn gemm_cmd(

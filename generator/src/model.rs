@@ -2,7 +2,7 @@
 //! (spec §5) and the wrapping accumulator (spec §2), table-driven for speed. The RTL
 //! is checked against this model cycle by cycle.
 
-use crate::config::{PeConfig, Policy, Rounding, WindowSet, ZeroTest};
+use crate::config::{PeConfig, Policy, WindowSet, ZeroTest};
 use crate::numerics::{nib4_table, win_table};
 
 /// Highest lane count any policy has.
@@ -35,6 +35,9 @@ pub struct Cycle {
     pub sum: i32,
     /// Number of non-idle lanes (for exact policies, the non-zero products' lanes).
     pub active: u32,
+    /// Active lanes whose product this cycle went through a window or nibble
+    /// (reduced precision; the value may still come out exact).
+    pub reduced: u32,
 }
 
 /// A processing element's golden model: configuration, lookup tables and accumulator.
@@ -43,6 +46,8 @@ pub struct PeModel {
     cfg: PeConfig,
     rule: Rule,
     zt_weight: bool,
+    /// A lone active lane is windowed too (sparq with 3- or 2-bit units).
+    solo_reduces: bool,
     acc: i64,
 }
 
@@ -77,6 +82,7 @@ impl PeModel {
             cfg: *cfg,
             rule,
             zt_weight: cfg.zero_test == Some(ZeroTest::ActOrWeight),
+            solo_reduces: cfg.threads == 2 && set.bits() < 4,
             acc: 0,
         }
     }
@@ -113,6 +119,7 @@ impl PeModel {
             Rule::Single { win } => {
                 c.products[0] = i32::from(win[acts[0] as usize]) * i32::from(wgts[0]);
                 c.active = u32::from(acts[0] != 0);
+                c.reduced = c.active;
             }
             Rule::Pair { solo, pair } => {
                 let x0 = self.active(acts[0], wgts[0]);
@@ -125,6 +132,11 @@ impl PeModel {
                     c.products[1] = i32::from(tab[acts[1] as usize]) * i32::from(wgts[1]);
                 }
                 c.active = u32::from(x0) + u32::from(x1);
+                c.reduced = if x0 && x1 {
+                    2
+                } else {
+                    u32::from(self.solo_reduces) * c.active
+                };
             }
             Rule::Quad { win, nib4 } => {
                 let mut on = [false; 4];
@@ -144,6 +156,7 @@ impl PeModel {
                     };
                 }
                 c.active = n;
+                c.reduced = if n >= 2 { n } else { 0 };
             }
         }
         c.sum = c.products[..t].iter().sum();
@@ -197,9 +210,4 @@ pub fn exact_sum(acts: &[u8], wgts: &[i8]) -> i32 {
         .zip(wgts)
         .map(|(&a, &w)| i32::from(a) * i32::from(w))
         .sum()
-}
-
-/// A rounding mode's name for messages, `-` when the policy has none.
-pub fn rounding_name(r: Option<Rounding>) -> &'static str {
-    r.map(Rounding::name).unwrap_or("-")
 }

@@ -235,6 +235,30 @@ pub fn read_float_tensor(path: &Path) -> Result<(Vec<usize>, Vec<f32>)> {
     Ok((shape, v.into_iter().map(|x| x as f32).collect()))
 }
 
+/// Reads a tensor of any rank whose dtype is one of `dtypes`; returns the shape,
+/// the values and the dtype descriptor.
+pub fn read_tensor(
+    path: &Path,
+    dtypes: &[&str],
+    what: &str,
+) -> Result<(Vec<usize>, NpyValues, String)> {
+    let (shape, vals) = read_npy(path, dtypes, what)?;
+    let d = match &vals {
+        NpyValues::Int(_) => "int",
+        NpyValues::Float(_) => "float",
+    };
+    if let NpyValues::Float(v) = &vals {
+        if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+            return Err(input_err(
+                path,
+                format!("flat index {i}"),
+                format!("{} is not a finite number", v[i]),
+            ));
+        }
+    }
+    Ok((shape, vals, d.to_string()))
+}
+
 /// Reads an integer tensor of any rank from `.npy` with the given dtype descriptor.
 pub fn read_int_tensor(path: &Path, dtype: &str, what: &str) -> Result<(Vec<usize>, Vec<i64>)> {
     let (shape, vals) = read_npy(path, &[dtype], what)?;

@@ -1,0 +1,270 @@
+//! `smtgen eval`: its error figures agree with `smtgen gemm`'s output against the
+//! exact product, a layer whose lanes never collide is exact on every SMT design,
+//! float tensors are quantized and the parameters saved, convolutions lower
+//! correctly, and bad inputs are rejected with the file and what is wrong.
+
+mod common;
+use common::smtgen;
+use smtgen::stimulus::Rng;
+use smtgen::tensors::{read_int_tensor, write_npy};
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+fn eval_json(args: &[&str]) -> serde_json::Value {
+    let dir = tempfile::tempdir().unwrap();
+    let j = dir.path().join("r.json");
+    let mut all = vec!["eval"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--json", j.to_str().unwrap()]);
+    let o = smtgen(&all, None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    serde_json::from_str(&std::fs::read_to_string(j).unwrap()).unwrap()
+}
+
+#[test]
+fn eval_errors_equal_those_of_gemm_output_against_the_exact_product() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Rng::new(5);
+    let (m, k, n) = (9, 37, 7);
+    let a: Vec<u8> = (0..m * k)
+        .map(|_| if rng.chance(0.3) { 0 } else { rng.byte() })
+        .collect();
+    let w: Vec<i8> = (0..k * n).map(|_| rng.byte() as i8).collect();
+    let (ap, wp) = (dir.path().join("a.npy"), dir.path().join("w.npy"));
+    write_npy(&ap, &[m, k], &a).unwrap();
+    write_npy(&wp, &[k, n], &w).unwrap();
+    let exact: Vec<i64> = (0..m * n)
+        .map(|x| {
+            (0..k)
+                .map(|kk| i64::from(a[(x / n) * k + kk]) * i64::from(w[kk * n + x % n]))
+                .sum()
+        })
+        .collect();
+    let presets = [
+        "sysmt2",
+        "sysmt4",
+        "sparq-4b5opt",
+        "sparq-2b",
+        "bsparq-4b5opt",
+    ];
+    let v = eval_json(&[
+        "--presets",
+        &presets.join(","),
+        "--a",
+        ap.to_str().unwrap(),
+        "--w",
+        wp.to_str().unwrap(),
+    ]);
+    for (i, p) in presets.iter().enumerate() {
+        let cp = dir.path().join("c.npy");
+        let o = smtgen(
+            &[
+                "gemm",
+                "--preset",
+                p,
+                "--a",
+                ap.to_str().unwrap(),
+                "--w",
+                wp.to_str().unwrap(),
+                "--out",
+                cp.to_str().unwrap(),
+            ],
+            None,
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        let c = read_int_tensor(&cp, "<i4", "C").unwrap().1;
+        let err: Vec<i64> = c.iter().zip(&exact).map(|(x, y)| x - y).collect();
+        let max = err.iter().map(|e| e.abs()).max().unwrap();
+        let mean = err.iter().map(|e| e.abs() as f64).sum::<f64>() / err.len() as f64;
+        let rel = (err.iter().map(|&e| (e * e) as f64).sum::<f64>()
+            / exact.iter().map(|&e| (e * e) as f64).sum::<f64>())
+        .sqrt();
+        let d = &v["designs"][i];
+        assert_eq!(d["design"], *p);
+        assert_eq!(d["max_abs_error"].as_i64().unwrap(), max, "{p}");
+        assert!(
+            (d["mean_abs_error"].as_f64().unwrap() - mean).abs() < 1e-9,
+            "{p}"
+        );
+        assert!(
+            (d["rel_l2_error"].as_f64().unwrap() - rel).abs() < 1e-12,
+            "{p}"
+        );
+        assert_eq!(d["macs"].as_u64().unwrap(), (m * n * k) as u64);
+    }
+}
+
+#[test]
+fn a_layer_whose_lanes_never_collide_is_exact_on_every_smt_design() {
+    // 75 % zeros: exactly one nonzero activation in every group of four lanes, so no
+    // two-lane or four-lane group ever has more than one active lane.
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Rng::new(6);
+    let (m, k, n) = (12, 64, 9);
+    let mut a = vec![0u8; m * k];
+    for i in 0..m {
+        for g in 0..k / 4 {
+            a[i * k + 4 * g + rng.below(4) as usize] = rng.byte().max(1);
+        }
+    }
+    let w: Vec<i8> = (0..k * n).map(|_| rng.byte() as i8).collect();
+    let (ap, wp) = (dir.path().join("a.npy"), dir.path().join("w.npy"));
+    write_npy(&ap, &[m, k], &a).unwrap();
+    write_npy(&wp, &[k, n], &w).unwrap();
+    let presets = "sysmt2,sysmt4,sparq-4b5opt,sparq-4b3opt,sparq-4b2opt,ideal2,ideal4";
+    let v = eval_json(&[
+        "--presets",
+        presets,
+        "--a",
+        ap.to_str().unwrap(),
+        "--w",
+        wp.to_str().unwrap(),
+    ]);
+    for d in v["designs"].as_array().unwrap() {
+        assert_eq!(d["max_abs_error"].as_i64().unwrap(), 0, "{}", d["design"]);
+        assert_eq!(
+            d["reduced_fraction"].as_f64().unwrap(),
+            0.0,
+            "{}",
+            d["design"]
+        );
+        assert!((d["idle_fraction"].as_f64().unwrap() - 0.75).abs() < 0.01);
+    }
+}
+
+#[test]
+fn float_tensors_are_quantized_and_the_parameters_saved() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Rng::new(7);
+    let (m, k, n) = (5, 11, 3);
+    let a: Vec<f32> = (0..m * k)
+        .map(|i| {
+            if i % 3 == 0 {
+                0.0
+            } else {
+                (rng.byte() as f32) / 37.0
+            }
+        })
+        .collect();
+    let w: Vec<f32> = (0..k * n)
+        .map(|_| (rng.byte() as i8) as f32 / 50.0)
+        .collect();
+    let (ap, wp, out) = (
+        dir.path().join("a.npy"),
+        dir.path().join("w.npy"),
+        dir.path().join("rep"),
+    );
+    write_npy(&ap, &[m, k], &a).unwrap();
+    write_npy(&wp, &[k, n], &w).unwrap();
+    let o = smtgen(
+        &[
+            "eval",
+            "--presets",
+            "sysmt2",
+            "--a",
+            ap.to_str().unwrap(),
+            "--w",
+            wp.to_str().unwrap(),
+            "--report",
+            out.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("quantization: activations per tensor, scale")
+    );
+    let q: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("quant.json")).unwrap()).unwrap();
+    let amax = a.iter().copied().fold(0.0f32, f32::max);
+    assert!((q["act_scale"].as_f64().unwrap() - f64::from(amax / 255.0)).abs() < 1e-6);
+    assert_eq!(q["weight_scales"].as_array().unwrap().len(), n);
+    for f in ["report.md", "report.svg", "report.json"] {
+        assert!(out.join(f).exists(), "{f}");
+    }
+}
+
+#[test]
+fn a_convolution_evaluates_through_its_lowered_gemm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Rng::new(8);
+    let x: Vec<u8> = (0..2 * 4 * 6 * 6)
+        .map(|_| if rng.chance(0.5) { 0 } else { rng.byte() })
+        .collect();
+    let w: Vec<i8> = (0..5 * 4 * 3 * 3).map(|_| rng.byte() as i8).collect();
+    let (xp, wp) = (dir.path().join("x.npy"), dir.path().join("k.npy"));
+    write_npy(&xp, &[2, 4, 6, 6], &x).unwrap();
+    write_npy(&wp, &[5, 4, 3, 3], &w).unwrap();
+    let v = eval_json(&[
+        "--presets",
+        "baseline,sysmt2",
+        "--input",
+        xp.to_str().unwrap(),
+        "--weights",
+        wp.to_str().unwrap(),
+        "--stride",
+        "2",
+        "--padding",
+        "1",
+    ]);
+    // 2 images of 3x3 outputs, K = 3*3*4, 5 output channels.
+    assert_eq!(
+        (v["m"].as_u64(), v["k"].as_u64(), v["n"].as_u64()),
+        (Some(18), Some(36), Some(5))
+    );
+    assert_eq!(v["designs"][0]["max_abs_error"].as_i64(), Some(0));
+}
+
+#[test]
+fn bad_inputs_are_rejected_with_the_file_and_what_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |s: &str| dir.path().join(s);
+    write_npy(&p("a.npy"), &[2, 3], &[1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
+    write_npy(&p("neg.npy"), &[2, 3], &[1.0f32, -2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
+    write_npy(
+        &p("nan.npy"),
+        &[2, 3],
+        &[1.0f32, f32::NAN, 3.0, 4.0, 5.0, 6.0],
+    )
+    .unwrap();
+    write_npy(&p("w.npy"), &[4, 2], &[1i8; 8]).unwrap();
+    write_npy(&p("w3.npy"), &[3, 2], &[1i8; 6]).unwrap();
+    write_npy(&p("i32.npy"), &[3, 2], &[1i32; 6]).unwrap();
+    let run = |a: &str, w: &str| {
+        stderr(&smtgen(
+            &[
+                "eval",
+                "--presets",
+                "sysmt2",
+                "--a",
+                p(a).to_str().unwrap(),
+                "--w",
+                p(w).to_str().unwrap(),
+            ],
+            None,
+        ))
+    };
+    let e = run("a.npy", "w.npy");
+    assert!(e.contains("A is 2x3 and W is 4x2"), "{e}");
+    let e = run("neg.npy", "w3.npy");
+    assert!(
+        e.contains("neg.npy") && e.contains("negative activation"),
+        "{e}"
+    );
+    let e = run("nan.npy", "w3.npy");
+    assert!(
+        e.contains("nan.npy") && e.contains("flat index 1") && e.contains("NaN"),
+        "{e}"
+    );
+    let e = run("a.npy", "i32.npy");
+    assert!(e.contains("i32.npy") && e.contains("<i4"), "{e}");
+    let e = stderr(&smtgen(&["eval", "--synthetic", "gauss"], None));
+    assert!(
+        e.contains("--synthetic = gauss") && e.contains("relu"),
+        "{e}"
+    );
+    let e = stderr(&smtgen(&["eval"], None));
+    assert!(e.contains("exactly one of"), "{e}");
+}
