@@ -505,9 +505,9 @@ mod tests {
 
     #[test]
     fn quantizers_use_the_full_range() {
-        let (q, s) = quantize_activations(&[0.0, 1.0, 2.0], "x").unwrap();
-        assert_eq!(q, vec![0, 128, 255]);
-        assert!((s - 2.0 / 255.0).abs() < 1e-9);
+        let (q, s) = quantize_activations(&[0.0, 1.0, 2.5, 3.5, 255.0], "x").unwrap();
+        assert_eq!(q, vec![0, 1, 2, 4, 255]);
+        assert_eq!(s, 1.0);
         assert!(quantize_activations(&[1.0, -0.5], "x.npy")
             .unwrap_err()
             .to_string()

@@ -15,6 +15,7 @@ pub mod eval;
 pub mod model;
 pub mod numerics;
 pub mod operands;
+pub mod prove;
 pub mod regress;
 pub mod report;
 pub mod rtl;

@@ -242,6 +242,15 @@ enum Cmd {
     },
     /// What each design does to a layer: collisions, error, cycles (see README).
     Eval(EvalArgs),
+    /// Prove each preset's PE datapath equal to its behavioural reference (Yosys SAT).
+    Prove {
+        /// Comma-separated presets (default: all).
+        #[arg(long, value_delimiter = ',')]
+        presets: Vec<String>,
+        /// Both rounding modes of every reducing preset.
+        #[arg(long)]
+        both_roundings: bool,
+    },
     /// Run C = A·W on the configured array: prints the cycle count, writes C.
     Gemm {
         #[command(flatten)]
@@ -421,6 +430,10 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
         }
         Cmd::Regress(a) => return regress(a),
         Cmd::Eval(a) => eval_cmd(a)?,
+        Cmd::Prove {
+            presets,
+            both_roundings,
+        } => return prove_cmd(&presets, both_roundings),
         Cmd::Compare {
             presets,
             rows,
@@ -856,6 +869,45 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
         println!("wrote {}", dir.display());
     }
     Ok(())
+}
+
+fn prove_cmd(presets: &[String], both_roundings: bool) -> Result<ExitCode> {
+    let names: Vec<String> = if presets.is_empty() {
+        PRESETS.iter().map(|p| p.name.to_string()).collect()
+    } else {
+        presets.to_vec()
+    };
+    let mut cfgs = Vec::new();
+    for n in &names {
+        let c = Config::preset(n)?;
+        if both_roundings && c.pe.rounding.is_some() {
+            let mut t = c.clone();
+            t.pe.rounding = Some(smtgen::config::Rounding::Truncate);
+            t.name = format!("{}_trunc", c.name);
+            cfgs.push(c);
+            cfgs.push(t);
+        } else {
+            cfgs.push(c);
+        }
+    }
+    let (mut passed, mut failed) = (0, 0);
+    println!("{:<22} {:>10} {:>10} {:>8}", "design", "rounding", "input bits", "seconds");
+    for c in &cfgs {
+        let p = smtgen::prove::prove(c)?;
+        let r = c.pe.rounding.map_or("-", |r| r.name());
+        if p.proven {
+            passed += 1;
+            println!("{:<22} {:>10} {:>10} {:>8.1}  PROVEN equal to the reference for all inputs", c.name, r, p.input_bits, p.seconds);
+        } else {
+            failed += 1;
+            println!("{:<22} {:>10} {:>10} {:>8.1}  REFUTED", c.name, r, p.input_bits, p.seconds);
+            if let Some(x) = &p.counterexample {
+                println!("  counterexample: acts {:?} wgts {:?}: optimized {} reference {} golden model {}", x.acts, x.wgts, x.optimized, x.reference, x.model);
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 fn gemm_cmd(

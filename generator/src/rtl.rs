@@ -652,6 +652,96 @@ pub fn generate_array(cfg: &Config) -> Result<Vec<GeneratedFile>> {
     Ok(files)
 }
 
+struct RefTable {
+    name: &'static str,
+    doc: String,
+    entries: Vec<u8>,
+}
+
+#[derive(Template)]
+#[template(path = "pe/ref.v")]
+struct RefTpl<'a> {
+    header: &'a str,
+    prefix: &'a str,
+    module: &'a str,
+    lanes: u32,
+    lane_ids: Vec<u32>,
+    sum_w: u32,
+    rule: &'a str,
+    zero_test: &'a str,
+    zt_weight: bool,
+    solo_exact: bool,
+    solo_doc: String,
+    tables: Vec<RefTable>,
+}
+
+/// Renders the behavioural reference of the PE's per-cycle rule, module
+/// `<name>_ref` (lanes in, lane sum out), from its own template: case tables
+/// written out from the spec's `win` and `nib4`, full-width multiplies.
+pub fn generate_reference(cfg: &Config) -> Result<GeneratedFile> {
+    use crate::numerics::{nib4_table, win_table};
+    let prefix = cfg.name.as_str();
+    let pe = &cfg.pe;
+    let module = format!("{prefix}_ref");
+    let rnd = pe.rounding_or_default();
+    let set = pe.window.unwrap_or(WindowSet::W4b2opt);
+    let mut tables = Vec::new();
+    let win = |name: &'static str, s: WindowSet| RefTable {
+        name,
+        doc: format!("win(a; {}, {})", s.name(), rnd.name()),
+        entries: win_table(s, rnd).to_vec(),
+    };
+    let rule = match pe.policy {
+        Policy::Baseline | Policy::Ideal => "exact",
+        Policy::Bsparq => {
+            tables.push(win("win_pair", set));
+            "single"
+        }
+        Policy::Sparq | Policy::Sysmt if pe.threads == 2 => {
+            tables.push(win("win_pair", set));
+            if let Some(s) = solo_set(set) {
+                tables.push(win("win_solo", s));
+            }
+            "pair"
+        }
+        Policy::Sparq | Policy::Sysmt => {
+            tables.push(win("win_pair", WindowSet::W4b2opt));
+            tables.push(RefTable {
+                name: "nib4",
+                doc: format!("nib4(w; {}) as a two's-complement byte", rnd.name()),
+                entries: nib4_table(rnd).iter().map(|&x| x as u8).collect(),
+            });
+            "quad"
+        }
+    };
+    let zt = pe.zero_test.unwrap_or(ZeroTest::Act);
+    let h = header(&module, "behavioural reference of the PE rule", cfg);
+    let text = render(
+        &RefTpl {
+            header: &h,
+            prefix,
+            module: &module,
+            lanes: pe.threads,
+            lane_ids: (0..pe.threads).collect(),
+            sum_w: pe.sum_width(),
+            rule,
+            zero_test: zt.name(),
+            zt_weight: zt == ZeroTest::ActOrWeight,
+            solo_exact: solo_set(set).is_none(),
+            solo_doc: match solo_set(set) {
+                None => "exact".into(),
+                Some(s) => format!("win(a; {})", s.name()),
+            },
+            tables,
+        },
+        &module,
+    )?;
+    Ok(GeneratedFile {
+        name: format!("{module}.v"),
+        text,
+    })
+}
+
 /// Writes rendered files into `dir` (created if missing) and returns their paths.
 /// Callers render everything first, so a config error never leaves a half-written
 /// directory behind.
