@@ -17,7 +17,8 @@ pub struct Proof {
     pub design: String,
     /// Input bits the proof covers (all of them: 16 per lane).
     pub input_bits: u32,
-    /// Proven equal for every input.
+    /// Proven equal for every input. Neither this nor a counterexample: the proof
+    /// ran out of time.
     pub proven: bool,
     /// When refuted: lane activations, weights, optimized sum, reference sum, and
     /// the golden model's sum for the same lanes.
@@ -62,11 +63,13 @@ fn miter(cfg: &Config) -> String {
 /// Proves `cfg`'s optimized datapath equal to its reference for every input, or
 /// returns the counterexample Yosys finds. `files` are the PE's generated files
 /// (pass a modified set to check that a broken fabric is refuted).
-pub fn prove_files(cfg: &Config, files: &[GeneratedFile]) -> Result<Proof> {
+pub fn prove_files(cfg: &Config, files: &[GeneratedFile], timeout_s: u64) -> Result<Proof> {
     let dir = tempfile::tempdir().map_err(|e| Error::io("<tempdir>", e))?;
     let mut all: Vec<GeneratedFile> = files
         .iter()
-        .filter(|f| f.name.ends_with(".v") && !f.name.ends_with("_pe.v") && !f.name.ends_with("_acc.v"))
+        .filter(|f| {
+            f.name.ends_with(".v") && !f.name.ends_with("_pe.v") && !f.name.ends_with("_acc.v")
+        })
         .cloned()
         .collect();
     all.push(rtl::generate_reference(cfg)?);
@@ -76,24 +79,41 @@ pub fn prove_files(cfg: &Config, files: &[GeneratedFile]) -> Result<Proof> {
     });
     rtl::write_files(dir.path(), &all)?;
     let sources: Vec<&str> = all.iter().map(|f| f.name.as_str()).collect();
+    // Gate-level miter; ABC's SAT sweeping (fraig) then merges equivalent nodes, so
+    // an equivalent pair leaves trigger_o constant 0, which `sat` confirms at once.
+    // A difference survives, and `sat` finds the inputs that show it.
     let script = format!(
-        "read_verilog {}\nhierarchy -check -top {p}_miter\nproc\nmemory\nmemory_map\nflatten\nopt -fast\nsat -prove trigger_o 0 -show-inputs -show-outputs\n",
+        "read_verilog {}\nhierarchy -check -top {p}_miter\nproc\nmemory\nmemory_map\nflatten\nopt\ntechmap\nopt\nabc -g AND\nopt_clean\nsat -prove trigger_o 0 -show-inputs -show-outputs\n",
         sources.join(" "),
         p = cfg.name
     );
     std::fs::write(dir.path().join("prove.ys"), script).map_err(|e| Error::io(dir.path(), e))?;
     let t0 = Instant::now();
-    let out = Command::new("yosys")
+    let out = Command::new("timeout")
         .current_dir(dir.path())
-        .args(["-q", "-l", "prove.log", "-s", "prove.ys"])
+        .arg(timeout_s.to_string())
+        .args(["yosys", "-q", "-l", "prove.log", "-s", "prove.ys"])
         .output()
         .map_err(|e| Error::tool("yosys", format!("cannot start: {e}")))?;
     let seconds = t0.elapsed().as_secs_f64();
     let log = std::fs::read_to_string(dir.path().join("prove.log")).unwrap_or_default();
+    if out.status.code() == Some(124) {
+        return Ok(Proof {
+            design: cfg.name.clone(),
+            input_bits: 16 * cfg.pe.threads,
+            proven: false,
+            counterexample: None,
+            seconds,
+        });
+    }
     if !out.status.success() {
         return Err(Error::tool(
             "yosys",
-            format!("proof of {} did not run:\n{}", cfg.name, String::from_utf8_lossy(&out.stderr)),
+            format!(
+                "proof of {} did not run:\n{}",
+                cfg.name,
+                String::from_utf8_lossy(&out.stderr)
+            ),
         ));
     }
     let t = cfg.pe.lanes();
@@ -105,16 +125,17 @@ pub fn prove_files(cfg: &Config, files: &[GeneratedFile]) -> Result<Proof> {
     };
     Ok(Proof {
         design: cfg.name.clone(),
-        input_bits: 16 * t as u32,
+        input_bits: 16 * cfg.pe.threads,
         proven,
         counterexample,
         seconds,
     })
 }
 
-/// Proves the generated PE of `cfg`.
-pub fn prove(cfg: &Config) -> Result<Proof> {
-    prove_files(cfg, &rtl::generate_pe(cfg)?)
+/// Proves the generated PE of `cfg` within `timeout_s` seconds (an unfinished
+/// proof is neither proven nor refuted).
+pub fn prove(cfg: &Config, timeout_s: u64) -> Result<Proof> {
+    prove_files(cfg, &rtl::generate_pe(cfg)?, timeout_s)
 }
 
 /// Reads `\act_i`, `\wgt_i`, `\opt_o`, `\ref_o` from the value table Yosys prints
@@ -127,7 +148,12 @@ fn parse_counterexample(cfg: &Config, log: &str, t: usize) -> Result<Counterexam
             f.get(i + 1)?.parse::<u128>().ok()
         })
     };
-    let missing = || Error::tool("yosys", format!("refuted {}, but no counterexample was printed", cfg.name));
+    let missing = || {
+        Error::tool(
+            "yosys",
+            format!("refuted {}, but no counterexample was printed", cfg.name),
+        )
+    };
     let act = value("\\act_i").ok_or_else(missing)?;
     let wgt = value("\\wgt_i").ok_or_else(missing)?;
     let sw = cfg.pe.sum_width();
@@ -147,4 +173,17 @@ fn parse_counterexample(cfg: &Config, log: &str, t: usize) -> Result<Counterexam
         reference,
         model,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn miter_wires_cond_fabric_and_reference() {
+        let cfg = Config::preset("sysmt4").unwrap();
+        let m = miter(&cfg);
+        assert!(m.contains("sysmt4_cond u_cond") && m.contains("sysmt4_ref u_ref"));
+        assert!(m.contains("input  wire [31:0] act_i") && m.contains("signed [17:0] opt_o"));
+    }
 }

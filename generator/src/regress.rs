@@ -89,13 +89,14 @@ fn skip_cols(line: &mut Line, n: usize) {
 }
 
 /// Header of [`pe_line`]'s columns.
-pub const PE_HEADER: [&str; 6] = [
+pub const PE_HEADER: [&str; 7] = [
     "preset",
     "lint",
     "verilator cycles",
     "mismatch",
     "icarus cycles",
     "mismatch",
+    "reference",
 ];
 
 /// Regresses one preset's PE.
@@ -129,6 +130,40 @@ pub fn pe_line(
         sim_cols(r, &mut line, false);
     } else {
         skip_cols(&mut line, 2);
+    }
+    // The behavioural reference on the same stimulus: spec, golden model and
+    // reference Verilog tied together (`smtgen prove` ties reference and PE).
+    if tools.verilator {
+        let mut rcfg = cfg.clone();
+        rcfg.name = format!("{}_r", cfg.name);
+        let rfiles = rtl::generate_reference_pe(&rcfg)?;
+        let stim = pe_stimulus(&cfg.pe, seed, Depth::Full, cycles / 4);
+        let lint = sim::lint(&rfiles, &format!("{}_pe", rcfg.name));
+        match (
+            lint,
+            sim::run_verilator_pe(&rcfg, &rfiles, &stim, &SimOptions::default()),
+        ) {
+            (Ok(l), Ok(r)) if l.trim().is_empty() => {
+                line.ok &= r.mismatches == 0;
+                line.notes
+                    .extend(r.details.iter().map(|d| format!("reference: {d}")));
+                line.cols.push(if r.mismatches == 0 {
+                    format!("{} ok", r.cycles)
+                } else {
+                    format!("{} MISMATCH", r.mismatches)
+                });
+            }
+            (l, r) => {
+                line.ok = false;
+                line.notes.push(format!(
+                    "reference: lint {l:?}, run {:?}",
+                    r.map(|r| r.mismatches)
+                ));
+                line.cols.push("ERROR".into());
+            }
+        }
+    } else {
+        line.cols.push("skip".into());
     }
     Ok(line)
 }

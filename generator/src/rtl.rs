@@ -151,6 +151,7 @@ struct PeTpl<'a> {
     x_bits: u32,
     y_bits: u32,
     sh_bits: u32,
+    reference: bool,
 }
 
 struct UnitView {
@@ -550,6 +551,7 @@ pub fn generate_pe(cfg: &Config) -> Result<Vec<GeneratedFile>> {
             x_bits,
             y_bits,
             sh_bits,
+            reference: false,
         },
         &m,
     )?;
@@ -740,6 +742,45 @@ pub fn generate_reference(cfg: &Config) -> Result<GeneratedFile> {
         name: format!("{module}.v"),
         text,
     })
+}
+
+/// Renders a PE whose datapath is the behavioural reference (`<name>_ref`) instead
+/// of cond + fabric, with the same ports, accumulator and pass-through registers, so
+/// the PE harness can check the reference against the golden model. Give it a
+/// config whose name differs from the optimized PE's.
+pub fn generate_reference_pe(cfg: &Config) -> Result<Vec<GeneratedFile>> {
+    let prefix = cfg.name.as_str();
+    let pe = &cfg.pe;
+    let mut files: Vec<GeneratedFile> = generate_pe(cfg)?
+        .into_iter()
+        .filter(|f| f.name.ends_with("_acc.v"))
+        .collect();
+    files.push(generate_reference(cfg)?);
+    let m = format!("{prefix}_pe");
+    let top = render(
+        &PeTpl {
+            header: &header(&m, "processing element on the behavioural reference", cfg),
+            prefix,
+            lanes: pe.threads,
+            acc_w: pe.acc_width,
+            sum_w: pe.sum_width(),
+            x_bits: 1,
+            y_bits: 1,
+            sh_bits: 1,
+            reference: true,
+        },
+        &m,
+    )?;
+    files.push(GeneratedFile {
+        name: format!("{m}.v"),
+        text: top,
+    });
+    let list: String = files.iter().map(|f| format!("{}\n", f.name)).collect();
+    files.push(GeneratedFile {
+        name: format!("{m}.f"),
+        text: list,
+    });
+    Ok(files)
 }
 
 /// Writes rendered files into `dir` (created if missing) and returns their paths.

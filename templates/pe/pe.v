@@ -23,6 +23,17 @@ module {{ prefix }}_pe #(
 
   localparam integer SumW = {{ sum_w }};
 
+{%- if reference %}
+  wire signed [SumW-1:0] sum;
+
+  // Reference build: the plain behavioural rule instead of cond + fabric.
+  {{ prefix }}_ref u_ref (
+    .act_i (act_i),
+    .wgt_i (wgt_i),
+    .sum_o (sum)
+  );
+
+{% else %}
   wire [{{ x_bits - 1 }}:0] unit_x;
   wire [{{ y_bits - 1 }}:0] unit_y;
   wire [{{ sh_bits - 1 }}:0] unit_sh;
@@ -43,6 +54,7 @@ module {{ prefix }}_pe #(
     .sum_o (sum)
   );
 
+{% endif %}
   {{ prefix }}_acc #(
     .ACC_W (ACC_W),
     .SUM_W (SumW)
