@@ -9,11 +9,12 @@ PRESET   ?= sysmt2
 OUT      ?= rtl_out
 CYCLES   ?= 1000000
 ROWS     ?= 4
+PROVE_TIMEOUT ?= 1800
 COLS     ?= 4
 SMTGEN   := target/release/smtgen
 CARGO    ?= cargo
 
-.PHONY: all setup build run gen lint sim sim-array regress regress-large test unit fmt-check clippy bench bench-eval bench-array clean
+.PHONY: all setup build run gen lint sim sim-array regress regress-large test unit fmt-check clippy prove bench bench-eval bench-array clean
 
 all: build
 
@@ -44,6 +45,12 @@ regress: build
 
 regress-large: build
 	$(SMTGEN) regress --array --sizes 32x32,64x64 --presets baseline,sysmt2,sysmt4,sparq-4b5opt
+
+# Equivalence proofs of every PE datapath against its behavioural reference, both
+# rounding modes. One-lane PEs take about a second (and run in `make test`), two-lane
+# PEs minutes each, four-lane PEs may not finish within the timeout (UNDECIDED).
+prove: build
+	$(SMTGEN) prove --both-roundings --timeout $(PROVE_TIMEOUT)
 
 bench-eval: build
 	$(SMTGEN) bench --eval

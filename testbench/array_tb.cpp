@@ -9,6 +9,7 @@
 // Build with -DSMTGEN_WAVES for an FST (argv[2]).
 #include "Vdut.h"
 #include "verilated.h"
+#include "tb_util.h"
 #ifdef SMTGEN_WAVES
 #include "verilated_fst_c.h"
 #endif
@@ -24,12 +25,7 @@
 
 namespace {
 
-template <typename T>
-T le(const uint8_t* p) {
-  T v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
+using smtgen_tb::le;
 
 // Ports up to 64 bits are integers, wider ones VlWide word arrays.
 template <typename P>
@@ -71,22 +67,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s TRACE [WAVES.fst]\n", argv[0]);
     return 2;
   }
-  FILE* f = std::fopen(argv[1], "rb");
-  if (!f) {
-    std::perror(argv[1]);
-    return 2;
-  }
   std::vector<uint8_t> buf;
-  {
-    uint8_t chunk[1 << 16];
-    size_t n;
-    while ((n = std::fread(chunk, 1, sizeof chunk, f)) > 0) buf.insert(buf.end(), chunk, chunk + n);
-    std::fclose(f);
-  }
-  if (buf.size() < 40 || std::memcmp(buf.data(), "SMTGENA1", 8) != 0) {
-    std::fprintf(stderr, "%s: not an smtgen array trace\n", argv[1]);
-    return 2;
-  }
+  if (!smtgen_tb::read_trace(argv[1], "SMTGENA1", 40, buf)) return 2;
   const uint32_t rows = le<uint32_t>(buf.data() + 8);
   const uint32_t cols = le<uint32_t>(buf.data() + 12);
   const uint32_t lanes = le<uint32_t>(buf.data() + 16);

@@ -12,6 +12,7 @@
 // Built by smtgen with -DSMTGEN_LANES=<T> and, for waveforms, -DSMTGEN_WAVES.
 #include "Vdut.h"
 #include "verilated.h"
+#include "tb_util.h"
 #ifdef SMTGEN_WAVES
 #include "verilated_fst_c.h"
 #endif
@@ -30,6 +31,8 @@
 
 namespace {
 
+using smtgen_tb::le;
+
 constexpr int kLanes = SMTGEN_LANES;
 constexpr size_t kRecord = 1 + 4 + 4 + 8 + 16;
 
@@ -40,13 +43,6 @@ struct Record {
   int64_t acc;
   int32_t prod[4];
 };
-
-template <typename T>
-T le(const uint8_t* p) {
-  T v;
-  std::memcpy(&v, p, sizeof v);  // the file is little-endian, as is every host we build on
-  return v;
-}
 
 Record decode(const uint8_t* p) {
   Record r;
@@ -75,22 +71,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s VECTORS [WAVES.fst]\n", argv[0]);
     return 2;
   }
-  FILE* f = std::fopen(argv[1], "rb");
-  if (!f) {
-    std::perror(argv[1]);
-    return 2;
-  }
   std::vector<uint8_t> buf;
-  {
-    uint8_t chunk[1 << 16];
-    size_t n;
-    while ((n = std::fread(chunk, 1, sizeof chunk, f)) > 0) buf.insert(buf.end(), chunk, chunk + n);
-    std::fclose(f);
-  }
-  if (buf.size() < 32 || std::memcmp(buf.data(), "SMTGENV1", 8) != 0) {
-    std::fprintf(stderr, "%s: not an smtgen vector file\n", argv[1]);
-    return 2;
-  }
+  if (!smtgen_tb::read_trace(argv[1], "SMTGENV1", 32, buf)) return 2;
   const uint32_t lanes = le<uint32_t>(buf.data() + 8);
   const uint32_t acc_w = le<uint32_t>(buf.data() + 12);
   const uint64_t seed = le<uint64_t>(buf.data() + 16);

@@ -308,6 +308,19 @@ impl Gemm {
         self.m.div_ceil(rows) * self.n.div_ceil(cols)
     }
 
+    /// W transposed to column-major with each column zero-padded to `groups(t)·t`
+    /// reduction indices, so output column j's weights are one contiguous slice.
+    pub fn padded_columns(&self, t: usize) -> (Vec<i8>, usize) {
+        let kp = self.groups(t) * t;
+        let mut wt = vec![0i8; self.n * kp];
+        for k in 0..self.k {
+            for j in 0..self.n {
+                wt[j * kp + k] = self.w[k * self.n + j];
+            }
+        }
+        (wt, kp)
+    }
+
     /// A random problem with activations zero with probability `zero`.
     pub fn random(m: usize, k: usize, n: usize, zero: f64, rng: &mut Rng) -> Gemm {
         let a = (0..m * k)
@@ -458,16 +471,7 @@ pub fn run_gemms(cfg: &Config, gemms: &[Gemm], idle: f64, rng: &mut Rng) -> Arra
 /// The functional GEMM on the spec's lane mapping: each output is one PE's
 /// accumulation over the groups of K (zero-padded), with the PE's per-cycle rule.
 pub fn gemm_functional(cfg: &Config, g: &Gemm) -> Vec<i64> {
-    let t = cfg.pe.lanes();
-    let groups = g.groups(t);
-    let kp = groups * t;
-    // W transposed and padded: column j is contiguous.
-    let mut wt = vec![0i8; g.n * kp];
-    for k in 0..g.k {
-        for j in 0..g.n {
-            wt[j * kp + k] = g.w[k * g.n + j];
-        }
-    }
+    let (wt, kp) = g.padded_columns(cfg.pe.lanes());
     let mut ap = vec![0u8; g.m * kp];
     for i in 0..g.m {
         ap[i * kp..i * kp + g.k].copy_from_slice(&g.a[i * g.k..(i + 1) * g.k]);

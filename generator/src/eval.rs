@@ -320,13 +320,7 @@ pub fn evaluate_design(
 ) -> (DesignEval, Vec<i64>) {
     let t = cfg.pe.lanes();
     let groups = g.groups(t);
-    let kp = groups * t;
-    let mut wt = vec![0i8; g.n * kp];
-    for k in 0..g.k {
-        for j in 0..g.n {
-            wt[j * kp + k] = g.w[k * g.n + j];
-        }
-    }
+    let (wt, kp) = g.padded_columns(t);
     let weight_zero = cfg.pe.zero_test == Some(ZeroTest::ActOrWeight);
     let mut c = vec![0i64; g.m * g.n];
     let threads = 2usize;

@@ -14,6 +14,8 @@ use std::time::Instant;
 
 /// The Verilator harness (`testbench/pe_tb.cpp`).
 pub const PE_TB_CPP: &str = include_str!("../../testbench/pe_tb.cpp");
+/// Helpers shared by the Verilator harnesses (`testbench/tb_util.h`).
+pub const TB_UTIL_H: &str = include_str!("../../testbench/tb_util.h");
 /// The Icarus bench (`testbench/pe_tb.v`).
 pub const PE_TB_V: &str = include_str!("../../testbench/pe_tb.v");
 /// The Verilator array harness (`testbench/array_tb.cpp`).
@@ -178,6 +180,7 @@ fn verilator_run(
     let list = stage(&dir, files, top)?;
     let io = |e| Error::io(&dir, e);
     std::fs::write(dir.join(harness.0), harness.1).map_err(io)?;
+    std::fs::write(dir.join("tb_util.h"), TB_UTIL_H).map_err(io)?;
     std::fs::write(dir.join("flags.vc"), VERILATOR_FLAGS).map_err(io)?;
     let t0 = Instant::now();
     let mut cmd = Command::new("verilator");

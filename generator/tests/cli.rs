@@ -2,13 +2,9 @@
 //! one-line errors for bad configs and operand files.
 
 mod common;
-use common::smtgen;
+use common::{smtgen, stderr};
 use smtgen::config::{Config, PRESETS};
 use smtgen::model::PeModel;
-
-fn stderr(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stderr).to_string()
-}
 
 #[test]
 fn presets_lists_every_preset() {

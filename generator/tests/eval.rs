@@ -4,13 +4,9 @@
 //! correctly, and bad inputs are rejected with the file and what is wrong.
 
 mod common;
-use common::smtgen;
+use common::{smtgen, stderr};
 use smtgen::stimulus::Rng;
 use smtgen::tensors::{read_int_tensor, write_npy};
-
-fn stderr(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stderr).to_string()
-}
 
 fn eval_json(args: &[&str]) -> serde_json::Value {
     let dir = tempfile::tempdir().unwrap();

@@ -4,15 +4,11 @@
 //! latency formula, and clear errors for bad inputs.
 
 mod common;
-use common::{smtgen, spec_gemm};
+use common::{smtgen, spec_gemm, stderr};
 use smtgen::array::gemm_cycles;
 use smtgen::config::{ConfigBuilder, PRESETS};
 use smtgen::stimulus::Rng;
 use smtgen::tensors::{read_int_tensor, write_npy};
-
-fn stderr(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stderr).to_string()
-}
 
 #[test]
 fn gemm_equals_the_spec_for_every_preset_and_prints_the_formula_cycles() {

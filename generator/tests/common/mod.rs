@@ -20,6 +20,11 @@ pub fn smtgen(args: &[&str], stdin: Option<&str>) -> Output {
     child.wait_with_output().expect("smtgen finishes")
 }
 
+/// A finished command's standard error as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
 /// True when `tool` is installed. When it is not: under CI=true the test fails
 /// (CI must not skip), elsewhere the test says it is skipped and returns false.
 pub fn require(tool: &str) -> bool {
