@@ -79,25 +79,28 @@ pub fn prove_files(cfg: &Config, files: &[GeneratedFile], timeout_s: u64) -> Res
     });
     rtl::write_files(dir.path(), &all)?;
     let sources: Vec<&str> = all.iter().map(|f| f.name.as_str()).collect();
-    // Gate-level miter; ABC's SAT sweeping (fraig) then merges equivalent nodes, so
-    // an equivalent pair leaves trigger_o constant 0, which `sat` confirms at once.
-    // A difference survives, and `sat` finds the inputs that show it.
-    let script = format!(
-        "read_verilog {}\nhierarchy -check -top {p}_miter\nproc\nmemory\nmemory_map\nflatten\nopt\ntechmap\nopt\nabc -g AND\nopt_clean\nsat -prove trigger_o 0 -show-inputs -show-outputs\n",
+    // Stage 1: MiniSAT on the word-level miter for a short while. A wrong datapath
+    // is refuted here within seconds; small designs are proven outright.
+    // Stage 2: the gate-level miter through ABC's SAT sweeping (fraig), which merges
+    // equivalent nodes, so an equivalent pair leaves trigger_o constant 0 and `sat`
+    // confirms it at once.
+    let read = format!(
+        "read_verilog {}\nhierarchy -check -top {p}_miter\nproc\nmemory\nmemory_map\nflatten\nopt\n",
         sources.join(" "),
         p = cfg.name
     );
-    std::fs::write(dir.path().join("prove.ys"), script).map_err(|e| Error::io(dir.path(), e))?;
+    let quick =
+        format!("{read}sat -prove trigger_o 0 -timeout {QUICK_S} -show-inputs -show-outputs\n");
+    let sweep = format!("{read}techmap\nopt\nabc -g AND\nopt_clean\nsat -prove trigger_o 0 -show-inputs -show-outputs\n");
     let t0 = Instant::now();
-    let out = Command::new("timeout")
-        .current_dir(dir.path())
-        .arg(timeout_s.to_string())
-        .args(["yosys", "-q", "-l", "prove.log", "-s", "prove.ys"])
-        .output()
-        .map_err(|e| Error::tool("yosys", format!("cannot start: {e}")))?;
+    let mut log = run_yosys(dir.path(), "quick", &quick, timeout_s, &cfg.name)?;
+    if let Some(l) = &log {
+        if !l.contains("SUCCESS!") && !l.contains("FAIL!") {
+            log = run_yosys(dir.path(), "sweep", &sweep, timeout_s, &cfg.name)?;
+        }
+    }
     let seconds = t0.elapsed().as_secs_f64();
-    let log = std::fs::read_to_string(dir.path().join("prove.log")).unwrap_or_default();
-    if out.status.code() == Some(124) {
+    let Some(log) = log else {
         return Ok(Proof {
             design: cfg.name.clone(),
             input_bits: 16 * cfg.pe.threads,
@@ -105,19 +108,9 @@ pub fn prove_files(cfg: &Config, files: &[GeneratedFile], timeout_s: u64) -> Res
             counterexample: None,
             seconds,
         });
-    }
-    if !out.status.success() {
-        return Err(Error::tool(
-            "yosys",
-            format!(
-                "proof of {} did not run:\n{}",
-                cfg.name,
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        ));
-    }
+    };
     let t = cfg.pe.lanes();
-    let proven = log.contains("SUCCESS!") || log.contains("QED");
+    let proven = log.contains("SUCCESS!");
     let counterexample = if proven {
         None
     } else {
@@ -130,6 +123,52 @@ pub fn prove_files(cfg: &Config, files: &[GeneratedFile], timeout_s: u64) -> Res
         counterexample,
         seconds,
     })
+}
+
+/// Seconds the first, plain SAT attempt may take.
+const QUICK_S: u64 = 60;
+
+/// Runs a Yosys script; `None` when it ran out of time, else its log.
+fn run_yosys(
+    dir: &std::path::Path,
+    name: &str,
+    script: &str,
+    timeout_s: u64,
+    design: &str,
+) -> Result<Option<String>> {
+    let ys = format!("{name}.ys");
+    let log = format!("{name}.log");
+    std::fs::write(dir.join(&ys), script).map_err(|e| Error::io(dir, e))?;
+    let out = Command::new("timeout")
+        .current_dir(dir)
+        .args([
+            "-k",
+            "5",
+            &timeout_s.to_string(),
+            "yosys",
+            "-q",
+            "-l",
+            &log,
+            "-s",
+            &ys,
+        ])
+        .output()
+        .map_err(|e| Error::tool("yosys", format!("cannot start: {e}")))?;
+    if out.status.code() == Some(124) || out.status.code() == Some(137) {
+        return Ok(None);
+    }
+    if !out.status.success() {
+        return Err(Error::tool(
+            "yosys",
+            format!(
+                "proof of {design} did not run:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        ));
+    }
+    Ok(Some(
+        std::fs::read_to_string(dir.join(&log)).unwrap_or_default(),
+    ))
 }
 
 /// Proves the generated PE of `cfg` within `timeout_s` seconds (an unfinished
