@@ -123,6 +123,8 @@ int main(int argc, char** argv) {
     const Record r = decode(p);
     const uint64_t act = pack(r.act);
     const uint64_t wgt = pack(reinterpret_cast<const uint8_t*>(r.wgt));
+    // Falling edge and this cycle's inputs in one evaluation, then the rising edge.
+    dut->clk_i = 0;
     dut->rst_ni = r.reset ? 0 : 1;
     dut->valid_i = r.valid;
     dut->clear_i = r.clear;
@@ -130,8 +132,6 @@ int main(int argc, char** argv) {
     dut->wgt_i = wgt;
     settle();
     dut->clk_i = 1;
-    settle();
-    dut->clk_i = 0;
     settle();
 
     const uint64_t got = static_cast<uint64_t>(dut->acc_o) & mask;

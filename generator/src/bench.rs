@@ -65,7 +65,13 @@ pub fn array_throughput(cfg: &Config, cycles: usize) -> Result<crate::sim::SimRe
     let g = Gemm::random(r, groups * t, c * tiles, 0.5, &mut rng);
     let run = run_gemm(cfg, &g, 0.0, &mut rng);
     let files = crate::rtl::generate_array(cfg)?;
-    crate::sim::run_verilator_array(cfg, &files, &run, 0xBE7C, &Default::default())
+    // SMTGEN_KEEP_DIR keeps the build (model, harness, trace) for inspection.
+    let opts = crate::sim::SimOptions {
+        keep_dir: std::env::var_os("SMTGEN_KEEP_DIR").map(std::path::PathBuf::from),
+        fast: true,
+        ..Default::default()
+    };
+    crate::sim::run_verilator_array(cfg, &files, &run, 0xBE7C, &opts)
 }
 
 /// Evaluation throughput per preset: MACs per second of `eval` on a synthetic

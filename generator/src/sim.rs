@@ -136,6 +136,9 @@ pub struct SimOptions {
     pub waves: Option<PathBuf>,
     /// Keep the build directory here instead of a temporary one.
     pub keep_dir: Option<PathBuf>,
+    /// Build for speed (benchmarks): `--x-assign fast --x-initial fast -O3` and
+    /// `-O2` C++, instead of the regression's randomised X handling.
+    pub fast: bool,
 }
 
 fn workdir(opts: &SimOptions) -> Result<(Option<tempfile::TempDir>, PathBuf)> {
@@ -193,6 +196,10 @@ fn verilator_run(
     cmd.args(["-F", &list, harness.0]);
     if opts.waves.is_some() {
         cmd.args(["--trace-fst", "-CFLAGS", "-DSMTGEN_WAVES"]);
+    }
+    if opts.fast {
+        cmd.args(["--x-assign", "fast", "--x-initial", "fast", "-O3"])
+            .args(["-MAKEFLAGS", "OPT_FAST=-O2 OPT_SLOW=-O1"]);
     }
     if tool_available("ccache") {
         cmd.env("OBJCACHE", "ccache");
