@@ -13,9 +13,6 @@
 #include "Vdut.h"
 #include "verilated.h"
 #include "tb_util.h"
-#ifdef SMTGEN_WAVES
-#include "verilated_fst_c.h"
-#endif
 
 #include <chrono>
 #include <cinttypes>
@@ -83,23 +80,8 @@ int main(int argc, char** argv) {
   }
   const uint64_t mask = acc_w >= 64 ? ~0ull : ((1ull << acc_w) - 1);
 
-  auto ctx = std::make_unique<VerilatedContext>();
-  ctx->commandArgs(argc, argv);
-  auto dut = std::make_unique<Vdut>(ctx.get());
-#ifdef SMTGEN_WAVES
-  ctx->traceEverOn(true);
-  auto tfp = std::make_unique<VerilatedFstC>();
-  dut->trace(tfp.get(), 99);
-  tfp->open(argc > 2 ? argv[2] : "pe.fst");
-#endif
-  uint64_t time = 0;
-  auto settle = [&]() {
-    dut->eval();
-#ifdef SMTGEN_WAVES
-    tfp->dump(time);
-#endif
-    ++time;
-  };
+  smtgen_tb::Sim<Vdut> dut(argc, argv, "pe.fst");
+  auto settle = [&]() { dut.settle(); };
 
   // Power-on reset.
   dut->clk_i = 0;
@@ -155,10 +137,7 @@ int main(int argc, char** argv) {
     }
   }
   const double sim_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  dut->final();
-#ifdef SMTGEN_WAVES
-  tfp->close();
-#endif
+  dut.finish();
   std::printf("RESULT cycles=%" PRIu64 " mismatches=%" PRIu64 " seed=%" PRIu64 " sim_us=%.0f\n", cycles, mismatches,
               seed, sim_s * 1e6);
   return mismatches == 0 ? 0 : 1;

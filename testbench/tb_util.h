@@ -5,7 +5,13 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <vector>
+
+#include "verilated.h"
+#ifdef SMTGEN_WAVES
+#include "verilated_fst_c.h"
+#endif
 
 namespace smtgen_tb {
 
@@ -35,6 +41,48 @@ inline bool read_trace(const char* path, const char* magic, size_t min_size, std
   }
   return true;
 }
+
+// A Verilated design with its context and, when built with -DSMTGEN_WAVES, an FST
+// trace that records every evaluation.
+template <typename Dut>
+class Sim {
+ public:
+  Sim(int argc, char** argv, const char* default_waves) : ctx_(std::make_unique<VerilatedContext>()) {
+    ctx_->commandArgs(argc, argv);
+    dut_ = std::make_unique<Dut>(ctx_.get());
+#ifdef SMTGEN_WAVES
+    ctx_->traceEverOn(true);
+    tfp_ = std::make_unique<VerilatedFstC>();
+    dut_->trace(tfp_.get(), 99);
+    tfp_->open(argc > 2 ? argv[2] : default_waves);
+#else
+    (void)default_waves;
+#endif
+  }
+  Dut* operator->() { return dut_.get(); }
+  // Evaluates the design (and dumps a waveform step).
+  void settle() {
+    dut_->eval();
+#ifdef SMTGEN_WAVES
+    tfp_->dump(time_);
+#endif
+    ++time_;
+  }
+  void finish() {
+    dut_->final();
+#ifdef SMTGEN_WAVES
+    tfp_->close();
+#endif
+  }
+
+ private:
+  std::unique_ptr<VerilatedContext> ctx_;
+  std::unique_ptr<Dut> dut_;
+#ifdef SMTGEN_WAVES
+  std::unique_ptr<VerilatedFstC> tfp_;
+#endif
+  uint64_t time_ = 0;
+};
 
 }  // namespace smtgen_tb
 
