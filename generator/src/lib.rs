@@ -7,6 +7,7 @@
 //! design point, [`rtl`] emits it, [`stimulus`] builds seeded test vectors and [`sim`]
 //! drives the simulators.
 
+pub mod aiger;
 pub mod array;
 pub mod bench;
 pub mod config;

@@ -245,11 +245,19 @@ enum Cmd {
     },
     /// What each design does to a layer: collisions, error, cycles (see README).
     Eval(EvalArgs),
-    /// Prove each preset's PE datapath equal to its behavioural reference (Yosys SAT).
+    /// Prove PE datapaths equal to their behavioural reference for every input
+    /// (Yosys + ABC; two- and four-lane PEs split by lane activity).
     Prove {
         /// Comma-separated presets (default: all).
         #[arg(long, value_delimiter = ',')]
         presets: Vec<String>,
+        /// Prove one configuration instead: this YAML file over the (first) preset.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Prove one configuration with these overrides (repeatable), e.g.
+        /// --set pe.zero_test=act.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
         /// Both rounding modes of every reducing preset.
         #[arg(long)]
         both_roundings: bool,
@@ -447,9 +455,24 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
         Cmd::Eval(a) => eval_cmd(a)?,
         Cmd::Prove {
             presets,
+            config,
+            sets,
             both_roundings,
             timeout,
-        } => return prove_cmd(&presets, both_roundings, timeout),
+        } => {
+            let single = if config.is_some() || !sets.is_empty() {
+                Some(
+                    ConfigBuilder::new()
+                        .preset(presets.first().map(String::as_str))
+                        .file(config.as_deref())
+                        .sets(&sets)
+                        .build()?,
+                )
+            } else {
+                None
+            };
+            return prove_cmd(&presets, single, both_roundings, timeout);
+        }
         Cmd::Compare {
             presets,
             rows,
@@ -887,15 +910,26 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
     Ok(())
 }
 
-fn prove_cmd(presets: &[String], both_roundings: bool, timeout: u64) -> Result<ExitCode> {
+fn prove_cmd(
+    presets: &[String],
+    single: Option<Config>,
+    both_roundings: bool,
+    timeout: u64,
+) -> Result<ExitCode> {
     let names: Vec<String> = if presets.is_empty() {
         PRESETS.iter().map(|p| p.name.to_string()).collect()
     } else {
         presets.to_vec()
     };
+    let chosen: Vec<Config> = match single {
+        Some(c) => vec![c],
+        None => names
+            .iter()
+            .map(|n| Config::preset(n))
+            .collect::<Result<_>>()?,
+    };
     let mut cfgs = Vec::new();
-    for n in &names {
-        let c = Config::preset(n)?;
+    for c in chosen {
         if both_roundings && c.pe.rounding.is_some() {
             let mut t = c.clone();
             t.pe.rounding = Some(smtgen::config::Rounding::Truncate);
@@ -908,32 +942,27 @@ fn prove_cmd(presets: &[String], both_roundings: bool, timeout: u64) -> Result<E
     }
     let (mut passed, mut failed) = (0, 0);
     println!(
-        "{:<22} {:>10} {:>10} {:>8}",
-        "design", "rounding", "input bits", "seconds"
+        "{:<22} {:>12} {:>10} {:>6} {:>8} {:>8}",
+        "design", "rounding", "input bits", "miters", "seconds", "slowest"
     );
     for c in &cfgs {
         let p = smtgen::prove::prove(c, timeout)?;
         let r = c.pe.rounding.map_or("-", |r| r.name());
+        let row = format!(
+            "{:<22} {:>12} {:>10} {:>6} {:>8.1} {:>8.1}",
+            c.name, r, p.input_bits, p.cases, p.seconds, p.slowest
+        );
         if p.proven {
             passed += 1;
-            println!(
-                "{:<22} {:>10} {:>10} {:>8.1}  PROVEN equal to the reference for all inputs",
-                c.name, r, p.input_bits, p.seconds
-            );
+            println!("{row}  PROVEN equal to the reference for all inputs");
         } else {
             failed += 1;
             match &p.counterexample {
                 Some(x) => {
-                    println!(
-                        "{:<22} {:>10} {:>10} {:>8.1}  REFUTED",
-                        c.name, r, p.input_bits, p.seconds
-                    );
+                    println!("{row}  REFUTED");
                     println!("  counterexample: acts {:?} wgts {:?}: optimized {} reference {} golden model {}", x.acts, x.wgts, x.optimized, x.reference, x.model);
                 }
-                None => println!(
-                    "{:<22} {:>10} {:>10} {:>8.1}  UNDECIDED (timed out)",
-                    c.name, r, p.input_bits, p.seconds
-                ),
+                None => println!("{row}  UNDECIDED (timed out)"),
             }
         }
     }

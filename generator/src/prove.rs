@@ -1,13 +1,31 @@
 //! Equivalence proofs: the optimized PE datapath (`<name>_cond` + `<name>_fabric`,
 //! lane inputs to the cycle's lane sum) against the behavioural reference
-//! `<name>_ref`, for every input, with Yosys's SAT solver. A failed proof yields a
-//! counterexample (lane inputs, both sums) that the golden model then evaluates.
+//! `<name>_ref`, for every input. A failed proof yields a counterexample (lane
+//! inputs, both sums) that the golden model then evaluates.
+//!
+//! How: Yosys turns each miter into an AIG and ABC decides it, by SAT sweeping
+//! (`&fraig -x`, which merges equivalent internal nodes) or by BDDs (`collapse`).
+//! Policies whose rule depends on which lanes are active (two- and four-lane `sparq`
+//! and `sysmt`) are split by activity, because one monolithic miter over 32 to 64
+//! input bits takes minutes to hours:
+//!
+//! 1. *Link*: the proof variants `<name>_cond_cut` / `<name>_ref_cut` (activity cut
+//!    out to a port, [`rtl::generate_proof_variants`]) fed back with their own zero
+//!    tests equal the production modules, and the two zero tests agree.
+//! 2. *Cases*: per lane, active, or idle with a = 0, or (zero test `act_or_weight`)
+//!    idle with w = 0; 3^T or 2^T cases. In each, the activity is a constant (so the
+//!    routing muxes fold away and each lane's product becomes one node) and the
+//!    idle operand is a constant zero; only inputs whose real activity is the case's
+//!    count. Every input falls in some case, so link plus cases is the whole space.
 
-use crate::config::Config;
+use crate::config::{Config, ZeroTest};
 use crate::error::{Error, Result};
 use crate::model::PeModel;
 use crate::rtl::{self, GeneratedFile};
+use std::path::Path;
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::Instant;
 
 /// The outcome of one proof.
@@ -23,8 +41,12 @@ pub struct Proof {
     /// When refuted: lane activations, weights, optimized sum, reference sum, and
     /// the golden model's sum for the same lanes.
     pub counterexample: Option<Counterexample>,
-    /// Seconds Yosys took.
+    /// Miters decided: the link and the activity cases, or the one whole miter.
+    pub cases: usize,
+    /// Wall-clock seconds of the whole proof.
     pub seconds: f64,
+    /// Seconds of the slowest single miter.
+    pub slowest: f64,
 }
 
 /// Inputs on which the optimized datapath and the reference disagree.
@@ -42,29 +64,184 @@ pub struct Counterexample {
     pub model: i64,
 }
 
-fn miter(cfg: &Config) -> String {
-    let p = &cfg.name;
+/// One region of the input space: the lanes' activity and which idle operands are
+/// forced to zero (bit t of each mask is lane t).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Case {
+    /// Lanes active in this case.
+    pub on: u32,
+    /// Idle lanes whose activation is zero.
+    pub zero_act: u32,
+    /// Idle lanes whose weight is zero (zero test `act_or_weight` only).
+    pub zero_wgt: u32,
+}
+
+impl Case {
+    fn active(&self) -> u32 {
+        self.on.count_ones()
+    }
+}
+
+/// The activity cases of `cfg` (empty for policies without activity modes): per
+/// lane active, idle with a = 0, or idle with w = 0 under `act_or_weight`.
+pub fn cases(cfg: &Config) -> Vec<Case> {
+    if !rtl::has_activity_modes(cfg) {
+        return Vec::new();
+    }
     let t = cfg.pe.threads;
+    let weight = cfg.pe.zero_test.unwrap_or(ZeroTest::Act) == ZeroTest::ActOrWeight;
+    let mut out = vec![Case {
+        on: 0,
+        zero_act: 0,
+        zero_wgt: 0,
+    }];
+    for lane in 0..t {
+        let bit = 1u32 << lane;
+        let mut next = Vec::new();
+        for c in &out {
+            next.push(Case {
+                on: c.on | bit,
+                ..*c
+            });
+            next.push(Case {
+                zero_act: c.zero_act | bit,
+                ..*c
+            });
+            if weight {
+                next.push(Case {
+                    zero_wgt: c.zero_wgt | bit,
+                    ..*c
+                });
+            }
+        }
+        out = next;
+    }
+    out
+}
+
+struct Widths {
+    lanes: u32,
+    sum: u32,
+    x: u32,
+    y: u32,
+    sh: u32,
+}
+
+fn widths(cfg: &Config) -> Widths {
     let us = rtl::units(cfg);
-    let xb: u32 = us.iter().map(|u| u.aw).sum();
-    let yb: u32 = us.iter().map(|u| u.ww).sum();
-    let sb = 4 * us.len();
-    let sw = cfg.pe.sum_width();
+    Widths {
+        lanes: cfg.pe.threads,
+        sum: cfg.pe.sum_width(),
+        x: us.iter().map(|u| u.aw).sum(),
+        y: us.iter().map(|u| u.ww).sum(),
+        sh: 4 * us.len() as u32,
+    }
+}
+
+fn ports(w: &Widths, top: &str) -> String {
     format!(
-        "module {p}_miter (\n  input  wire [{lw}:0] act_i,\n  input  wire [{lw}:0] wgt_i,\n  output wire signed [{s}:0] opt_o,\n  output wire signed [{s}:0] ref_o,\n  output wire trigger_o\n);\n  wire [{x}:0] x;\n  wire [{y}:0] y;\n  wire [{sh}:0] sh;\n  {p}_cond u_cond (.act_i(act_i), .wgt_i(wgt_i), .x_o(x), .y_o(y), .sh_o(sh));\n  {p}_fabric u_fabric (.x_i(x), .y_i(y), .sh_i(sh), .sum_o(opt_o));\n  {p}_ref u_ref (.act_i(act_i), .wgt_i(wgt_i), .sum_o(ref_o));\n  assign trigger_o = (opt_o != ref_o);\nendmodule\n",
-        lw = t * 8 - 1,
-        s = sw - 1,
-        x = xb - 1,
-        y = yb - 1,
-        sh = sb - 1,
+        "module {top} (\n  input  wire [{lw}:0] act_i,\n  input  wire [{lw}:0] wgt_i,\n  output wire signed [{s}:0] opt_o,\n  output wire signed [{s}:0] ref_o,\n  output wire trigger_o\n);\n  wire [{x}:0] x;\n  wire [{y}:0] y;\n  wire [{sh}:0] sh;\n",
+        lw = w.lanes * 8 - 1,
+        s = w.sum - 1,
+        x = w.x - 1,
+        y = w.y - 1,
+        sh = w.sh - 1,
     )
 }
 
+/// The whole miter: production cond + fabric against the production reference.
+fn miter(cfg: &Config) -> String {
+    let p = &cfg.name;
+    format!(
+        "{}  {p}_cond u_cond (.act_i(act_i), .wgt_i(wgt_i), .x_o(x), .y_o(y), .sh_o(sh));\n  {p}_fabric u_fabric (.x_i(x), .y_i(y), .sh_i(sh), .sum_o(opt_o));\n  {p}_ref u_ref (.act_i(act_i), .wgt_i(wgt_i), .sum_o(ref_o));\n  assign trigger_o = (opt_o != ref_o);\nendmodule\n",
+        ports(&widths(cfg), &format!("{p}_miter"))
+    )
+}
+
+/// The link miter: each proof variant, fed its own zero tests, against its
+/// production module, and the two zero tests against each other.
+fn link_miter(cfg: &Config) -> String {
+    let p = &cfg.name;
+    let w = widths(cfg);
+    format!(
+        "{}  wire [{t}:0] on_c;\n  wire [{t}:0] on_r;\n  wire [{x}:0] xc;\n  wire [{y}:0] yc;\n  wire [{sh}:0] shc;\n  wire signed [{s}:0] opt_c;\n  wire signed [{s}:0] ref_c;\n  {p}_cond u_cond (.act_i(act_i), .wgt_i(wgt_i), .x_o(x), .y_o(y), .sh_o(sh));\n  {p}_fabric u_fabric (.x_i(x), .y_i(y), .sh_i(sh), .sum_o(opt_o));\n  {p}_ref u_ref (.act_i(act_i), .wgt_i(wgt_i), .sum_o(ref_o));\n  {p}_cond_cut u_cond_c (.act_i(act_i), .wgt_i(wgt_i), .on_i(on_c), .on_o(on_c), .x_o(xc), .y_o(yc), .sh_o(shc));\n  {p}_fabric u_fabric_c (.x_i(xc), .y_i(yc), .sh_i(shc), .sum_o(opt_c));\n  {p}_ref_cut u_ref_c (.act_i(act_i), .wgt_i(wgt_i), .on_i(on_r), .on_o(on_r), .sum_o(ref_c));\n  assign trigger_o = (opt_o != opt_c) || (ref_o != ref_c) || (on_c != on_r);\nendmodule\n",
+        ports(&w, &format!("{p}_link")),
+        t = w.lanes - 1,
+        s = w.sum - 1,
+        x = w.x - 1,
+        y = w.y - 1,
+        sh = w.sh - 1,
+    )
+}
+
+/// The activity cases' miter: the activity (`on_i`) and the idle operands
+/// (`za_i`: activation zero, `zw_i`: weight zero, per lane) are inputs that each
+/// case ties to constants; only inputs whose real activity (the reference's zero
+/// tests) equals `on_i` count.
+fn cases_miter(cfg: &Config) -> String {
+    let p = &cfg.name;
+    let w = widths(cfg);
+    let t = w.lanes;
+    let lane_mask = |v: &str| -> String {
+        let parts: Vec<String> = (0..t).rev().map(|l| format!("{{8{{{v}[{l}]}}}}")).collect();
+        format!("~{{{}}}", parts.join(", "))
+    };
+    let top = format!("{p}_cases");
+    let ports = ports(&w, &top).replacen(
+        "  input  wire [",
+        &format!("  input  wire [{tm}:0] on_i,\n  input  wire [{tm}:0] za_i,\n  input  wire [{tm}:0] zw_i,\n  input  wire [", tm = t - 1),
+        1,
+    );
+    format!(
+        "{ports}  wire [{lw}:0] a = act_i & {};\n  wire [{lw}:0] w = wgt_i & {};\n  wire [{tm}:0] on_c;\n  wire [{tm}:0] on_r;\n  {p}_cond_cut u_cond (.act_i(a), .wgt_i(w), .on_i(on_i), .on_o(on_c), .x_o(x), .y_o(y), .sh_o(sh));\n  {p}_fabric u_fabric (.x_i(x), .y_i(y), .sh_i(sh), .sum_o(opt_o));\n  {p}_ref_cut u_ref (.act_i(a), .wgt_i(w), .on_i(on_i), .on_o(on_r), .sum_o(ref_o));\n  assign trigger_o = (opt_o != ref_o) && (on_r == on_i);\nendmodule\n",
+        lane_mask("za_i"),
+        lane_mask("zw_i"),
+        lw = t * 8 - 1,
+        tm = t - 1,
+    )
+}
+
+/// Proves the generated PE of `cfg` within `timeout_s` seconds (an unfinished
+/// proof is neither proven nor refuted).
+pub fn prove(cfg: &Config, timeout_s: u64) -> Result<Proof> {
+    prove_files(cfg, &rtl::generate_pe(cfg)?, timeout_s)
+}
+
+/// The proof's working directory (kept or temporary).
+struct DirRef<'a>(&'a Path);
+
+impl DirRef<'_> {
+    fn path(&self) -> &Path {
+        self.0
+    }
+}
+
+/// One miter to decide: its top module and, for activity cases, the case.
+struct Job {
+    top: String,
+    case: Option<Case>,
+}
+
+enum Verdict {
+    Proven,
+    Refuted,
+    Undecided,
+}
+
 /// Proves `cfg`'s optimized datapath equal to its reference for every input, or
-/// returns the counterexample Yosys finds. `files` are the PE's generated files
-/// (pass a modified set to check that a broken fabric is refuted).
+/// returns the counterexample found. `files` are the PE's generated files (pass a
+/// modified set to check that a broken fabric is refuted).
 pub fn prove_files(cfg: &Config, files: &[GeneratedFile], timeout_s: u64) -> Result<Proof> {
-    let dir = tempfile::tempdir().map_err(|e| Error::io("<tempdir>", e))?;
+    let t0 = Instant::now();
+    // SMTGEN_KEEP_DIR keeps the miters, AIGs and logs for inspection.
+    let tmp = tempfile::tempdir().map_err(|e| Error::io("<tempdir>", e))?;
+    let kept = std::env::var_os("SMTGEN_KEEP_DIR").map(|d| Path::new(&d).join(&cfg.name));
+    if let Some(d) = &kept {
+        std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
+    }
+    let dir_path = kept.clone().unwrap_or_else(|| tmp.path().to_path_buf());
+    let dir = DirRef(&dir_path);
+    let p = &cfg.name;
     let mut all: Vec<GeneratedFile> = files
         .iter()
         .filter(|f| {
@@ -73,64 +250,259 @@ pub fn prove_files(cfg: &Config, files: &[GeneratedFile], timeout_s: u64) -> Res
         .cloned()
         .collect();
     all.push(rtl::generate_reference(cfg)?);
-    all.push(GeneratedFile {
-        name: format!("{}_miter.v", cfg.name),
-        text: miter(cfg),
-    });
-    rtl::write_files(dir.path(), &all)?;
-    let sources: Vec<&str> = all.iter().map(|f| f.name.as_str()).collect();
-    // Stage 1: MiniSAT on the word-level miter for a short while. A wrong datapath
-    // is refuted here within seconds; small designs are proven outright.
-    // Stage 2: the gate-level miter through ABC's SAT sweeping (fraig), which merges
-    // equivalent nodes, so an equivalent pair leaves trigger_o constant 0 and `sat`
-    // confirms it at once.
-    let read = format!(
-        "read_verilog {}\nhierarchy -check -top {p}_miter\nproc\nmemory\nmemory_map\nflatten\nopt\n",
-        sources.join(" "),
-        p = cfg.name
-    );
-    let quick =
-        format!("{read}sat -prove trigger_o 0 -timeout {QUICK_S} -show-inputs -show-outputs\n");
-    let sweep = format!("{read}techmap\nopt\nabc -g AND\nopt_clean\nsat -prove trigger_o 0 -show-inputs -show-outputs\n");
-    let t0 = Instant::now();
-    let mut log = run_yosys(dir.path(), "quick", &quick, timeout_s, &cfg.name)?;
-    if let Some(l) = &log {
-        if !l.contains("SUCCESS!") && !l.contains("FAIL!") {
-            log = run_yosys(dir.path(), "sweep", &sweep, timeout_s, &cfg.name)?;
+    all.extend(rtl::generate_proof_variants(cfg)?);
+    let mut jobs = Vec::new();
+    let cs = cases(cfg);
+    if cs.is_empty() {
+        all.push(GeneratedFile {
+            name: format!("{p}_miter.v"),
+            text: miter(cfg),
+        });
+        jobs.push(Job {
+            top: format!("{p}_miter"),
+            case: None,
+        });
+    } else {
+        all.push(GeneratedFile {
+            name: format!("{p}_link.v"),
+            text: link_miter(cfg),
+        });
+        jobs.push(Job {
+            top: format!("{p}_link"),
+            case: None,
+        });
+        all.push(GeneratedFile {
+            name: format!("{p}_cases.v"),
+            text: cases_miter(cfg),
+        });
+        for (k, c) in cs.iter().enumerate() {
+            jobs.push(Job {
+                top: format!("{p}_case{k}"),
+                case: Some(*c),
+            });
         }
     }
-    let seconds = t0.elapsed().as_secs_f64();
-    let Some(log) = log else {
-        return Ok(Proof {
-            design: cfg.name.clone(),
-            input_bits: 16 * cfg.pe.threads,
-            proven: false,
-            counterexample: None,
-            seconds,
-        });
-    };
-    let t = cfg.pe.lanes();
-    let proven = log.contains("SUCCESS!");
-    let counterexample = if proven {
-        None
-    } else {
-        Some(parse_counterexample(cfg, &log, t)?)
-    };
+    rtl::write_files(dir.path(), &all)?;
+    let sources: Vec<&str> = all.iter().map(|f| f.name.as_str()).collect();
+    write_aigs(dir.path(), &sources, &jobs, cfg)?;
+
+    // Decide the miters on both cores; stop handing out work after a refutation
+    // or when time is up.
+    let next = AtomicUsize::new(0);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let results: Mutex<Vec<(usize, Verdict, f64)>> = Mutex::new(Vec::new());
+    let deadline = t0 + std::time::Duration::from_secs(timeout_s);
+    let failure: Mutex<Option<Error>> = Mutex::new(None);
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                if i >= jobs.len() || stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let left = deadline.saturating_duration_since(Instant::now()).as_secs();
+                if left == 0 {
+                    stop.store(true, Ordering::SeqCst);
+                    break;
+                }
+                let t = Instant::now();
+                match decide(dir.path(), &jobs[i], left) {
+                    Ok(v) => {
+                        if !matches!(v, Verdict::Proven) {
+                            stop.store(true, Ordering::SeqCst);
+                        }
+                        if let Ok(mut r) = results.lock() {
+                            r.push((i, v, t.elapsed().as_secs_f64()));
+                        }
+                    }
+                    Err(e) => {
+                        stop.store(true, Ordering::SeqCst);
+                        if let Ok(mut f) = failure.lock() {
+                            *f = Some(e);
+                        }
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = failure.into_inner().ok().flatten() {
+        return Err(e);
+    }
+    let results = results.into_inner().unwrap_or_default();
+    let slowest = results.iter().map(|r| r.2).fold(0.0, f64::max);
+    let proven =
+        results.len() == jobs.len() && results.iter().all(|r| matches!(r.1, Verdict::Proven));
+    let mut counterexample = None;
+    if let Some((i, _, _)) = results.iter().find(|r| matches!(r.1, Verdict::Refuted)) {
+        counterexample = Some(witness(dir.path(), &sources, &jobs[*i], cfg, timeout_s)?);
+    }
     Ok(Proof {
         design: cfg.name.clone(),
         input_bits: 16 * cfg.pe.threads,
         proven,
         counterexample,
-        seconds,
+        cases: jobs.len(),
+        seconds: t0.elapsed().as_secs_f64(),
+        slowest,
     })
 }
 
-/// Seconds the first, plain SAT attempt may take.
-const QUICK_S: u64 = 60;
+/// One Yosys run that flattens the miters to and-inverter graphs: `<top>.aig` for
+/// the whole or link miter, and for the activity cases one `<name>_cases` graph
+/// from which each `<name>_case<k>.aig` is written with its constants tied.
+fn write_aigs(dir: &Path, sources: &[&str], jobs: &[Job], cfg: &Config) -> Result<()> {
+    let flat = "proc\nmemory\nmemory_map\nflatten\nopt\ntechmap\nopt\nsetundef -zero\naigmap\ndelete -port o:opt_o o:ref_o\nopt_clean\n";
+    let mut script = format!("read_verilog {}\ndesign -save base\n", sources.join(" "));
+    for j in jobs.iter().filter(|j| j.case.is_none()) {
+        script.push_str(&format!(
+            "design -load base\nhierarchy -check -top {t}\n{flat}write_aiger -zinit {t}.aig\n",
+            t = j.top
+        ));
+    }
+    let cases: Vec<(&Job, Case)> = jobs.iter().filter_map(|j| Some((j, j.case?))).collect();
+    let p = &cfg.name;
+    if !cases.is_empty() {
+        script.push_str(&format!(
+            "design -load base\nhierarchy -check -top {p}_cases\n{flat}write_aiger -ascii -zinit -map {p}_cases.map {p}_cases.aag\n"
+        ));
+    }
+    run_yosys(dir, "aig", &script, 600, p)?
+        .ok_or_else(|| Error::tool("yosys", format!("building the miters of {p} timed out")))?;
+    if cases.is_empty() {
+        return Ok(());
+    }
+    let read =
+        |f: String| std::fs::read_to_string(dir.join(&f)).map_err(|e| Error::io(dir.join(&f), e));
+    let aig = crate::aiger::Aig::parse_ascii(&read(format!("{p}_cases.aag"))?)?;
+    let map = read(format!("{p}_cases.map"))?;
+    for (job, c) in cases {
+        let mut ties = Vec::new();
+        for (name, mask) in [("on_i", c.on), ("za_i", c.zero_act), ("zw_i", c.zero_wgt)] {
+            for lane in 0..cfg.pe.threads {
+                let i = crate::aiger::input_index(&map, name, lane).ok_or_else(|| {
+                    Error::tool(
+                        "yosys",
+                        format!("{p}_cases.map has no input {name}[{lane}]"),
+                    )
+                })?;
+                ties.push((i, mask >> lane & 1 == 1));
+            }
+        }
+        let f = dir.join(format!("{}.aig", job.top));
+        std::fs::write(&f, aig.binary_with_constants(&ties)).map_err(|e| Error::io(&f, e))?;
+    }
+    Ok(())
+}
+
+/// Decides one miter with ABC: a conflict-limited SAT call first (refutes a broken
+/// datapath within a second), then BDDs first for cases with at most one active
+/// lane (16 free bits) and SAT sweeping first otherwise; the other engine gets the
+/// rest of the time if the first gives up.
+fn decide(dir: &Path, job: &Job, left_s: u64) -> Result<Verdict> {
+    let aig = format!("{}.aig", job.top);
+    let quick = format!("read_aiger {aig}; strash; sat -C 20000");
+    let bdd = format!("read_aiger {aig}; strash; collapse; strash; sat");
+    let sweep = format!("read_aiger {aig}; strash; &get; &fraig -x; &put; sat");
+    let bdd_first = job.case.is_some_and(|c| c.active() <= 1);
+    let (first, second) = if bdd_first {
+        (bdd, sweep)
+    } else {
+        (sweep, bdd)
+    };
+    let t = Instant::now();
+    let left = |t: &Instant| left_s.saturating_sub(t.elapsed().as_secs());
+    for (script, cap) in [
+        (quick, 30),
+        (first, (left_s / 4).clamp(10, 120)),
+        (second, left_s),
+    ] {
+        let s = left(&t).min(cap);
+        if s == 0 {
+            break;
+        }
+        match abc(dir, &script, s)? {
+            Verdict::Undecided => {}
+            v => return Ok(v),
+        }
+    }
+    Ok(Verdict::Undecided)
+}
+
+fn abc(dir: &Path, script: &str, timeout_s: u64) -> Result<Verdict> {
+    let out = Command::new("timeout")
+        .current_dir(dir)
+        .args(["-k", "5", &timeout_s.to_string(), "yosys-abc", "-c", script])
+        .output()
+        .map_err(|e| Error::tool("yosys-abc", format!("cannot start: {e}")))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if text.contains("UNSATISFIABLE") {
+        Ok(Verdict::Proven)
+    } else if text.contains("SATISFIABLE") {
+        Ok(Verdict::Refuted)
+    } else if out.status.code() == Some(124)
+        || out.status.code() == Some(137)
+        || text.contains("UNDECIDED")
+    {
+        Ok(Verdict::Undecided)
+    } else {
+        Err(Error::tool(
+            "yosys-abc",
+            format!(
+                "unexpected answer on {script}:\n{text}{}",
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        ))
+    }
+}
+
+/// Asks Yosys's SAT solver for an input that sets `trigger_o` in a refuted miter
+/// and reads it back as a counterexample (idle operands of the case zeroed).
+fn witness(
+    dir: &Path,
+    sources: &[&str],
+    job: &Job,
+    cfg: &Config,
+    timeout_s: u64,
+) -> Result<Counterexample> {
+    let (top, sets) = match job.case {
+        Some(c) => (
+            format!("{}_cases", cfg.name),
+            format!(
+                " -set on_i {} -set za_i {} -set zw_i {}",
+                c.on, c.zero_act, c.zero_wgt
+            ),
+        ),
+        None => (job.top.clone(), String::new()),
+    };
+    let script = format!(
+        "read_verilog {}\nhierarchy -check -top {top}\nproc\nmemory\nmemory_map\nflatten\nopt\nsat -prove trigger_o 0{sets} -show-inputs -show-outputs\n",
+        sources.join(" "),
+    );
+    let log =
+        run_yosys(dir, "witness", &script, timeout_s.max(60), &cfg.name)?.ok_or_else(|| {
+            Error::tool(
+                "yosys",
+                format!("{} is refuted, but finding the input timed out", job.top),
+            )
+        })?;
+    let mut x = parse_counterexample(cfg, &log, cfg.pe.lanes())?;
+    if let Some(c) = job.case {
+        for l in 0..x.acts.len() {
+            if c.zero_act >> l & 1 == 1 {
+                x.acts[l] = 0;
+            }
+            if c.zero_wgt >> l & 1 == 1 {
+                x.wgts[l] = 0;
+            }
+        }
+        x.model = i64::from(PeModel::new(&cfg.pe).products(&x.acts, &x.wgts).sum);
+    }
+    Ok(x)
+}
 
 /// Runs a Yosys script; `None` when it ran out of time, else its log.
 fn run_yosys(
-    dir: &std::path::Path,
+    dir: &Path,
     name: &str,
     script: &str,
     timeout_s: u64,
@@ -169,12 +541,6 @@ fn run_yosys(
     Ok(Some(
         std::fs::read_to_string(dir.join(&log)).unwrap_or_default(),
     ))
-}
-
-/// Proves the generated PE of `cfg` within `timeout_s` seconds (an unfinished
-/// proof is neither proven nor refuted).
-pub fn prove(cfg: &Config, timeout_s: u64) -> Result<Proof> {
-    prove_files(cfg, &rtl::generate_pe(cfg)?, timeout_s)
 }
 
 /// Reads `\act_i`, `\wgt_i`, `\opt_o`, `\ref_o` from the value table Yosys prints

@@ -244,6 +244,7 @@ struct CondPairTpl<'a> {
     solo_set: &'a str,
     win_module: &'a str,
     solo_win_module: &'a str,
+    cut: bool,
 }
 
 #[derive(Template)]
@@ -254,6 +255,98 @@ struct CondQuadTpl<'a> {
     zero_test: &'a str,
     zt_weight: bool,
     win_module: &'a str,
+    cut: bool,
+}
+
+/// Renders `<name>_cond`, or with `cut` its proof variant `<name>_cond_cut`: the
+/// same text except that the lanes' zero tests leave through `on_o` and the datapath
+/// takes the lanes' activity from `on_i` (two- and four-lane reducing policies only;
+/// the others have no activity to cut).
+fn cond_text(cfg: &Config, cut: bool) -> Result<String> {
+    let prefix = cfg.name.as_str();
+    let pe = &cfg.pe;
+    let rnd = pe.rounding_or_default();
+    let zt = pe.zero_test.unwrap_or(ZeroTest::Act);
+    let set = pe.window.unwrap_or(WindowSet::W4b2opt);
+    let hdr = |m: &str, what: &str| header(m, what, cfg);
+    let m = format!("{prefix}_cond{}", if cut { "_cut" } else { "" });
+    let h = hdr(&m, "operand conditioning and routing");
+    let wm = win_module(prefix, set, rnd);
+    let cond = match pe.policy {
+        Policy::Baseline | Policy::Ideal => render(
+            &CondExactTpl {
+                header: &h,
+                prefix,
+                lanes: pe.threads,
+            },
+            &m,
+        )?,
+        Policy::Bsparq => render(
+            &CondBsparqTpl {
+                header: &h,
+                prefix,
+                n: set.bits(),
+                win_module: &wm,
+            },
+            &m,
+        )?,
+        Policy::Sparq | Policy::Sysmt if pe.threads == 2 => {
+            let solo = solo_set(set);
+            let swm = solo.map(|s| win_module(prefix, s, rnd)).unwrap_or_default();
+            render(
+                &CondPairTpl {
+                    header: &h,
+                    prefix,
+                    policy: pe.policy.name(),
+                    zero_test: zt.name(),
+                    zt_weight: zt == ZeroTest::ActOrWeight,
+                    n: set.bits(),
+                    set: set.name(),
+                    solo_set: solo.map(WindowSet::name).unwrap_or("-"),
+                    win_module: &wm,
+                    solo_win_module: &swm,
+                    cut,
+                },
+                &m,
+            )?
+        }
+        Policy::Sparq | Policy::Sysmt => render(
+            &CondQuadTpl {
+                header: &h,
+                prefix,
+                zero_test: zt.name(),
+                zt_weight: zt == ZeroTest::ActOrWeight,
+                win_module: &wm,
+                cut,
+            },
+            &m,
+        )?,
+    };
+    Ok(cond)
+}
+
+/// The fabric's lane adder over units `lo..hi` as a balanced tree,
+/// `(t0 + t1) + (t2 + t3)` for four units: the two units that serve one lane when two
+/// lanes are active sum first (shallower, and the proof's SAT sweeping finds each
+/// lane's product as one node).
+fn balanced_sum(lo: usize, hi: usize) -> String {
+    match hi - lo {
+        0 => "0".into(),
+        1 => format!("t{lo}"),
+        2 => format!("t{lo} + t{}", lo + 1),
+        n => {
+            let mid = lo + n.div_ceil(2);
+            let part = |a: usize, b: usize| {
+                let s = balanced_sum(a, b);
+                if b - a > 1 {
+                    format!("({s})")
+                } else {
+                    s
+                }
+            };
+            format!("{} + {}", part(lo, mid), part(mid, hi))
+        }
+    }
 }
 
 /// A term of the fabric's sum: product `p{idx}` (pw bits, signed) shifted left by
@@ -363,7 +456,6 @@ pub fn generate_pe(cfg: &Config) -> Result<Vec<GeneratedFile>> {
     let y_bits: u32 = us.iter().map(|u| u.ww).sum();
     let sh_bits = 4 * us.len() as u32;
     let rnd = pe.rounding_or_default();
-    let zt = pe.zero_test.unwrap_or(ZeroTest::Act);
     let mut files = Vec::new();
     let mut add = |module: String, text: String| {
         files.push(GeneratedFile {
@@ -419,56 +511,7 @@ pub fn generate_pe(cfg: &Config) -> Result<Vec<GeneratedFile>> {
 
     // Conditioning.
     let m = format!("{prefix}_cond");
-    let h = hdr(&m, "operand conditioning and routing");
-    let wm = win_module(prefix, set, rnd);
-    let cond = match pe.policy {
-        Policy::Baseline | Policy::Ideal => render(
-            &CondExactTpl {
-                header: &h,
-                prefix,
-                lanes: pe.threads,
-            },
-            &m,
-        )?,
-        Policy::Bsparq => render(
-            &CondBsparqTpl {
-                header: &h,
-                prefix,
-                n: set.bits(),
-                win_module: &wm,
-            },
-            &m,
-        )?,
-        Policy::Sparq | Policy::Sysmt if pe.threads == 2 => {
-            let solo = solo_set(set);
-            let swm = solo.map(|s| win_module(prefix, s, rnd)).unwrap_or_default();
-            render(
-                &CondPairTpl {
-                    header: &h,
-                    prefix,
-                    policy: pe.policy.name(),
-                    zero_test: zt.name(),
-                    zt_weight: zt == ZeroTest::ActOrWeight,
-                    n: set.bits(),
-                    set: set.name(),
-                    solo_set: solo.map(WindowSet::name).unwrap_or("-"),
-                    win_module: &wm,
-                    solo_win_module: &swm,
-                },
-                &m,
-            )?
-        }
-        Policy::Sparq | Policy::Sysmt => render(
-            &CondQuadTpl {
-                header: &h,
-                prefix,
-                zero_test: zt.name(),
-                zt_weight: zt == ZeroTest::ActOrWeight,
-                win_module: &wm,
-            },
-            &m,
-        )?,
-    };
+    let cond = cond_text(cfg, false)?;
     add(m, cond);
 
     // Fabric.
@@ -514,10 +557,7 @@ pub fn generate_pe(cfg: &Config) -> Result<Vec<GeneratedFile>> {
         &FabricTpl {
             header: &hdr(&m, "multiplier fabric and lane adder"),
             prefix,
-            sum_expr: (0..us.len())
-                .map(|i| format!("t{i}"))
-                .collect::<Vec<_>>()
-                .join(" + "),
+            sum_expr: balanced_sum(0, us.len()),
             units: views,
             x_bits,
             y_bits,
@@ -675,16 +715,46 @@ struct RefTpl<'a> {
     solo_exact: bool,
     solo_doc: String,
     tables: Vec<RefTable>,
+    cut: bool,
 }
 
 /// Renders the behavioural reference of the PE's per-cycle rule, module
 /// `<name>_ref` (lanes in, lane sum out), from its own template: case tables
 /// written out from the spec's `win` and `nib4`, full-width multiplies.
 pub fn generate_reference(cfg: &Config) -> Result<GeneratedFile> {
+    reference_file(cfg, false)
+}
+
+/// True for the policies whose per-cycle rule depends on which lanes are active
+/// (two- and four-lane `sparq` and `sysmt`): their cond and reference have proof
+/// variants with the lanes' activity cut out (see [`generate_proof_variants`]).
+pub fn has_activity_modes(cfg: &Config) -> bool {
+    matches!(cfg.pe.policy, Policy::Sparq | Policy::Sysmt)
+}
+
+/// Renders the proof variants `<name>_cond_cut` and `<name>_ref_cut` (empty for
+/// policies without activity modes). Each is its production template rendered with
+/// the lanes' zero tests moved to an output `on_o` and the activity taken from an
+/// input `on_i`, so that `smtgen prove` can split the input space by activity and
+/// check separately that `on_i = on_o` gives back the production module.
+pub fn generate_proof_variants(cfg: &Config) -> Result<Vec<GeneratedFile>> {
+    if !has_activity_modes(cfg) {
+        return Ok(Vec::new());
+    }
+    Ok(vec![
+        GeneratedFile {
+            name: format!("{}_cond_cut.v", cfg.name),
+            text: cond_text(cfg, true)?,
+        },
+        reference_file(cfg, true)?,
+    ])
+}
+
+fn reference_file(cfg: &Config, cut: bool) -> Result<GeneratedFile> {
     use crate::numerics::{nib4_table, win_table};
     let prefix = cfg.name.as_str();
     let pe = &cfg.pe;
-    let module = format!("{prefix}_ref");
+    let module = format!("{prefix}_ref{}", if cut { "_cut" } else { "" });
     let rnd = pe.rounding_or_default();
     let set = pe.window.unwrap_or(WindowSet::W4b2opt);
     let mut tables = Vec::new();
@@ -735,6 +805,7 @@ pub fn generate_reference(cfg: &Config) -> Result<GeneratedFile> {
                 Some(s) => format!("win(a; {})", s.name()),
             },
             tables,
+            cut,
         },
         &module,
     )?;

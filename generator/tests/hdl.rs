@@ -23,6 +23,35 @@ fn every_preset_is_lint_clean_under_wall_without_waivers() {
 }
 
 #[test]
+fn proof_variants_and_references_are_lint_clean_too() {
+    if !require("verilator") {
+        return;
+    }
+    for p in PRESETS {
+        let cfg = Config::preset(p.name).unwrap();
+        let pe = generate_pe(&cfg).unwrap();
+        let mut extra = vec![smtgen::rtl::generate_reference(&cfg).unwrap()];
+        extra.extend(smtgen::rtl::generate_proof_variants(&cfg).unwrap());
+        for f in extra {
+            let top = f.name.trim_end_matches(".v").to_string();
+            let mut files = pe.clone();
+            files.push(f);
+            let list: Vec<String> = files
+                .iter()
+                .filter(|g| g.name.ends_with(".v") && !g.name.ends_with("_pe.v"))
+                .map(|g| g.name.clone())
+                .collect();
+            files.push(smtgen::rtl::GeneratedFile {
+                name: format!("{top}.f"),
+                text: list.join("\n") + "\n",
+            });
+            let out = sim::lint(&files, &top).unwrap();
+            assert!(out.trim().is_empty(), "{top}: {out}");
+        }
+    }
+}
+
+#[test]
 fn every_preset_matches_the_model_under_verilator_and_icarus() {
     let (v, i) = (require("verilator"), require("iverilog"));
     for p in PRESETS {

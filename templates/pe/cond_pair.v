@@ -14,9 +14,17 @@
 //   {{ n }}-bit halves, unit 0 the upper (shift s + {{ n }}), unit 1 the lower (shift s).
 {%- endif %}
 // A unit always takes its activation and weight from the same lane.
-module {{ prefix }}_cond (
+{%- if cut %}
+// Proof variant (smtgen prove): the lanes' zero tests leave through on_o and the
+// datapath takes the lanes' activity from on_i; otherwise identical to {{ prefix }}_cond.
+{%- endif %}
+module {{ prefix }}_cond{% if cut %}_cut{% endif %} (
   input  wire [15:0] act_i,
   input  wire [15:0] wgt_i,
+{%- if cut %}
+  input  wire [1:0]  on_i,
+  output wire [1:0]  on_o,
+{%- endif %}
   output wire [{{ 2 * n - 1 }}:0] x_o,
   output wire [15:0] y_o,
   output wire [7:0]  sh_o
@@ -27,8 +35,14 @@ module {{ prefix }}_cond (
   wire [7:0] w0 = wgt_i[7:0];
   wire [7:0] w1 = wgt_i[15:8];
 
+{%- if cut %}
+  assign on_o = { {% if zt_weight %}(|a1) & (|w1){% else %}|a1{% endif %}, {% if zt_weight %}(|a0) & (|w0){% else %}|a0{% endif %} };
+  wire on0  = on_i[0];
+  wire on1  = on_i[1];
+{%- else %}
   wire on0  = {% if zt_weight %}(|a0) & (|w0){% else %}|a0{% endif %};
   wire on1  = {% if zt_weight %}(|a1) & (|w1){% else %}|a1{% endif %};
+{%- endif %}
   wire both = on0 & on1;
   // Lane 1 alone: both units serve lane 1. Otherwise (lane 0 alone, or none) lane 0.
   wire only1 = ~on0 & on1;

@@ -10,9 +10,17 @@
 //   c <= 1: the same two-lane wiring with two virtual lanes made of lane A's
 //           activation nibbles, a[7:4] at window position 4 and a[3:0] at 0, both
 //           with lane A's weight: the four partial products of the exact a x w.
-module {{ prefix }}_cond (
+{%- if cut %}
+// Proof variant (smtgen prove): the lanes' zero tests leave through on_o and the
+// datapath takes the lanes' activity from on_i; otherwise identical to {{ prefix }}_cond.
+{%- endif %}
+module {{ prefix }}_cond{% if cut %}_cut{% endif %} (
   input  wire [31:0] act_i,
   input  wire [31:0] wgt_i,
+{%- if cut %}
+  input  wire [3:0]  on_i,
+  output wire [3:0]  on_o,
+{%- endif %}
   output reg  [15:0] x_o,
   output reg  [19:0] y_o,
   output reg  [15:0] sh_o
@@ -33,7 +41,12 @@ module {{ prefix }}_cond (
 
       assign a[k]  = act_i[8*k +: 8];
       assign w[k]  = wgt_i[8*k +: 8];
+{%- if cut %}
+      assign on_o[k] = {% if zt_weight %}(|a[k]) & (|w[k]){% else %}|a[k]{% endif %};
+      assign on[k] = on_i[k];
+{%- else %}
       assign on[k] = {% if zt_weight %}(|a[k]) & (|w[k]){% else %}|a[k]{% endif %};
+{%- endif %}
 
       {{ win_module }} u_win (
         .a_i     (a[k]),

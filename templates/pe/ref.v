@@ -4,9 +4,17 @@
 // full-width multiplies, no sub-multiplier fabric, no routing. Its only job is to be
 // obviously right; `smtgen prove` shows {{ prefix }}_cond + {{ prefix }}_fabric equal
 // to it for every input, and the regression runs it against the golden model.
+{%- if cut %}
+// Proof variant (smtgen prove): the lanes' zero tests leave through on_o and the rule
+// takes the lanes' activity from on_i; otherwise identical to {{ prefix }}_ref.
+{%- endif %}
 module {{ module }} (
   input  wire [{{ lanes * 8 - 1 }}:0] act_i,
   input  wire [{{ lanes * 8 - 1 }}:0] wgt_i,
+{%- if cut %}
+  input  wire [{{ lanes - 1 }}:0] on_i,
+  output wire [{{ lanes - 1 }}:0] on_o,
+{%- endif %}
   output wire signed [{{ sum_w - 1 }}:0] sum_o
 );
 {% for t in tables %}
@@ -38,7 +46,12 @@ module {{ module }} (
 {% else %}
   // Zero test: {{ zero_test }}.
 {%- for l in lane_ids %}
+{%- if cut %}
+  assign on_o[{{ l }}] = (a{{ l }} != 8'd0){% if zt_weight %} && (w{{ l }} != 8'sd0){% endif %};
+  wire on{{ l }} = on_i[{{ l }}];
+{%- else %}
   wire on{{ l }} = (a{{ l }} != 8'd0){% if zt_weight %} && (w{{ l }} != 8'sd0){% endif %};
+{%- endif %}
 {%- endfor %}
   wire [2:0] c = {% for l in lane_ids %}{2'd0, on{{ l }}}{% if !loop.last %} + {% endif %}{% endfor %};
 {% if rule == "pair" %}
