@@ -305,6 +305,14 @@ enum Cmd {
 }
 
 fn main() -> ExitCode {
+    // Like other Unix filters, end quietly when the reader goes away
+    // (`smtgen presets | head`) instead of failing on the closed pipe.
+    #[cfg(unix)]
+    // SAFETY: restores the default SIGPIPE disposition (Rust's runtime ignores it)
+    // before any thread exists or any output is written.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     match run(cli.cmd) {
         Ok(code) => code,

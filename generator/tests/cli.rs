@@ -196,3 +196,44 @@ fn example_configs_validate() {
     }
     assert!(n >= 2);
 }
+
+/// Regression: `smtgen ... | head` used to end with a panic or an I/O error once
+/// `head` closed the pipe; now the process ends quietly on SIGPIPE, like other
+/// Unix filters.
+#[cfg(unix)]
+#[test]
+fn closed_stdout_pipe_ends_quietly() {
+    use std::io::{Read, Write};
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::{Command, Stdio};
+    let rows: String = (0..200_000)
+        .map(|i| format!("{},{},{},{}\n", i % 256, i % 255 - 127, i * 7 % 256, 5))
+        .collect();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_smtgen"))
+        .args(["model", "--preset", "sysmt2", "--input", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("smtgen starts");
+    let mut stdin = child.stdin.take().unwrap();
+    let feeder = std::thread::spawn(move || {
+        let _ = stdin.write_all(rows.as_bytes());
+    });
+    // Read one line's worth, then close the pipe as `head -1` does.
+    let mut first = [0u8; 16];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let _ = feeder.join();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !err.contains("panicked") && !err.contains("Broken pipe"),
+        "{err}"
+    );
+    assert_eq!(
+        out.status.signal(),
+        Some(13),
+        "ended by SIGPIPE: {:?}",
+        out.status
+    );
+}
