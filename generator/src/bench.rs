@@ -49,9 +49,11 @@ pub fn model_throughput(cycles: usize, reps: usize) -> Result<Vec<ModelThroughpu
 }
 
 /// Verilator simulation speed of one array: streams about `cycles` cycles of
-/// back-to-back random tiles (50 % zero activations) through the generated array
-/// and reports the harness's own loop time (cycles compared every cycle included).
-pub fn array_throughput(cfg: &Config, cycles: usize) -> Result<crate::sim::SimReport> {
+/// back-to-back random tiles (50 % zero activations) through the generated array,
+/// one speed build run `repeat` times, and reports the harness's own loop time per
+/// run (cycles compared every cycle included) in `runs`. Timing on a shared
+/// machine varies from run to run: compare the fastest or the median, not one run.
+pub fn array_throughput(cfg: &Config, cycles: usize, repeat: u32) -> Result<crate::sim::SimReport> {
     use crate::array::{run_gemm, Gemm};
     let (r, c, t) = (
         cfg.array.rows as usize,
@@ -69,6 +71,7 @@ pub fn array_throughput(cfg: &Config, cycles: usize) -> Result<crate::sim::SimRe
     let opts = crate::sim::SimOptions {
         keep_dir: std::env::var_os("SMTGEN_KEEP_DIR").map(std::path::PathBuf::from),
         fast: true,
+        repeat,
         ..Default::default()
     };
     crate::sim::run_verilator_array(cfg, &files, &run, 0xBE7C, &opts)

@@ -301,6 +301,9 @@ enum Cmd {
         /// Comma-separated presets (with --array; default all).
         #[arg(long, value_delimiter = ',')]
         presets: Vec<String>,
+        /// Runs of each built array model (with --array); best and median are shown.
+        #[arg(long, default_value_t = 5)]
+        repeat: u32,
     },
 }
 
@@ -420,7 +423,7 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
             let opts = SimOptions {
                 waves,
                 keep_dir: keep,
-                fast: false,
+                ..Default::default()
             };
             let mut ok = true;
             if array {
@@ -514,6 +517,7 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
             array: true,
             sizes,
             presets,
+            repeat,
             ..
         } => {
             let cycles = cycles.unwrap_or(100_000);
@@ -522,10 +526,11 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
             } else {
                 presets
             };
-            println!("Verilator array simulation speed, one core, ~{cycles} cycles, every output compared");
+            let repeat = repeat.max(1);
+            println!("Verilator array simulation speed, one core, ~{cycles} cycles, every output compared, {repeat} run(s) per build");
             println!(
-                "{:<15} {:>7} {:>10} {:>9} {:>16}",
-                "preset", "size", "cycles", "build s", "array cycles/s"
+                "{:<15} {:>7} {:>10} {:>9} {:>15} {:>15}",
+                "preset", "size", "cycles", "build s", "best cycles/s", "median cycles/s"
             );
             for (r, c) in parse_sizes(&sizes)? {
                 for name in &names {
@@ -533,14 +538,18 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
                         .preset(Some(name))
                         .sets(&[format!("array.rows={r}"), format!("array.cols={c}")])
                         .build()?;
-                    let rep = bench::array_throughput(&cfg, cycles)?;
+                    let rep = bench::array_throughput(&cfg, cycles, repeat)?;
+                    let mut runs = rep.runs.clone();
+                    runs.sort_by(f64::total_cmp);
+                    let rate = |s: f64| rep.cycles as f64 / s.max(1e-9) / 1e3;
                     println!(
-                        "{:<15} {:>7} {:>10} {:>9.1} {:>14.0} k{}",
+                        "{:<15} {:>7} {:>10} {:>9.1} {:>13.0} k {:>13.0} k{}",
                         name,
                         format!("{r}x{c}"),
                         rep.cycles,
                         rep.build_s,
-                        rep.cycles as f64 / rep.run_s.max(1e-9) / 1e3,
+                        rate(rep.run_s),
+                        rate(runs.get(runs.len() / 2).copied().unwrap_or(rep.run_s)),
                         if rep.mismatches > 0 {
                             "  MISMATCHES"
                         } else {

@@ -64,8 +64,10 @@ pub struct SimReport {
     /// Seconds spent building.
     pub build_s: f64,
     /// Seconds spent simulating (the bench's own loop time where it reports one,
-    /// else the whole process).
+    /// else the whole process); the fastest of `runs`.
     pub run_s: f64,
+    /// Seconds of each run when the model ran several times (`SimOptions::repeat`).
+    pub runs: Vec<f64>,
 }
 
 /// True when `tool` can be started (`tool -V` or `--version` answers).
@@ -139,6 +141,9 @@ pub struct SimOptions {
     /// Build for speed (benchmarks): `--x-assign fast --x-initial fast -O3` and
     /// `-O2` C++, instead of the regression's randomised X handling.
     pub fast: bool,
+    /// Run the built Verilator model this many times (benchmarks; at least once).
+    /// Mismatches come from the first run; `SimReport::runs` has every run's time.
+    pub repeat: u32,
 }
 
 fn workdir(opts: &SimOptions) -> Result<(Option<tempfile::TempDir>, PathBuf)> {
@@ -178,7 +183,7 @@ fn verilator_run(
     data_name: &str,
     write_data: &dyn Fn(&Path) -> Result<()>,
     opts: &SimOptions,
-) -> Result<(String, Vec<u8>, f64, f64)> {
+) -> Result<(String, Vec<u8>, f64, Vec<f64>)> {
     let (_guard, dir) = workdir(opts)?;
     let list = stage(&dir, files, top)?;
     let io = |e| Error::io(&dir, e);
@@ -207,22 +212,25 @@ fn verilator_run(
     run(&mut cmd, "verilator")?;
     let build_s = t0.elapsed().as_secs_f64();
     write_data(&dir.join(data_name))?;
-    let t1 = Instant::now();
-    let mut run_cmd = Command::new(dir.join("obj_dir").join("tb"));
-    run_cmd.current_dir(&dir).arg(data_name);
-    if let Some(w) = &opts.waves {
-        run_cmd.arg(w);
+    let mut first: Option<(String, Vec<u8>)> = None;
+    let mut runs = Vec::new();
+    for _ in 0..opts.repeat.max(1) {
+        let t1 = Instant::now();
+        let mut run_cmd = Command::new(dir.join("obj_dir").join("tb"));
+        run_cmd.current_dir(&dir).arg(data_name);
+        if let Some(w) = &opts.waves {
+            run_cmd.arg(w);
+        }
+        let out = run_cmd
+            .output()
+            .map_err(|e| Error::tool("verilator harness", format!("cannot start: {e}")))?;
+        let wall = t1.elapsed().as_secs_f64();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        runs.push(field(&text, "sim_us=").map_or(wall, |us| us as f64 / 1e6));
+        first.get_or_insert((text, out.stderr));
     }
-    let out = run_cmd
-        .output()
-        .map_err(|e| Error::tool("verilator harness", format!("cannot start: {e}")))?;
-    let run_s = t1.elapsed().as_secs_f64();
-    Ok((
-        String::from_utf8_lossy(&out.stdout).to_string(),
-        out.stderr,
-        build_s,
-        run_s,
-    ))
+    let (text, err) = first.unwrap_or_default();
+    Ok((text, err, build_s, runs))
 }
 
 /// Builds `top` with an Icarus bench (`-P` parameters, `-D` defines) and runs it
@@ -235,7 +243,7 @@ fn icarus_run(
     plusarg: &str,
     write_data: &dyn Fn(&Path) -> Result<()>,
     opts: &SimOptions,
-) -> Result<(String, Vec<u8>, f64, f64)> {
+) -> Result<(String, Vec<u8>, f64, Vec<f64>)> {
     let (_guard, dir) = workdir(opts)?;
     let list = stage(&dir, files, top)?;
     std::fs::write(dir.join("tb.v"), bench).map_err(|e| Error::io(&dir, e))?;
@@ -256,12 +264,9 @@ fn icarus_run(
         .args(["-n", "tb.vvp", &format!("+{plusarg}=data.txt")])
         .output()
         .map_err(|e| Error::tool("vvp", format!("cannot start: {e}")))?;
-    Ok((
-        String::from_utf8_lossy(&out.stdout).to_string(),
-        out.stderr,
-        build_s,
-        t1.elapsed().as_secs_f64(),
-    ))
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let run_s = field(&text, "sim_us=").map_or(t1.elapsed().as_secs_f64(), |us| us as f64 / 1e6);
+    Ok((text, out.stderr, build_s, vec![run_s]))
 }
 
 /// Builds the PE with the Verilator harness and replays `stim` through it.
@@ -492,7 +497,7 @@ fn report(
     text: &str,
     stderr: &[u8],
     build_s: f64,
-    run_s: f64,
+    runs: Vec<f64>,
 ) -> Result<SimReport> {
     let (cycles, mismatches) = parse_result(text).ok_or_else(|| {
         Error::tool(
@@ -523,6 +528,7 @@ fn report(
             .map(str::to_string)
             .collect(),
         build_s,
-        run_s: field(text, "sim_us=").map_or(run_s, |us| us as f64 / 1e6),
+        run_s: runs.iter().copied().fold(f64::INFINITY, f64::min),
+        runs,
     })
 }
