@@ -207,15 +207,6 @@ pub fn prove(cfg: &Config, timeout_s: u64) -> Result<Proof> {
     prove_files(cfg, &rtl::generate_pe(cfg)?, timeout_s)
 }
 
-/// The proof's working directory (kept or temporary).
-struct DirRef<'a>(&'a Path);
-
-impl DirRef<'_> {
-    fn path(&self) -> &Path {
-        self.0
-    }
-}
-
 /// One miter to decide: its top module and, for activity cases, the case.
 struct Job {
     top: String,
@@ -239,8 +230,8 @@ pub fn prove_files(cfg: &Config, files: &[GeneratedFile], timeout_s: u64) -> Res
     if let Some(d) = &kept {
         std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
     }
-    let dir_path = kept.clone().unwrap_or_else(|| tmp.path().to_path_buf());
-    let dir = DirRef(&dir_path);
+    let dir_path = kept.unwrap_or_else(|| tmp.path().to_path_buf());
+    let dir: &Path = &dir_path;
     let p = &cfg.name;
     let mut all: Vec<GeneratedFile> = files
         .iter()
@@ -282,9 +273,9 @@ pub fn prove_files(cfg: &Config, files: &[GeneratedFile], timeout_s: u64) -> Res
             });
         }
     }
-    rtl::write_files(dir.path(), &all)?;
+    rtl::write_files(dir, &all)?;
     let sources: Vec<&str> = all.iter().map(|f| f.name.as_str()).collect();
-    write_aigs(dir.path(), &sources, &jobs, cfg)?;
+    write_aigs(dir, &sources, &jobs, cfg)?;
 
     // Decide the miters on both cores; stop handing out work after a refutation
     // or when time is up.
@@ -306,7 +297,7 @@ pub fn prove_files(cfg: &Config, files: &[GeneratedFile], timeout_s: u64) -> Res
                     break;
                 }
                 let t = Instant::now();
-                match decide(dir.path(), &jobs[i], left) {
+                match decide(dir, &jobs[i], left) {
                     Ok(v) => {
                         if !matches!(v, Verdict::Proven) {
                             stop.store(true, Ordering::SeqCst);
@@ -334,7 +325,7 @@ pub fn prove_files(cfg: &Config, files: &[GeneratedFile], timeout_s: u64) -> Res
         results.len() == jobs.len() && results.iter().all(|r| matches!(r.1, Verdict::Proven));
     let mut counterexample = None;
     if let Some((i, _, _)) = results.iter().find(|r| matches!(r.1, Verdict::Refuted)) {
-        counterexample = Some(witness(dir.path(), &sources, &jobs[*i], cfg, timeout_s)?);
+        counterexample = Some(witness(dir, &sources, &jobs[*i], cfg, timeout_s)?);
     }
     Ok(Proof {
         design: cfg.name.clone(),
