@@ -268,11 +268,10 @@ fn cond_text(cfg: &Config, cut: bool) -> Result<String> {
     let rnd = pe.rounding_or_default();
     let zt = pe.zero_test.unwrap_or(ZeroTest::Act);
     let set = pe.window.unwrap_or(WindowSet::W4b2opt);
-    let hdr = |m: &str, what: &str| header(m, what, cfg);
     let m = format!("{prefix}_cond{}", if cut { "_cut" } else { "" });
-    let h = hdr(&m, "operand conditioning and routing");
+    let h = header(&m, "operand conditioning and routing", cfg);
     let wm = win_module(prefix, set, rnd);
-    let cond = match pe.policy {
+    Ok(match pe.policy {
         Policy::Baseline | Policy::Ideal => render(
             &CondExactTpl {
                 header: &h,
@@ -321,8 +320,7 @@ fn cond_text(cfg: &Config, cut: bool) -> Result<String> {
             },
             &m,
         )?,
-    };
-    Ok(cond)
+    })
 }
 
 /// The fabric's lane adder over units `lo..hi` as a balanced tree,
