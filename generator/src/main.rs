@@ -248,8 +248,8 @@ enum Cmd {
     /// Prove PE datapaths equal to their behavioural reference for every input
     /// (Yosys + ABC; two- and four-lane PEs split by lane activity).
     Prove {
-        /// Comma-separated presets (default: all).
-        #[arg(long, value_delimiter = ',')]
+        /// Comma-separated presets (default: all); --preset works too.
+        #[arg(long, alias = "preset", value_delimiter = ',')]
         presets: Vec<String>,
         /// Prove one configuration instead: this YAML file over the (first) preset.
         #[arg(long)]
