@@ -149,12 +149,21 @@ fn ports(w: &Widths, top: &str) -> String {
     )
 }
 
+/// The production cond + fabric (`opt_o`) and reference (`ref_o`) on the miter's
+/// lane inputs.
+fn production(p: &str) -> String {
+    format!(
+        "  {p}_cond u_cond (.act_i(act_i), .wgt_i(wgt_i), .x_o(x), .y_o(y), .sh_o(sh));\n  {p}_fabric u_fabric (.x_i(x), .y_i(y), .sh_i(sh), .sum_o(opt_o));\n  {p}_ref u_ref (.act_i(act_i), .wgt_i(wgt_i), .sum_o(ref_o));\n"
+    )
+}
+
 /// The whole miter: production cond + fabric against the production reference.
 fn miter(cfg: &Config) -> String {
     let p = &cfg.name;
     format!(
-        "{}  {p}_cond u_cond (.act_i(act_i), .wgt_i(wgt_i), .x_o(x), .y_o(y), .sh_o(sh));\n  {p}_fabric u_fabric (.x_i(x), .y_i(y), .sh_i(sh), .sum_o(opt_o));\n  {p}_ref u_ref (.act_i(act_i), .wgt_i(wgt_i), .sum_o(ref_o));\n  assign trigger_o = (opt_o != ref_o);\nendmodule\n",
-        ports(&widths(cfg), &format!("{p}_miter"))
+        "{}{}  assign trigger_o = (opt_o != ref_o);\nendmodule\n",
+        ports(&widths(cfg), &format!("{p}_miter")),
+        production(p)
     )
 }
 
@@ -164,8 +173,9 @@ fn link_miter(cfg: &Config) -> String {
     let p = &cfg.name;
     let w = widths(cfg);
     format!(
-        "{}  wire [{t}:0] on_c;\n  wire [{t}:0] on_r;\n  wire [{x}:0] xc;\n  wire [{y}:0] yc;\n  wire [{sh}:0] shc;\n  wire signed [{s}:0] opt_c;\n  wire signed [{s}:0] ref_c;\n  {p}_cond u_cond (.act_i(act_i), .wgt_i(wgt_i), .x_o(x), .y_o(y), .sh_o(sh));\n  {p}_fabric u_fabric (.x_i(x), .y_i(y), .sh_i(sh), .sum_o(opt_o));\n  {p}_ref u_ref (.act_i(act_i), .wgt_i(wgt_i), .sum_o(ref_o));\n  {p}_cond_cut u_cond_c (.act_i(act_i), .wgt_i(wgt_i), .on_i(on_c), .on_o(on_c), .x_o(xc), .y_o(yc), .sh_o(shc));\n  {p}_fabric u_fabric_c (.x_i(xc), .y_i(yc), .sh_i(shc), .sum_o(opt_c));\n  {p}_ref_cut u_ref_c (.act_i(act_i), .wgt_i(wgt_i), .on_i(on_r), .on_o(on_r), .sum_o(ref_c));\n  assign trigger_o = (opt_o != opt_c) || (ref_o != ref_c) || (on_c != on_r);\nendmodule\n",
+        "{}  wire [{t}:0] on_c;\n  wire [{t}:0] on_r;\n  wire [{x}:0] xc;\n  wire [{y}:0] yc;\n  wire [{sh}:0] shc;\n  wire signed [{s}:0] opt_c;\n  wire signed [{s}:0] ref_c;\n{}  {p}_cond_cut u_cond_c (.act_i(act_i), .wgt_i(wgt_i), .on_i(on_c), .on_o(on_c), .x_o(xc), .y_o(yc), .sh_o(shc));\n  {p}_fabric u_fabric_c (.x_i(xc), .y_i(yc), .sh_i(shc), .sum_o(opt_c));\n  {p}_ref_cut u_ref_c (.act_i(act_i), .wgt_i(wgt_i), .on_i(on_r), .on_o(on_r), .sum_o(ref_c));\n  assign trigger_o = (opt_o != opt_c) || (ref_o != ref_c) || (on_c != on_r);\nendmodule\n",
         ports(&w, &format!("{p}_link")),
+        production(p),
         t = w.lanes - 1,
         s = w.sum - 1,
         x = w.x - 1,
