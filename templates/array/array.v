@@ -47,9 +47,12 @@ module {{ prefix }}_array #(
   // ---------------------------------------------------------------------------
   // Input skew: row r and column c are delayed by r and c cycles.
   // ---------------------------------------------------------------------------
-  wire [LW-1:0] row_act [0:ROWS-1];
-  wire [2:0]    row_ctl [0:ROWS-1];
-  wire [LW-1:0] col_wgt [0:COLS-1];
+  // The link arrays below carry a split_var metacomment (a plain comment to
+  // other tools). Without it an unpacked array is scheduled as one signal, so an
+  // input change at the west edge would re-evaluate every PE in that simulation.
+  wire [LW-1:0] row_act [0:ROWS-1] /*verilator split_var*/;
+  wire [2:0]    row_ctl [0:ROWS-1] /*verilator split_var*/;
+  wire [LW-1:0] col_wgt [0:COLS-1] /*verilator split_var*/;
 
   genvar r, c;
   generate
@@ -116,7 +119,7 @@ module {{ prefix }}_array #(
     end
   end
 
-  wire [MW:0] row_drain [0:ROWS-1];
+  wire [MW:0] row_drain [0:ROWS-1] /*verilator split_var*/;
   generate
     for (r = 0; r < ROWS; r = r + 1) begin : g_drain
       if (r == 0) begin : g_first
@@ -134,10 +137,10 @@ module {{ prefix }}_array #(
   // The mesh. Horizontal links are indexed r*(COLS+1)+c (c = 0 is the west edge),
   // vertical links (r)*COLS+c with r = 0 the north edge.
   // ---------------------------------------------------------------------------
-  wire [LW-1:0]    h_act [0:ROWS*(COLS+1)-1];
-  wire [2:0]       h_ctl [0:ROWS*(COLS+1)-1];
-  wire [LW-1:0]    v_wgt [0:(ROWS+1)*COLS-1];
-  wire [ACC_W-1:0] res   [0:ROWS*COLS-1];
+  wire [LW-1:0]    h_act [0:ROWS*(COLS+1)-1] /*verilator split_var*/;
+  wire [2:0]       h_ctl [0:ROWS*(COLS+1)-1] /*verilator split_var*/;
+  wire [LW-1:0]    v_wgt [0:(ROWS+1)*COLS-1] /*verilator split_var*/;
+  wire [ACC_W-1:0] res   [0:ROWS*COLS-1] /*verilator split_var*/;
 
   generate
     for (r = 0; r < ROWS; r = r + 1) begin : g_west
