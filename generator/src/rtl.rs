@@ -245,6 +245,87 @@ struct CondPairTpl<'a> {
     win_module: &'a str,
     solo_win_module: &'a str,
     cut: bool,
+    rne: bool,
+    lanes: Vec<PairLane>,
+}
+
+/// One lane's inline 4-bit window in the two-lane cond: the selection signals
+/// (`g<k>_<p>`: the window sits at position `p` or above, with their expressions) and
+/// the priority chains for the window, its shift, the bits below it and its
+/// round-up condition.
+struct PairLane {
+    k: usize,
+    above: Vec<(String, String)>,
+    trunc: String,
+    shift: String,
+    low: String,
+    round: String,
+}
+
+/// The inline window of lane `k` over the 4-bit placement `positions` (ascending).
+/// Every selection is an AND-OR over one-hot terms, not a `?:` chain: the gates are
+/// the same, but Verilator compiles `?:` on data into branches, and mispredicted
+/// branches cost a 16x16 sysmt2 array half its simulation speed (issue #3).
+fn pair_lane(k: usize, positions: &[u32]) -> PairLane {
+    let a = format!("a{k}");
+    let g = |p: u32| format!("g{k}_{p}");
+    let above = positions
+        .windows(2)
+        .map(|w| (g(w[1]), format!("|{a}[7:{}]", w[0] + 4)))
+        .collect();
+    // One-hot: position i holds the window when the leading one is above position
+    // i - 1's window (g) and not above its own (the next position's g is low).
+    let m = positions.len();
+    let sel = |i: usize| -> String {
+        let mut t = Vec::new();
+        if i > 0 {
+            t.push(g(positions[i]));
+        }
+        if i + 1 < m {
+            t.push(format!("~{}", g(positions[i + 1])));
+        }
+        t.join(" & ")
+    };
+    // `({W{sel_i}} & f(p_i)) | ...` over the positions whose term is not zero.
+    let or_of = |w: u32, f: &dyn Fn(u32) -> Option<String>| -> String {
+        let terms: Vec<String> = positions
+            .iter()
+            .enumerate()
+            .filter_map(|(i, &p)| f(p).map(|v| format!("({{{w}{{{}}}}} & {v})", sel(i))))
+            .collect();
+        if terms.is_empty() {
+            format!("{w}'d0")
+        } else {
+            terms.join(" | ")
+        }
+    };
+    let round_at = |p: u32| match p {
+        0 => None,
+        1 => Some(format!("{a}[0] & {a}[1]")),
+        _ => Some(format!("{a}[{}] & ({a}[{p}] | (|{a}[{}:0]))", p - 1, p - 2)),
+    };
+    PairLane {
+        k,
+        above,
+        trunc: or_of(4, &|p| Some(format!("{a}[{}:{p}]", p + 3))),
+        shift: or_of(3, &|p| (p > 0).then(|| format!("3'd{p}"))),
+        low: or_of(4, &|p| match p {
+            0 => None,
+            4 => Some(format!("{a}[3:0]")),
+            _ => Some(format!("{{{}'d0, {a}[{}:0]}}", 4 - p, p - 1)),
+        }),
+        round: if let [0, p] = positions {
+            // One placement above the lowest (4b2opt): a flat conjunction.
+            format!("{} & {}", g(*p), round_at(*p).unwrap_or_default())
+        } else {
+            let terms: Vec<String> = positions
+                .iter()
+                .enumerate()
+                .filter_map(|(i, &p)| round_at(p).map(|r| format!("({} & {r})", sel(i))))
+                .collect();
+            format!("({})", terms.join(" | "))
+        },
+    }
 }
 
 #[derive(Template)]
@@ -305,6 +386,8 @@ fn cond_text(cfg: &Config, cut: bool) -> Result<String> {
                     win_module: &wm,
                     solo_win_module: &swm,
                     cut,
+                    rne: rnd == Rounding::NearestEven,
+                    lanes: (0..2).map(|k| pair_lane(k, set.positions())).collect(),
                 },
                 &m,
             )?
@@ -466,7 +549,9 @@ pub fn generate_pe(cfg: &Config) -> Result<Vec<GeneratedFile>> {
     // Leaves: windows and nibbles.
     let set = pe.window.unwrap_or(WindowSet::W4b2opt);
     let mut wins = Vec::new();
-    if pe.policy.reduces() {
+    // The two-lane cond keeps 4-bit windows inline (see cond_pair.v).
+    let inline_win = pe.threads == 2 && set.bits() == 4 && pe.policy != Policy::Bsparq;
+    if pe.policy.reduces() && !inline_win {
         wins.push(set);
         if pe.threads == 2 {
             if let Some(s) = solo_set(set) {

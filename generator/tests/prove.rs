@@ -192,9 +192,7 @@ fn a_production_zero_test_that_drifts_from_the_spec_is_refuted_by_the_link() {
         .find(|f| f.name.ends_with("_cond.v"))
         .unwrap();
     let before = cond.text.clone();
-    cond.text = cond
-        .text
-        .replace("wire on1  = (|a1) & (|w1);", "wire on1  = |a1;");
+    cond.text = cond.text.replace("on1 = (|a1) & (|w1);", "on1 = |a1;");
     assert_ne!(before, cond.text, "the mutation applies");
     let p = prove_files(&cfg, &files, 300).unwrap();
     assert!(!p.proven);

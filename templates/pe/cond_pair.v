@@ -25,11 +25,71 @@ module {{ prefix }}_cond{% if cut %}_cut{% endif %} (
   input  wire [1:0]  on_i,
   output wire [1:0]  on_o,
 {%- endif %}
-  output wire [{{ 2 * n - 1 }}:0] x_o,
-  output wire [15:0] y_o,
-  output wire [7:0]  sh_o
+  output {% if n == 4 %}reg {% else %}wire{% endif %} [{{ 2 * n - 1 }}:0] x_o,
+  output {% if n == 4 %}reg {% else %}wire{% endif %} [15:0] y_o,
+  output {% if n == 4 %}reg {% else %}wire{% endif %} [7:0]  sh_o
 );
+{% if n == 4 %}
+  // One block per PE: the two windows are inline, so each lane's window, shift,
+  // round-up condition and the bits below the window come from one selection.
+  reg  [7:0] a0, a1, w0, w1;
+  reg        on0, on1, both, only1, solo0;
+{%- for l in lanes %}
+  reg  [3:0] t{{ l.k }}, n{{ l.k }}, l{{ l.k }};
+  reg  [2:0] s{{ l.k }};
+{%- for g in l.above %}
+  reg        {{ g.0 }};
+{%- endfor %}
+{%- endfor %}
+{%- if cut %}
 
+  assign on_o = { {% if zt_weight %}(|act_i[15:8]) & (|wgt_i[15:8]){% else %}|act_i[15:8]{% endif %}, {% if zt_weight %}(|act_i[7:0]) & (|wgt_i[7:0]){% else %}|act_i[7:0]{% endif %} };
+{%- endif %}
+
+  always @* begin
+    a0 = act_i[7:0];
+    a1 = act_i[15:8];
+    w0 = wgt_i[7:0];
+    w1 = wgt_i[15:8];
+{%- if cut %}
+    on0 = on_i[0];
+    on1 = on_i[1];
+{%- else %}
+    on0 = {% if zt_weight %}(|a0) & (|w0){% else %}|a0{% endif %};
+    on1 = {% if zt_weight %}(|a1) & (|w1){% else %}|a1{% endif %};
+{%- endif %}
+    both = on0 & on1;
+    // Lane 1 alone: both units serve lane 1. Otherwise (lane 0 alone, or none) lane 0.
+    only1 = ~on0 & on1;
+{%- for l in lanes %}
+    // Lane {{ l.k }}: win(a{{ l.k }}; {{ set }}) is n{{ l.k }} << s{{ l.k }}: the window t{{ l.k }}{% if rne %}, rounded to nearest (ties
+    // to even; a carry out saturates) when both lanes are active{% endif %}; l{{ l.k }}: the bits below it.
+{%- for g in l.above %}
+    {{ g.0 }} = {{ g.1 }};
+{%- endfor %}
+    t{{ l.k }} = {{ l.trunc }};
+    s{{ l.k }} = {{ l.shift }};
+    l{{ l.k }} = {{ l.low }};
+{%- if rne %}
+    n{{ l.k }} = t{{ l.k }} + {3'd0, both & {{ l.round }} & ~(&t{{ l.k }})};
+{%- else %}
+    n{{ l.k }} = t{{ l.k }};
+{%- endif %}
+{%- endfor %}
+    // A unit always takes its activation and weight from the same lane. The three
+    // cases are one-hot; AND-OR keeps the simulation free of data-dependent branches.
+    solo0 = ~both & ~only1;
+    x_o  = ({{ "{" }}{{ 2 * n }}{{ "{" }}both}}  & {n1, n0}) |
+           ({{ "{" }}{{ 2 * n }}{{ "{" }}only1}} & {n1, l1}) |
+           ({{ "{" }}{{ 2 * n }}{{ "{" }}solo0}} & {l0, n0});
+    y_o  = ({16{both}}  & {w1, w0}) |
+           ({16{only1}} & {w1, w1}) |
+           ({16{solo0}} & {w0, w0});
+    sh_o = ({8{both}}  & {1'b0, s1, 1'b0, s0}) |
+           ({8{only1}} & {1'b0, s1, 4'd0}) |
+           ({8{solo0}} & {4'd0, 1'b0, s0});
+  end
+{%- else %}
   wire [7:0] a0 = act_i[7:0];
   wire [7:0] a1 = act_i[15:8];
   wire [7:0] w0 = wgt_i[7:0];
@@ -51,33 +111,6 @@ module {{ prefix }}_cond{% if cut %}_cut{% endif %} (
   wire [{{ n - 1 }}:0] nib1;
   wire [2:0] s0;
   wire [2:0] s1;
-{% if n == 4 %}
-  // Windows round only when both lanes are active.
-  {{ win_module }} u_win0 (
-    .a_i     (a0),
-    .round_i (both),
-    .nib_o   (nib0),
-    .sh_o    (s0)
-  );
-
-  {{ win_module }} u_win1 (
-    .a_i     (a1),
-    .round_i (both),
-    .nib_o   (nib1),
-    .sh_o    (s1)
-  );
-
-  // The bits of a lane below its window (s <= 4, so they sit in a[3:0]).
-  wire [3:0] low0 = a0[3:0] & ~(4'b1111 << s0);
-  wire [3:0] low1 = a1[3:0] & ~(4'b1111 << s1);
-
-  wire use0 = both | ~only1;  // unit 0 holds lane 0's window
-  wire use1 = both | only1;   // unit 1 holds lane 1's window
-
-  assign x_o  = {use1 ? nib1 : low0, use0 ? nib0 : low1};
-  assign y_o  = {(both | only1) ? w1 : w0, only1 ? w1 : w0};
-  assign sh_o = {1'b0, use1 ? s1 : 3'd0, 1'b0, use0 ? s0 : 3'd0};
-{% else %}
   {{ win_module }} u_win0 (
     .a_i     (a0),
     .round_i (1'b1),
