@@ -26,12 +26,13 @@ module {{ prefix }}_cond{% if cut %}_cut{% endif %} (
   output reg  [15:0] sh_o
 );
 
-  wire [7:0] a [0:3];
-  wire [7:0] w [0:3];
+  // split_var lets the simulator keep each lane's signals apart.
+  wire [7:0] a [0:3] /*verilator split_var*/;
+  wire [7:0] w [0:3] /*verilator split_var*/;
   wire [3:0] on;
-  wire [3:0] nib [0:3];
+  wire [3:0] nib [0:3] /*verilator split_var*/;
   wire [3:0] wide;
-  wire [3:0] q [0:3];
+  wire [3:0] q [0:3] /*verilator split_var*/;
   wire [3:0] e;
 
   genvar k;
@@ -72,31 +73,37 @@ module {{ prefix }}_cond{% if cut %}_cut{% endif %} (
   wire       quad = (cnt >= 3'd3);
 
   // Lane A: the first active lane (lane 3 when none is; its product is then zero).
-  // Lane B: the last active lane (only used with exactly two active).
-  wire [1:0] la = on[0] ? 2'd0 : on[1] ? 2'd1 : on[2] ? 2'd2 : 2'd3;
-  wire [1:0] lb = on[3] ? 2'd3 : on[2] ? 2'd2 : 2'd1;
+  // Lane B: the last active lane (only used with exactly two active). Both as one-hot
+  // selects, and every mux below as AND-OR: the same gates as indexed muxes, but the
+  // simulation model then has no data-dependent branch (issue #3: mispredicted
+  // branches, not code size, set the array's simulation speed).
+  wire [3:0] fa = {~on[0] & ~on[1] & ~on[2], ~on[0] & ~on[1] & on[2], ~on[0] & on[1], on[0]};
+  wire [3:0] lb = {on[3], ~on[3] & on[2], ~on[3] & ~on[2], 1'b0};
 
-  wire [7:0] wa = w[la];
-  wire [7:0] wb = solo ? wa : w[lb];
-  wire [3:0] xa = solo ? a[la][7:4] : nib[la];
-  wire [3:0] xb = solo ? a[la][3:0] : nib[lb];
-  wire       ha = solo | wide[la];
-  wire       hb = ~solo & wide[lb];
+  wire [7:0] wa = ({8{fa[0]}} & w[0]) | ({8{fa[1]}} & w[1]) | ({8{fa[2]}} & w[2]) | ({8{fa[3]}} & w[3]);
+  wire [7:0] aa = ({8{fa[0]}} & a[0]) | ({8{fa[1]}} & a[1]) | ({8{fa[2]}} & a[2]) | ({8{fa[3]}} & a[3]);
+  wire [3:0] na = ({4{fa[0]}} & nib[0]) | ({4{fa[1]}} & nib[1]) | ({4{fa[2]}} & nib[2]) | ({4{fa[3]}} & nib[3]);
+  wire [7:0] wl = ({8{lb[1]}} & w[1]) | ({8{lb[2]}} & w[2]) | ({8{lb[3]}} & w[3]);
+  wire [3:0] nl = ({4{lb[1]}} & nib[1]) | ({4{lb[2]}} & nib[2]) | ({4{lb[3]}} & nib[3]);
+  wire       unused_lb = lb[0];
+
+  wire [7:0] wb = ({8{solo}} & wa) | ({8{~solo}} & wl);
+  wire [3:0] xa = ({4{solo}} & aa[7:4]) | ({4{~solo}} & na);
+  wire [3:0] xb = ({4{solo}} & aa[3:0]) | ({4{~solo}} & nl);
+  wire       ha = solo | (|(fa & wide));
+  wire       hb = ~solo & (|(lb & wide));
 
   always @* begin
-    if (quad) begin
-      x_o  = {nib[3], nib[2], nib[1], nib[0]};
-      y_o  = { {q[3][3], q[3]}, {q[2][3], q[2]}, {q[1][3], q[1]}, {q[0][3], q[0]} };
-      sh_o = { {wide[3] & e[3], wide[3] ^ e[3], 2'b00},
-               {wide[2] & e[2], wide[2] ^ e[2], 2'b00},
-               {wide[1] & e[1], wide[1] ^ e[1], 2'b00},
-               {wide[0] & e[0], wide[0] ^ e[0], 2'b00} };
-    end else begin
-      x_o  = {xb, xb, xa, xa};
-      y_o  = { {1'b0, wb[3:0]}, {wb[7], wb[7:4]}, {1'b0, wa[3:0]}, {wa[7], wa[7:4]} };
-      sh_o = { {1'b0, hb, 2'b00}, {hb, ~hb, 2'b00},
-               {1'b0, ha, 2'b00}, {ha, ~ha, 2'b00} };
-    end
+    x_o  = ({16{quad}} & {nib[3], nib[2], nib[1], nib[0]}) |
+           ({16{~quad}} & {xb, xb, xa, xa});
+    y_o  = ({20{quad}} & { {q[3][3], q[3]}, {q[2][3], q[2]}, {q[1][3], q[1]}, {q[0][3], q[0]} }) |
+           ({20{~quad}} & { {1'b0, wb[3:0]}, {wb[7], wb[7:4]}, {1'b0, wa[3:0]}, {wa[7], wa[7:4]} });
+    sh_o = ({16{quad}} & { {wide[3] & e[3], wide[3] ^ e[3], 2'b00},
+                           {wide[2] & e[2], wide[2] ^ e[2], 2'b00},
+                           {wide[1] & e[1], wide[1] ^ e[1], 2'b00},
+                           {wide[0] & e[0], wide[0] ^ e[0], 2'b00} }) |
+           ({16{~quad}} & { {1'b0, hb, 2'b00}, {hb, ~hb, 2'b00},
+                            {1'b0, ha, 2'b00}, {ha, ~ha, 2'b00} });
   end
 
 endmodule

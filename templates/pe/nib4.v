@@ -20,7 +20,8 @@ module {{ prefix }}_nib4 (
   wire [3:0] q_rnd = hi;
 {%- endif %}
 
-  assign q_o = exact ? w_i[3:0] : q_rnd;
+  // AND-OR rather than ?: keeps Verilator's model free of data-dependent branches.
+  assign q_o = ({4{exact}} & w_i[3:0]) | ({4{~exact}} & q_rnd);
   assign e_o = ~exact;
 
 endmodule
