@@ -126,8 +126,9 @@ module {{ prefix }}_cond{% if cut %}_cut{% endif %} (
   );
 
   // At most one active: both units on the served lane's wider window.
-  wire [7:0] as = only1 ? a1 : a0;
-  wire [7:0] ws = only1 ? w1 : w0;
+  // AND-OR muxes (no data-dependent branch in the simulation model, issue #3).
+  wire [7:0] as = ({8{only1}} & a1) | ({8{~only1}} & a0);
+  wire [7:0] ws = ({8{only1}} & w1) | ({8{~only1}} & w0);
   wire [{{ 2 * n - 1 }}:0] snib;
   wire [2:0] ss;
 
@@ -140,8 +141,9 @@ module {{ prefix }}_cond{% if cut %}_cut{% endif %} (
 
   wire [3:0] solo_sh_hi = {1'b0, ss} + 4'd{{ n }};
 
-  assign x_o  = both ? {nib1, nib0} : {snib[{{ n - 1 }}:0], snib[{{ 2 * n - 1 }}:{{ n }}]};
-  assign y_o  = both ? {w1, w0} : {ws, ws};
-  assign sh_o = both ? {1'b0, s1, 1'b0, s0} : {1'b0, ss, solo_sh_hi};
+  assign x_o  = ({{ "{" }}{{ 2 * n }}{both}} & {nib1, nib0}) |
+                ({{ "{" }}{{ 2 * n }}{~both}} & {snib[{{ n - 1 }}:0], snib[{{ 2 * n - 1 }}:{{ n }}]});
+  assign y_o  = ({16{both}} & {w1, w0}) | ({16{~both}} & {ws, ws});
+  assign sh_o = ({8{both}} & {1'b0, s1, 1'b0, s0}) | ({8{~both}} & {1'b0, ss, solo_sh_hi});
 {% endif %}
 endmodule
