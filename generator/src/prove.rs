@@ -545,13 +545,14 @@ fn run_yosys(
 }
 
 /// Reads `\act_i`, `\wgt_i`, `\opt_o`, `\ref_o` from the value table Yosys prints
-/// for a failed proof (`Time Signal Value` rows; the decimal column).
+/// for a failed proof (`Signal Dec Hex Bin` rows). The hex column: Yosys prints the
+/// decimal one signed for 32-bit signals, so a set top bit reads as negative.
 fn parse_counterexample(cfg: &Config, log: &str, t: usize) -> Result<Counterexample> {
     let value = |name: &str| -> Option<u128> {
         log.lines().find_map(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
             let i = f.iter().position(|w| *w == name)?;
-            f.get(i + 1)?.parse::<u128>().ok()
+            u128::from_str_radix(f.get(i + 2)?, 16).ok()
         })
     };
     let missing = || {
@@ -591,5 +592,27 @@ mod tests {
         let m = miter(&cfg);
         assert!(m.contains("sysmt4_cond u_cond") && m.contains("sysmt4_ref u_ref"));
         assert!(m.contains("input  wire [31:0] act_i") && m.contains("signed [17:0] opt_o"));
+    }
+
+    /// Regression: Yosys prints a 32-bit signal's decimal column signed, so sysmt4's
+    /// witness with act_i[31] set read as "no counterexample" (seen once the AND-OR
+    /// fabric led the SAT solver to a different model).
+    #[test]
+    fn a_witness_with_the_top_input_bit_set_is_read_from_the_hex_column() {
+        let cfg = Config::preset("sysmt4").unwrap();
+        let log = "\
+  Signal Name             Dec       Hex                                 Bin
+  --------------- ----------- --------- -----------------------------------
+  \\act_i          -1463014393  a8cc2c07    10101000110011000010110000000111
+  \\on_i                    15         f                                1111
+  \\opt_o                16388      4004                  000100000000000100
+  \\ref_o                22276      5704                  000101011100000100
+  \\trigger_o                1         1                                   1
+  \\wgt_i           1477969660  581806fc    01011000000110000000011011111100
+";
+        let x = parse_counterexample(&cfg, log, 4).unwrap();
+        assert_eq!(x.acts, vec![0x07, 0x2c, 0xcc, 0xa8]);
+        assert_eq!(x.wgts, vec![-4, 0x06, 0x18, 0x58]);
+        assert_eq!((x.optimized, x.reference), (16388, 22276));
     }
 }

@@ -30,8 +30,9 @@ module {{ prefix }}_acc #(
   endgenerate
 
   reg  [ACC_W-1:0] acc_q;
-  wire [ACC_W-1:0] base = clear_i ? {ACC_W{1'b0}} : acc_q;
-  wire [ACC_W-1:0] add  = valid_i ? sum_ext : {ACC_W{1'b0}};
+  // Masks rather than ?: (same gates; no data-dependent branch when simulated).
+  wire [ACC_W-1:0] base = {ACC_W{~clear_i}} & acc_q;
+  wire [ACC_W-1:0] add  = {ACC_W{valid_i}} & sum_ext;
   wire [ACC_W-1:0] acc_d = base + add;
 
   always @(posedge clk_i or negedge rst_ni) begin
