@@ -284,6 +284,10 @@ fn pair_lane(k: usize, positions: &[u32]) -> PairLane {
         if i + 1 < m {
             t.push(format!("~{}", g(positions[i + 1])));
         }
+        if t.is_empty() {
+            // A single placement is always selected.
+            t.push("1'b1".into());
+        }
         t.join(" & ")
     };
     // `({W{sel_i}} & f(p_i)) | ...` over the positions whose term is not zero.
@@ -955,6 +959,20 @@ pub fn write_files(dir: &Path, files: &[GeneratedFile]) -> Result<Vec<PathBuf>> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pair_lane_selects_are_one_hot_terms() {
+        let l = pair_lane(1, &[0, 4]);
+        assert_eq!(l.above, vec![("g1_4".to_string(), "|a1[7:4]".to_string())]);
+        assert_eq!(l.trunc, "({4{~g1_4}} & a1[3:0]) | ({4{g1_4}} & a1[7:4])");
+        assert_eq!(l.low, "({4{g1_4}} & a1[3:0])");
+        assert_eq!(l.shift, "({3{g1_4}} & 3'd4)");
+        // A single placement has no selection to make, and no empty replication.
+        let one = pair_lane(0, &[4]);
+        assert!(one.above.is_empty());
+        assert_eq!(one.trunc, "({4{1'b1}} & a0[7:4])");
+        assert!(!one.trunc.contains("{}"), "{}", one.trunc);
+    }
 
     #[test]
     fn terms_sign_extend_shift_and_wrap() {
