@@ -249,9 +249,21 @@ struct CondPairTpl<'a> {
     lanes: Vec<PairLane>,
 }
 
+/// Round-to-nearest-even condition of a window at LSB position `p` of activation `a`:
+/// the guard bit and either the window's LSB or a sticky bit below the guard (`None`
+/// at position 0, which drops nothing). Shared by the window modules and the
+/// two-lane cond's inline windows.
+fn round_up(a: &str, p: u32) -> Option<String> {
+    match p {
+        0 => None,
+        1 => Some(format!("{a}[0] & {a}[1]")),
+        _ => Some(format!("{a}[{}] & ({a}[{p}] | (|{a}[{}:0]))", p - 1, p - 2)),
+    }
+}
+
 /// One lane's inline 4-bit window in the two-lane cond: the selection signals
 /// (`g<k>_<p>`: the window sits at position `p` or above, with their expressions) and
-/// the priority chains for the window, its shift, the bits below it and its
+/// the one-hot AND-OR selections of the window, its shift, the bits below it and its
 /// round-up condition.
 struct PairLane {
     k: usize,
@@ -303,11 +315,6 @@ fn pair_lane(k: usize, positions: &[u32]) -> PairLane {
             terms.join(" | ")
         }
     };
-    let round_at = |p: u32| match p {
-        0 => None,
-        1 => Some(format!("{a}[0] & {a}[1]")),
-        _ => Some(format!("{a}[{}] & ({a}[{p}] | (|{a}[{}:0]))", p - 1, p - 2)),
-    };
     PairLane {
         k,
         above,
@@ -320,12 +327,12 @@ fn pair_lane(k: usize, positions: &[u32]) -> PairLane {
         }),
         round: if let [0, p] = positions {
             // One placement above the lowest (4b2opt): a flat conjunction.
-            format!("{} & {}", g(*p), round_at(*p).unwrap_or_default())
+            format!("{} & {}", g(*p), round_up(&a, *p).unwrap_or_default())
         } else {
             let terms: Vec<String> = positions
                 .iter()
                 .enumerate()
-                .filter_map(|(i, &p)| round_at(p).map(|r| format!("({} & {r})", sel(i))))
+                .filter_map(|(i, &p)| round_up(&a, p).map(|r| format!("({} & {r})", sel(i))))
                 .collect();
             format!("({})", terms.join(" | "))
         },
@@ -486,17 +493,7 @@ fn win_file(prefix: &str, set: WindowSet, rnd: Rounding, cfg: &Config) -> Result
             } else {
                 format!("hit{p} & ~hit{}", pos[i - 1])
             };
-            let round = if p == 0 {
-                "1'b0".into()
-            } else if p == 1 {
-                format!("(sel{p} & a_i[0] & a_i[1])")
-            } else {
-                format!(
-                    "(sel{p} & a_i[{}] & (a_i[{p}] | (|a_i[{}:0])))",
-                    p - 1,
-                    p - 2
-                )
-            };
+            let round = round_up("a_i", p).map_or("1'b0".into(), |r| format!("(sel{p} & {r})"));
             WinOpt {
                 pos: p,
                 hit,
