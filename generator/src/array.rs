@@ -4,8 +4,10 @@
 //!
 //! Timing contract (the RTL, this model and the tests agree on it): a tile whose last
 //! group is presented at cycle `tL` puts `C[r][c]` on row `r`'s result port at cycle
-//! `tL + 2·COLS + r − c`. Consecutive last groups must be at least `COLS` cycles apart
-//! (`last_ready`), so tiles of `G ≥ COLS` groups stream back to back.
+//! `tL + 2·COLS + r − c + E`, where `E` is the number of edge register stages (1 when
+//! the window logic sits at the array edge, else 0). Consecutive last groups must be
+//! at least `COLS` cycles apart (`last_ready`), so tiles of `G ≥ COLS` groups stream
+//! back to back.
 
 use crate::config::Config;
 use crate::model::{PeModel, MAX_LANES};
@@ -13,26 +15,28 @@ use crate::stimulus::Rng;
 use std::collections::VecDeque;
 
 /// Cycles from a tile's first group at the array's inputs to its last result at the
-/// outputs, inclusive: `G + R + 2C − 1` for `G` groups on an R×C array.
-pub fn tile_latency(rows: u64, cols: u64, groups: u64) -> u64 {
-    groups + rows + 2 * cols - 1
+/// outputs, inclusive: `G + R + 2C − 1 + E` for `G` groups on an R×C array with `E`
+/// edge register stages.
+pub fn tile_latency(rows: u64, cols: u64, edge: u64, groups: u64) -> u64 {
+    groups + rows + 2 * cols - 1 + edge
 }
 
 /// Cycles for `tiles` tiles of `groups` groups each, presented as early as the array
-/// accepts them (no idle cycles of the user's): `(tiles − 1)·max(G, C) + G + R + 2C − 1`.
-pub fn gemm_cycles(rows: u64, cols: u64, groups: u64, tiles: u64) -> u64 {
-    stream_cycles(rows, cols, &vec![groups; tiles as usize])
+/// accepts them (no idle cycles of the user's):
+/// `(tiles − 1)·max(G, C) + G + R + 2C − 1 + E`.
+pub fn gemm_cycles(rows: u64, cols: u64, edge: u64, groups: u64, tiles: u64) -> u64 {
+    stream_cycles(rows, cols, edge, &vec![groups; tiles as usize])
 }
 
 /// Cycles for a stream of tiles with `groups[i]` groups each, presented as early as
-/// the array accepts them: `G₀ + Σ_{i≥1} max(Gᵢ, C) + R + 2C − 1` (the first group in
-/// to the last result out, inclusive). Tile i's last group enters `max(Gᵢ, C)` cycles
-/// after tile i−1's.
-pub fn stream_cycles(rows: u64, cols: u64, groups: &[u64]) -> u64 {
+/// the array accepts them: `G₀ + Σ_{i≥1} max(Gᵢ, C) + R + 2C − 1 + E` (the first group
+/// in to the last result out, inclusive). Tile i's last group enters `max(Gᵢ, C)`
+/// cycles after tile i−1's.
+pub fn stream_cycles(rows: u64, cols: u64, edge: u64, groups: &[u64]) -> u64 {
     match groups.split_first() {
         None => 0,
         Some((g0, rest)) => {
-            g0 + rest.iter().map(|&g| g.max(cols)).sum::<u64>() + rows + 2 * cols - 1
+            g0 + rest.iter().map(|&g| g.max(cols)).sum::<u64>() + rows + 2 * cols - 1 + edge
         }
     }
 }
@@ -106,6 +110,7 @@ pub struct ArrayModel {
     rows: usize,
     cols: usize,
     lanes: usize,
+    edge: usize,
     cells: Vec<Cell>,
     row_skew: Vec<Delay<(Ctl, [u8; MAX_LANES])>>,
     col_skew: Vec<Delay<[i8; MAX_LANES]>>,
@@ -121,6 +126,7 @@ impl ArrayModel {
     /// The array of `cfg` just after reset.
     pub fn new(cfg: &Config) -> Self {
         let (rows, cols) = (cfg.array.rows as usize, cfg.array.cols as usize);
+        let edge = cfg.pe.window_logic.edge_stages() as usize;
         let cell = Cell {
             pe: PeModel::new(&cfg.pe),
             act_q: [0; MAX_LANES],
@@ -132,15 +138,18 @@ impl ArrayModel {
             rows,
             cols,
             lanes: cfg.pe.lanes(),
+            edge,
             cells: vec![cell; rows * cols],
+            // Row r's operands and controls reach the mesh r + E cycles after entry
+            // (E edge stages); a delay of zero is a direct connection.
             row_skew: (0..rows)
-                .map(|r| Delay::new(r.max(1), (Ctl::default(), [0; MAX_LANES])))
+                .map(|r| Delay::new((r + edge).max(1), (Ctl::default(), [0; MAX_LANES])))
                 .collect(),
             col_skew: (0..cols)
-                .map(|c| Delay::new(c.max(1), [0; MAX_LANES]))
+                .map(|c| Delay::new((c + edge).max(1), [0; MAX_LANES]))
                 .collect(),
             gap: cols - 1,
-            last_delay: Delay::new(cols, false),
+            last_delay: Delay::new(cols + edge, false),
             run: false,
             step: 0,
             row_drain: vec![(false, 0); rows],
@@ -198,7 +207,7 @@ impl ArrayModel {
         // West and north edge values seen by the mesh this cycle.
         let west: Vec<(Ctl, [u8; MAX_LANES])> = (0..rows)
             .map(|r| {
-                if r == 0 {
+                if r + self.edge == 0 {
                     (ctl, lane(&inp.acts, 0))
                 } else {
                     *self.row_skew[r].out()
@@ -207,7 +216,7 @@ impl ArrayModel {
             .collect();
         let north: Vec<[i8; MAX_LANES]> = (0..cols)
             .map(|c| {
-                if c == 0 {
+                if c + self.edge == 0 {
                     wlane(&inp.wgts, 0)
                 } else {
                     *self.col_skew[c].out()
@@ -250,11 +259,15 @@ impl ArrayModel {
         }
 
         // Skew lines.
-        for r in 1..rows {
-            self.row_skew[r].push((ctl, lane(&inp.acts, r)));
+        for r in 0..rows {
+            if r + self.edge > 0 {
+                self.row_skew[r].push((ctl, lane(&inp.acts, r)));
+            }
         }
-        for c in 1..cols {
-            self.col_skew[c].push(wlane(&inp.wgts, c));
+        for c in 0..cols {
+            if c + self.edge > 0 {
+                self.col_skew[c].push(wlane(&inp.wgts, c));
+            }
         }
         // Drain control.
         let start = *self.last_delay.out();
@@ -510,6 +523,8 @@ mod tests {
             ("sysmt4", 4, 4, 9, 33, 6),
             ("sparq-3b", 3, 2, 4, 2, 5),
             ("ideal4", 2, 5, 2, 1, 11),
+            ("sysmt2-edge", 1, 1, 2, 9, 3),
+            ("sysmt2-edge", 3, 2, 5, 12, 4),
         ] {
             let cfg = cfg(preset, r, c);
             let g = Gemm::random(m, k, n, 0.5, &mut rng);
@@ -518,7 +533,13 @@ mod tests {
             let groups = g.groups(cfg.pe.lanes()) as u64;
             assert_eq!(
                 run.cycles,
-                gemm_cycles(r.into(), c.into(), groups, run.tiles as u64),
+                gemm_cycles(
+                    r.into(),
+                    c.into(),
+                    cfg.pe.window_logic.edge_stages(),
+                    groups,
+                    run.tiles as u64
+                ),
                 "{preset} {r}x{c} G={groups}"
             );
             // Idle cycles between groups change the timing, never the result.
@@ -533,34 +554,55 @@ mod tests {
 
     #[test]
     fn streamed_gemms_follow_the_stream_formula() {
-        let mut rng = Rng::new(4);
-        let cfg = cfg("sysmt2", 3, 5);
-        let gs: Vec<Gemm> = [(4, 3, 6), (2, 40, 5), (7, 9, 1)]
-            .iter()
-            .map(|&(m, k, n)| Gemm::random(m, k, n, 0.3, &mut rng))
-            .collect();
-        let run = run_gemms(&cfg, &gs, 0.0, &mut rng);
-        for (g, c) in gs.iter().zip(&run.c) {
-            assert_eq!(c, &gemm_functional(&cfg, g));
+        for (preset, e) in [("sysmt2", 0), ("sysmt2-edge", 1)] {
+            let mut rng = Rng::new(4);
+            let cfg = cfg(preset, 3, 5);
+            let gs: Vec<Gemm> = [(4, 3, 6), (2, 40, 5), (7, 9, 1)]
+                .iter()
+                .map(|&(m, k, n)| Gemm::random(m, k, n, 0.3, &mut rng))
+                .collect();
+            let run = run_gemms(&cfg, &gs, 0.0, &mut rng);
+            for (g, c) in gs.iter().zip(&run.c) {
+                assert_eq!(c, &gemm_functional(&cfg, g));
+            }
+            assert_eq!(
+                run.cycles,
+                stream_cycles(3, 5, e, &run.tile_groups),
+                "{preset}"
+            );
         }
-        assert_eq!(run.cycles, stream_cycles(3, 5, &run.tile_groups));
     }
 
     #[test]
     fn results_appear_at_the_documented_cycle() {
-        let cfg = cfg("baseline", 3, 4);
-        let mut rng = Rng::new(1);
-        let g = Gemm::random(3, 6, 4, 0.0, &mut rng);
-        let run = run_gemm(&cfg, &g, 0.0, &mut rng);
-        let tl = 5u64; // last group presented at cycle G - 1
-        for r in 0..3u64 {
-            for c in 0..4u64 {
-                let cy = (tl + 2 * 4 + r - c) as usize;
-                assert!(run.outputs[cy].res_valid[r as usize], "r{r} c{c} at {cy}");
-                assert_eq!(
-                    run.outputs[cy].res[r as usize],
-                    run.c[0][(r * 4 + c) as usize]
-                );
+        // Sparq-4b2opt with the edge: 12 reduction indices are 6 two-lane groups.
+        for (preset, k, e) in [("baseline", 6, 0u64), ("sparq-4b2opt-edge", 12, 1)] {
+            let cfg = if preset == "sparq-4b2opt-edge" {
+                ConfigBuilder::new()
+                    .preset(Some("sparq-4b2opt"))
+                    .sets(&["array.rows=3", "array.cols=4", "pe.window_logic=edge"])
+                    .build()
+                    .unwrap()
+            } else {
+                cfg(preset, 3, 4)
+            };
+            let mut rng = Rng::new(1);
+            let g = Gemm::random(3, k, 4, 0.0, &mut rng);
+            let run = run_gemm(&cfg, &g, 0.0, &mut rng);
+            let tl = 5u64; // last group presented at cycle G - 1
+            for r in 0..3u64 {
+                for c in 0..4u64 {
+                    let cy = (tl + 2 * 4 + r - c + e) as usize;
+                    assert!(
+                        run.outputs[cy].res_valid[r as usize],
+                        "{preset} r{r} c{c} at {cy}"
+                    );
+                    assert!(!run.outputs[cy - 1].res_valid[r as usize] || c < 3);
+                    assert_eq!(
+                        run.outputs[cy].res[r as usize],
+                        run.c[0][(r * 4 + c) as usize]
+                    );
+                }
             }
         }
     }

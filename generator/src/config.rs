@@ -205,6 +205,43 @@ impl fmt::Display for ZeroTest {
     }
 }
 
+/// Where a two-lane 4-bit PE's window logic sits (spec §5 leaves it to the generator).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum WindowLogic {
+    /// In every PE: the PE takes plain 8-bit operands.
+    #[default]
+    InPe,
+    /// Once per row and column at the array's edge: each activation lane streams
+    /// east with its non-zero flag and its rounded window, each weight lane south
+    /// with its non-zero flag (under zero test `act_or_weight`). The PE keeps the
+    /// routing; the edge adds one register stage (one cycle of latency).
+    Edge,
+}
+
+impl WindowLogic {
+    /// The name used in configs.
+    pub fn name(self) -> &'static str {
+        match self {
+            WindowLogic::InPe => "in_pe",
+            WindowLogic::Edge => "edge",
+        }
+    }
+
+    /// Register stages the edge adds between the array's inputs and its mesh.
+    pub fn edge_stages(self) -> u64 {
+        match self {
+            WindowLogic::InPe => 0,
+            WindowLogic::Edge => 1,
+        }
+    }
+}
+
+impl fmt::Display for WindowLogic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// A validated processing-element configuration. Fields that have no meaning for
 /// the policy are `None`; fields that do are always `Some`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -221,6 +258,8 @@ pub struct PeConfig {
     pub zero_test: Option<ZeroTest>,
     /// Accumulator width in bits, 16..=64.
     pub acc_width: u32,
+    /// Where the window logic sits (two-lane 4-bit windows only; `InPe` otherwise).
+    pub window_logic: WindowLogic,
 }
 
 impl PeConfig {
@@ -328,6 +367,11 @@ pub const PRESETS: &[Preset] = &[
         yaml: "pe:\n  policy: sysmt\n  threads: 2\n  window: 4b2opt\n  rounding: nearest_even\n  zero_test: act_or_weight\n",
     },
     Preset {
+        name: "sysmt2-edge",
+        about: "sysmt2 with its window logic once per row at the array edge (shallower PE, +1 cycle)",
+        yaml: "pe:\n  policy: sysmt\n  threads: 2\n  window: 4b2opt\n  rounding: nearest_even\n  zero_test: act_or_weight\n  window_logic: edge\n",
+    },
+    Preset {
         name: "sysmt4",
         about: "SySMT: 4 lanes on one splittable multiplier (four u4 x s5 quarters)",
         yaml: "pe:\n  policy: sysmt\n  threads: 4\n  window: 4b2opt\n  rounding: nearest_even\n  zero_test: act_or_weight\n",
@@ -363,6 +407,7 @@ const PE_KEYS: &[&str] = &[
     "rounding",
     "zero_test",
     "acc_width",
+    "window_logic",
 ];
 const ARRAY_KEYS: &[&str] = &["rows", "cols"];
 
@@ -652,6 +697,21 @@ fn from_mapping(root: &Mapping) -> Result<Config> {
         Some(w) => return Err(Error::config("pe.acc_width", w, "16..64")),
     };
 
+    let edge_ok = threads == 2
+        && matches!(policy, Policy::Sparq | Policy::Sysmt)
+        && window.is_some_and(|w| w.bits() == 4);
+    let wl_allowed = if edge_ok {
+        "in_pe, edge"
+    } else {
+        "in_pe (edge is built for two-lane 4-bit windows: sysmt with 2 threads, sparq with 4b5opt, 4b3opt or 4b2opt)"
+    };
+    let window_logic = match get_str(pe, "pe.window_logic", "window_logic", wl_allowed)?.as_deref()
+    {
+        None | Some("in_pe") => WindowLogic::InPe,
+        Some("edge") if edge_ok => WindowLogic::Edge,
+        Some(v) => return Err(Error::config("pe.window_logic", v, wl_allowed)),
+    };
+
     let array = match get(root, "array") {
         Some(Value::Mapping(m)) => m,
         Some(v) => return Err(Error::config("array", describe(v), "a mapping")),
@@ -686,6 +746,7 @@ fn from_mapping(root: &Mapping) -> Result<Config> {
             rounding,
             zero_test,
             acc_width,
+            window_logic,
         },
         array: ArrayConfig { rows, cols },
     })
@@ -723,6 +784,9 @@ impl Config {
         }
         if let Some(z) = self.pe.zero_test {
             s += &format!("  zero_test: {z}\n");
+        }
+        if self.pe.window_logic != WindowLogic::InPe {
+            s += &format!("  window_logic: {}\n", self.pe.window_logic);
         }
         s += &format!(
             "  acc_width: {}\narray:\n  rows: {}\n  cols: {}\n",
@@ -774,6 +838,16 @@ mod tests {
         assert!(e.contains("pe.policy = warp") && e.contains("sysmt"), "{e}");
         let e = err("pe: {policy: ideal, rounding: truncate}");
         assert!(e.contains("pe.rounding = truncate"), "{e}");
+        let e = err("pe: {policy: sysmt, threads: 4, window_logic: edge}");
+        assert!(
+            e.contains("pe.window_logic = edge") && e.contains("two-lane 4-bit"),
+            "{e}"
+        );
+        let e = err("pe: {policy: sysmt, window_logic: west}");
+        assert!(
+            e.contains("pe.window_logic = west") && e.contains("in_pe, edge"),
+            "{e}"
+        );
     }
 
     #[test]

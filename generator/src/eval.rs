@@ -382,8 +382,10 @@ pub fn evaluate_design(
     }
     let (r, cc) = (cfg.array.rows as usize, cfg.array.cols as usize);
     let tiles = g.tiles(r, cc) as u64;
-    let cycles = gemm_cycles(r as u64, cc as u64, groups as u64, tiles);
-    let base_cycles = gemm_cycles(r as u64, cc as u64, g.k.max(1) as u64, tiles);
+    let e = cfg.pe.window_logic.edge_stages();
+    let cycles = gemm_cycles(r as u64, cc as u64, e, groups as u64, tiles);
+    // The baseline array has no edge stage.
+    let base_cycles = gemm_cycles(r as u64, cc as u64, 0, g.k.max(1) as u64, tiles);
     let outputs = (g.m * g.n).max(1) as f64;
     let eval = DesignEval {
         design: cfg.name.replace('_', "-"),

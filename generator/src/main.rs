@@ -391,7 +391,7 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
             };
             for c in cfgs {
                 let files = rtl::generate_pe(&c)?;
-                let out = sim::lint(&files, &format!("{}_pe", c.name))?;
+                let out = sim::lint(&files, &rtl::pe_top(&c))?;
                 println!(
                     "{:<15} lint clean ({} files, -Wall, no waivers){}",
                     c.name,
@@ -1022,7 +1022,13 @@ fn gemm_cmd(
     let (r, cc) = (cfg.array.rows as usize, cfg.array.cols as usize);
     let groups = g.groups(cfg.pe.lanes());
     let tiles = g.tiles(r, cc);
-    let cycles = gemm_cycles(r as u64, cc as u64, groups as u64, tiles as u64);
+    let cycles = gemm_cycles(
+        r as u64,
+        cc as u64,
+        cfg.pe.window_logic.edge_stages(),
+        groups as u64,
+        tiles as u64,
+    );
     if cycle_accurate {
         let run = run_gemm(cfg, &g, 0.0, &mut smtgen::stimulus::Rng::new(0));
         if run.c[0] != c || run.cycles != cycles {

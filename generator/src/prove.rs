@@ -150,10 +150,12 @@ fn ports(w: &Widths, top: &str) -> String {
 }
 
 /// The production cond + fabric (`opt_o`) and reference (`ref_o`) on the miter's
-/// lane inputs.
-fn production(p: &str) -> String {
+/// lane inputs (with the window logic at the edge, the cond behind the edge logic).
+fn production(cfg: &Config) -> String {
+    let p = &cfg.name;
+    let c = rtl::cond_front(cfg, false);
     format!(
-        "  {p}_cond u_cond (.act_i(act_i), .wgt_i(wgt_i), .x_o(x), .y_o(y), .sh_o(sh));\n  {p}_fabric u_fabric (.x_i(x), .y_i(y), .sh_i(sh), .sum_o(opt_o));\n  {p}_ref u_ref (.act_i(act_i), .wgt_i(wgt_i), .sum_o(ref_o));\n"
+        "  {c} u_cond (.act_i(act_i), .wgt_i(wgt_i), .x_o(x), .y_o(y), .sh_o(sh));\n  {p}_fabric u_fabric (.x_i(x), .y_i(y), .sh_i(sh), .sum_o(opt_o));\n  {p}_ref u_ref (.act_i(act_i), .wgt_i(wgt_i), .sum_o(ref_o));\n"
     )
 }
 
@@ -163,7 +165,7 @@ fn miter(cfg: &Config) -> String {
     format!(
         "{}{}  assign trigger_o = (opt_o != ref_o);\nendmodule\n",
         ports(&widths(cfg), &format!("{p}_miter")),
-        production(p)
+        production(cfg)
     )
 }
 
@@ -172,10 +174,11 @@ fn miter(cfg: &Config) -> String {
 fn link_miter(cfg: &Config) -> String {
     let p = &cfg.name;
     let w = widths(cfg);
+    let cc = rtl::cond_front(cfg, true);
     format!(
-        "{}  wire [{t}:0] on_c;\n  wire [{t}:0] on_r;\n  wire [{x}:0] xc;\n  wire [{y}:0] yc;\n  wire [{sh}:0] shc;\n  wire signed [{s}:0] opt_c;\n  wire signed [{s}:0] ref_c;\n{}  {p}_cond_cut u_cond_c (.act_i(act_i), .wgt_i(wgt_i), .on_i(on_c), .on_o(on_c), .x_o(xc), .y_o(yc), .sh_o(shc));\n  {p}_fabric u_fabric_c (.x_i(xc), .y_i(yc), .sh_i(shc), .sum_o(opt_c));\n  {p}_ref_cut u_ref_c (.act_i(act_i), .wgt_i(wgt_i), .on_i(on_r), .on_o(on_r), .sum_o(ref_c));\n  assign trigger_o = (opt_o != opt_c) || (ref_o != ref_c) || (on_c != on_r);\nendmodule\n",
+        "{}  wire [{t}:0] on_c;\n  wire [{t}:0] on_r;\n  wire [{x}:0] xc;\n  wire [{y}:0] yc;\n  wire [{sh}:0] shc;\n  wire signed [{s}:0] opt_c;\n  wire signed [{s}:0] ref_c;\n{}  {cc} u_cond_c (.act_i(act_i), .wgt_i(wgt_i), .on_i(on_c), .on_o(on_c), .x_o(xc), .y_o(yc), .sh_o(shc));\n  {p}_fabric u_fabric_c (.x_i(xc), .y_i(yc), .sh_i(shc), .sum_o(opt_c));\n  {p}_ref_cut u_ref_c (.act_i(act_i), .wgt_i(wgt_i), .on_i(on_r), .on_o(on_r), .sum_o(ref_c));\n  assign trigger_o = (opt_o != opt_c) || (ref_o != ref_c) || (on_c != on_r);\nendmodule\n",
         ports(&w, &format!("{p}_link")),
-        production(p),
+        production(cfg),
         t = w.lanes - 1,
         s = w.sum - 1,
         x = w.x - 1,
@@ -197,13 +200,14 @@ fn cases_miter(cfg: &Config) -> String {
         format!("~{{{}}}", parts.join(", "))
     };
     let top = format!("{p}_cases");
+    let cc = rtl::cond_front(cfg, true);
     let ports = ports(&w, &top).replacen(
         "  input  wire [",
         &format!("  input  wire [{tm}:0] on_i,\n  input  wire [{tm}:0] za_i,\n  input  wire [{tm}:0] zw_i,\n  input  wire [", tm = t - 1),
         1,
     );
     format!(
-        "{ports}  wire [{lw}:0] a = act_i & {};\n  wire [{lw}:0] w = wgt_i & {};\n  wire [{tm}:0] on_c;\n  wire [{tm}:0] on_r;\n  {p}_cond_cut u_cond (.act_i(a), .wgt_i(w), .on_i(on_i), .on_o(on_c), .x_o(x), .y_o(y), .sh_o(sh));\n  {p}_fabric u_fabric (.x_i(x), .y_i(y), .sh_i(sh), .sum_o(opt_o));\n  {p}_ref_cut u_ref (.act_i(a), .wgt_i(w), .on_i(on_i), .on_o(on_r), .sum_o(ref_o));\n  assign trigger_o = (opt_o != ref_o) && (on_r == on_i);\nendmodule\n",
+        "{ports}  wire [{lw}:0] a = act_i & {};\n  wire [{lw}:0] w = wgt_i & {};\n  wire [{tm}:0] on_c;\n  wire [{tm}:0] on_r;\n  {cc} u_cond (.act_i(a), .wgt_i(w), .on_i(on_i), .on_o(on_c), .x_o(x), .y_o(y), .sh_o(sh));\n  {p}_fabric u_fabric (.x_i(x), .y_i(y), .sh_i(sh), .sum_o(opt_o));\n  {p}_ref_cut u_ref (.act_i(a), .wgt_i(w), .on_i(on_i), .on_o(on_r), .sum_o(ref_o));\n  assign trigger_o = (opt_o != ref_o) && (on_r == on_i);\nendmodule\n",
         lane_mask("za_i"),
         lane_mask("zw_i"),
         lw = t * 8 - 1,
@@ -246,7 +250,10 @@ pub fn prove_files(cfg: &Config, files: &[GeneratedFile], timeout_s: u64) -> Res
     let mut all: Vec<GeneratedFile> = files
         .iter()
         .filter(|f| {
-            f.name.ends_with(".v") && !f.name.ends_with("_pe.v") && !f.name.ends_with("_acc.v")
+            f.name.ends_with(".v")
+                && !f.name.ends_with("_pe.v")
+                && !f.name.ends_with("_pe_solo.v")
+                && !f.name.ends_with("_acc.v")
         })
         .cloned()
         .collect();

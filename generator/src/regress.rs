@@ -115,7 +115,7 @@ pub fn pe_line(
         notes: Vec::new(),
         ok: true,
     };
-    let lint = lint_col(&files, &format!("{}_pe", cfg.name), tools, &mut line);
+    let lint = lint_col(&files, &rtl::pe_top(&cfg), tools, &mut line);
     line.cols.push(lint);
     if tools.verilator {
         let stim = pe_stimulus(&cfg.pe, seed, Depth::Full, cycles);
@@ -136,6 +136,8 @@ pub fn pe_line(
     if tools.verilator {
         let mut rcfg = cfg.clone();
         rcfg.name = format!("{}_r", cfg.name);
+        // The reference PE has the plain interface wherever the window logic sits.
+        rcfg.pe.window_logic = crate::config::WindowLogic::InPe;
         let rfiles = rtl::generate_reference_pe(&rcfg)?;
         let stim = pe_stimulus(&cfg.pe, seed, Depth::Full, cycles / 4);
         let lint = sim::lint(&rfiles, &format!("{}_pe", rcfg.name));
@@ -270,7 +272,12 @@ pub fn array_line(
             ));
         }
     }
-    let formula = stream_cycles(rows.into(), cols.into(), &tight.tile_groups);
+    let formula = stream_cycles(
+        rows.into(),
+        cols.into(),
+        cfg.pe.window_logic.edge_stages(),
+        &tight.tile_groups,
+    );
     line.ok &= formula == tight.cycles;
     line.cols.push((tight.tiles + loose.tiles).to_string());
     line.cols

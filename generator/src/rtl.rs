@@ -5,9 +5,13 @@
 //! The PE is hierarchical: `<name>_cond` (zero tests, windows, nibbles, routing of
 //! lanes to units), `<name>_fabric` (the multiplier units at natural width, their
 //! shifts and the lane adder), `<name>_acc` (the accumulator) and `<name>_pe` (the
-//! top with the systolic pass-through registers).
+//! top with the systolic pass-through registers). With `window_logic: edge` the
+//! two-lane windows' zero flags and rounding move to `<name>_pre_act` /
+//! `<name>_pre_wgt`, once per row and column at the array's edge; the PE then takes
+//! link words (see [`act_link_width`]) and `<name>_pe_solo` wraps it with its own
+//! edge logic for PE-level tests.
 
-use crate::config::{Config, Policy, Rounding, WindowSet, ZeroTest};
+use crate::config::{Config, Policy, Rounding, WindowLogic, WindowSet, ZeroTest};
 use crate::error::{Error, Result};
 use askama::Template;
 use std::path::{Path, PathBuf};
@@ -103,6 +107,45 @@ pub fn solo_set(set: WindowSet) -> Option<WindowSet> {
     }
 }
 
+/// True when the config's window logic sits at the array edge.
+pub fn edge(cfg: &Config) -> bool {
+    cfg.pe.window_logic == WindowLogic::Edge
+}
+
+/// Bits the edge adds per activation lane (under nearest_even the rounded 4-bit
+/// window, which is non-zero exactly when the activation is, so it doubles as the
+/// zero flag; under truncate the flag alone) and per weight lane (its non-zero flag
+/// under zero test `act_or_weight`); zero with the window logic in the PE.
+pub fn link_fields(cfg: &Config) -> (u32, u32) {
+    if !edge(cfg) {
+        return (0, 0);
+    }
+    let rne = cfg.pe.rounding_or_default() == Rounding::NearestEven;
+    let zw = cfg.pe.zero_test == Some(ZeroTest::ActOrWeight);
+    (if rne { 4 } else { 1 }, u32::from(zw))
+}
+
+/// Width of the activation link word between PEs: the lanes' plain activations,
+/// then each lane's edge field.
+pub fn act_link_width(cfg: &Config) -> u32 {
+    cfg.pe.threads * (8 + link_fields(cfg).0)
+}
+
+/// Width of the weight link word between PEs.
+pub fn wgt_link_width(cfg: &Config) -> u32 {
+    cfg.pe.threads * (8 + link_fields(cfg).1)
+}
+
+/// The module with the plain 8-bit lane interface that PE-level simulation drives:
+/// `<name>_pe`, or `<name>_pe_solo` (edge logic in front) when it sits at the edge.
+pub fn pe_top(cfg: &Config) -> String {
+    if edge(cfg) {
+        format!("{}_pe_solo", cfg.name)
+    } else {
+        format!("{}_pe", cfg.name)
+    }
+}
+
 /// The Verilog header every generated file starts with.
 pub fn header(module: &str, what: &str, cfg: &Config) -> String {
     let rule = "// ".to_string() + &"-".repeat(76);
@@ -146,6 +189,9 @@ struct PeTpl<'a> {
     header: &'a str,
     prefix: &'a str,
     lanes: u32,
+    act_w: u32,
+    wgt_w: u32,
+    edge: bool,
     acc_w: u32,
     sum_w: u32,
     x_bits: u32,
@@ -246,7 +292,46 @@ struct CondPairTpl<'a> {
     solo_win_module: &'a str,
     cut: bool,
     rne: bool,
+    edge: bool,
+    act_w: u32,
+    wgt_w: u32,
+    /// Lane k's activity from the ports (zero tests, or the edge's flags).
+    on_port: Vec<String>,
     lanes: Vec<PairLane>,
+}
+
+#[derive(Template)]
+#[template(path = "pe/pre_act.v")]
+struct PreActTpl<'a> {
+    header: &'a str,
+    prefix: &'a str,
+    lanes: u32,
+    pa: u32,
+    link_w: u32,
+    set: &'a str,
+    rne: bool,
+    lane_views: Vec<PairLane>,
+}
+
+#[derive(Template)]
+#[template(path = "pe/pre_wgt.v")]
+struct PreWgtTpl<'a> {
+    header: &'a str,
+    prefix: &'a str,
+    lanes: u32,
+    link_w: u32,
+}
+
+#[derive(Template)]
+#[template(path = "pe/pe_solo.v")]
+struct PeSoloTpl<'a> {
+    header: &'a str,
+    prefix: &'a str,
+    lanes: u32,
+    acc_w: u32,
+    act_w: u32,
+    wgt_w: u32,
+    pre_wgt: bool,
 }
 
 /// Round-to-nearest-even condition of a window at LSB position `p` of activation `a`:
@@ -272,6 +357,8 @@ struct PairLane {
     shift: String,
     low: String,
     round: String,
+    /// The window the pair uses (`n<k>`): rounded only when both lanes are active.
+    next: String,
 }
 
 /// The inline window of lane `k` over the 4-bit placement `positions` (ascending).
@@ -315,8 +402,21 @@ fn pair_lane(k: usize, positions: &[u32]) -> PairLane {
             terms.join(" | ")
         }
     };
+    let round = if let [0, p] = positions {
+        // One placement above the lowest (4b2opt): a flat conjunction.
+        format!("{} & {}", g(*p), round_up(&a, *p).unwrap_or_default())
+    } else {
+        let terms: Vec<String> = positions
+            .iter()
+            .enumerate()
+            .filter_map(|(i, &p)| round_up(&a, p).map(|r| format!("({} & {r})", sel(i))))
+            .collect();
+        format!("({})", terms.join(" | "))
+    };
     PairLane {
         k,
+        next: format!("t{k} + {{3'd0, both & {round} & ~(&t{k})}}"),
+        round,
         above,
         trunc: or_of(4, &|p| Some(format!("{a}[{}:{p}]", p + 3))),
         shift: or_of(3, &|p| (p > 0).then(|| format!("3'd{p}"))),
@@ -325,17 +425,6 @@ fn pair_lane(k: usize, positions: &[u32]) -> PairLane {
             4 => Some(format!("{a}[3:0]")),
             _ => Some(format!("{{{}'d0, {a}[{}:0]}}", 4 - p, p - 1)),
         }),
-        round: if let [0, p] = positions {
-            // One placement above the lowest (4b2opt): a flat conjunction.
-            format!("{} & {}", g(*p), round_up(&a, *p).unwrap_or_default())
-        } else {
-            let terms: Vec<String> = positions
-                .iter()
-                .enumerate()
-                .filter_map(|(i, &p)| round_up(&a, p).map(|r| format!("({} & {r})", sel(i))))
-                .collect();
-            format!("({})", terms.join(" | "))
-        },
     }
 }
 
@@ -384,6 +473,53 @@ fn cond_text(cfg: &Config, cut: bool) -> Result<String> {
         Policy::Sparq | Policy::Sysmt if pe.threads == 2 => {
             let solo = solo_set(set);
             let swm = solo.map(|s| win_module(prefix, s, rnd)).unwrap_or_default();
+            let rne = rnd == Rounding::NearestEven;
+            let zw = zt == ZeroTest::ActOrWeight;
+            let (pa, _) = link_fields(cfg);
+            let on_port: Vec<String> = (0..2u32)
+                .map(|k| {
+                    let (a, w) = if edge(cfg) {
+                        let lo = 16 + pa * k;
+                        (
+                            if rne {
+                                // The rounded window is non-zero exactly when a is.
+                                format!("(|act_i[{}:{lo}])", lo + 3)
+                            } else {
+                                format!("act_i[{lo}]")
+                            },
+                            format!("wgt_i[{}]", 16 + k),
+                        )
+                    } else {
+                        (
+                            format!("(|act_i[{}:{}])", 8 * k + 7, 8 * k),
+                            format!("(|wgt_i[{}:{}])", 8 * k + 7, 8 * k),
+                        )
+                    };
+                    if zw {
+                        format!("{a} & {w}")
+                    } else {
+                        a
+                    }
+                })
+                .collect();
+            let lanes = (0..2usize)
+                .map(|k| {
+                    let mut l = pair_lane(k, set.positions());
+                    if edge(cfg) {
+                        // Used only when both lanes are active: the edge's rounded
+                        // window, or the truncated one.
+                        let lo = 16 + pa * k as u32;
+                        l.next = if rne {
+                            format!("act_i[{}:{lo}]", lo + 3)
+                        } else {
+                            l.trunc.clone()
+                        };
+                    } else if !rne {
+                        l.next = format!("t{k}");
+                    }
+                    l
+                })
+                .collect();
             render(
                 &CondPairTpl {
                     header: &h,
@@ -397,8 +533,12 @@ fn cond_text(cfg: &Config, cut: bool) -> Result<String> {
                     win_module: &wm,
                     solo_win_module: &swm,
                     cut,
-                    rne: rnd == Rounding::NearestEven,
-                    lanes: (0..2).map(|k| pair_lane(k, set.positions())).collect(),
+                    rne,
+                    edge: edge(cfg),
+                    act_w: act_link_width(cfg),
+                    wgt_w: wgt_link_width(cfg),
+                    on_port,
+                    lanes,
                 },
                 &m,
             )?
@@ -593,6 +733,39 @@ pub fn generate_pe(cfg: &Config) -> Result<Vec<GeneratedFile>> {
         )?,
     );
 
+    // Edge conditioning (window logic at the array edge).
+    if edge(cfg) {
+        let (pa, pw) = link_fields(cfg);
+        let m = format!("{prefix}_pre_act");
+        let text = render(
+            &PreActTpl {
+                header: &hdr(&m, "edge conditioning of a row's activations"),
+                prefix,
+                lanes: pe.threads,
+                pa,
+                link_w: act_link_width(cfg),
+                set: set.name(),
+                rne: rnd == Rounding::NearestEven,
+                lane_views: (0..2).map(|k| pair_lane(k, set.positions())).collect(),
+            },
+            &m,
+        )?;
+        add(m, text);
+        if pw > 0 {
+            let m = format!("{prefix}_pre_wgt");
+            let text = render(
+                &PreWgtTpl {
+                    header: &hdr(&m, "edge conditioning of a column's weights"),
+                    prefix,
+                    lanes: pe.threads,
+                    link_w: wgt_link_width(cfg),
+                },
+                &m,
+            )?;
+            add(m, text);
+        }
+    }
+
     // Conditioning.
     let m = format!("{prefix}_cond");
     let cond = cond_text(cfg, false)?;
@@ -670,6 +843,9 @@ pub fn generate_pe(cfg: &Config) -> Result<Vec<GeneratedFile>> {
             header: &hdr(&m, "processing element"),
             prefix,
             lanes: pe.threads,
+            act_w: act_link_width(cfg),
+            wgt_w: wgt_link_width(cfg),
+            edge: edge(cfg),
             acc_w: pe.acc_width,
             sum_w,
             x_bits,
@@ -680,6 +856,22 @@ pub fn generate_pe(cfg: &Config) -> Result<Vec<GeneratedFile>> {
         &m,
     )?;
     add(m.clone(), top);
+    if edge(cfg) {
+        let ms = format!("{prefix}_pe_solo");
+        let text = render(
+            &PeSoloTpl {
+                header: &hdr(&ms, "PE with its own edge conditioning (PE-level tests)"),
+                prefix,
+                lanes: pe.threads,
+                acc_w: pe.acc_width,
+                act_w: act_link_width(cfg),
+                wgt_w: wgt_link_width(cfg),
+                pre_wgt: link_fields(cfg).1 > 0,
+            },
+            &ms,
+        )?;
+        add(ms, text);
+    }
 
     let mut all = leaf;
     all.extend(files);
@@ -703,7 +895,8 @@ struct DelayTpl<'a> {
 struct CellTpl<'a> {
     header: &'a str,
     prefix: &'a str,
-    lanes: u32,
+    act_w: u32,
+    wgt_w: u32,
     acc_w: u32,
 }
 
@@ -713,6 +906,11 @@ struct ArrayTpl<'a> {
     header: &'a str,
     prefix: &'a str,
     lanes: u32,
+    act_w: u32,
+    wgt_w: u32,
+    edge: bool,
+    edge_stages: u64,
+    pre_wgt: bool,
     acc_w: u32,
     rows: u32,
     cols: u32,
@@ -741,7 +939,8 @@ pub fn generate_array(cfg: &Config) -> Result<Vec<GeneratedFile>> {
         &CellTpl {
             header: &hdr(&m, "array cell: PE and result-chain slot"),
             prefix,
-            lanes: cfg.pe.threads,
+            act_w: act_link_width(cfg),
+            wgt_w: wgt_link_width(cfg),
             acc_w: cfg.pe.acc_width,
         },
         &m,
@@ -756,6 +955,11 @@ pub fn generate_array(cfg: &Config) -> Result<Vec<GeneratedFile>> {
             header: &hdr(&m, "output-stationary array"),
             prefix,
             lanes: cfg.pe.threads,
+            act_w: act_link_width(cfg),
+            wgt_w: wgt_link_width(cfg),
+            edge: edge(cfg),
+            edge_stages: cfg.pe.window_logic.edge_stages(),
+            pre_wgt: link_fields(cfg).1 > 0,
             acc_w: cfg.pe.acc_width,
             rows: cfg.array.rows,
             cols: cfg.array.cols,
@@ -766,9 +970,11 @@ pub fn generate_array(cfg: &Config) -> Result<Vec<GeneratedFile>> {
         name: format!("{m}.v"),
         text,
     });
+    // The lone PE's wrapper (`<name>_pe_solo`, in the PE's filelist) is for PE-level
+    // tests; the array has its own edge, so its filelist leaves the wrapper out.
     let list: String = files
         .iter()
-        .filter(|f| f.name.ends_with(".v"))
+        .filter(|f| f.name.ends_with(".v") && !f.name.ends_with("_pe_solo.v"))
         .map(|f| format!("{}\n", f.name))
         .collect();
     files.push(GeneratedFile {
@@ -825,13 +1031,71 @@ pub fn generate_proof_variants(cfg: &Config) -> Result<Vec<GeneratedFile>> {
     if !has_activity_modes(cfg) {
         return Ok(Vec::new());
     }
-    Ok(vec![
+    let mut v = vec![
         GeneratedFile {
             name: format!("{}_cond_cut.v", cfg.name),
             text: cond_text(cfg, true)?,
         },
         reference_file(cfg, true)?,
-    ])
+    ];
+    if edge(cfg) {
+        for cut in [false, true] {
+            v.push(GeneratedFile {
+                name: format!("{}.v", cond_front(cfg, cut)),
+                text: front_text(cfg, cut),
+            });
+        }
+    }
+    Ok(v)
+}
+
+/// The module a proof takes as the cond on plain lane inputs: `<name>_cond`
+/// (`_cond_cut`), or with the window logic at the edge `<name>_front` (`_front_cut`):
+/// the edge logic and the cond in one combinational block, generated by
+/// [`generate_proof_variants`].
+pub fn cond_front(cfg: &Config, cut: bool) -> String {
+    let base = if edge(cfg) { "front" } else { "cond" };
+    format!("{}_{base}{}", cfg.name, if cut { "_cut" } else { "" })
+}
+
+/// `<name>_front` (`_front_cut`): plain lanes through the edge logic into the cond,
+/// so the proof covers the edge and the PE's conditioning together.
+fn front_text(cfg: &Config, cut: bool) -> String {
+    let p = &cfg.name;
+    let m = cond_front(cfg, cut);
+    let us = units(cfg);
+    let (x, y, sh) = (
+        us.iter().map(|u| u.aw).sum::<u32>(),
+        us.iter().map(|u| u.ww).sum::<u32>(),
+        4 * us.len() as u32,
+    );
+    let t = cfg.pe.threads;
+    let (la, lb) = (act_link_width(cfg), wgt_link_width(cfg));
+    let cut_ports = if cut {
+        format!(
+            "  input  wire [{0}:0] on_i,\n  output wire [{0}:0] on_o,\n",
+            t - 1
+        )
+    } else {
+        String::new()
+    };
+    let wgt = if link_fields(cfg).1 > 0 {
+        format!("  {p}_pre_wgt u_pre_wgt (.wgt_i(wgt_i), .link_o(wgt_l));\n")
+    } else {
+        "  assign wgt_l = wgt_i;\n".into()
+    };
+    format!(
+        "{}\n// Proof wrapper: the edge conditioning and {p}_cond{c} on plain lanes.\nmodule {m} (\n  input  wire [{lw}:0] act_i,\n  input  wire [{lw}:0] wgt_i,\n{cut_ports}  output wire [{}:0] x_o,\n  output wire [{}:0] y_o,\n  output wire [{}:0] sh_o\n);\n  wire [{}:0] act_l;\n  wire [{}:0] wgt_l;\n  {p}_pre_act u_pre_act (.act_i(act_i), .link_o(act_l));\n{wgt}  {p}_cond{c} u_cond (.act_i(act_l), .wgt_i(wgt_l), {}.x_o(x_o), .y_o(y_o), .sh_o(sh_o));\nendmodule\n",
+        header(&m, "proof wrapper: edge conditioning and cond", cfg),
+        x - 1,
+        y - 1,
+        sh - 1,
+        la - 1,
+        lb - 1,
+        if cut { ".on_i(on_i), .on_o(on_o), " } else { "" },
+        c = if cut { "_cut" } else { "" },
+        lw = t * 8 - 1,
+    )
 }
 
 fn reference_file(cfg: &Config, cut: bool) -> Result<GeneratedFile> {
@@ -917,6 +1181,9 @@ pub fn generate_reference_pe(cfg: &Config) -> Result<Vec<GeneratedFile>> {
             header: &header(&m, "processing element on the behavioural reference", cfg),
             prefix,
             lanes: pe.threads,
+            act_w: 8 * pe.threads,
+            wgt_w: 8 * pe.threads,
+            edge: false,
             acc_w: pe.acc_width,
             sum_w: pe.sum_width(),
             x_bits: 1,

@@ -101,18 +101,28 @@ fn tail(s: &str, lines: usize) -> String {
     v[v.len().saturating_sub(lines)..].join("\n")
 }
 
-/// Writes the design's files into `dir` and returns the name of `top`'s filelist.
+/// Writes the design's files into `dir` and returns the name of `top`'s filelist:
+/// `<top>.f`, or else the filelist that names `<top>.v` (`<name>_pe_solo` is listed
+/// in `<name>_pe.f`).
 fn stage(dir: &Path, files: &[GeneratedFile], top: &str) -> Result<String> {
     rtl::write_files(dir, files)?;
-    let list = format!("{top}.f");
-    if files.iter().any(|f| f.name == list) {
-        Ok(list)
-    } else {
-        Err(Error::tool(
-            "smtgen",
-            format!("generated files carry no {list}"),
-        ))
-    }
+    let own = format!("{top}.f");
+    let file = format!("{top}.v");
+    files
+        .iter()
+        .find(|f| f.name == own)
+        .or_else(|| {
+            files
+                .iter()
+                .find(|f| f.name.ends_with(".f") && f.text.lines().any(|l| l == file))
+        })
+        .map(|f| f.name.clone())
+        .ok_or_else(|| {
+            Error::tool(
+                "smtgen",
+                format!("generated files carry no filelist for {top}"),
+            )
+        })
 }
 
 /// Lints generated files with `verilator --lint-only -Wall` (no waivers) and
@@ -278,7 +288,7 @@ pub fn run_verilator_pe(
 ) -> Result<SimReport> {
     let (text, err, b, r) = verilator_run(
         files,
-        &format!("{}_pe", cfg.name),
+        &rtl::pe_top(cfg),
         ("pe_tb.cpp", PE_TB_CPP),
         &[format!("-DSMTGEN_LANES={}", cfg.pe.threads)],
         "vectors.bin",
@@ -304,7 +314,7 @@ pub fn run_icarus_pe(
     stim: &Stimulus,
     opts: &SimOptions,
 ) -> Result<SimReport> {
-    let top = format!("{}_pe", cfg.name);
+    let top = rtl::pe_top(cfg);
     let (text, err, b, r) = icarus_run(
         files,
         &top,

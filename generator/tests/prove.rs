@@ -192,11 +192,38 @@ fn a_production_zero_test_that_drifts_from_the_spec_is_refuted_by_the_link() {
         .find(|f| f.name.ends_with("_cond.v"))
         .unwrap();
     let before = cond.text.clone();
-    cond.text = cond.text.replace("on1 = (|a1) & (|w1);", "on1 = |a1;");
+    cond.text = cond.text.replace(
+        "on1 = (|act_i[15:8]) & (|wgt_i[15:8]);",
+        "on1 = |act_i[15:8];",
+    );
     assert_ne!(before, cond.text, "the mutation applies");
     let p = prove_files(&cfg, &files, 300).unwrap();
     assert!(!p.proven);
     assert!(p.counterexample.is_some(), "{p:?}");
+}
+
+#[test]
+fn an_edge_window_that_forgets_to_saturate_is_refuted_through_the_front_wrapper() {
+    if !require("yosys") {
+        return;
+    }
+    // With the window logic at the edge the proof runs edge + cond on plain lanes,
+    // so a fault in the edge module must be found like one in the cond.
+    let cfg = Config::preset("sysmt2-edge").unwrap();
+    let mut files = generate_pe(&cfg).unwrap();
+    let pre = files
+        .iter_mut()
+        .find(|f| f.name.ends_with("_pre_act.v"))
+        .unwrap();
+    let before = pre.text.clone();
+    pre.text = pre.text.replace(" & ~(&t1)};", "};");
+    assert_ne!(before, pre.text, "the mutation applies");
+    let p = prove_files(&cfg, &files, 300).unwrap();
+    assert!(!p.proven);
+    let x = p.counterexample.expect("a counterexample");
+    // The golden model sides with the reference.
+    assert_eq!(x.model, x.reference, "{x:?}");
+    assert_ne!(x.optimized, x.reference, "{x:?}");
 }
 
 /// Regression: the counterexample `smtgen prove` found for sysmt4 with nib4's

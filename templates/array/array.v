@@ -13,12 +13,13 @@
 //   res_valid_o  per row: res_o carries one result of that row this cycle.
 //   res_o        per row, ACC_W bits each (row r at bits [r*ACC_W +: ACC_W]).
 //
-// Timing, for a tile whose last group is presented at cycle tL (formula in README):
-//   result C[r][c] is on res_o row r, with res_valid_o[r], at cycle tL + 2*COLS + r - c
+// Timing, for a tile whose last group is presented at cycle tL (formula in README;
+// E = {{ edge_stages }} edge register stage(s){% if edge %}: the window logic sits at the edge{% endif %}):
+//   result C[r][c] is on res_o row r, with res_valid_o[r], at cycle tL + 2*COLS + r - c + E
 //   (row r streams its results from column COLS-1 down to column 0, one per cycle).
 //   A tile of G groups presented back to back from cycle t0 completes at
-//   t0 + G + ROWS + 2*COLS - 2; tiles may follow each other with no idle cycle as long
-//   as G >= COLS.
+//   t0 + G + ROWS + 2*COLS - 2 + E; tiles may follow each other with no idle cycle as
+//   long as G >= COLS.
 module {{ prefix }}_array #(
   parameter integer ROWS  = {{ rows }},
   parameter integer COLS  = {{ cols }},
@@ -36,7 +37,9 @@ module {{ prefix }}_array #(
   output wire [ROWS*ACC_W-1:0]    res_o
 );
 
-  localparam integer LW = {{ lanes * 8 }};
+  localparam integer RW = {{ lanes * 8 }};  // one row's (column's) lanes at the ports
+  localparam integer LA = {{ act_w }};  // activation link word between PEs
+  localparam integer LB = {{ wgt_w }};  // weight link word between PEs
   localparam integer MW = (COLS > 1) ? $clog2(COLS) : 1;
   localparam integer LastCol = COLS - 1;
   localparam [MW-1:0] LastStep = LastCol[MW-1:0];
@@ -45,24 +48,73 @@ module {{ prefix }}_array #(
   wire [2:0] ctl = {in_valid_i & in_last_i, in_valid_i & in_first_i, v};
 
   // ---------------------------------------------------------------------------
+{%- if edge %}
+  // Input skew and edge: row r and column c are delayed by r and c cycles, then
+  // conditioned once ({{ prefix }}_pre_act{% if pre_wgt %}, {{ prefix }}_pre_wgt{% endif %}) into link words and registered:
+  // one more cycle for every row and column, and for the controls with them.
+{%- else %}
   // Input skew: row r and column c are delayed by r and c cycles.
+{%- endif %}
   // ---------------------------------------------------------------------------
   // The link arrays below carry a split_var metacomment (a plain comment to
   // other tools). Without it an unpacked array is scheduled as one signal, so an
   // input change at the west edge would re-evaluate every PE in that simulation.
-  wire [LW-1:0] row_act [0:ROWS-1] /*verilator split_var*/;
+  wire [LA-1:0] row_act [0:ROWS-1] /*verilator split_var*/;
   wire [2:0]    row_ctl [0:ROWS-1] /*verilator split_var*/;
-  wire [LW-1:0] col_wgt [0:COLS-1] /*verilator split_var*/;
+  wire [LB-1:0] col_wgt [0:COLS-1] /*verilator split_var*/;
 
   genvar r, c;
   generate
+{%- if edge %}
+    for (r = 0; r < ROWS; r = r + 1) begin : g_row_skew
+      wire [RW-1:0] raw;
+      wire [LA-1:0] link;
+      if (r == 0) begin : g_direct
+        assign raw = act_i[r*RW +: RW];
+      end else begin : g_delayed
+        {{ prefix }}_delay #(.W(RW), .D(r), .RST(0)) u_act (
+          .clk_i (clk_i), .rst_ni (rst_ni), .d_i (act_i[r*RW +: RW]), .q_o (raw)
+        );
+      end
+      {{ prefix }}_pre_act u_pre (
+        .act_i (raw), .link_o (link)
+      );
+      {{ prefix }}_delay #(.W(LA), .D(1), .RST(0)) u_edge (
+        .clk_i (clk_i), .rst_ni (rst_ni), .d_i (link), .q_o (row_act[r])
+      );
+      {{ prefix }}_delay #(.W(3), .D(r + 1), .RST(1)) u_ctl (
+        .clk_i (clk_i), .rst_ni (rst_ni), .d_i (ctl), .q_o (row_ctl[r])
+      );
+    end
+    for (c = 0; c < COLS; c = c + 1) begin : g_col_skew
+      wire [RW-1:0] raw;
+      wire [LB-1:0] link;
+      if (c == 0) begin : g_direct
+        assign raw = wgt_i[c*RW +: RW];
+      end else begin : g_delayed
+        {{ prefix }}_delay #(.W(RW), .D(c), .RST(0)) u_wgt (
+          .clk_i (clk_i), .rst_ni (rst_ni), .d_i (wgt_i[c*RW +: RW]), .q_o (raw)
+        );
+      end
+{%- if pre_wgt %}
+      {{ prefix }}_pre_wgt u_pre (
+        .wgt_i (raw), .link_o (link)
+      );
+{%- else %}
+      assign link = raw;
+{%- endif %}
+      {{ prefix }}_delay #(.W(LB), .D(1), .RST(0)) u_edge (
+        .clk_i (clk_i), .rst_ni (rst_ni), .d_i (link), .q_o (col_wgt[c])
+      );
+    end
+{%- else %}
     for (r = 0; r < ROWS; r = r + 1) begin : g_row_skew
       if (r == 0) begin : g_direct
-        assign row_act[r] = act_i[r*LW +: LW];
+        assign row_act[r] = act_i[r*RW +: RW];
         assign row_ctl[r] = ctl;
       end else begin : g_delayed
-        {{ prefix }}_delay #(.W(LW), .D(r), .RST(0)) u_act (
-          .clk_i (clk_i), .rst_ni (rst_ni), .d_i (act_i[r*LW +: LW]), .q_o (row_act[r])
+        {{ prefix }}_delay #(.W(RW), .D(r), .RST(0)) u_act (
+          .clk_i (clk_i), .rst_ni (rst_ni), .d_i (act_i[r*RW +: RW]), .q_o (row_act[r])
         );
         {{ prefix }}_delay #(.W(3), .D(r), .RST(1)) u_ctl (
           .clk_i (clk_i), .rst_ni (rst_ni), .d_i (ctl), .q_o (row_ctl[r])
@@ -71,17 +123,18 @@ module {{ prefix }}_array #(
     end
     for (c = 0; c < COLS; c = c + 1) begin : g_col_skew
       if (c == 0) begin : g_direct
-        assign col_wgt[c] = wgt_i[c*LW +: LW];
+        assign col_wgt[c] = wgt_i[c*RW +: RW];
       end else begin : g_delayed
-        {{ prefix }}_delay #(.W(LW), .D(c), .RST(0)) u_wgt (
-          .clk_i (clk_i), .rst_ni (rst_ni), .d_i (wgt_i[c*LW +: LW]), .q_o (col_wgt[c])
+        {{ prefix }}_delay #(.W(RW), .D(c), .RST(0)) u_wgt (
+          .clk_i (clk_i), .rst_ni (rst_ni), .d_i (wgt_i[c*RW +: RW]), .q_o (col_wgt[c])
         );
       end
     end
+{%- endif %}
   endgenerate
 
   // ---------------------------------------------------------------------------
-  // Drain control: row 0 drains COLS + 1 cycles after its last group entered,
+  // Drain control: row 0 drains COLS + 1{% if edge %} + 1 (the edge){% endif %} cycles after its last group entered,
   // for COLS cycles; row r follows r cycles later (one register per row).
   // ---------------------------------------------------------------------------
   reg [MW-1:0] gap_q;
@@ -97,7 +150,7 @@ module {{ prefix }}_array #(
   assign last_ready_o = (gap_q == LastStep);
 
   wire start;
-  {{ prefix }}_delay #(.W(1), .D(COLS), .RST(1)) u_last_delay (
+  {{ prefix }}_delay #(.W(1), .D(COLS{% if edge %} + 1{% endif %}), .RST(1)) u_last_delay (
     .clk_i (clk_i), .rst_ni (rst_ni), .d_i (ctl[2]), .q_o (start)
   );
 
@@ -137,9 +190,9 @@ module {{ prefix }}_array #(
   // The mesh. Horizontal links are indexed r*(COLS+1)+c (c = 0 is the west edge),
   // vertical links (r)*COLS+c with r = 0 the north edge.
   // ---------------------------------------------------------------------------
-  wire [LW-1:0]    h_act [0:ROWS*(COLS+1)-1] /*verilator split_var*/;
+  wire [LA-1:0]    h_act [0:ROWS*(COLS+1)-1] /*verilator split_var*/;
   wire [2:0]       h_ctl [0:ROWS*(COLS+1)-1] /*verilator split_var*/;
-  wire [LW-1:0]    v_wgt [0:(ROWS+1)*COLS-1] /*verilator split_var*/;
+  wire [LB-1:0]    v_wgt [0:(ROWS+1)*COLS-1] /*verilator split_var*/;
   wire [ACC_W-1:0] res   [0:ROWS*COLS-1] /*verilator split_var*/;
 
   generate

@@ -5,6 +5,11 @@
 // at the clock edge. Operands and controls are registered once on their way to the
 // neighbours: activations, valid and clear travel east, weights travel south.
 // Lane t occupies bits [8t+7:8t] of act and wgt; weights are two's complement.
+{%- if edge %}
+// Window logic at the array edge: act and wgt are link words, the lanes' plain
+// operands below the fields {{ prefix }}_pre_act and {{ prefix }}_pre_wgt add at the edge
+// (see there); the registers pass the whole word on.
+{%- endif %}
 module {{ prefix }}_pe #(
   parameter integer ACC_W = {{ acc_w }}
 ) (
@@ -12,12 +17,12 @@ module {{ prefix }}_pe #(
   input  wire                 rst_ni,
   input  wire                 valid_i,
   input  wire                 clear_i,
-  input  wire [{{ lanes * 8 - 1 }}:0]         act_i,
-  input  wire [{{ lanes * 8 - 1 }}:0]         wgt_i,
+  input  wire [{{ act_w - 1 }}:0]         act_i,
+  input  wire [{{ wgt_w - 1 }}:0]         wgt_i,
   output wire                 valid_o,
   output wire                 clear_o,
-  output wire [{{ lanes * 8 - 1 }}:0]         act_o,
-  output wire [{{ lanes * 8 - 1 }}:0]         wgt_o,
+  output wire [{{ act_w - 1 }}:0]         act_o,
+  output wire [{{ wgt_w - 1 }}:0]         wgt_o,
   output wire [ACC_W-1:0]     acc_o
 );
 
@@ -69,8 +74,8 @@ module {{ prefix }}_pe #(
 
   // Systolic pass-through. Operand registers carry no reset (their value only
   // matters where valid says so); the controls do.
-  reg [{{ lanes * 8 - 1 }}:0] act_q;
-  reg [{{ lanes * 8 - 1 }}:0] wgt_q;
+  reg [{{ act_w - 1 }}:0] act_q;
+  reg [{{ wgt_w - 1 }}:0] wgt_q;
   reg       valid_q;
   reg       clear_q;
 
