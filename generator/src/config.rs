@@ -212,8 +212,8 @@ pub enum WindowLogic {
     #[default]
     InPe,
     /// Once per row and column at the array's edge: each activation lane streams
-    /// east with its non-zero flag and its rounded window, each weight lane south
-    /// with its non-zero flag (under zero test `act_or_weight`). The PE keeps the
+    /// east with its window, each weight lane south with its non-zero flag (two
+    /// lanes, zero test `act_or_weight`) or its nib4 (four lanes). The PE keeps the
     /// routing; the edge adds one register stage (one cycle of latency).
     Edge,
 }
@@ -258,7 +258,7 @@ pub struct PeConfig {
     pub zero_test: Option<ZeroTest>,
     /// Accumulator width in bits, 16..=64.
     pub acc_width: u32,
-    /// Where the window logic sits (two-lane 4-bit windows only; `InPe` otherwise).
+    /// Where the window logic sits (sysmt, and sparq with 4-bit windows; `InPe` otherwise).
     pub window_logic: WindowLogic,
 }
 
@@ -376,6 +376,7 @@ pub const PRESETS: &[Preset] = &[
         about: "SySMT: 4 lanes on one splittable multiplier (four u4 x s5 quarters)",
         yaml: "pe:\n  policy: sysmt\n  threads: 4\n  window: 4b2opt\n  rounding: nearest_even\n  zero_test: act_or_weight\n",
     },
+
 ];
 
 /// The preset used when neither `--preset` nor `--config` is given.
@@ -697,13 +698,12 @@ fn from_mapping(root: &Mapping) -> Result<Config> {
         Some(w) => return Err(Error::config("pe.acc_width", w, "16..64")),
     };
 
-    let edge_ok = threads == 2
-        && matches!(policy, Policy::Sparq | Policy::Sysmt)
-        && window.is_some_and(|w| w.bits() == 4);
+    let edge_ok = policy == Policy::Sysmt
+        || (policy == Policy::Sparq && window.is_some_and(|w| w.bits() == 4));
     let wl_allowed = if edge_ok {
         "in_pe, edge"
     } else {
-        "in_pe (edge is built for two-lane 4-bit windows: sysmt with 2 threads, sparq with 4b5opt, 4b3opt or 4b2opt)"
+        "in_pe (edge is built for sysmt and for sparq with a 4-bit window: 4b5opt, 4b3opt or 4b2opt)"
     };
     let window_logic = match get_str(pe, "pe.window_logic", "window_logic", wl_allowed)?.as_deref()
     {
@@ -838,9 +838,9 @@ mod tests {
         assert!(e.contains("pe.policy = warp") && e.contains("sysmt"), "{e}");
         let e = err("pe: {policy: ideal, rounding: truncate}");
         assert!(e.contains("pe.rounding = truncate"), "{e}");
-        let e = err("pe: {policy: sysmt, threads: 4, window_logic: edge}");
+        let e = err("pe: {policy: sparq, window: 3b6opt, window_logic: edge}");
         assert!(
-            e.contains("pe.window_logic = edge") && e.contains("two-lane 4-bit"),
+            e.contains("pe.window_logic = edge") && e.contains("4-bit window"),
             "{e}"
         );
         let e = err("pe: {policy: sysmt, window_logic: west}");

@@ -248,9 +248,23 @@ pub fn array_line(
         .preset(Some(preset))
         .sets(&[format!("array.rows={rows}"), format!("array.cols={cols}")])
         .build()?;
+    array_line_for(&cfg, preset, tools, icarus, seed, max_k)
+}
+
+/// [`array_line`] for any validated config (its own array size), labelled `label`.
+pub fn array_line_for(
+    cfg: &Config,
+    label: &str,
+    tools: Tools,
+    icarus: bool,
+    seed: u64,
+    max_k: usize,
+) -> Result<Line> {
+    let cfg = cfg.clone();
+    let (rows, cols) = (cfg.array.rows, cfg.array.cols);
     let files = rtl::generate_array(&cfg)?;
     let mut line = Line {
-        name: format!("{preset}@{rows}x{cols}"),
+        name: format!("{label}@{rows}x{cols}"),
         cols: Vec::new(),
         notes: Vec::new(),
         ok: true,

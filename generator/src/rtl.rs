@@ -112,17 +112,24 @@ pub fn edge(cfg: &Config) -> bool {
     cfg.pe.window_logic == WindowLogic::Edge
 }
 
-/// Bits the edge adds per activation lane (under nearest_even the rounded 4-bit
-/// window, which is non-zero exactly when the activation is, so it doubles as the
-/// zero flag; under truncate the flag alone) and per weight lane (its non-zero flag
-/// under zero test `act_or_weight`); zero with the window logic in the PE.
+/// Bits the edge adds per activation lane (its 4-bit window as the PE uses it when
+/// it reduces the lane: non-zero exactly when the activation is, so it doubles as
+/// the zero flag) and per weight lane (two lanes: its non-zero flag under zero test
+/// `act_or_weight`; four lanes: its nib4, 4 bits and the high-nibble flag); zero with
+/// the window logic in the PE.
 pub fn link_fields(cfg: &Config) -> (u32, u32) {
     if !edge(cfg) {
         return (0, 0);
     }
-    let rne = cfg.pe.rounding_or_default() == Rounding::NearestEven;
     let zw = cfg.pe.zero_test == Some(ZeroTest::ActOrWeight);
-    (if rne { 4 } else { 1 }, u32::from(zw))
+    (
+        4,
+        if cfg.pe.threads == 4 {
+            5
+        } else {
+            u32::from(zw)
+        },
+    )
 }
 
 /// Width of the activation link word between PEs: the lanes' plain activations,
@@ -306,7 +313,8 @@ struct PreActTpl<'a> {
     header: &'a str,
     prefix: &'a str,
     lanes: u32,
-    pa: u32,
+    quad: bool,
+    win_module: &'a str,
     link_w: u32,
     set: &'a str,
     rne: bool,
@@ -319,6 +327,7 @@ struct PreWgtTpl<'a> {
     header: &'a str,
     prefix: &'a str,
     lanes: u32,
+    quad: bool,
     link_w: u32,
 }
 
@@ -437,6 +446,11 @@ struct CondQuadTpl<'a> {
     zt_weight: bool,
     win_module: &'a str,
     cut: bool,
+    edge: bool,
+    act_w: u32,
+    wgt_w: u32,
+    /// Lane k's activity (in terms of the generate loop's `a[k]`, `w[k]`, ...).
+    on_lane: String,
 }
 
 /// Renders `<name>_cond`, or with `cut` its proof variant `<name>_cond_cut`: the
@@ -481,12 +495,8 @@ fn cond_text(cfg: &Config, cut: bool) -> Result<String> {
                     let (a, w) = if edge(cfg) {
                         let lo = 16 + pa * k;
                         (
-                            if rne {
-                                // The rounded window is non-zero exactly when a is.
-                                format!("(|act_i[{}:{lo}])", lo + 3)
-                            } else {
-                                format!("act_i[{lo}]")
-                            },
+                            // The window is non-zero exactly when a is.
+                            format!("(|act_i[{}:{lo}])", lo + 3),
                             format!("wgt_i[{}]", 16 + k),
                         )
                     } else {
@@ -506,14 +516,9 @@ fn cond_text(cfg: &Config, cut: bool) -> Result<String> {
                 .map(|k| {
                     let mut l = pair_lane(k, set.positions());
                     if edge(cfg) {
-                        // Used only when both lanes are active: the edge's rounded
-                        // window, or the truncated one.
+                        // Used only when both lanes are active: the edge's window.
                         let lo = 16 + pa * k as u32;
-                        l.next = if rne {
-                            format!("act_i[{}:{lo}]", lo + 3)
-                        } else {
-                            l.trunc.clone()
-                        };
+                        l.next = format!("act_i[{}:{lo}]", lo + 3);
                     } else if !rne {
                         l.next = format!("t{k}");
                     }
@@ -551,6 +556,15 @@ fn cond_text(cfg: &Config, cut: bool) -> Result<String> {
                 zt_weight: zt == ZeroTest::ActOrWeight,
                 win_module: &wm,
                 cut,
+                edge: edge(cfg),
+                act_w: act_link_width(cfg),
+                wgt_w: wgt_link_width(cfg),
+                on_lane: match (edge(cfg), zt == ZeroTest::ActOrWeight) {
+                    (false, true) => "(|a[k]) & (|w[k])".into(),
+                    (false, false) => "|a[k]".into(),
+                    (true, true) => "(|nib[k]) & (e[k] | (|q[k]))".into(),
+                    (true, false) => "|nib[k]".into(),
+                },
             },
             &m,
         )?,
@@ -735,14 +749,17 @@ pub fn generate_pe(cfg: &Config) -> Result<Vec<GeneratedFile>> {
 
     // Edge conditioning (window logic at the array edge).
     if edge(cfg) {
-        let (pa, pw) = link_fields(cfg);
+        let pw = link_fields(cfg).1;
+        let quad = pe.threads == 4;
+        let wm = win_module(prefix, set, rnd);
         let m = format!("{prefix}_pre_act");
         let text = render(
             &PreActTpl {
                 header: &hdr(&m, "edge conditioning of a row's activations"),
                 prefix,
                 lanes: pe.threads,
-                pa,
+                quad,
+                win_module: &wm,
                 link_w: act_link_width(cfg),
                 set: set.name(),
                 rne: rnd == Rounding::NearestEven,
@@ -758,6 +775,7 @@ pub fn generate_pe(cfg: &Config) -> Result<Vec<GeneratedFile>> {
                     header: &hdr(&m, "edge conditioning of a column's weights"),
                     prefix,
                     lanes: pe.threads,
+                    quad,
                     link_w: wgt_link_width(cfg),
                 },
                 &m,

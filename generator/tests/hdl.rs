@@ -87,6 +87,20 @@ fn truncating_and_narrow_accumulator_variants_match_too() {
             vec!["pe.zero_test=act_or_weight", "pe.acc_width=64"],
         ),
         ("sysmt2", vec!["pe.acc_width=17"]),
+        // Window and nibble logic at the array edge (PE behind its own edge logic).
+        ("sysmt4", vec!["pe.window_logic=edge"]),
+        (
+            "sysmt4",
+            vec![
+                "pe.window_logic=edge",
+                "pe.zero_test=act",
+                "pe.rounding=truncate",
+            ],
+        ),
+        (
+            "sparq-4b3opt",
+            vec!["pe.window_logic=edge", "pe.rounding=truncate"],
+        ),
         (
             "bsparq-4b5opt",
             vec!["pe.window=2b7opt", "pe.rounding=truncate"],
@@ -158,6 +172,14 @@ fn small_arrays_match_the_cycle_model_under_verilator_and_icarus() {
             line.cols, line.notes
         );
     }
+    // Four lanes with the window and nibble logic at the edge (not a preset).
+    let cfg = ConfigBuilder::new()
+        .preset(Some("sysmt4"))
+        .sets(&["pe.window_logic=edge", "array.rows=2", "array.cols=3"])
+        .build()
+        .unwrap();
+    let line = smtgen::regress::array_line_for(&cfg, "sysmt4-edge", tools, true, 5, 40).unwrap();
+    assert!(line.ok, "sysmt4 edge: {:?} {:?}", line.cols, line.notes);
 }
 
 /// The array bench can fail too: a corrupted expected result is reported.

@@ -51,6 +51,10 @@ fn the_other_zero_test_and_other_windows_are_proven_too() {
         ("sysmt2", vec!["pe.zero_test=act"]),
         ("sysmt4", vec!["pe.zero_test=act", "pe.rounding=truncate"]),
         ("sparq-4b5opt", vec!["pe.zero_test=act_or_weight"]),
+        // Window logic at the edge: four lanes (nib4 at the north edge), and two
+        // lanes without a weight flag (zero test act).
+        ("sysmt4", vec!["pe.window_logic=edge"]),
+        ("sparq-4b5opt", vec!["pe.window_logic=edge"]),
         ("bsparq-4b5opt", vec!["pe.window=3b6opt"]),
         (
             "bsparq-4b5opt",

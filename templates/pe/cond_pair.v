@@ -39,15 +39,24 @@ module {{ prefix }}_cond{% if cut %}_cut{% endif %} (
   output {% if n == 4 %}reg {% else %}wire{% endif %} [15:0] y_o,
   output {% if n == 4 %}reg {% else %}wire{% endif %} [7:0]  sh_o
 );
-{% if n == 4 && edge %}
+{% if n == 4 %}
+{%- if edge %}
   // One block per PE. With the windows precomputed at the edge, a lone active lane
   // needs no window at all: its high nibble goes to one unit (shift 4), its low
   // nibble to the other (shift 0), and the two add up to the exact product. Only
   // the window's position (its shift) is still decoded here, for the pair case.
+{%- else %}
+  // One block per PE: the two windows are inline, so each lane's window, shift,
+  // round-up condition and the bits below the window come from one selection.
+{%- endif %}
   reg  [7:0] a0, a1, w0, w1;
   reg        on0, on1, both, only1, solo0;
 {%- for l in lanes %}
+{%- if edge %}
   reg  [3:0] n{{ l.k }};
+{%- else %}
+  reg  [3:0] t{{ l.k }}, n{{ l.k }}, l{{ l.k }};
+{%- endif %}
   reg  [2:0] s{{ l.k }};
 {%- for g in l.above %}
   reg        {{ g.0 }};
@@ -74,81 +83,46 @@ module {{ prefix }}_cond{% if cut %}_cut{% endif %} (
     // Lane 1 alone: both units serve lane 1. Otherwise (lane 0 alone, or none) lane 0.
     only1 = ~on0 & on1;
 {%- for l in lanes %}
-    // Lane {{ l.k }}: win(a{{ l.k }}; {{ set }}) is n{{ l.k }} << s{{ l.k }}{% if rne %}, n{{ l.k }} rounded at the edge{% else %} (truncated){% endif %}.
+{%- if edge %}
+    // Lane {{ l.k }}: win(a{{ l.k }}; {{ set }}) is n{{ l.k }} << s{{ l.k }}, n{{ l.k }} {% if rne %}rounded{% else %}truncated{% endif %} at the edge.
+{%- else %}
+    // Lane {{ l.k }}: win(a{{ l.k }}; {{ set }}) is n{{ l.k }} << s{{ l.k }}: the window t{{ l.k }}{% if rne %}, rounded to nearest (ties
+    // to even; a carry out saturates) when both lanes are active{% endif %}; l{{ l.k }}: the bits below it.
+{%- endif %}
 {%- for g in l.above %}
     {{ g.0 }} = {{ g.1 }};
 {%- endfor %}
+{%- if !edge %}
+    t{{ l.k }} = {{ l.trunc }};
+{%- endif %}
     s{{ l.k }} = {{ l.shift }};
+{%- if !edge %}
+    l{{ l.k }} = {{ l.low }};
+{%- endif %}
     n{{ l.k }} = {{ l.next }};
 {%- endfor %}
     // A unit always takes its activation and weight from the same lane. The three
     // cases are one-hot; AND-OR keeps the simulation free of data-dependent branches.
     solo0 = ~both & ~only1;
     x_o  = ({8{both}}  & {n1, n0}) |
+{%- if edge %}
            ({8{only1}} & {a1[7:4], a1[3:0]}) |
            ({8{solo0}} & {a0[3:0], a0[7:4]});
+{%- else %}
+           ({8{only1}} & {n1, l1}) |
+           ({8{solo0}} & {l0, n0});
+{%- endif %}
     y_o  = ({16{both}}  & {w1, w0}) |
            ({16{only1}} & {w1, w1}) |
            ({16{solo0}} & {w0, w0});
     sh_o = ({8{both}}  & {1'b0, s1, 1'b0, s0}) |
+{%- if edge %}
            ({8{only1}} & {1'b0, 3'd4, 4'd0}) |
            ({8{solo0}} & {4'd0, 1'b0, 3'd4});
-  end
-{%- else if n == 4 %}
-  // One block per PE: the two windows are inline, so each lane's window, shift,
-  // round-up condition and the bits below the window come from one selection.
-  reg  [7:0] a0, a1, w0, w1;
-  reg        on0, on1, both, only1, solo0;
-{%- for l in lanes %}
-  reg  [3:0] t{{ l.k }}, n{{ l.k }}, l{{ l.k }};
-  reg  [2:0] s{{ l.k }};
-{%- for g in l.above %}
-  reg        {{ g.0 }};
-{%- endfor %}
-{%- endfor %}
-{%- if cut %}
-
-  assign on_o = { {{ on_port[1] }}, {{ on_port[0] }} };
-{%- endif %}
-
-  always @* begin
-    a0 = act_i[7:0];
-    a1 = act_i[15:8];
-    w0 = wgt_i[7:0];
-    w1 = wgt_i[15:8];
-{%- if cut %}
-    on0 = on_i[0];
-    on1 = on_i[1];
 {%- else %}
-    on0 = {{ on_port[0] }};
-    on1 = {{ on_port[1] }};
-{%- endif %}
-    both = on0 & on1;
-    // Lane 1 alone: both units serve lane 1. Otherwise (lane 0 alone, or none) lane 0.
-    only1 = ~on0 & on1;
-{%- for l in lanes %}
-    // Lane {{ l.k }}: win(a{{ l.k }}; {{ set }}) is n{{ l.k }} << s{{ l.k }}: the window t{{ l.k }}{% if rne %}, rounded to nearest (ties
-    // to even; a carry out saturates) when both lanes are active{% endif %}; l{{ l.k }}: the bits below it.
-{%- for g in l.above %}
-    {{ g.0 }} = {{ g.1 }};
-{%- endfor %}
-    t{{ l.k }} = {{ l.trunc }};
-    s{{ l.k }} = {{ l.shift }};
-    l{{ l.k }} = {{ l.low }};
-    n{{ l.k }} = {{ l.next }};
-{%- endfor %}
-    // A unit always takes its activation and weight from the same lane. The three
-    // cases are one-hot; AND-OR keeps the simulation free of data-dependent branches.
-    solo0 = ~both & ~only1;
-    x_o  = ({{ "{" }}{{ 2 * n }}{{ "{" }}both}}  & {n1, n0}) |
-           ({{ "{" }}{{ 2 * n }}{{ "{" }}only1}} & {n1, l1}) |
-           ({{ "{" }}{{ 2 * n }}{{ "{" }}solo0}} & {l0, n0});
-    y_o  = ({16{both}}  & {w1, w0}) |
-           ({16{only1}} & {w1, w1}) |
-           ({16{solo0}} & {w0, w0});
-    sh_o = ({8{both}}  & {1'b0, s1, 1'b0, s0}) |
            ({8{only1}} & {1'b0, s1, 4'd0}) |
            ({8{solo0}} & {4'd0, 1'b0, s0});
+{%- endif %}
   end
 {%- else %}
   wire [7:0] a0 = act_i[7:0];

@@ -10,13 +10,19 @@
 //   c <= 1: the same two-lane wiring with two virtual lanes made of lane A's
 //           activation nibbles, a[7:4] at window position 4 and a[3:0] at 0, both
 //           with lane A's weight: the four partial products of the exact a x w.
+{%- if edge %}
+// Window and nibble logic at the array edge: act_i and wgt_i are link words. Lane k's
+// window comes from {{ prefix }}_pre_act (bits 32 + 4k, non-zero exactly when a_k is), its
+// nib4 from {{ prefix }}_pre_wgt (q at bits 32 + 5k, the high-nibble flag e above it;
+// w_k != 0 is e or q != 0). Only the window's position is decoded here.
+{%- endif %}
 {%- if cut %}
 // Proof variant (smtgen prove): the lanes' zero tests leave through on_o and the
 // datapath takes the lanes' activity from on_i; otherwise identical to {{ prefix }}_cond.
 {%- endif %}
 module {{ prefix }}_cond{% if cut %}_cut{% endif %} (
-  input  wire [31:0] act_i,
-  input  wire [31:0] wgt_i,
+  input  wire [{{ act_w - 1 }}:0] act_i,
+  input  wire [{{ wgt_w - 1 }}:0] wgt_i,
 {%- if cut %}
   input  wire [3:0]  on_i,
   output wire [3:0]  on_o,
@@ -38,16 +44,28 @@ module {{ prefix }}_cond{% if cut %}_cut{% endif %} (
   genvar k;
   generate
     for (k = 0; k < 4; k = k + 1) begin : g_lane
+{%- if !edge %}
       wire [2:0] s;
+{%- endif %}
 
       assign a[k]  = act_i[8*k +: 8];
       assign w[k]  = wgt_i[8*k +: 8];
+{%- if edge %}
+      assign nib[k] = act_i[32 + 4*k +: 4];
+      assign q[k]   = wgt_i[32 + 5*k +: 4];
+      assign e[k]   = wgt_i[32 + 5*k + 4];
+{%- endif %}
 {%- if cut %}
-      assign on_o[k] = {% if zt_weight %}(|a[k]) & (|w[k]){% else %}|a[k]{% endif %};
+      assign on_o[k] = {{ on_lane }};
       assign on[k] = on_i[k];
 {%- else %}
-      assign on[k] = {% if zt_weight %}(|a[k]) & (|w[k]){% else %}|a[k]{% endif %};
+      assign on[k] = {{ on_lane }};
 {%- endif %}
+{%- if edge %}
+
+      // 4b2opt windows sit at bit 0 or bit 4: one flag carries the position.
+      assign wide[k] = |a[k][7:4];
+{%- else %}
 
       {{ win_module }} u_win (
         .a_i     (a[k]),
@@ -65,6 +83,7 @@ module {{ prefix }}_cond{% if cut %}_cut{% endif %} (
         .q_o (q[k]),
         .e_o (e[k])
       );
+{%- endif %}
     end
   endgenerate
 

@@ -1,19 +1,39 @@
 {{ header }}
 // West-edge conditioning of one row's activations (window logic at the array edge).
 // The link word keeps the {{ lanes }} plain activations in bits [{{ lanes * 8 - 1 }}:0] and adds, per lane k,
-// a {{ pa }}-bit field at bits [{{ lanes * 8 }} + {{ pa }}*k +: {{ pa }}]:{% if rne %}
-//   win(a_k; {{ set }}) rounded to nearest (ties to even, a carry out saturates), as
-//   the PE uses it when both lanes are active. The window covers the leading one and
-//   never rounds to zero, so the field is non-zero exactly when a_k is: the PE takes
-//   the activation half of the lane's zero test from it.{% else %}
-//   nz: a_k != 0, the activation half of the lane's zero test.{% endif %}
-// The PE keeps the routing and everything that needs both operands. This logic sits
-// once per row, in front of the edge register, instead of in every PE of the row.
+// a 4-bit field at bits [{{ lanes * 8 }} + 4*k +: 4]: win(a_k; {{ set }}){% if rne %} rounded to nearest (ties
+// to even, a carry out saturates){% else %} truncated{% endif %}, as the PE uses it when it reduces the
+// lane. The window covers the leading one and never rounds to zero, so the field is
+// non-zero exactly when a_k is: the PE takes the activation half of the lane's zero
+// test from it. This logic sits once per row, in front of the edge register, instead
+// of in every PE of the row.
 module {{ prefix }}_pre_act (
   input  wire [{{ lanes * 8 - 1 }}:0] act_i,
-  output reg  [{{ link_w - 1 }}:0] link_o
+  output {% if quad %}wire{% else %}reg {% endif %} [{{ link_w - 1 }}:0] link_o
 );
-{%- if rne %}
+{%- if quad %}
+
+  wire [15:0] nib;
+
+  genvar k;
+  generate
+    for (k = 0; k < 4; k = k + 1) begin : g_lane
+      wire [2:0] s;
+
+      {{ win_module }} u_win (
+        .a_i     (act_i[8*k +: 8]),
+        .round_i (1'b1),
+        .nib_o   (nib[4*k +: 4]),
+        .sh_o    (s)
+      );
+
+      // The PE decodes the window's position from the activation itself.
+      wire unused_s = ^s;
+    end
+  endgenerate
+
+  assign link_o = {nib, act_i};
+{%- else %}
 
   reg  [7:0] a0, a1;
 {%- for l in lane_views %}
@@ -31,14 +51,13 @@ module {{ prefix }}_pre_act (
     {{ g.0 }} = {{ g.1 }};
 {%- endfor %}
     t{{ l.k }} = {{ l.trunc }};
+{%- if rne %}
     r{{ l.k }} = t{{ l.k }} + {3'd0, {{ l.round }} & ~(&t{{ l.k }})};
+{%- else %}
+    r{{ l.k }} = t{{ l.k }};
+{%- endif %}
 {%- endfor %}
     link_o = {r1, r0, act_i};
-  end
-{%- else %}
-
-  always @* begin
-    link_o = {|act_i[15:8], |act_i[7:0], act_i};
   end
 {%- endif %}
 
