@@ -752,6 +752,18 @@ fn from_mapping(root: &Mapping) -> Result<Config> {
     })
 }
 
+/// A design point written as `PRESET[+key=value...]` (for example
+/// `sysmt4+pe.window_logic=edge`), as `smtgen compare --presets` takes it, built
+/// over `extra` overrides (array size) and validated. The name prefix is the
+/// preset's, so the generated modules do not depend on the overrides' spelling.
+pub fn design_point<S: AsRef<str>>(spec: &str, extra: &[S]) -> Result<Config> {
+    let mut parts = spec.split('+');
+    let name = parts.next().unwrap_or_default();
+    let mut sets: Vec<String> = parts.map(str::to_string).collect();
+    sets.extend(extra.iter().map(|s| s.as_ref().to_string()));
+    ConfigBuilder::new().preset(Some(name)).sets(&sets).build()
+}
+
 impl Config {
     /// The validated config of a preset.
     pub fn preset(name: &str) -> Result<Config> {
@@ -871,6 +883,22 @@ mod tests {
             .build()
             .unwrap_err();
         assert!(e.to_string().contains("pe.nope"));
+    }
+
+    #[test]
+    fn design_points_are_a_preset_plus_overrides() {
+        let c = design_point(
+            "sysmt4+pe.window_logic=edge+pe.rounding=truncate",
+            &["array.rows=4"],
+        )
+        .unwrap();
+        assert_eq!(c.pe.window_logic, WindowLogic::Edge);
+        assert_eq!(c.pe.rounding, Some(Rounding::Truncate));
+        assert_eq!((c.name.as_str(), c.array.rows), ("sysmt4", 4));
+        let e = design_point("ideal2+pe.window_logic=edge", &[] as &[&str]).unwrap_err();
+        assert!(e.to_string().contains("pe.window_logic = edge"), "{e}");
+        let e = design_point("sysmt5", &[] as &[&str]).unwrap_err();
+        assert!(e.to_string().contains("preset = sysmt5"), "{e}");
     }
 
     #[test]

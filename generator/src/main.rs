@@ -227,7 +227,8 @@ enum Cmd {
     /// Synthesize several presets and compare area, throughput per area and depth
     /// with the baseline: a terminal table plus CSV, Markdown and an SVG chart.
     Compare {
-        /// Comma-separated presets (default: all).
+        /// Comma-separated design points (default: every preset): a preset, or a
+        /// preset with overrides, e.g. sysmt4+pe.window_logic=edge
         #[arg(long, value_delimiter = ',')]
         presets: Vec<String>,
         /// Array rows.
@@ -1077,8 +1078,12 @@ fn compare_cmd(
     } else {
         presets.to_vec()
     };
+    // Every point is validated before anything is synthesized or written.
     for n in &names {
-        smtgen::config::preset(n)?;
+        smtgen::config::design_point(
+            n,
+            &[format!("array.rows={rows}"), format!("array.cols={cols}")],
+        )?;
     }
     let t0 = std::time::Instant::now();
     let costs = synth::compare(&names, rows, cols, !pe_only)?;

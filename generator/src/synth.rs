@@ -372,21 +372,19 @@ pub struct DesignCost {
     pub array: Option<SynthReport>,
 }
 
-/// Synthesizes each preset's PE (and array at `rows`×`cols` when `arrays`) on both
-/// cores; `baseline` is added when missing, since every ratio is against it.
+/// Synthesizes each design point's PE (and array at `rows`×`cols` when `arrays`) on
+/// both cores; a point is a preset with optional overrides, `PRESET[+key=value...]`
+/// ([`crate::config::design_point`]). `baseline` is added when missing, since every
+/// ratio is against it.
 pub fn compare(presets: &[String], rows: u32, cols: u32, arrays: bool) -> Result<Vec<DesignCost>> {
     let mut names: Vec<String> = presets.to_vec();
     if !names.iter().any(|n| n == "baseline") {
         names.insert(0, "baseline".into());
     }
+    let size = [format!("array.rows={rows}"), format!("array.cols={cols}")];
     let cfgs: Vec<Config> = names
         .iter()
-        .map(|n| {
-            crate::config::ConfigBuilder::new()
-                .preset(Some(n))
-                .sets(&[format!("array.rows={rows}"), format!("array.cols={cols}")])
-                .build()
-        })
+        .map(|n| crate::config::design_point(n, &size))
         .collect::<Result<_>>()?;
     let next = std::sync::atomic::AtomicUsize::new(0);
     let results: std::sync::Mutex<Vec<Option<Result<DesignCost>>>> =

@@ -80,7 +80,7 @@ fn compare_writes_table_csv_markdown_and_svg() {
         &[
             "compare",
             "--presets",
-            "sysmt2",
+            "sysmt2,sysmt2+pe.rounding=truncate",
             "--pe-only",
             "--out",
             dir.path().to_str().unwrap(),
@@ -90,14 +90,16 @@ fn compare_writes_table_csv_markdown_and_svg() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(
-        out.contains("baseline") && out.contains("sysmt2") && out.contains("Yosys 0."),
+        out.contains("baseline")
+            && out.contains("sysmt2+pe.rounding=truncate")
+            && out.contains("Yosys 0."),
         "{out}"
     );
     let csv = std::fs::read_to_string(dir.path().join("compare.csv")).unwrap();
     assert!(csv.starts_with("design,T,PE GE,PE x"), "{csv}");
-    assert_eq!(csv.lines().count(), 3);
+    assert_eq!(csv.lines().count(), 4);
     let md = std::fs::read_to_string(dir.path().join("compare.md")).unwrap();
     assert!(md.contains("| baseline | 1 |") && md.contains("Yosys 0."));
     let svg = std::fs::read_to_string(dir.path().join("compare.svg")).unwrap();
-    assert_eq!(svg.matches("<circle").count(), 2);
+    assert_eq!(svg.matches("<circle").count(), 3);
 }
