@@ -95,7 +95,8 @@ struct RegressArgs {
 
 #[derive(Args)]
 struct EvalArgs {
-    /// Comma-separated presets (default: all).
+    /// Comma-separated design points (default: every preset): a preset, or a preset
+    /// with overrides, e.g. sysmt4+pe.window_logic=edge
     #[arg(long, value_delimiter = ',')]
     presets: Vec<String>,
     /// Array rows for the cycle counts.
@@ -825,17 +826,13 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
     } else {
         a.presets.clone()
     };
+    let size = [
+        format!("array.rows={}", a.rows),
+        format!("array.cols={}", a.cols),
+    ];
     let cfgs: Vec<Config> = names
         .iter()
-        .map(|n| {
-            ConfigBuilder::new()
-                .preset(Some(n))
-                .sets(&[
-                    format!("array.rows={}", a.rows),
-                    format!("array.cols={}", a.cols),
-                ])
-                .build()
-        })
+        .map(|n| smtgen::config::design_point(n, &size))
         .collect::<Result<_>>()?;
     let areas = a.area.as_deref().map(read_area_ratios).transpose()?;
     let (name, g, quant) = eval_workload(&a)?;
@@ -860,8 +857,10 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let mut evals = Vec::new();
-    for cfg in &cfgs {
+    for (cfg, label) in cfgs.iter().zip(&names) {
         let (mut e, _) = evaluate_design(cfg, &g, &exact, &|| bar.inc(1));
+        // Labelled as written, like `smtgen compare`, so --area finds the row.
+        e.design = label.clone();
         if let Some(ar) = &areas {
             e.area_ratio = ar.iter().find(|(d, _)| *d == e.design).map(|(_, r)| *r);
         }

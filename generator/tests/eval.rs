@@ -109,7 +109,8 @@ fn a_layer_whose_lanes_never_collide_is_exact_on_every_smt_design() {
     let (ap, wp) = (dir.path().join("a.npy"), dir.path().join("w.npy"));
     write_npy(&ap, &[m, k], &a).unwrap();
     write_npy(&wp, &[k, n], &w).unwrap();
-    let presets = "sysmt2,sysmt4,sparq-4b5opt,sparq-4b3opt,sparq-4b2opt,ideal2,ideal4";
+    // Design points beyond the presets too (window logic at the edge).
+    let presets = "sysmt2,sysmt4,sparq-4b5opt,sparq-4b3opt,sparq-4b2opt,ideal2,ideal4,sysmt2-edge,sysmt4+pe.window_logic=edge";
     let v = eval_json(&[
         "--presets",
         presets,
@@ -128,6 +129,19 @@ fn a_layer_whose_lanes_never_collide_is_exact_on_every_smt_design() {
         );
         assert!((d["idle_fraction"].as_f64().unwrap() - 0.75).abs() < 0.01);
     }
+    // The edge adds one cycle to the same tiles; labels are the points as written.
+    let cycles = |name: &str| {
+        v["designs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["design"] == name)
+            .unwrap_or_else(|| panic!("{name} missing"))["cycles"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(cycles("sysmt2-edge"), cycles("sysmt2") + 1);
+    assert_eq!(cycles("sysmt4+pe.window_logic=edge"), cycles("sysmt4") + 1);
 }
 
 #[test]
