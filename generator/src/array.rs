@@ -4,8 +4,9 @@
 //!
 //! Timing contract (the RTL, this model and the tests agree on it): a tile whose last
 //! group is presented at cycle `tL` puts `C[r][c]` on row `r`'s result port at cycle
-//! `tL + 2·COLS + r − c + E`, where `E` is the number of edge register stages (1 when
-//! the window logic sits at the array edge, else 0). Consecutive last groups must be
+//! `tL + 2·COLS + r − c + E`, where `E` counts the extra register stages on the way:
+//! the edge stage (1 when the window logic sits at the array edge) plus the PE's
+//! pipeline stages (`pe.pipeline`); see [`crate::config::PeConfig::extra_latency`]. Consecutive last groups must be
 //! at least `COLS` cycles apart (`last_ready`), so tiles of `G ≥ COLS` groups stream
 //! back to back.
 
@@ -16,7 +17,7 @@ use std::collections::VecDeque;
 
 /// Cycles from a tile's first group at the array's inputs to its last result at the
 /// outputs, inclusive: `G + R + 2C − 1 + E` for `G` groups on an R×C array with `E`
-/// edge register stages.
+/// extra stages (edge and PE pipeline).
 pub fn tile_latency(rows: u64, cols: u64, edge: u64, groups: u64) -> u64 {
     groups + rows + 2 * cols - 1 + edge
 }
@@ -102,6 +103,19 @@ struct Cell {
     wgt_q: [i8; MAX_LANES],
     ctl_q: Ctl,
     res_q: i64,
+    /// With `pe.pipeline = 1`: the lanes, valid and clear in the PE's pipeline
+    /// register (applied to the accumulator one cycle late), and `last` delayed once
+    /// more, when the cell captures the finished sum.
+    pipe: Option<Pipe>,
+}
+
+#[derive(Clone, Copy, Default)]
+struct Pipe {
+    acts: [u8; MAX_LANES],
+    wgts: [i8; MAX_LANES],
+    valid: bool,
+    clear: bool,
+    last_q: bool,
 }
 
 /// Cycle-accurate model of the generated `<name>_array`.
@@ -133,6 +147,7 @@ impl ArrayModel {
             wgt_q: [0; MAX_LANES],
             ctl_q: Ctl::default(),
             res_q: 0,
+            pipe: (cfg.pe.pipeline > 0).then(Pipe::default),
         };
         ArrayModel {
             rows,
@@ -149,7 +164,7 @@ impl ArrayModel {
                 .map(|c| Delay::new((c + edge).max(1), [0; MAX_LANES]))
                 .collect(),
             gap: cols - 1,
-            last_delay: Delay::new(cols + edge, false),
+            last_delay: Delay::new(cols + edge + cfg.pe.pipeline as usize, false),
             run: false,
             step: 0,
             row_drain: vec![(false, 0); rows],
@@ -245,13 +260,31 @@ impl ArrayModel {
                     0
                 };
                 let cell = &mut self.cells[r * cols + c];
-                if cell.ctl_q.last {
+                let capture = match &cell.pipe {
+                    Some(p) => p.last_q,
+                    None => cell.ctl_q.last,
+                };
+                if capture {
                     cell.res_q = cell.pe.acc();
                 } else if drains[r].0 && drains[r].1 < c {
                     cell.res_q = chain;
                 }
-                cell.pe
-                    .step(&in_act[..t], &in_wgt[..t], in_ctl.valid, in_ctl.first);
+                match &mut cell.pipe {
+                    Some(p) => {
+                        cell.pe.step(&p.acts[..t], &p.wgts[..t], p.valid, p.clear);
+                        *p = Pipe {
+                            acts: in_act,
+                            wgts: in_wgt,
+                            valid: in_ctl.valid,
+                            clear: in_ctl.first,
+                            last_q: cell.ctl_q.last,
+                        };
+                    }
+                    None => {
+                        cell.pe
+                            .step(&in_act[..t], &in_wgt[..t], in_ctl.valid, in_ctl.first);
+                    }
+                }
                 cell.act_q = in_act;
                 cell.wgt_q = in_wgt;
                 cell.ctl_q = in_ctl;
@@ -518,15 +551,19 @@ mod tests {
     fn cycle_model_equals_functional_gemm_and_the_latency_formula() {
         let mut rng = Rng::new(9);
         for (preset, r, c, m, k, n) in [
-            ("baseline", 1, 1, 3, 5, 2),
+            ("baseline", 1u32, 1u32, 3, 5, 2),
             ("sysmt2", 2, 3, 5, 7, 7),
             ("sysmt4", 4, 4, 9, 33, 6),
             ("sparq-3b", 3, 2, 4, 2, 5),
             ("ideal4", 2, 5, 2, 1, 11),
             ("sysmt2-edge", 1, 1, 2, 9, 3),
             ("sysmt2-edge", 3, 2, 5, 12, 4),
+            ("baseline+pe.pipeline=1", 1, 1, 3, 4, 2),
+            ("sysmt4+pe.pipeline=1", 3, 3, 7, 21, 5),
+            ("sysmt2-edge+pe.pipeline=1", 2, 4, 3, 10, 9),
         ] {
-            let cfg = cfg(preset, r, c);
+            let size = [format!("array.rows={r}"), format!("array.cols={c}")];
+            let cfg = crate::config::design_point(preset, &size).unwrap();
             let g = Gemm::random(m, k, n, 0.5, &mut rng);
             let run = run_gemm(&cfg, &g, 0.0, &mut rng);
             assert_eq!(run.c[0], gemm_functional(&cfg, &g), "{preset} {r}x{c}");
@@ -536,7 +573,7 @@ mod tests {
                 gemm_cycles(
                     r.into(),
                     c.into(),
-                    cfg.pe.window_logic.edge_stages(),
+                    cfg.pe.extra_latency(),
                     groups,
                     run.tiles as u64
                 ),
@@ -576,16 +613,14 @@ mod tests {
     #[test]
     fn results_appear_at_the_documented_cycle() {
         // Sparq-4b2opt with the edge: 12 reduction indices are 6 two-lane groups.
-        for (preset, k, e) in [("baseline", 6, 0u64), ("sparq-4b2opt-edge", 12, 1)] {
-            let cfg = if preset == "sparq-4b2opt-edge" {
-                ConfigBuilder::new()
-                    .preset(Some("sparq-4b2opt"))
-                    .sets(&["array.rows=3", "array.cols=4", "pe.window_logic=edge"])
-                    .build()
-                    .unwrap()
-            } else {
-                cfg(preset, 3, 4)
-            };
+        for (preset, k, e) in [
+            ("baseline", 6, 0u64),
+            ("sparq-4b2opt+pe.window_logic=edge", 12, 1),
+            ("baseline+pe.pipeline=1", 6, 1),
+            ("sparq-4b2opt+pe.window_logic=edge+pe.pipeline=1", 12, 2),
+        ] {
+            let cfg =
+                crate::config::design_point(preset, &["array.rows=3", "array.cols=4"]).unwrap();
             let mut rng = Rng::new(1);
             let g = Gemm::random(3, k, 4, 0.0, &mut rng);
             let run = run_gemm(&cfg, &g, 0.0, &mut rng);

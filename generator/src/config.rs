@@ -260,6 +260,9 @@ pub struct PeConfig {
     pub acc_width: u32,
     /// Where the window logic sits (sysmt, and sparq with 4-bit windows; `InPe` otherwise).
     pub window_logic: WindowLogic,
+    /// Register stages between the lane sum and the accumulator (0 or 1; spec §5
+    /// allows a pipeline stage when the latency formula accounts for it).
+    pub pipeline: u32,
 }
 
 impl PeConfig {
@@ -275,6 +278,12 @@ impl PeConfig {
             2 => 17,
             _ => 18,
         }
+    }
+
+    /// Cycles an array of this PE adds to the latency formula: the edge's register
+    /// stage and the PE's pipeline stages.
+    pub fn extra_latency(&self) -> u64 {
+        self.window_logic.edge_stages() + u64::from(self.pipeline)
     }
 
     /// The rounding mode, or nearest-even for policies that never round.
@@ -409,6 +418,7 @@ const PE_KEYS: &[&str] = &[
     "zero_test",
     "acc_width",
     "window_logic",
+    "pipeline",
 ];
 const ARRAY_KEYS: &[&str] = &["rows", "cols"];
 
@@ -712,6 +722,12 @@ fn from_mapping(root: &Mapping) -> Result<Config> {
         Some(v) => return Err(Error::config("pe.window_logic", v, wl_allowed)),
     };
 
+    let pipeline = match get_int(pe, "pe.pipeline", "pipeline", "0, 1")? {
+        None => 0,
+        Some(p @ 0..=1) => p as u32,
+        Some(p) => return Err(Error::config("pe.pipeline", p, "0, 1")),
+    };
+
     let array = match get(root, "array") {
         Some(Value::Mapping(m)) => m,
         Some(v) => return Err(Error::config("array", describe(v), "a mapping")),
@@ -747,6 +763,7 @@ fn from_mapping(root: &Mapping) -> Result<Config> {
             zero_test,
             acc_width,
             window_logic,
+            pipeline,
         },
         array: ArrayConfig { rows, cols },
     })
@@ -799,6 +816,9 @@ impl Config {
         }
         if self.pe.window_logic != WindowLogic::InPe {
             s += &format!("  window_logic: {}\n", self.pe.window_logic);
+        }
+        if self.pe.pipeline != 0 {
+            s += &format!("  pipeline: {}\n", self.pe.pipeline);
         }
         s += &format!(
             "  acc_width: {}\narray:\n  rows: {}\n  cols: {}\n",
@@ -855,6 +875,8 @@ mod tests {
             e.contains("pe.window_logic = edge") && e.contains("4-bit window"),
             "{e}"
         );
+        let e = err("pe: {policy: sysmt, pipeline: 2}");
+        assert!(e.contains("pe.pipeline = 2") && e.contains("0, 1"), "{e}");
         let e = err("pe: {policy: sysmt, window_logic: west}");
         assert!(
             e.contains("pe.window_logic = west") && e.contains("in_pe, edge"),

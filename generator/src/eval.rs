@@ -382,7 +382,7 @@ pub fn evaluate_design(
     }
     let (r, cc) = (cfg.array.rows as usize, cfg.array.cols as usize);
     let tiles = g.tiles(r, cc) as u64;
-    let e = cfg.pe.window_logic.edge_stages();
+    let e = cfg.pe.extra_latency();
     let cycles = gemm_cycles(r as u64, cc as u64, e, groups as u64, tiles);
     // The baseline array has no edge stage.
     let base_cycles = gemm_cycles(r as u64, cc as u64, 0, g.k.max(1) as u64, tiles);

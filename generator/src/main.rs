@@ -241,6 +241,10 @@ enum Cmd {
         /// PEs only (no array synthesis).
         #[arg(long)]
         pe_only: bool,
+        /// The design point every ratio is against (e.g. baseline+pe.pipeline=1 when
+        /// comparing pipelined PEs).
+        #[arg(long, default_value = "baseline")]
+        baseline: String,
         /// Output directory for compare.csv, compare.md and compare.svg.
         #[arg(long, default_value = "synth_out")]
         out: PathBuf,
@@ -491,8 +495,9 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
             rows,
             cols,
             pe_only,
+            baseline,
             out,
-        } => compare_cmd(&presets, rows, cols, pe_only, &out)?,
+        } => compare_cmd(&presets, &baseline, rows, cols, pe_only, &out)?,
         Cmd::Synth { cfg, array } => {
             let cfg = cfg.build()?;
             let pe = smtgen::synth::synth_pe(&cfg)?;
@@ -1025,7 +1030,7 @@ fn gemm_cmd(
     let cycles = gemm_cycles(
         r as u64,
         cc as u64,
-        cfg.pe.window_logic.edge_stages(),
+        cfg.pe.extra_latency(),
         groups as u64,
         tiles as u64,
     );
@@ -1065,6 +1070,7 @@ fn gemm_cmd(
 
 fn compare_cmd(
     presets: &[String],
+    base: &str,
     rows: u32,
     cols: u32,
     pe_only: bool,
@@ -1078,26 +1084,26 @@ fn compare_cmd(
         presets.to_vec()
     };
     // Every point is validated before anything is synthesized or written.
-    for n in &names {
+    for n in names.iter().map(String::as_str).chain([base]) {
         smtgen::config::design_point(
             n,
             &[format!("array.rows={rows}"), format!("array.cols={cols}")],
         )?;
     }
     let t0 = std::time::Instant::now();
-    let costs = synth::compare(&names, rows, cols, !pe_only)?;
+    let costs = synth::compare(&names, base, rows, cols, !pe_only)?;
     let yosys = costs
         .first()
         .map(|c| c.pe.yosys.clone())
         .unwrap_or_default();
-    let table = synth::compare_table(&costs);
+    let table = synth::compare_table(&costs, base);
     let parts = synth::parts_table(&costs);
     let scope = if pe_only {
         "PE".to_string()
     } else {
         format!("PE and {rows}x{cols} array")
     };
-    println!("smtgen compare: {scope}, areas in NAND2 equivalents (GE), ratios (x) to baseline; {yosys}; {:.0} s on 2 cores", t0.elapsed().as_secs_f64());
+    println!("smtgen compare: {scope}, areas in NAND2 equivalents (GE), ratios (x) to {base}; {yosys}; {:.0} s on 2 cores", t0.elapsed().as_secs_f64());
     print!("{}", table.to_text());
     println!("\nPE area by part (GE):");
     print!("{}", parts.to_text());
@@ -1115,7 +1121,7 @@ fn compare_cmd(
     std::fs::write(&md, text).map_err(io(md.clone()))?;
     let base = costs
         .iter()
-        .find(|c| c.preset == "baseline")
+        .find(|c| c.preset == base)
         .map(|c| c.array.as_ref().map_or(c.pe.area, |a| a.area))
         .unwrap_or(1.0);
     let points: Vec<Point> = costs
@@ -1131,7 +1137,7 @@ fn compare_cmd(
         &svg,
         scatter_svg(
             &format!("Area against throughput ({scope}, {yosys})"),
-            "area relative to baseline",
+            &format!("area relative to {base}"),
             "lanes (MACs) per cycle",
             &points,
         ),

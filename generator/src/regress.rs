@@ -289,7 +289,7 @@ pub fn array_line_for(
     let formula = stream_cycles(
         rows.into(),
         cols.into(),
-        cfg.pe.window_logic.edge_stages(),
+        cfg.pe.extra_latency(),
         &tight.tile_groups,
     );
     line.ok &= formula == tight.cycles;

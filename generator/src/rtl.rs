@@ -188,6 +188,11 @@ struct AccTpl<'a> {
     prefix: &'a str,
     acc_w: u32,
     sum_w: u32,
+    pipe: bool,
+    /// The sum, valid and clear the adder sees: the ports, or their pipeline registers.
+    sum: &'a str,
+    valid: &'a str,
+    clear: &'a str,
 }
 
 #[derive(Template)]
@@ -850,6 +855,18 @@ pub fn generate_pe(cfg: &Config) -> Result<Vec<GeneratedFile>> {
             prefix,
             acc_w: pe.acc_width,
             sum_w,
+            pipe: pe.pipeline > 0,
+            sum: if pe.pipeline > 0 { "sum_q" } else { "sum_i" },
+            valid: if pe.pipeline > 0 {
+                "valid_q"
+            } else {
+                "valid_i"
+            },
+            clear: if pe.pipeline > 0 {
+                "clear_q"
+            } else {
+                "clear_i"
+            },
         },
         &m,
     )?;
@@ -916,6 +933,7 @@ struct CellTpl<'a> {
     act_w: u32,
     wgt_w: u32,
     acc_w: u32,
+    pipe: bool,
 }
 
 #[derive(Template)]
@@ -928,6 +946,7 @@ struct ArrayTpl<'a> {
     wgt_w: u32,
     edge: bool,
     edge_stages: u64,
+    pipeline: u32,
     pre_wgt: bool,
     acc_w: u32,
     rows: u32,
@@ -960,6 +979,7 @@ pub fn generate_array(cfg: &Config) -> Result<Vec<GeneratedFile>> {
             act_w: act_link_width(cfg),
             wgt_w: wgt_link_width(cfg),
             acc_w: cfg.pe.acc_width,
+            pipe: cfg.pe.pipeline > 0,
         },
         &m,
     )?;
@@ -977,6 +997,7 @@ pub fn generate_array(cfg: &Config) -> Result<Vec<GeneratedFile>> {
             wgt_w: wgt_link_width(cfg),
             edge: edge(cfg),
             edge_stages: cfg.pe.window_logic.edge_stages(),
+            pipeline: cfg.pe.pipeline,
             pre_wgt: link_fields(cfg).1 > 0,
             acc_w: cfg.pe.acc_width,
             rows: cfg.array.rows,

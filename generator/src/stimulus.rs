@@ -120,6 +120,9 @@ pub const WGT_CORNERS: &[i8] = &[
 
 struct Builder {
     model: PeModel,
+    /// With `pe.pipeline = 1`: the previous cycle's input, which the PE's pipeline
+    /// register applies to the accumulator this cycle (a hold after reset).
+    pending: Option<Option<Input>>,
     lanes: usize,
     zt_weight: bool,
     vectors: Vec<Vector>,
@@ -132,6 +135,16 @@ impl Builder {
         let t = self.lanes;
         let c = if input.reset {
             self.model.reset();
+            if let Some(p) = &mut self.pending {
+                *p = None;
+            }
+            self.model.products(&input.acts[..t], &input.wgts[..t])
+        } else if let Some(p) = &mut self.pending {
+            if let Some(prev) = p.take() {
+                self.model
+                    .step(&prev.acts[..t], &prev.wgts[..t], prev.valid, prev.clear);
+            }
+            *p = Some(input);
             self.model.products(&input.acts[..t], &input.wgts[..t])
         } else {
             self.model
@@ -186,6 +199,7 @@ pub fn pe_stimulus(cfg: &PeConfig, seed: u64, depth: Depth, random_cycles: usize
     let t = cfg.lanes();
     let mut b = Builder {
         model: PeModel::new(cfg),
+        pending: (cfg.pipeline > 0).then_some(None),
         lanes: t,
         zt_weight: cfg.zero_test == Some(ZeroTest::ActOrWeight),
         vectors: Vec::new(),

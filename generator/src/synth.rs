@@ -374,12 +374,19 @@ pub struct DesignCost {
 
 /// Synthesizes each design point's PE (and array at `rows`×`cols` when `arrays`) on
 /// both cores; a point is a preset with optional overrides, `PRESET[+key=value...]`
-/// ([`crate::config::design_point`]). `baseline` is added when missing, since every
-/// ratio is against it.
-pub fn compare(presets: &[String], rows: u32, cols: u32, arrays: bool) -> Result<Vec<DesignCost>> {
+/// ([`crate::config::design_point`]). The reference point `base` (usually
+/// `baseline`; `baseline+pe.pipeline=1` to compare pipelined PEs) is added first
+/// when missing, since every ratio is against it.
+pub fn compare(
+    presets: &[String],
+    base: &str,
+    rows: u32,
+    cols: u32,
+    arrays: bool,
+) -> Result<Vec<DesignCost>> {
     let mut names: Vec<String> = presets.to_vec();
-    if !names.iter().any(|n| n == "baseline") {
-        names.insert(0, "baseline".into());
+    if !names.iter().any(|n| n == base) {
+        names.insert(0, base.into());
     }
     let size = [format!("array.rows={rows}"), format!("array.cols={cols}")];
     let cfgs: Vec<Config> = names
@@ -424,11 +431,11 @@ pub fn compare(presets: &[String], rows: u32, cols: u32, arrays: bool) -> Result
         .collect()
 }
 
-/// The side-by-side table: area and ratio to baseline (PE and array, with and
-/// without the accumulator), lanes, throughput per area, logic depth.
-pub fn compare_table(costs: &[DesignCost]) -> crate::report::Table {
+/// The side-by-side table: area and ratio to the reference point `base` (PE and
+/// array, with and without the accumulator), lanes, throughput per area, logic depth.
+pub fn compare_table(costs: &[DesignCost], base: &str) -> crate::report::Table {
     use crate::report::Table;
-    let Some(base) = costs.iter().find(|c| c.preset == "baseline") else {
+    let Some(base) = costs.iter().find(|c| c.preset == base) else {
         return Table::new(&["design"]);
     };
     let arrays = costs.iter().all(|c| c.array.is_some());

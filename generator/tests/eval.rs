@@ -110,7 +110,7 @@ fn a_layer_whose_lanes_never_collide_is_exact_on_every_smt_design() {
     write_npy(&ap, &[m, k], &a).unwrap();
     write_npy(&wp, &[k, n], &w).unwrap();
     // Design points beyond the presets too (window logic at the edge).
-    let presets = "sysmt2,sysmt4,sparq-4b5opt,sparq-4b3opt,sparq-4b2opt,ideal2,ideal4,sysmt2-edge,sysmt4+pe.window_logic=edge";
+    let presets = "sysmt2,sysmt4,sparq-4b5opt,sparq-4b3opt,sparq-4b2opt,ideal2,ideal4,sysmt2-edge,sysmt4+pe.window_logic=edge,sysmt4+pe.pipeline=1";
     let v = eval_json(&[
         "--presets",
         presets,
@@ -142,6 +142,7 @@ fn a_layer_whose_lanes_never_collide_is_exact_on_every_smt_design() {
     };
     assert_eq!(cycles("sysmt2-edge"), cycles("sysmt2") + 1);
     assert_eq!(cycles("sysmt4+pe.window_logic=edge"), cycles("sysmt4") + 1);
+    assert_eq!(cycles("sysmt4+pe.pipeline=1"), cycles("sysmt4") + 1);
 }
 
 #[test]

@@ -59,7 +59,7 @@ fn gemm_equals_the_spec_for_every_preset_and_prints_the_formula_cycles() {
         let cycles = gemm_cycles(
             3,
             4,
-            cfg.pe.window_logic.edge_stages(),
+            cfg.pe.extra_latency(),
             k.div_ceil(t) as u64,
             (m.div_ceil(3) * n.div_ceil(4)) as u64,
         );

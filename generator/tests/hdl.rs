@@ -101,6 +101,10 @@ fn truncating_and_narrow_accumulator_variants_match_too() {
             "sparq-4b3opt",
             vec!["pe.window_logic=edge", "pe.rounding=truncate"],
         ),
+        // A pipeline stage before the accumulator: acc_o follows one cycle later.
+        ("sysmt4", vec!["pe.pipeline=1"]),
+        ("baseline", vec!["pe.pipeline=1", "pe.acc_width=16"]),
+        ("sysmt2-edge", vec!["pe.pipeline=1"]),
         (
             "bsparq-4b5opt",
             vec!["pe.window=2b7opt", "pe.rounding=truncate"],
@@ -172,14 +176,18 @@ fn small_arrays_match_the_cycle_model_under_verilator_and_icarus() {
             line.cols, line.notes
         );
     }
-    // Four lanes with the window and nibble logic at the edge (not a preset).
-    let cfg = ConfigBuilder::new()
-        .preset(Some("sysmt4"))
-        .sets(&["pe.window_logic=edge", "array.rows=2", "array.cols=3"])
-        .build()
-        .unwrap();
-    let line = smtgen::regress::array_line_for(&cfg, "sysmt4-edge", tools, true, 5, 40).unwrap();
-    assert!(line.ok, "sysmt4 edge: {:?} {:?}", line.cols, line.notes);
+    // Design points beyond the presets: four lanes with the window and nibble logic
+    // at the edge, and PEs with a pipeline stage (the cell captures a cycle later).
+    for (spec, r, c) in [
+        ("sysmt4+pe.window_logic=edge", 2, 3),
+        ("baseline+pe.pipeline=1", 3, 2),
+        ("sysmt2-edge+pe.pipeline=1", 2, 2),
+    ] {
+        let size = [format!("array.rows={r}"), format!("array.cols={c}")];
+        let cfg = smtgen::config::design_point(spec, &size).unwrap();
+        let line = smtgen::regress::array_line_for(&cfg, spec, tools, true, 5, 40).unwrap();
+        assert!(line.ok, "{spec}: {:?} {:?}", line.cols, line.notes);
+    }
 }
 
 /// The array bench can fail too: a corrupted expected result is reported.

@@ -103,3 +103,46 @@ fn compare_writes_table_csv_markdown_and_svg() {
     let svg = std::fs::read_to_string(dir.path().join("compare.svg")).unwrap();
     assert_eq!(svg.matches("<circle").count(), 3);
 }
+
+#[test]
+fn pipelined_pes_compare_against_a_pipelined_baseline_and_cut_the_depth() {
+    if !require("yosys") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let o = smtgen(
+        &[
+            "compare",
+            "--baseline",
+            "baseline+pe.pipeline=1",
+            "--presets",
+            "baseline,sysmt4+pe.pipeline=1",
+            "--pe-only",
+            "--out",
+            dir.path().to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("ratios (x) to baseline+pe.pipeline=1"),
+        "{out}"
+    );
+    // design,T,PE GE,PE x,...,depth,depth x: the reference row is 1.00 and the
+    // register before the accumulator shortens the baseline's longest path.
+    let csv = std::fs::read_to_string(dir.path().join("compare.csv")).unwrap();
+    let depth = |name: &str| -> u64 {
+        let row = csv
+            .lines()
+            .find(|l| l.split(',').next() == Some(name))
+            .unwrap_or_else(|| panic!("{name} missing: {csv}"));
+        let f: Vec<&str> = row.split(',').collect();
+        f[f.len() - 2].parse().unwrap()
+    };
+    assert!(csv
+        .lines()
+        .any(|l| l.starts_with("baseline+pe.pipeline=1,1,") && l.contains(",1.00,")));
+    assert!(depth("baseline+pe.pipeline=1") < depth("baseline"), "{csv}");
+    assert!(depth("sysmt4+pe.pipeline=1") < 56, "{csv}");
+}

@@ -14,7 +14,7 @@
 //   res_o        per row, ACC_W bits each (row r at bits [r*ACC_W +: ACC_W]).
 //
 // Timing, for a tile whose last group is presented at cycle tL (formula in README;
-// E = {{ edge_stages }} edge register stage(s){% if edge %}: the window logic sits at the edge{% endif %}):
+// E = {{ edge_stages + pipeline as u64 }}: {{ edge_stages }} edge register stage(s){% if edge %} (the window logic sits at the edge){% endif %} and {{ pipeline }} PE pipeline stage(s)):
 //   result C[r][c] is on res_o row r, with res_valid_o[r], at cycle tL + 2*COLS + r - c + E
 //   (row r streams its results from column COLS-1 down to column 0, one per cycle).
 //   A tile of G groups presented back to back from cycle t0 completes at
@@ -134,7 +134,7 @@ module {{ prefix }}_array #(
   endgenerate
 
   // ---------------------------------------------------------------------------
-  // Drain control: row 0 drains COLS + 1{% if edge %} + 1 (the edge){% endif %} cycles after its last group entered,
+  // Drain control: row 0 drains COLS + 1{% if edge %} + 1 (the edge){% endif %}{% if pipeline > 0 %} + {{ pipeline }} (the PE's pipeline){% endif %} cycles after its last group entered,
   // for COLS cycles; row r follows r cycles later (one register per row).
   // ---------------------------------------------------------------------------
   reg [MW-1:0] gap_q;
@@ -150,7 +150,7 @@ module {{ prefix }}_array #(
   assign last_ready_o = (gap_q == LastStep);
 
   wire start;
-  {{ prefix }}_delay #(.W(1), .D(COLS{% if edge %} + 1{% endif %}), .RST(1)) u_last_delay (
+  {{ prefix }}_delay #(.W(1), .D(COLS{% if edge_stages + pipeline as u64 > 0 %} + {{ edge_stages + pipeline as u64 }}{% endif %}), .RST(1)) u_last_delay (
     .clk_i (clk_i), .rst_ni (rst_ni), .d_i (ctl[2]), .q_o (start)
   );
 

@@ -57,6 +57,20 @@ module {{ prefix }}_cell #(
   end
 
   assign last_o = last_q;
+{%- if pipe %}
+
+  // The PE's pipeline stage adds a group to the accumulator one cycle late, so the
+  // finished sum is captured one cycle later than last_q.
+  reg last_qq;
+
+  always @(posedge clk_i or negedge rst_ni) begin
+    if (!rst_ni) begin
+      last_qq <= 1'b0;
+    end else begin
+      last_qq <= last_q;
+    end
+  end
+{%- endif %}
 
   reg [ACC_W-1:0] res_q;
 
@@ -64,7 +78,7 @@ module {{ prefix }}_cell #(
     if (COL > 0) begin : g_shift
       localparam [MW-1:0] Col = COL[MW-1:0];
       always @(posedge clk_i) begin
-        if (last_q) begin
+        if ({% if pipe %}last_qq{% else %}last_q{% endif %}) begin
           res_q <= acc;
         end else if (drain_i && (step_i < Col)) begin
           res_q <= res_i;
@@ -74,7 +88,7 @@ module {{ prefix }}_cell #(
       // The westmost slot only captures; nothing shifts into it.
       wire unused_chain = drain_i ^ (^step_i) ^ (^res_i);
       always @(posedge clk_i) begin
-        if (last_q) begin
+        if ({% if pipe %}last_qq{% else %}last_q{% endif %}) begin
           res_q <= acc;
         end
       end

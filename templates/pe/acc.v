@@ -3,6 +3,10 @@
 // when clear_i is high and acc otherwise, and add is the lane sum when valid_i is high
 // and 0 otherwise. So clear with valid starts a new sum from this cycle's products,
 // clear alone zeroes, neither holds. Two's-complement wrap, no saturation.
+{%- if pipe %}
+// Pipelined (pe.pipeline = 1): sum, valid and clear are registered first and meet
+// the accumulator one cycle later, so the adder's path starts at a register.
+{%- endif %}
 module {{ prefix }}_acc #(
   parameter integer ACC_W = {{ acc_w }},
   parameter integer SUM_W = {{ sum_w }}
@@ -16,23 +20,43 @@ module {{ prefix }}_acc #(
 );
 
   wire [ACC_W-1:0] sum_ext;
+{%- if pipe %}
+  reg  signed [SUM_W-1:0] sum_q;
+  reg                     valid_q;
+  reg                     clear_q;
+
+  // The sum needs no reset: valid_q masks it until a valid sum has arrived.
+  always @(posedge clk_i) begin
+    sum_q <= sum_i;
+  end
+
+  always @(posedge clk_i or negedge rst_ni) begin
+    if (!rst_ni) begin
+      valid_q <= 1'b0;
+      clear_q <= 1'b0;
+    end else begin
+      valid_q <= valid_i;
+      clear_q <= clear_i;
+    end
+  end
+{%- endif %}
 
   generate
     if (ACC_W > SUM_W) begin : g_sign_extend
-      assign sum_ext = { {(ACC_W-SUM_W){sum_i[SUM_W-1]} }, sum_i};
+      assign sum_ext = { {(ACC_W-SUM_W){ {{- sum }}[SUM_W-1]} }, {{ sum }}};
     end else if (ACC_W == SUM_W) begin : g_same_width
-      assign sum_ext = sum_i;
+      assign sum_ext = {{ sum }};
     end else begin : g_wrap
       // The accumulator wraps at ACC_W bits, so the sum's upper bits cannot matter.
-      wire unused_sum_hi = ^sum_i[SUM_W-1:ACC_W];
-      assign sum_ext = sum_i[ACC_W-1:0];
+      wire unused_sum_hi = ^{{ sum }}[SUM_W-1:ACC_W];
+      assign sum_ext = {{ sum }}[ACC_W-1:0];
     end
   endgenerate
 
   reg  [ACC_W-1:0] acc_q;
   // Masks rather than ?: (same gates; no data-dependent branch when simulated).
-  wire [ACC_W-1:0] base = {ACC_W{~clear_i}} & acc_q;
-  wire [ACC_W-1:0] add  = {ACC_W{valid_i}} & sum_ext;
+  wire [ACC_W-1:0] base = {ACC_W{~ {{- clear }}}} & acc_q;
+  wire [ACC_W-1:0] add  = {ACC_W{ {{- valid }}}} & sum_ext;
   wire [ACC_W-1:0] acc_d = base + add;
 
   always @(posedge clk_i or negedge rst_ni) begin
