@@ -70,25 +70,29 @@ fn a_latch_is_rejected() {
     assert!(e.contains("latch"), "{e}");
 }
 
+/// Runs `smtgen compare --pe-only` with `args` into a fresh directory; returns the
+/// directory (holding compare.csv, .md, .svg) and the terminal output.
+fn compare_pe(args: &[&str]) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut all = vec![
+        "compare",
+        "--pe-only",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ];
+    all.extend_from_slice(args);
+    let o = smtgen(&all, None);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    (dir, out)
+}
+
 #[test]
 fn compare_writes_table_csv_markdown_and_svg() {
     if !require("yosys") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let o = smtgen(
-        &[
-            "compare",
-            "--presets",
-            "sysmt2,sysmt2+pe.rounding=truncate",
-            "--pe-only",
-            "--out",
-            dir.path().to_str().unwrap(),
-        ],
-        None,
-    );
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let out = String::from_utf8_lossy(&o.stdout);
+    let (dir, out) = compare_pe(&["--presets", "sysmt2,sysmt2+pe.rounding=truncate"]);
     assert!(
         out.contains("baseline")
             && out.contains("sysmt2+pe.rounding=truncate")
@@ -109,22 +113,12 @@ fn pipelined_pes_compare_against_a_pipelined_baseline_and_cut_the_depth() {
     if !require("yosys") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let o = smtgen(
-        &[
-            "compare",
-            "--baseline",
-            "baseline+pe.pipeline=1",
-            "--presets",
-            "baseline,sysmt4+pe.pipeline=1",
-            "--pe-only",
-            "--out",
-            dir.path().to_str().unwrap(),
-        ],
-        None,
-    );
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let out = String::from_utf8_lossy(&o.stdout);
+    let (dir, out) = compare_pe(&[
+        "--baseline",
+        "baseline+pe.pipeline=1",
+        "--presets",
+        "baseline,sysmt4+pe.pipeline=1",
+    ]);
     assert!(
         out.contains("ratios (x) to baseline+pe.pipeline=1"),
         "{out}"
