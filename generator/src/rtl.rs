@@ -6,10 +6,10 @@
 //! lanes to units), `<name>_fabric` (the multiplier units at natural width, their
 //! shifts and the lane adder), `<name>_acc` (the accumulator) and `<name>_pe` (the
 //! top with the systolic pass-through registers). With `window_logic: edge` the
-//! two-lane windows' zero flags and rounding move to `<name>_pre_act` /
-//! `<name>_pre_wgt`, once per row and column at the array's edge; the PE then takes
-//! link words (see [`act_link_width`]) and `<name>_pe_solo` wraps it with its own
-//! edge logic for PE-level tests.
+//! windows (and, for four lanes, nib4; for two, the weight zero flags) move to
+//! `<name>_pre_act` / `<name>_pre_wgt`, once per row and column at the array's edge;
+//! the PE then takes link words (see [`act_link_width`]) and `<name>_pe_solo` wraps
+//! it with its own edge logic for PE-level tests.
 
 use crate::config::{Config, Policy, Rounding, WindowLogic, WindowSet, ZeroTest};
 use crate::error::{Error, Result};
