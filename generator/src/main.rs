@@ -67,7 +67,8 @@ enum SimChoice {
 
 #[derive(Args)]
 struct RegressArgs {
-    /// Comma-separated presets (default: all).
+    /// Comma-separated design points (default: every preset): a preset, or a preset
+    /// with overrides, e.g. sysmt4+pe.window_logic=edge+pe.pipeline=1
     #[arg(long, value_delimiter = ',')]
     presets: Vec<String>,
     /// Only the PE regression (default: PE and arrays).
@@ -1204,6 +1205,10 @@ fn regress(a: RegressArgs) -> Result<ExitCode> {
     } else {
         a.presets.clone()
     };
+    // Every point is validated before anything runs.
+    for n in &names {
+        smtgen::config::design_point(n, &[] as &[&str])?;
+    }
     let (do_pe, do_array) = match (a.pe, a.array) {
         (false, false) => (true, true),
         x => x,
@@ -1238,7 +1243,9 @@ fn regress(a: RegressArgs) -> Result<ExitCode> {
         let w = [24, 5, 5, 7, 7, 7, 16, 7, 8, 12];
         print_row(&w, &regress::ARRAY_HEADER.map(String::from));
         for name in &names {
-            let policy = Config::preset(name)?.pe.policy;
+            let policy = smtgen::config::design_point(name, &[] as &[&str])?
+                .pe
+                .policy;
             for &(r, c) in &sizes {
                 let icarus = (r, c) == (4, 4) && icarus_policy.insert(policy);
                 let line = regress::array_line(name, r, c, tools, icarus, seed, a.max_k)?;

@@ -5,7 +5,7 @@
 //! checked against the published stream formula).
 
 use crate::array::{gemm_functional, run_gemms, stream_cycles, ArrayRun, Gemm};
-use crate::config::{Config, ConfigBuilder};
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::rtl;
 use crate::sim::{self, SimOptions, SimReport};
@@ -99,7 +99,7 @@ pub const PE_HEADER: [&str; 7] = [
     "reference",
 ];
 
-/// Regresses one preset's PE.
+/// Regresses one design point's PE (a preset, or `PRESET+key=value...`).
 pub fn pe_line(
     preset: &str,
     tools: Tools,
@@ -107,7 +107,7 @@ pub fn pe_line(
     icarus_cycles: usize,
     seed: u64,
 ) -> Result<Line> {
-    let cfg = Config::preset(preset)?;
+    let cfg = crate::config::design_point(preset, &[] as &[&str])?;
     let files = rtl::generate_pe(&cfg)?;
     let mut line = Line {
         name: preset.to_string(),
@@ -232,7 +232,7 @@ pub const ARRAY_HEADER: [&str; 10] = [
     "icarus",
 ];
 
-/// Regresses one preset's array of one size: lint, the model against the functional
+/// Regresses one design point's array of one size: lint, the model against the functional
 /// GEMM and the stream formula, Verilator (and Icarus when `icarus`) against the
 /// model on every cycle.
 pub fn array_line(
@@ -244,10 +244,8 @@ pub fn array_line(
     seed: u64,
     max_k: usize,
 ) -> Result<Line> {
-    let cfg = ConfigBuilder::new()
-        .preset(Some(preset))
-        .sets(&[format!("array.rows={rows}"), format!("array.cols={cols}")])
-        .build()?;
+    let size = [format!("array.rows={rows}"), format!("array.cols={cols}")];
+    let cfg = crate::config::design_point(preset, &size)?;
     array_line_for(&cfg, preset, tools, icarus, seed, max_k)
 }
 

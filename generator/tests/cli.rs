@@ -143,6 +143,18 @@ fn bad_configs_get_one_line_errors_naming_the_problem() {
     assert!(stderr(&o).contains("pe.threads = 3"));
     let o = smtgen(&["gen", "--preset", "nope"], None);
     assert!(stderr(&o).contains("preset = nope"));
+    // Design points (regress, compare, eval) are validated before anything runs.
+    for cmd in ["regress", "compare", "eval"] {
+        let o = smtgen(
+            &[cmd, "--presets", "sysmt2,ideal2+pe.window_logic=edge"],
+            None,
+        );
+        assert_eq!(o.status.code(), Some(2), "{cmd}");
+        let e = stderr(&o);
+        assert!(e.contains("pe.window_logic = edge"), "{cmd}: {e}");
+        let o = smtgen(&[cmd, "--presets", "sysmt4+pe.pipeline=3"], None);
+        assert!(stderr(&o).contains("pe.pipeline = 3"), "{cmd}");
+    }
 }
 
 #[test]
