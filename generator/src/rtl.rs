@@ -189,10 +189,8 @@ struct AccTpl<'a> {
     acc_w: u32,
     sum_w: u32,
     pipe: bool,
-    /// The sum, valid and clear the adder sees: the ports, or their pipeline registers.
+    /// The sum the adder sees: the port, or its pipeline register.
     sum: &'a str,
-    valid: &'a str,
-    clear: &'a str,
 }
 
 #[derive(Template)]
@@ -204,6 +202,8 @@ struct PeTpl<'a> {
     act_w: u32,
     wgt_w: u32,
     edge: bool,
+    /// Pipelined accumulator: it takes the PE's registered valid and clear.
+    pipe: bool,
     acc_w: u32,
     sum_w: u32,
     x_bits: u32,
@@ -857,16 +857,6 @@ pub fn generate_pe(cfg: &Config) -> Result<Vec<GeneratedFile>> {
             sum_w,
             pipe: pe.pipeline > 0,
             sum: if pe.pipeline > 0 { "sum_q" } else { "sum_i" },
-            valid: if pe.pipeline > 0 {
-                "valid_q"
-            } else {
-                "valid_i"
-            },
-            clear: if pe.pipeline > 0 {
-                "clear_q"
-            } else {
-                "clear_i"
-            },
         },
         &m,
     )?;
@@ -881,6 +871,7 @@ pub fn generate_pe(cfg: &Config) -> Result<Vec<GeneratedFile>> {
             act_w: act_link_width(cfg),
             wgt_w: wgt_link_width(cfg),
             edge: edge(cfg),
+            pipe: pe.pipeline > 0,
             acc_w: pe.acc_width,
             sum_w,
             x_bits,
@@ -1223,6 +1214,7 @@ pub fn generate_reference_pe(cfg: &Config) -> Result<Vec<GeneratedFile>> {
             act_w: 8 * pe.threads,
             wgt_w: 8 * pe.threads,
             edge: false,
+            pipe: pe.pipeline > 0,
             acc_w: pe.acc_width,
             sum_w: pe.sum_width(),
             x_bits: 1,

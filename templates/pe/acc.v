@@ -4,8 +4,10 @@
 // and 0 otherwise. So clear with valid starts a new sum from this cycle's products,
 // clear alone zeroes, neither holds. Two's-complement wrap, no saturation.
 {%- if pipe %}
-// Pipelined (pe.pipeline = 1): sum, valid and clear are registered first and meet
-// the accumulator one cycle later, so the adder's path starts at a register.
+// Pipelined (pe.pipeline = 1): the sum is registered first and meets the accumulator
+// one cycle later, so the adder's path starts at a register. valid_i and clear_i
+// then come from the PE's own pass-through registers (already one cycle late), so
+// the controls are not registered twice.
 {%- endif %}
 module {{ prefix }}_acc #(
   parameter integer ACC_W = {{ acc_w }},
@@ -22,22 +24,10 @@ module {{ prefix }}_acc #(
   wire [ACC_W-1:0] sum_ext;
 {%- if pipe %}
   reg  signed [SUM_W-1:0] sum_q;
-  reg                     valid_q;
-  reg                     clear_q;
 
-  // The sum needs no reset: valid_q masks it until a valid sum has arrived.
+  // The sum needs no reset: the registered valid masks it until a valid sum arrives.
   always @(posedge clk_i) begin
     sum_q <= sum_i;
-  end
-
-  always @(posedge clk_i or negedge rst_ni) begin
-    if (!rst_ni) begin
-      valid_q <= 1'b0;
-      clear_q <= 1'b0;
-    end else begin
-      valid_q <= valid_i;
-      clear_q <= clear_i;
-    end
   end
 {%- endif %}
 
@@ -55,8 +45,8 @@ module {{ prefix }}_acc #(
 
   reg  [ACC_W-1:0] acc_q;
   // Masks rather than ?: (same gates; no data-dependent branch when simulated).
-  wire [ACC_W-1:0] base = {ACC_W{~ {{- clear }}}} & acc_q;
-  wire [ACC_W-1:0] add  = {ACC_W{ {{- valid }}}} & sum_ext;
+  wire [ACC_W-1:0] base = {ACC_W{~clear_i}} & acc_q;
+  wire [ACC_W-1:0] add  = {ACC_W{valid_i}} & sum_ext;
   wire [ACC_W-1:0] acc_d = base + add;
 
   always @(posedge clk_i or negedge rst_ni) begin

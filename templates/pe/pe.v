@@ -60,14 +60,21 @@ module {{ prefix }}_pe #(
   );
 
 {% endif %}
+{%- if pipe %}
+  // Pipelined accumulator: it takes the registered controls below, one cycle late
+  // like its registered sum.
+  reg       valid_q;
+  reg       clear_q;
+
+{% endif %}
   {{ prefix }}_acc #(
     .ACC_W (ACC_W),
     .SUM_W (SumW)
   ) u_acc (
     .clk_i   (clk_i),
     .rst_ni  (rst_ni),
-    .valid_i (valid_i),
-    .clear_i (clear_i),
+    .valid_i ({% if pipe %}valid_q{% else %}valid_i{% endif %}),
+    .clear_i ({% if pipe %}clear_q{% else %}clear_i{% endif %}),
     .sum_i   (sum),
     .acc_o   (acc_o)
   );
@@ -76,8 +83,10 @@ module {{ prefix }}_pe #(
   // matters where valid says so); the controls do.
   reg [{{ act_w - 1 }}:0] act_q;
   reg [{{ wgt_w - 1 }}:0] wgt_q;
+{%- if !pipe %}
   reg       valid_q;
   reg       clear_q;
+{%- endif %}
 
   always @(posedge clk_i) begin
     act_q <= act_i;
