@@ -348,6 +348,77 @@ struct PeSoloTpl<'a> {
     pre_wgt: bool,
 }
 
+/// What a template's `{% if %}` conditions read: its path under `templates/` and
+/// each condition input with the value it has in this render (see [`crate::cover`],
+/// which checks that the covering set takes every one both ways).
+pub(crate) trait Branches {
+    /// The template's path, as in its `#[template(path = ...)]`.
+    const TEMPLATE: &'static str;
+    /// Each condition input's name (as the template spells it) and value.
+    fn branches(&self) -> Vec<(&'static str, String)>;
+}
+
+/// Implements [`Branches`] for a template struct from the fields its conditions read.
+macro_rules! branches {
+    ($t:ident, $path:literal $(, $field:ident)*) => {
+        impl Branches for $t<'_> {
+            const TEMPLATE: &'static str = $path;
+            fn branches(&self) -> Vec<(&'static str, String)> {
+                vec![$((stringify!($field), self.$field.to_string())),*]
+            }
+        }
+    };
+}
+
+branches!(MulTpl, "pe/mul.v");
+branches!(PeTpl, "pe/pe.v", edge, pipe, reference);
+branches!(WinTpl, "pe/win.v", rne);
+branches!(Nib4Tpl, "pe/nib4.v", rne);
+branches!(CondExactTpl, "pe/cond_exact.v");
+branches!(CondBsparqTpl, "pe/cond_bsparq.v");
+branches!(CondPairTpl, "pe/cond_pair.v", n, cut, rne, edge, zt_weight);
+branches!(PreActTpl, "pe/pre_act.v", quad, rne);
+branches!(PreWgtTpl, "pe/pre_wgt.v", quad);
+branches!(PeSoloTpl, "pe/pe_solo.v", pre_wgt);
+branches!(CondQuadTpl, "pe/cond_quad.v", cut, edge, zt_weight);
+branches!(DelayTpl, "array/delay.v");
+branches!(CellTpl, "array/cell.v", pipe);
+branches!(
+    ArrayTpl,
+    "array/array.v",
+    edge,
+    pre_wgt,
+    pipeline,
+    edge_stages
+);
+branches!(RefTpl, "pe/ref.v", cut, rule, zt_weight, solo_exact);
+
+impl Branches for AccTpl<'_> {
+    const TEMPLATE: &'static str = "pe/acc.v";
+    fn branches(&self) -> Vec<(&'static str, String)> {
+        // The generate block on ACC_W against SUM_W is a branch of the template too.
+        let form = match self.acc_w.cmp(&self.sum_w) {
+            std::cmp::Ordering::Greater => "g_sign_extend",
+            std::cmp::Ordering::Equal => "g_same_width",
+            std::cmp::Ordering::Less => "g_wrap",
+        };
+        vec![
+            ("pipe", self.pipe.to_string()),
+            ("ACC_W vs SUM_W", form.into()),
+        ]
+    }
+}
+
+impl Branches for FabricTpl<'_> {
+    const TEMPLATE: &'static str = "pe/fabric.v";
+    fn branches(&self) -> Vec<(&'static str, String)> {
+        self.units
+            .iter()
+            .map(|u| ("u.cases.is_empty()", u.cases.is_empty().to_string()))
+            .collect()
+    }
+}
+
 /// Round-to-nearest-even condition of a window at LSB position `p` of activation `a`:
 /// the guard bit and either the window's LSB or a sticky bit below the guard (`None`
 /// at position 0, which drops nothing). Shared by the window modules and the
@@ -623,7 +694,8 @@ fn term(idx: usize, pw: u32, k: u32, sum_w: u32) -> String {
     }
 }
 
-fn render(t: &impl Template, name: &str) -> Result<String> {
+fn render<T: Template + Branches>(t: &T, name: &str) -> Result<String> {
+    crate::cover::record(T::TEMPLATE, t.branches());
     let mut s = t
         .render()
         .map_err(|e| Error::tool("askama", format!("rendering {name}: {e}")))?;
@@ -1109,6 +1181,13 @@ fn front_text(cfg: &Config, cut: bool) -> String {
     } else {
         String::new()
     };
+    crate::cover::record(
+        "rtl.rs front_text",
+        vec![
+            ("cut", cut.to_string()),
+            ("pre_wgt", (link_fields(cfg).1 > 0).to_string()),
+        ],
+    );
     let wgt = if link_fields(cfg).1 > 0 {
         format!("  {p}_pre_wgt u_pre_wgt (.wgt_i(wgt_i), .link_o(wgt_l));\n")
     } else {
