@@ -1,8 +1,8 @@
 // Verilator harness for an smtgen output-stationary array.
 //
 // Replays a binary trace written by smtgen (generator/src/sim.rs, write_array_trace):
-// per cycle it drives in_valid/in_first/in_last and the aligned activation and weight
-// groups, lets the design settle, and compares last_ready_o, every row's res_valid_o
+// per cycle it drives in_valid/in_first/in_last, rst_ni (trace ctrl bit 3 holds it low
+// for the cycle) and the aligned activation and weight groups, lets the design settle, and compares last_ready_o, every row's res_valid_o
 // and, where valid, res_o with the cycle-accurate model; then it clocks. A mismatch
 // prints the seed, the cycle, the row, expected and got. The last line is
 //   RESULT cycles=<compared> mismatches=<count> results=<valid results compared>
@@ -112,6 +112,7 @@ int main(int argc, char** argv) {
     dut->in_valid_i = ctrl & 1;
     dut->in_first_i = (ctrl >> 1) & 1;
     dut->in_last_i = (ctrl >> 2) & 1;
+    dut->rst_ni = !((ctrl >> 3) & 1);  // asynchronous: the outputs below are the reset ones
     set_bytes(dut->act_i, p + 1, na);
     set_bytes(dut->wgt_i, p + 1 + na, nw);
     settle();

@@ -3,7 +3,7 @@
 //
 // Reads the text trace smtgen writes: a comment line, then per cycle
 //   ctrl act wgt last_ready res_valid res_0 ... res_{ROWS-1}
-// in hex (ctrl bit 0 valid, 1 first, 2 last; act/wgt/res_valid packed with row or
+// in hex (ctrl bit 0 valid, 1 first, 2 last, 3 reset held for the cycle; act/wgt/res_valid packed with row or
 // column 0 in the low bits; results as 64-bit two's complement). Build with
 //   iverilog -g2005 -DDUT=<name>_array -Ptb.ROWS=R -Ptb.COLS=C -Ptb.LANES=T -Ptb.ACC_W=W
 // and run with +trace=<file>. Last line: RESULT cycles=<n> mismatches=<n> results=<n>.
@@ -66,6 +66,7 @@ module tb;
         in_valid = ctrl[0];
         in_first = ctrl[1];
         in_last = ctrl[2];
+        rst_n = ~ctrl[3];
         act = act_v;
         wgt = wgt_v;
         #1;

@@ -51,6 +51,9 @@ pub struct ArrayInput {
     pub first: bool,
     /// `in_last_i`.
     pub last: bool,
+    /// `rst_ni` held low for this cycle (asynchronous: the outputs of this cycle are
+    /// already the reset values, and nothing is captured at its edge).
+    pub reset: bool,
     /// Row-major lanes: row r lane t at `r*T + t`.
     pub acts: Vec<u8>,
     /// Column-major lanes: column c lane t at `c*T + t`.
@@ -200,8 +203,46 @@ impl ArrayModel {
         d
     }
 
-    /// Returns this cycle's outputs, then applies `inp` at the clock edge.
+    /// What `rst_ni` low does, as the RTL resets: every control register clears (the
+    /// controls in the skew lines and the edge, each PE's valid/clear/last, the
+    /// accumulators, the drain state; `last_ready` rises), so tiles in flight are
+    /// dropped and no result of theirs appears. Operand and result registers keep
+    /// their values: nothing reads them until a new tile's controls arrive.
+    pub fn reset(&mut self) {
+        for d in &mut self.row_skew {
+            for e in d.q.iter_mut() {
+                e.0 = Ctl::default();
+            }
+        }
+        for cell in &mut self.cells {
+            cell.pe.reset();
+            cell.ctl_q = Ctl::default();
+            if let Some(p) = &mut cell.pipe {
+                p.valid = false;
+                p.clear = false;
+                p.last_q = false;
+            }
+        }
+        self.gap = self.cols - 1;
+        for e in self.last_delay.q.iter_mut() {
+            *e = false;
+        }
+        self.run = false;
+        self.step = 0;
+        for d in &mut self.row_drain {
+            *d = (false, 0);
+        }
+    }
+
+    /// Returns this cycle's outputs, then applies `inp` at the clock edge (with
+    /// `inp.reset`, resets first: the cycle's outputs are the reset state's and its
+    /// inputs are not captured).
     pub fn step(&mut self, inp: &ArrayInput) -> ArrayOutput {
+        if inp.reset {
+            self.reset();
+            self.cycle += 1;
+            return self.outputs();
+        }
         let out = self.outputs();
         let (rows, cols, t) = (self.rows, self.cols, self.lanes);
         let ctl = Ctl {
@@ -416,6 +457,7 @@ pub fn run_gemms(cfg: &Config, gemms: &[Gemm], idle: f64, rng: &mut Rng) -> Arra
         valid: false,
         first: false,
         last: false,
+        reset: false,
         acts: vec![0; rows * t],
         wgts: vec![0; cols * t],
     };
@@ -514,6 +556,65 @@ pub fn run_gemms(cfg: &Config, gemms: &[Gemm], idle: f64, rng: &mut Rng) -> Arra
     }
 }
 
+/// Streams `gemms` as [`run_gemms`] does (back to back), holds reset for `hold`
+/// cycles from cycle `at` of that stream (the tiles then in flight are dropped), then
+/// streams them again. The outputs are those of one model over the whole sequence;
+/// `c`, `tile_groups`, `cycles` and `tiles` are the second stream's. The flag says
+/// whether everything after the reset equals the same stream from power-up, which is
+/// what reset promises.
+pub fn run_with_reset(
+    cfg: &Config,
+    gemms: &[Gemm],
+    at: usize,
+    hold: usize,
+    rng: &mut Rng,
+) -> (ArrayRun, bool) {
+    let before = run_gemms(cfg, gemms, 0.0, rng);
+    let after = run_gemms(cfg, gemms, 0.0, rng);
+    let at = at.min(before.inputs.len());
+    let mut inputs: Vec<ArrayInput> = before.inputs[..at].to_vec();
+    let idle = after.inputs.last().cloned().map(|mut i| {
+        i.valid = false;
+        i.first = false;
+        i.last = false;
+        i
+    });
+    if let Some(idle) = idle {
+        for _ in 0..hold {
+            inputs.push(ArrayInput {
+                reset: true,
+                ..idle.clone()
+            });
+        }
+    }
+    let resumed = inputs.len();
+    inputs.extend(after.inputs.iter().cloned());
+    let mut model = ArrayModel::new(cfg);
+    let outputs: Vec<ArrayOutput> = inputs.iter().map(|i| model.step(i)).collect();
+    // Results are compared where valid: the result registers carry no reset.
+    let same = |a: &ArrayOutput, b: &ArrayOutput| {
+        a.last_ready == b.last_ready
+            && a.res_valid == b.res_valid
+            && (0..a.res.len()).all(|r| !a.res_valid[r] || a.res[r] == b.res[r])
+    };
+    let clean = outputs.len() - resumed == after.outputs.len()
+        && outputs[resumed..]
+            .iter()
+            .zip(&after.outputs)
+            .all(|(a, b)| same(a, b));
+    (
+        ArrayRun {
+            c: after.c,
+            tile_groups: after.tile_groups,
+            inputs,
+            outputs,
+            cycles: after.cycles,
+            tiles: after.tiles,
+        },
+        clean,
+    )
+}
+
 /// The functional GEMM on the spec's lane mapping: each output is one PE's
 /// accumulation over the groups of K (zero-padded), with the PE's per-cycle rule.
 pub fn gemm_functional(cfg: &Config, g: &Gemm) -> Vec<i64> {
@@ -545,6 +646,49 @@ mod tests {
             .sets(&[format!("array.rows={r}"), format!("array.cols={c}")])
             .build()
             .unwrap()
+    }
+
+    #[test]
+    fn a_mid_stream_reset_drops_tiles_in_flight_and_restarts_clean() {
+        let mut rng = Rng::new(21);
+        for (preset, r, c) in [
+            ("baseline", 3u32, 2u32),
+            ("sysmt2-edge+pe.pipeline=1", 4, 4),
+            ("sysmt4", 2, 3),
+        ] {
+            let size = [format!("array.rows={r}"), format!("array.cols={c}")];
+            let cfg = crate::config::design_point(preset, &size).unwrap();
+            let gs = vec![Gemm::random(7, 13, 9, 0.3, &mut rng)];
+            let plain = run_gemms(&cfg, &gs, 0.0, &mut rng);
+            for at in [1, plain.inputs.len() / 3, plain.inputs.len() / 2] {
+                let (run, clean) = run_with_reset(&cfg, &gs, at, 2, &mut rng);
+                assert!(
+                    clean,
+                    "{preset} {r}x{c}: reset at {at} did not restart clean"
+                );
+                assert_eq!(
+                    run.c[0],
+                    gemm_functional(&cfg, &gs[0]),
+                    "{preset} reset at {at}"
+                );
+                // In the reset cycles nothing is valid and last_ready is high.
+                for (i, o) in run.inputs.iter().zip(&run.outputs) {
+                    if i.reset {
+                        assert!(o.last_ready && o.res_valid.iter().all(|v| !v));
+                    }
+                }
+                // Results were in flight when reset came: fewer results than two full runs.
+                let valid: usize = run
+                    .outputs
+                    .iter()
+                    .map(|o| o.res_valid.iter().filter(|v| **v).count())
+                    .sum();
+                assert!(
+                    valid < 2 * plain.tiles * (c * r) as usize,
+                    "{preset}: nothing dropped"
+                );
+            }
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! output and cycle by cycle with the cycle-accurate model, whose cycle count is
 //! checked against the published stream formula).
 
-use crate::array::{gemm_functional, run_gemms, stream_cycles, ArrayRun, Gemm};
+use crate::array::{gemm_functional, run_gemms, run_with_reset, stream_cycles, ArrayRun, Gemm};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::rtl;
@@ -234,7 +234,8 @@ pub const ARRAY_HEADER: [&str; 10] = [
 
 /// Regresses one design point's array of one size: lint, the model against the functional
 /// GEMM and the stream formula, Verilator (and Icarus when `icarus`) against the
-/// model on every cycle.
+/// model on every cycle, over a back-to-back stream, the same stream with idle
+/// cycles, and a stream with reset held mid-way while tiles are in flight.
 pub fn array_line(
     preset: &str,
     rows: u32,
@@ -300,7 +301,26 @@ pub fn array_line_for(
     } else {
         format!("!= {formula}")
     });
-    let both = concat(&tight, &loose);
+    // Reset held for two cycles halfway through a back-to-back stream, with tiles in
+    // flight: the cycle model's reset must drop them and restart clean, and the RTL
+    // must do what the model does on every cycle.
+    let (reset_run, clean) = run_with_reset(&cfg, &gemms, tight.inputs.len() / 2, 2, &mut rng);
+    if !clean {
+        line.ok = false;
+        line.notes.push(
+            "cycle model: the stream after a mid-stream reset differs from one after power-up"
+                .into(),
+        );
+    }
+    for (i, g) in gemms.iter().enumerate() {
+        if reset_run.c[i] != gemm_functional(&cfg, g) {
+            line.ok = false;
+            line.notes.push(format!(
+                "cycle model differs from the functional GEMM on GEMM {i} after a mid-stream reset"
+            ));
+        }
+    }
+    let both = concat(&concat(&tight, &loose), &reset_run);
     if tools.verilator {
         let r = sim::run_verilator_array(&cfg, &files, &both, seed, &SimOptions::default());
         sim_cols(r, &mut line, true);

@@ -408,7 +408,7 @@ pub fn run_icarus_array(
 
 /// Writes the binary trace `testbench/array_tb.cpp` reads: `SMTGENA1`, u32 rows,
 /// cols, lanes, acc_width, u64 seed, u64 cycles, then per cycle u8 ctrl (bit 0
-/// valid, 1 first, 2 last), rows·T activation bytes, cols·T weight bytes, u8
+/// valid, 1 first, 2 last, 3 reset: rst_ni low for the cycle), rows·T activation bytes, cols·T weight bytes, u8
 /// expected last_ready, rows bytes expected res_valid, rows × i64 expected res.
 pub fn write_array_trace_binary(
     cfg: &Config,
@@ -429,7 +429,12 @@ pub fn write_array_trace_binary(
     out.extend_from_slice(&seed.to_le_bytes());
     out.extend_from_slice(&(run.inputs.len() as u64).to_le_bytes());
     for (i, o) in run.inputs.iter().zip(&run.outputs) {
-        out.push(u8::from(i.valid) | u8::from(i.first) << 1 | u8::from(i.last) << 2);
+        out.push(
+            u8::from(i.valid)
+                | u8::from(i.first) << 1
+                | u8::from(i.last) << 2
+                | u8::from(i.reset) << 3,
+        );
         out.extend_from_slice(&i.acts);
         out.extend(i.wgts.iter().map(|&w| w as u8));
         out.push(u8::from(o.last_ready));
@@ -466,7 +471,10 @@ pub fn write_array_trace_text(cfg: &Config, run: &ArrayRun, seed: u64, path: &Pa
     )
     .map_err(io)?;
     for (i, o) in run.inputs.iter().zip(&run.outputs) {
-        let ctrl = u8::from(i.valid) | u8::from(i.first) << 1 | u8::from(i.last) << 2;
+        let ctrl = u8::from(i.valid)
+            | u8::from(i.first) << 1
+            | u8::from(i.last) << 2
+            | u8::from(i.reset) << 3;
         let valid: String = o
             .res_valid
             .iter()
