@@ -1,7 +1,7 @@
 //! Configuration: the design point a user picks (PE policy, lanes, window set,
 //! rounding, zero test, accumulator width, array size), the named presets, YAML
 //! parsing with `--set` overrides, and validation against the numerics contract
-//! (`shared/spec/numerics.md` §7). Nothing downstream sees an unvalidated config.
+//! (`docs/numerics.md` §7). Nothing downstream sees an unvalidated config.
 
 use crate::error::{Error, Result};
 use serde_norway::{Mapping, Value};

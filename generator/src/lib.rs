@@ -2,8 +2,9 @@
 //! datapaths (SySMT / NB-SMT and SPARQ processing elements), proves the RTL bit-exact
 //! against a Rust golden model under Verilator and Icarus, and reports area with Yosys.
 //!
-//! The contract every PE implements is `shared/spec/numerics.md`; [`numerics`] holds
-//! its reduction functions and [`model`] the per-cycle rules. [`config`] validates a
+//! The contract every PE implements is `docs/numerics.md` in the repository (code
+//! comments cite its sections as "spec §N"); [`numerics`] holds its reduction
+//! functions and [`model`] the per-cycle rules. [`config`] validates a
 //! design point, [`rtl`] emits it, [`stimulus`] builds seeded test vectors and [`sim`]
 //! drives the simulators.
 

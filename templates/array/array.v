@@ -13,7 +13,7 @@
 //   res_valid_o  per row: res_o carries one result of that row this cycle.
 //   res_o        per row, ACC_W bits each (row r at bits [r*ACC_W +: ACC_W]).
 //
-// Timing, for a tile whose last group is presented at cycle tL (formula in README;
+// Timing, for a tile whose last group is presented at cycle tL (formula in docs/array.md;
 // E = {{ edge_stages + pipeline as u64 }}: {{ edge_stages }} edge register stage(s){% if edge %} (the window logic sits at the edge){% endif %} and {{ pipeline }} PE pipeline stage(s)):
 //   result C[r][c] is on res_o row r, with res_valid_o[r], at cycle tL + 2*COLS + r - c + E
 //   (row r streams its results from column COLS-1 down to column 0, one per cycle).
