@@ -4,6 +4,8 @@
 #   make gen PRESET=sysmt4   generate one preset into rtl_out/
 #   make sim PRESET=sysmt4 WAVES=1   simulate a PE against the golden model, with an FST
 #   make sim-array PRESET=sysmt4 ROWS=8 COLS=8 WAVES=1   the same for an array
+#   make regress-cover       the covering set's non-preset points (in make test)
+#   make snapshots           refresh the golden RTL snapshots after an intended change
 #   make bench               golden-model throughput
 PRESET   ?= sysmt2
 OUT      ?= rtl_out
@@ -14,7 +16,7 @@ COLS     ?= 4
 SMTGEN   := target/release/smtgen
 CARGO    ?= cargo
 
-.PHONY: all setup build run gen lint sim sim-array regress regress-large test unit fmt-check clippy prove bench bench-eval bench-array clean
+.PHONY: all setup build run gen lint sim sim-array regress regress-cover snapshots regress-large test unit fmt-check clippy prove bench bench-eval bench-array clean
 
 all: build
 
@@ -43,6 +45,15 @@ sim-array: build
 regress: build
 	$(SMTGEN) regress --cycles $(CYCLES)
 
+# The covering set's points that no preset is (the presets run in `regress`): every
+# combination of every template's branch values, PE and arrays 2x3 and 4x4.
+regress-cover: build
+	$(SMTGEN) regress --cover --skip-presets --cycles 200000
+
+# Refresh the golden RTL in generator/tests/snapshots after an intended template change.
+snapshots:
+	SMTGEN_BLESS=1 $(CARGO) test --release --test snapshots
+
 regress-large: build
 	$(SMTGEN) regress --array --sizes 32x32,64x64 --presets baseline,sysmt2,sysmt4,sparq-4b5opt
 
@@ -67,7 +78,7 @@ clippy:
 unit:
 	$(CARGO) test --release
 
-test: setup fmt-check clippy unit regress
+test: setup fmt-check clippy unit regress regress-cover
 
 bench: build
 	$(SMTGEN) bench

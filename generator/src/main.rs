@@ -83,9 +83,19 @@ struct RegressArgs {
     /// Random cycles per PE under Icarus (plus light directed ones).
     #[arg(long, default_value_t = 20_000)]
     icarus_cycles: usize,
-    /// Array sizes RxC.
-    #[arg(long, value_delimiter = ',', default_value = "1x1,2x3,4x4,8x8,16x16")]
+    /// Array sizes RxC (default 1x1,2x3,4x4,8x8,16x16; with --cover 2x3,4x4).
+    #[arg(long, value_delimiter = ',')]
     sizes: Vec<String>,
+    /// Regress the covering set instead of the presets: design points that between
+    /// them render every combination of every template's branch values.
+    #[arg(long, conflicts_with = "presets")]
+    cover: bool,
+    /// With --cover: leave out the points that are presets (the default run has them).
+    #[arg(long, requires = "cover")]
+    skip_presets: bool,
+    /// With --cover: print the covering set and which point takes each branch; run nothing.
+    #[arg(long, requires = "cover")]
+    list: bool,
     /// Largest K of the random GEMMs.
     #[arg(long, default_value_t = 512)]
     max_k: usize,
@@ -1200,7 +1210,22 @@ fn regress(a: RegressArgs) -> Result<ExitCode> {
             println!("WARNING: {tool} not installed: its part of the regression is SKIPPED");
         }
     }
-    let names: Vec<String> = if a.presets.is_empty() {
+    let names: Vec<String> = if a.cover {
+        let points = smtgen::cover::covering_set()?;
+        if a.list {
+            print!("{}", smtgen::cover::describe(&points));
+            return Ok(ExitCode::SUCCESS);
+        }
+        let problems = smtgen::cover::check(&points);
+        if !problems.is_empty() {
+            return Err(Error::tool("cover", problems.join("; ")));
+        }
+        points
+            .into_iter()
+            .filter(|p| !(a.skip_presets && p.is_preset()))
+            .map(|p| p.spec)
+            .collect()
+    } else if a.presets.is_empty() {
         PRESETS.iter().map(|p| p.name.to_string()).collect()
     } else {
         a.presets.clone()
@@ -1237,7 +1262,21 @@ fn regress(a: RegressArgs) -> Result<ExitCode> {
         }
     }
     if do_array {
-        let sizes = parse_sizes(&a.sizes)?;
+        let default_sizes = if a.cover {
+            "2x3,4x4"
+        } else {
+            "1x1,2x3,4x4,8x8,16x16"
+        };
+        let sizes = if a.sizes.is_empty() {
+            parse_sizes(
+                &default_sizes
+                    .split(',')
+                    .map(String::from)
+                    .collect::<Vec<_>>(),
+            )?
+        } else {
+            parse_sizes(&a.sizes)?
+        };
         // One array configuration per policy also runs under Icarus.
         let mut icarus_policy = std::collections::HashSet::new();
         let w = [24, 5, 5, 7, 7, 7, 16, 7, 8, 12];
