@@ -263,6 +263,9 @@ pub struct PeConfig {
     /// Register stages between the lane sum and the accumulator (0 or 1; spec §5
     /// allows a pipeline stage when the latency formula accounts for it).
     pub pipeline: u32,
+    /// SPARQ's 2:4-sparse-weight mode (spec §5.1): four lanes in, of which the first two
+    /// with a non-zero weight go to the two-lane `sparq` datapath.
+    pub stc: bool,
 }
 
 impl PeConfig {
@@ -271,9 +274,29 @@ impl PeConfig {
         self.threads as usize
     }
 
+    /// Lanes that reach the multiplier units each cycle: `threads`, except under `stc`,
+    /// where the 4→2 selection leaves two.
+    pub fn unit_lanes(&self) -> u32 {
+        if self.stc {
+            2
+        } else {
+            self.threads
+        }
+    }
+
+    /// The datapath behind the 2:4 selection: for `stc`, the two-lane `sparq` PE with
+    /// the same window, rounding and accumulator; otherwise the PE itself.
+    pub fn core(&self) -> PeConfig {
+        PeConfig {
+            threads: self.unit_lanes(),
+            stc: false,
+            ..*self
+        }
+    }
+
     /// Bits of the per-cycle lane sum before it meets the accumulator (spec §2).
     pub fn sum_width(&self) -> u32 {
-        match self.threads {
+        match self.unit_lanes() {
             1 => 16,
             2 => 17,
             _ => 18,
@@ -371,6 +394,16 @@ pub const PRESETS: &[Preset] = &[
         yaml: "pe:\n  policy: sparq\n  threads: 2\n  window: 2b7opt\n  rounding: nearest_even\n  zero_test: act\n",
     },
     Preset {
+        name: "sparq-stc-4b5opt",
+        about: "SPARQ 2:4-sparse weights: 4 lanes in, the two with non-zero weights on two 4b x 8b multipliers, 5 placements",
+        yaml: "pe:\n  policy: sparq\n  threads: 4\n  stc: true\n  window: 4b5opt\n  rounding: nearest_even\n  zero_test: act\n",
+    },
+    Preset {
+        name: "sparq-stc-4b2opt",
+        about: "SPARQ 2:4-sparse weights: 4 lanes in, the two with non-zero weights on two 4b x 8b multipliers, 2 placements",
+        yaml: "pe:\n  policy: sparq\n  threads: 4\n  stc: true\n  window: 4b2opt\n  rounding: nearest_even\n  zero_test: act\n",
+    },
+    Preset {
         name: "sysmt2",
         about: "SySMT: 2 lanes on one splittable multiplier (two 4b x 8b halves)",
         yaml: "pe:\n  policy: sysmt\n  threads: 2\n  window: 4b2opt\n  rounding: nearest_even\n  zero_test: act_or_weight\n",
@@ -419,6 +452,7 @@ const PE_KEYS: &[&str] = &[
     "acc_width",
     "window_logic",
     "pipeline",
+    "stc",
 ];
 const ARRAY_KEYS: &[&str] = &["rows", "cols"];
 
@@ -606,18 +640,36 @@ fn from_mapping(root: &Mapping) -> Result<Config> {
         .find(|p| p.name() == policy_s)
         .ok_or_else(|| Error::config("pe.policy", &policy_s, &policies))?;
 
-    let allowed_t = policy.allowed_threads();
+    let stc = match get(pe, "stc") {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(v) => return Err(Error::config("pe.stc", describe(v), "true, false")),
+    };
+    if stc && policy != Policy::Sparq {
+        return Err(Error::config(
+            "pe.stc",
+            "true",
+            format!("false for policy {policy} (the 2:4-sparse mode is built for policy sparq)"),
+        ));
+    }
+    let allowed_t: &[u32] = if stc { &[4] } else { policy.allowed_threads() };
     let allowed_t_s = format!(
-        "{} for policy {policy}",
+        "{} for policy {policy}{}",
         allowed_t
             .iter()
             .map(u32::to_string)
             .collect::<Vec<_>>()
-            .join(", ")
+            .join(", "),
+        match (policy, stc) {
+            (Policy::Sparq, true) => " with stc: true (four lanes in, two units)",
+            (Policy::Sparq, false) => " (4 with stc: true)",
+            _ => "",
+        }
     );
     let threads = match get_int(pe, "pe.threads", "threads", &allowed_t_s)? {
         None => match policy {
             Policy::Baseline | Policy::Bsparq => 1,
+            Policy::Sparq if stc => 4,
             _ => 2,
         },
         Some(t) => {
@@ -702,6 +754,14 @@ fn from_mapping(root: &Mapping) -> Result<Config> {
         None
     };
 
+    if stc && zero_test == Some(ZeroTest::ActOrWeight) {
+        return Err(Error::config(
+            "pe.zero_test",
+            "act_or_weight",
+            "act with stc: true (the 2:4 selection already drops zero weights)",
+        ));
+    }
+
     let acc_width = match get_int(pe, "pe.acc_width", "acc_width", "16..64")? {
         None => 32,
         Some(w) if (16..=64).contains(&w) => w as u32,
@@ -709,9 +769,11 @@ fn from_mapping(root: &Mapping) -> Result<Config> {
     };
 
     let edge_ok = policy == Policy::Sysmt
-        || (policy == Policy::Sparq && window.is_some_and(|w| w.bits() == 4));
+        || (policy == Policy::Sparq && !stc && window.is_some_and(|w| w.bits() == 4));
     let wl_allowed = if edge_ok {
         "in_pe, edge"
+    } else if stc {
+        "in_pe (the edge is not built for stc: true)"
     } else {
         "in_pe (edge is built for sysmt and for sparq with a 4-bit window: 4b5opt, 4b3opt or 4b2opt)"
     };
@@ -764,6 +826,7 @@ fn from_mapping(root: &Mapping) -> Result<Config> {
             acc_width,
             window_logic,
             pipeline,
+            stc,
         },
         array: ArrayConfig { rows, cols },
     })
@@ -819,6 +882,9 @@ impl Config {
         }
         if self.pe.pipeline != 0 {
             s += &format!("  pipeline: {}\n", self.pe.pipeline);
+        }
+        if self.pe.stc {
+            s += "  stc: true\n";
         }
         s += &format!(
             "  acc_width: {}\narray:\n  rows: {}\n  cols: {}\n",

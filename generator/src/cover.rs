@@ -6,7 +6,7 @@
 //! its `{% if %}` conditions read and their values (plus the `generate` branch of
 //! the accumulator on `ACC_W` against `SUM_W`, and the Rust-built proof wrapper's
 //! choices): one [`Render`]. [`candidates`] is the full product of the config's
-//! dimensions (policy and lanes × window set × rounding × zero test × window logic ×
+//! dimensions (policy and lanes, 2:4 mode included, × window set × rounding × zero test × window logic ×
 //! pipeline × accumulator width 16/32/64), pruned to what the config accepts.
 //! [`covering_set`] starts from the presets and adds, greedily, the candidate that
 //! renders the most combinations not yet rendered, until every combination any
@@ -97,6 +97,7 @@ const FORMS: &[(&str, &[&str])] = &[
     ("sparq-4b5opt", &[]),
     ("sysmt2", &[]),
     ("sysmt4", &[]),
+    ("sparq-stc-4b5opt", &[]),
 ];
 
 /// Every design point in the product of the config's dimensions that the config

@@ -23,6 +23,7 @@ pub mod regress;
 pub mod report;
 pub mod rtl;
 pub mod sim;
+pub mod sparse;
 pub mod stimulus;
 pub mod synth;
 pub mod tensors;

@@ -375,7 +375,7 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
                 rtl::generate_array(&cfg)?
             };
             if reference {
-                files.push(rtl::generate_reference(&cfg)?);
+                files.extend(rtl::generate_reference(&cfg)?);
             }
             let paths = rtl::write_files(&out, &files)?;
             let what = if pe_only {

@@ -19,6 +19,12 @@ enum Rule {
         solo: Box<[u8; 256]>,
         pair: Box<[u8; 256]>,
     },
+    /// Four lanes in, the first two with a non-zero weight on the pair's units under
+    /// zero test `act` (sparq with stc, spec §5.1); tables as for `Pair`.
+    Stc {
+        solo: Box<[u8; 256]>,
+        pair: Box<[u8; 256]>,
+    },
     /// Four lanes on four quarters (sysmt T=4).
     Quad {
         win: Box<[u8; 256]>,
@@ -62,15 +68,17 @@ impl PeModel {
             Policy::Bsparq => Rule::Single {
                 win: Box::new(win_table(set, rnd)),
             },
-            Policy::Sparq | Policy::Sysmt if cfg.threads == 2 => {
+            Policy::Sparq | Policy::Sysmt if cfg.unit_lanes() == 2 => {
                 let solo = match set.bits() {
                     4 => ident,
                     3 => Box::new(win_table(WindowSet::W6b3opt, rnd)),
                     _ => Box::new(win_table(WindowSet::W4b5opt, rnd)),
                 };
-                Rule::Pair {
-                    solo,
-                    pair: Box::new(win_table(set, rnd)),
+                let pair = Box::new(win_table(set, rnd));
+                if cfg.stc {
+                    Rule::Stc { solo, pair }
+                } else {
+                    Rule::Pair { solo, pair }
                 }
             }
             Policy::Sparq | Policy::Sysmt => Rule::Quad {
@@ -82,7 +90,7 @@ impl PeModel {
             cfg: *cfg,
             rule,
             zt_weight: cfg.zero_test == Some(ZeroTest::ActOrWeight),
-            solo_reduces: cfg.threads == 2 && set.bits() < 4,
+            solo_reduces: cfg.unit_lanes() == 2 && set.bits() < 4,
             acc: 0,
         }
     }
@@ -130,6 +138,34 @@ impl PeModel {
                 }
                 if x1 {
                     c.products[1] = i32::from(tab[acts[1] as usize]) * i32::from(wgts[1]);
+                }
+                c.active = u32::from(x0) + u32::from(x1);
+                c.reduced = if x0 && x1 {
+                    2
+                } else {
+                    u32::from(self.solo_reduces) * c.active
+                };
+            }
+            Rule::Stc { solo, pair } => {
+                // The first two lanes with a non-zero weight, in lane order; a group
+                // with more (not 2:4, rejected where weights are loaded) keeps the
+                // first two, as the RTL's priority selection does.
+                let mut sel = [usize::MAX; 2];
+                let mut n = 0;
+                for (i, &w) in wgts.iter().enumerate() {
+                    if w != 0 && n < 2 {
+                        sel[n] = i;
+                        n += 1;
+                    }
+                }
+                let on = |k: usize| sel[k] != usize::MAX && acts[sel[k]] != 0;
+                let (x0, x1) = (on(0), on(1));
+                let tab = if x0 && x1 { pair } else { solo };
+                for (k, x) in [x0, x1].into_iter().enumerate() {
+                    if x {
+                        let i = sel[k];
+                        c.products[i] = i32::from(tab[acts[i] as usize]) * i32::from(wgts[i]);
+                    }
                 }
                 c.active = u32::from(x0) + u32::from(x1);
                 c.reduced = if x0 && x1 {

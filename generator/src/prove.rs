@@ -159,6 +159,15 @@ fn production(cfg: &Config) -> String {
     )
 }
 
+/// The 2:4 selection's miter: `<name>_sel` against the plain `<name>_ref_sel` on
+/// all four lanes (the selected operands, activations then weights, must agree).
+fn sel_miter(cfg: &Config) -> String {
+    let p = &cfg.name;
+    format!(
+        "module {p}_selmiter (\n  input  wire [31:0] act_i,\n  input  wire [31:0] wgt_i,\n  output wire [31:0] opt_o,\n  output wire [31:0] ref_o,\n  output wire trigger_o\n);\n  {p}_sel u_sel (.act_i(act_i), .wgt_i(wgt_i), .act_o(opt_o[15:0]), .wgt_o(opt_o[31:16]));\n  {p}_ref_sel u_ref (.act_i(act_i), .wgt_i(wgt_i), .act_o(ref_o[15:0]), .wgt_o(ref_o[31:16]));\n  assign trigger_o = (opt_o != ref_o);\nendmodule\n"
+    )
+}
+
 /// The whole miter: production cond + fabric against the production reference.
 fn miter(cfg: &Config) -> String {
     let p = &cfg.name;
@@ -247,6 +256,16 @@ pub fn prove_files(cfg: &Config, files: &[GeneratedFile], timeout_s: u64) -> Res
     let dir_path = kept.unwrap_or_else(|| tmp.path().to_path_buf());
     let dir: &Path = &dir_path;
     let p = &cfg.name;
+    // A 2:4-sparse design is proven in two parts that compose: its selection against
+    // the plain selection (one miter over all 64 input bits), and the two-lane core
+    // behind it (cond + fabric) against the plain pair rule with the activity split,
+    // as every two-lane design. The reference is the same composition (ref_stc.v).
+    let whole = cfg;
+    let core_cfg = Config {
+        pe: cfg.pe.core(),
+        ..cfg.clone()
+    };
+    let cfg = if whole.pe.stc { &core_cfg } else { whole };
     let mut all: Vec<GeneratedFile> = files
         .iter()
         .filter(|f| {
@@ -257,9 +276,20 @@ pub fn prove_files(cfg: &Config, files: &[GeneratedFile], timeout_s: u64) -> Res
         })
         .cloned()
         .collect();
-    all.push(rtl::generate_reference(cfg)?);
+    all.extend(rtl::generate_reference(cfg)?);
     all.extend(rtl::generate_proof_variants(cfg)?);
     let mut jobs = Vec::new();
+    if whole.pe.stc {
+        all.push(rtl::generate_ref_sel(whole)?);
+        all.push(GeneratedFile {
+            name: format!("{p}_selmiter.v"),
+            text: sel_miter(whole),
+        });
+        jobs.push(Job {
+            top: format!("{p}_selmiter"),
+            case: None,
+        });
+    }
     let cs = cases(cfg);
     if cs.is_empty() {
         all.push(GeneratedFile {
@@ -346,7 +376,7 @@ pub fn prove_files(cfg: &Config, files: &[GeneratedFile], timeout_s: u64) -> Res
     }
     Ok(Proof {
         design: cfg.name.clone(),
-        input_bits: 16 * cfg.pe.threads,
+        input_bits: 16 * whole.pe.threads,
         proven,
         counterexample,
         cases: jobs.len(),

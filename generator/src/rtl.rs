@@ -41,7 +41,7 @@ pub struct Unit {
 
 /// The multiplier units the spec's fabric names for a PE configuration (spec §5).
 pub fn units(cfg: &Config) -> Vec<Unit> {
-    let pe = &cfg.pe;
+    let pe = &cfg.pe.core();
     let set = pe.window.unwrap_or(WindowSet::W4b2opt);
     let p: Vec<u32> = set.positions().to_vec();
     let union = |a: Vec<u32>, b: &[u32]| {
@@ -210,6 +210,8 @@ struct PeTpl<'a> {
     y_bits: u32,
     sh_bits: u32,
     reference: bool,
+    /// 2:4-sparse mode: `<name>_sel` picks two of the four lanes for the cond.
+    sel: bool,
 }
 
 struct UnitView {
@@ -371,7 +373,7 @@ macro_rules! branches {
 }
 
 branches!(MulTpl, "pe/mul.v");
-branches!(PeTpl, "pe/pe.v", edge, pipe, reference);
+branches!(PeTpl, "pe/pe.v", edge, pipe, reference, sel);
 branches!(WinTpl, "pe/win.v", rne);
 branches!(Nib4Tpl, "pe/nib4.v", rne);
 branches!(CondExactTpl, "pe/cond_exact.v");
@@ -417,6 +419,123 @@ impl Branches for FabricTpl<'_> {
             .map(|u| ("u.cases.is_empty()", u.cases.is_empty().to_string()))
             .collect()
     }
+}
+
+#[derive(Template)]
+#[template(path = "pe/sel.v")]
+struct SelTpl<'a> {
+    header: &'a str,
+    prefix: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "pe/ref_sel.v")]
+struct RefSelTpl<'a> {
+    header: &'a str,
+    prefix: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "pe/ref_stc.v")]
+struct RefStcTpl<'a> {
+    header: &'a str,
+    prefix: &'a str,
+    sum_w: u32,
+}
+
+branches!(SelTpl, "pe/sel.v");
+branches!(RefSelTpl, "pe/ref_sel.v");
+branches!(RefStcTpl, "pe/ref_stc.v");
+
+/// The config of the datapath behind the 2:4 selection (see [`PeConfig::core`]).
+fn core(cfg: &Config) -> Config {
+    Config {
+        pe: cfg.pe.core(),
+        ..cfg.clone()
+    }
+}
+
+/// Rewrites the config block of the core's headers to the whole design's.
+fn with_header_of(
+    mut files: Vec<GeneratedFile>,
+    core: &Config,
+    cfg: &Config,
+) -> Vec<GeneratedFile> {
+    let block =
+        |c: &Config| -> String { c.to_yaml().lines().map(|l| format!("//   {l}\n")).collect() };
+    let (from, to) = (block(core), block(cfg));
+    for f in &mut files {
+        f.text = f.text.replacen(&from, &to, 1);
+    }
+    files
+}
+
+/// The PE of a 2:4-sparse design (spec §5.1): the two-lane core's files, the
+/// selection `<name>_sel` and a four-lane PE top that puts it in front of the cond.
+fn generate_stc_pe(cfg: &Config) -> Result<Vec<GeneratedFile>> {
+    let prefix = cfg.name.as_str();
+    let c = core(cfg);
+    let top = format!("{prefix}_pe");
+    let mut files: Vec<GeneratedFile> = with_header_of(generate_pe(&c)?, &c, cfg)
+        .into_iter()
+        .filter(|f| f.name != format!("{top}.v") && f.name != format!("{top}.f"))
+        .collect();
+    let m = format!("{prefix}_sel");
+    files.push(GeneratedFile {
+        name: format!("{m}.v"),
+        text: render(
+            &SelTpl {
+                header: &header(&m, "2:4 operand selection", cfg),
+                prefix,
+            },
+            &m,
+        )?,
+    });
+    let us = units(&c);
+    let text = render(
+        &PeTpl {
+            header: &header(&top, "processing element (2:4-sparse weights)", cfg),
+            prefix,
+            lanes: cfg.pe.threads,
+            act_w: act_link_width(cfg),
+            wgt_w: wgt_link_width(cfg),
+            edge: false,
+            pipe: cfg.pe.pipeline > 0,
+            acc_w: cfg.pe.acc_width,
+            sum_w: cfg.pe.sum_width(),
+            x_bits: us.iter().map(|u| u.aw).sum(),
+            y_bits: us.iter().map(|u| u.ww).sum(),
+            sh_bits: 4 * us.len() as u32,
+            reference: false,
+            sel: true,
+        },
+        &top,
+    )?;
+    files.push(GeneratedFile {
+        name: format!("{top}.v"),
+        text,
+    });
+    let list: String = files.iter().map(|f| format!("{}\n", f.name)).collect();
+    files.push(GeneratedFile {
+        name: format!("{top}.f"),
+        text: list,
+    });
+    Ok(files)
+}
+
+/// The plain reference of the 2:4 selection, `<name>_ref_sel`.
+pub fn generate_ref_sel(cfg: &Config) -> Result<GeneratedFile> {
+    let m = format!("{}_ref_sel", cfg.name);
+    Ok(GeneratedFile {
+        name: format!("{m}.v"),
+        text: render(
+            &RefSelTpl {
+                header: &header(&m, "behavioural reference of the 2:4 selection", cfg),
+                prefix: &cfg.name,
+            },
+            &m,
+        )?,
+    })
 }
 
 /// Round-to-nearest-even condition of a window at LSB position `p` of activation `a`:
@@ -761,6 +880,9 @@ fn win_file(prefix: &str, set: WindowSet, rnd: Rounding, cfg: &Config) -> Result
 /// Renders every file of one PE (leaf modules first) and its filelist
 /// `<name>_pe.f`. Nothing touches the disk.
 pub fn generate_pe(cfg: &Config) -> Result<Vec<GeneratedFile>> {
+    if cfg.pe.stc {
+        return generate_stc_pe(cfg);
+    }
     let prefix = cfg.name.as_str();
     let pe = &cfg.pe;
     let us = units(cfg);
@@ -950,6 +1072,7 @@ pub fn generate_pe(cfg: &Config) -> Result<Vec<GeneratedFile>> {
             y_bits,
             sh_bits,
             reference: false,
+            sel: false,
         },
         &m,
     )?;
@@ -1113,8 +1236,38 @@ struct RefTpl<'a> {
 /// Renders the behavioural reference of the PE's per-cycle rule, module
 /// `<name>_ref` (lanes in, lane sum out), from its own template: case tables
 /// written out from the spec's `win` and `nib4`, full-width multiplies.
-pub fn generate_reference(cfg: &Config) -> Result<GeneratedFile> {
-    reference_file(cfg, false)
+pub fn generate_reference(cfg: &Config) -> Result<Vec<GeneratedFile>> {
+    if !cfg.pe.stc {
+        return Ok(vec![reference_file(cfg, false)?]);
+    }
+    // 2:4-sparse: the plain selection, the core's plain pair rule as `<name>_ref_pair`,
+    // and `<name>_ref` joining the two.
+    let c = core(cfg);
+    let mut pair = with_header_of(vec![reference_file(&c, false)?], &c, cfg).remove(0);
+    let pm = format!("{}_ref_pair", cfg.name);
+    for (from, to) in [
+        (
+            format!("module {}_ref (", cfg.name),
+            format!("module {pm} ("),
+        ),
+        (format!("// {}_ref: ", cfg.name), format!("// {pm}: ")),
+    ] {
+        pair.text = pair.text.replacen(&from, &to, 1);
+    }
+    pair.name = format!("{pm}.v");
+    let m = format!("{}_ref", cfg.name);
+    let top = GeneratedFile {
+        name: format!("{m}.v"),
+        text: render(
+            &RefStcTpl {
+                header: &header(&m, "behavioural reference of the PE rule", cfg),
+                prefix: &cfg.name,
+                sum_w: cfg.pe.sum_width(),
+            },
+            &m,
+        )?,
+    };
+    Ok(vec![generate_ref_sel(cfg)?, pair, top])
 }
 
 /// True for the policies whose per-cycle rule depends on which lanes are active
@@ -1130,6 +1283,11 @@ pub fn has_activity_modes(cfg: &Config) -> bool {
 /// input `on_i`, so that `smtgen prove` can split the input space by activity and
 /// check separately that `on_i = on_o` gives back the production module.
 pub fn generate_proof_variants(cfg: &Config) -> Result<Vec<GeneratedFile>> {
+    if cfg.pe.stc {
+        // The 2:4 selection is proven on its own; the activity split is the core's.
+        let c = core(cfg);
+        return Ok(with_header_of(generate_proof_variants(&c)?, &c, cfg));
+    }
     if !has_activity_modes(cfg) {
         return Ok(Vec::new());
     }
@@ -1283,7 +1441,7 @@ pub fn generate_reference_pe(cfg: &Config) -> Result<Vec<GeneratedFile>> {
         .into_iter()
         .filter(|f| f.name.ends_with("_acc.v"))
         .collect();
-    files.push(generate_reference(cfg)?);
+    files.extend(generate_reference(cfg)?);
     let m = format!("{prefix}_pe");
     let top = render(
         &PeTpl {
@@ -1300,6 +1458,7 @@ pub fn generate_reference_pe(cfg: &Config) -> Result<Vec<GeneratedFile>> {
             y_bits: 1,
             sh_bits: 1,
             reference: true,
+            sel: false,
         },
         &m,
     )?;

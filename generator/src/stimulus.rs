@@ -355,6 +355,29 @@ pub fn pe_stimulus(cfg: &PeConfig, seed: u64, depth: Depth, random_cycles: usize
             b.end("every weight with four lanes active");
         }
 
+        if cfg.stc {
+            // 2:4-sparse groups: every pair of lanes as the two non-zero weights (and
+            // groups with one or none), the other lanes' activations random.
+            for i in 0..4 {
+                for j in i..4 {
+                    for r in 0..4096 {
+                        let mut acts = [0u8; MAX_LANES];
+                        let mut wgts = [0i8; MAX_LANES];
+                        for a in acts.iter_mut().take(4) {
+                            *a = if rng.chance(0.25) { 0 } else { rng.byte() };
+                        }
+                        let nz = |rng: &mut Rng| (rng.byte() as i8).max(1 - 2 * (r % 2) as i8);
+                        wgts[i] = nz(&mut rng);
+                        if j != i {
+                            wgts[j] = if r % 7 == 0 { 0 } else { nz(&mut rng) };
+                        }
+                        b.mac(acts, wgts);
+                    }
+                }
+            }
+            b.end("2:4 weights: every lane pair selected, random activations");
+        }
+
         // Accumulator wrap, both directions, where it is reachable in few cycles.
         let max_sum = 32385i64 * t as i64;
         let need = (1i64 << (cfg.acc_width - 1).min(62)) / max_sum + 4;
@@ -404,6 +427,15 @@ pub fn pe_stimulus(cfg: &PeConfig, seed: u64, depth: Depth, random_cycles: usize
                     rng.byte()
                 };
                 wgts[l] = if rng.chance(zw) { 0 } else { rng.byte() as i8 };
+            }
+            if cfg.stc && rng.chance(0.75) {
+                // Mostly 2:4-legal groups: keep two random lanes' weights.
+                let (x, y) = (rng.below(4) as usize, rng.below(4) as usize);
+                for (l, w) in wgts.iter_mut().enumerate().take(t) {
+                    if l != x && l != y {
+                        *w = 0;
+                    }
+                }
             }
             let valid = !rng.chance(0.05);
             let clear = rng.chance(0.004);

@@ -30,7 +30,7 @@ fn proof_variants_and_references_are_lint_clean_too() {
     for p in PRESETS {
         let cfg = Config::preset(p.name).unwrap();
         let pe = generate_pe(&cfg).unwrap();
-        let mut extra = vec![smtgen::rtl::generate_reference(&cfg).unwrap()];
+        let mut extra = smtgen::rtl::generate_reference(&cfg).unwrap();
         extra.extend(smtgen::rtl::generate_proof_variants(&cfg).unwrap());
         // Every variant beside the PE's files (a proof wrapper instantiates a cut
         // variant), each linted as the top.

@@ -44,9 +44,29 @@ module {{ prefix }}_pe #(
   wire [{{ sh_bits - 1 }}:0] unit_sh;
   wire signed [SumW-1:0] sum;
 
+{%- if sel %}
+
+  // 2:4-sparse mode: the first two lanes with a non-zero weight go on to the
+  // two-lane datapath.
+  wire [15:0] act_s;
+  wire [15:0] wgt_s;
+
+  {{ prefix }}_sel u_sel (
+    .act_i (act_i),
+    .wgt_i (wgt_i),
+    .act_o (act_s),
+    .wgt_o (wgt_s)
+  );
+
+  {{ prefix }}_cond u_cond (
+    .act_i (act_s),
+    .wgt_i (wgt_s),
+{%- else %}
+
   {{ prefix }}_cond u_cond (
     .act_i (act_i),
     .wgt_i (wgt_i),
+{%- endif %}
     .x_o   (unit_x),
     .y_o   (unit_y),
     .sh_o  (unit_sh)
