@@ -239,7 +239,7 @@ enum Verdict {
 pub fn prove_files(cfg: &Config, files: &[GeneratedFile], timeout_s: u64) -> Result<Proof> {
     let t0 = Instant::now();
     // SMTGEN_KEEP_DIR keeps the miters, AIGs and logs for inspection.
-    let tmp = tempfile::tempdir().map_err(|e| Error::io("<tempdir>", e))?;
+    let tmp = crate::guard::work_dir()?;
     let kept = std::env::var_os("SMTGEN_KEEP_DIR").map(|d| Path::new(&d).join(&cfg.name));
     if let Some(d) = &kept {
         std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
