@@ -494,9 +494,40 @@ pub fn work_dir() -> Result<WorkDir> {
     Ok(WorkDir { dir, _reg: reg })
 }
 
+/// Every descendant process of this one (Linux `/proc/<pid>/task/*/children`;
+/// empty elsewhere), parents before children.
+fn descendants() -> Vec<i32> {
+    let mut out = Vec::new();
+    let mut todo = vec![std::process::id() as i32];
+    while let Some(pid) = todo.pop() {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            continue;
+        };
+        for t in tasks.flatten() {
+            let kids = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
+            for k in kids
+                .split_whitespace()
+                .filter_map(|k| k.parse::<i32>().ok())
+            {
+                out.push(k);
+                todo.push(k);
+            }
+        }
+    }
+    out
+}
+
 /// Removes every registered work directory and names the kept ones; returns the
-/// lines to print.
+/// lines to print. Child tools (which may still be writing there) are stopped
+/// first.
 fn cleanup() -> Vec<String> {
+    #[cfg(unix)]
+    for pid in descendants() {
+        // SAFETY: kill(2) on a process id read from /proc as our descendant.
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+        }
+    }
     let entries = match REGISTRY.lock() {
         Ok(mut r) => std::mem::take(&mut *r),
         Err(_) => return vec![],
