@@ -3,7 +3,7 @@
 //! `--config` and `--set key=value` in the same way.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use smtgen::config::{Config, ConfigBuilder, PRESETS};
+use smtgen::config::{Config, PRESETS};
 use smtgen::error::{Error, Result};
 use smtgen::model::PeModel;
 use smtgen::operands::parse_lane_csv_bytes;
@@ -581,10 +581,8 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
             );
             for (r, c) in parse_sizes(&sizes)? {
                 for name in &names {
-                    let cfg = ConfigBuilder::new()
-                        .preset(Some(name))
-                        .sets(&[format!("array.rows={r}"), format!("array.cols={c}")])
-                        .build()?;
+                    let size = [format!("array.rows={r}"), format!("array.cols={c}")];
+                    let cfg = smtgen::config::design_point(name, &size)?;
                     let rep = bench::array_throughput(&cfg, cycles, repeat)?;
                     let mut runs = rep.runs.clone();
                     runs.sort_by(f64::total_cmp);

@@ -244,6 +244,7 @@ pub fn prove_files(cfg: &Config, files: &[GeneratedFile], timeout_s: u64) -> Res
     if let Some(d) = &kept {
         std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
     }
+    let _named = kept.as_deref().map(|d| crate::guard::register(d, true));
     let dir_path = kept.unwrap_or_else(|| tmp.path().to_path_buf());
     let dir: &Path = &dir_path;
     let p = &cfg.name;

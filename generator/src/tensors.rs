@@ -32,6 +32,21 @@ fn is_npy(path: &Path) -> bool {
 /// Reads an N-d `.npy` array whose dtype descriptor is one of `dtypes` (for example
 /// `|u1`); returns its shape and values in C order, as i64 or f64 by `float`.
 fn read_npy(path: &Path, dtypes: &[&str], what: &str) -> Result<(Vec<usize>, NpyValues)> {
+    // The file is read whole: its size is held to the element ceiling first (8
+    // bytes per element at most, plus room for the header).
+    let len = std::fs::metadata(path)
+        .map_err(|e| Error::io(path, e))?
+        .len();
+    let most = crate::guard::max_elements()
+        .saturating_mul(8)
+        .saturating_add(1 << 20);
+    if len > most {
+        return Err(input_err(
+            path,
+            "file",
+            format!("{len} bytes, more than the {most} that the element ceiling allows (raise with --max-elements)"),
+        ));
+    }
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let npy = npyz::NpyFile::new(&bytes[..])
         .map_err(|e| input_err(path, "header", format!("not a readable .npy file: {e}")))?;
@@ -217,6 +232,16 @@ fn read_csv(path: &Path, lo: i64, hi: i64, what: &str) -> Result<Matrix<i64>> {
             data.push(v);
         }
         rows += 1;
+        if data.len() as u64 > crate::guard::max_elements() {
+            return Err(input_err(
+                path,
+                format!("line {}", i + 1),
+                format!(
+                    "more than {} values, the element ceiling (raise with --max-elements)",
+                    crate::guard::max_elements()
+                ),
+            ));
+        }
     }
     let cols = cols.ok_or_else(|| input_err(path, "file", "no values"))?;
     crate::guard::elements(&path.display().to_string(), &[rows as u64, cols as u64])?;

@@ -83,6 +83,25 @@ fn case01_npy_shape_past_2_pow_64_is_rejected_not_wrapped() {
         &smtgen(&["gemm", "--a", s(&a), "--w", s(&w), "--out", s(&c)], None),
         &["a.npy", "data"],
     );
+    // A small shape over a file far larger than the ceiling allows is not read.
+    raw_npy(&a, "|u1", "(2, 2)", &vec![0; 3 << 20]);
+    fails_clearly(
+        &smtgen(
+            &[
+                "gemm",
+                "--a",
+                s(&a),
+                "--w",
+                s(&w),
+                "--out",
+                s(&c),
+                "--max-elements",
+                "4",
+            ],
+            None,
+        ),
+        &["a.npy", "bytes", "--max-elements"],
+    );
 }
 
 #[test]
@@ -358,7 +377,21 @@ fn case08_design_points_flags_and_unused_flags_never_silently_lose() {
         &smtgen(&["bench", "--sizes", "2x2"], None),
         &["--sizes", "2x2", "--array"],
     );
-    // Every command takes PRESET+key=value the same way.
+    // Every command takes PRESET+key=value the same way (bench --array too).
+    fails_clearly(
+        &smtgen(
+            &[
+                "bench",
+                "--array",
+                "--sizes",
+                "2x2",
+                "--presets",
+                "baseline+pe.bogus=1",
+            ],
+            None,
+        ),
+        &["pe.bogus", "unknown key"],
+    );
     let o = smtgen(&["config", "--preset", "sysmt4+pe.window_logic=edge"], None);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("window_logic: edge"));
