@@ -831,11 +831,14 @@ fn from_mapping(root: &Mapping) -> Result<Config> {
 /// over `extra` overrides (array size) and validated. The name prefix is the
 /// preset's, so the generated modules do not depend on the overrides' spelling.
 pub fn design_point<S: AsRef<str>>(spec: &str, extra: &[S]) -> Result<Config> {
-    let mut parts = spec.split('+');
-    let name = parts.next().unwrap_or_default();
-    let mut sets: Vec<String> = parts.map(str::to_string).collect();
-    sets.extend(extra.iter().map(|s| s.as_ref().to_string()));
-    ConfigBuilder::new().preset(Some(name)).sets(&sets).build()
+    let specs = [spec.to_string()];
+    let sets: Vec<String> = extra.iter().map(|s| s.as_ref().to_string()).collect();
+    crate::select::Selection {
+        specs: &specs,
+        sets: &sets,
+        ..Default::default()
+    }
+    .resolve_one()
 }
 
 impl Config {
