@@ -416,15 +416,17 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
         Cmd::Model { cfg, input } => model_cmd(&cfg.build()?, &input)?,
         Cmd::Lint { cfg, all } => {
             let specs = cfg.specs();
-            let cfgs =
-                cfg.selection(&specs)
-                    .resolve(if all { Fallback::All } else { Fallback::One })?;
-            for c in cfgs {
+            let cfgs = cfg.selection(&specs).resolve_labelled(if all {
+                Fallback::All
+            } else {
+                Fallback::One
+            })?;
+            for (label, c) in cfgs {
                 let files = rtl::generate_pe(&c)?;
                 let out = sim::lint(&files, &rtl::pe_top(&c))?;
                 println!(
                     "{:<15} lint clean ({} files, -Wall, no waivers){}",
-                    c.name,
+                    label,
                     files.len() - 1,
                     if out.trim().is_empty() {
                         String::new()
@@ -526,7 +528,7 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
                 sets: &sets,
                 flags: Vec::new(),
             };
-            let chosen = sel.resolve(if one { Fallback::One } else { Fallback::All })?;
+            let chosen = sel.resolve_labelled(if one { Fallback::One } else { Fallback::All })?;
             return prove_cmd(chosen, both_roundings, timeout);
         }
         Cmd::Compare {
@@ -992,17 +994,26 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
     Ok(())
 }
 
-fn prove_cmd(chosen: Vec<Config>, both_roundings: bool, timeout: u64) -> Result<ExitCode> {
+fn prove_cmd(
+    chosen: Vec<(String, Config)>,
+    both_roundings: bool,
+    timeout: u64,
+) -> Result<ExitCode> {
     let mut cfgs = Vec::new();
-    for c in chosen {
+    for (label, c) in chosen {
         if both_roundings && c.pe.rounding.is_some() {
             let mut t = c.clone();
             t.pe.rounding = Some(smtgen::config::Rounding::Truncate);
             t.name = format!("{}_trunc", c.name);
-            cfgs.push(c);
-            cfgs.push(t);
+            let tl = if label == c.name {
+                t.name.clone()
+            } else {
+                format!("{label}+pe.rounding=truncate")
+            };
+            cfgs.push((label, c));
+            cfgs.push((tl, t));
         } else {
-            cfgs.push(c);
+            cfgs.push((label, c));
         }
     }
     let (mut passed, mut failed) = (0, 0);
@@ -1010,12 +1021,12 @@ fn prove_cmd(chosen: Vec<Config>, both_roundings: bool, timeout: u64) -> Result<
         "{:<22} {:>12} {:>10} {:>6} {:>8} {:>8}",
         "design", "rounding", "input bits", "miters", "seconds", "slowest"
     );
-    for c in &cfgs {
+    for (label, c) in &cfgs {
         let p = smtgen::prove::prove(c, timeout)?;
         let r = c.pe.rounding.map_or("-", |r| r.name());
         let row = format!(
             "{:<22} {:>12} {:>10} {:>6} {:>8.1} {:>8.1}",
-            c.name, r, p.input_bits, p.cases, p.seconds, p.slowest
+            label, r, p.input_bits, p.cases, p.seconds, p.slowest
         );
         if p.proven {
             passed += 1;

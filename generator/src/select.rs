@@ -57,6 +57,20 @@ impl Selection<'_> {
             .collect::<Result<Vec<_>>>()
     }
 
+    /// Like [`Selection::resolve`], with each config's label for reports: the
+    /// design point as written when it carries overrides, else the config's name.
+    pub fn resolve_labelled(&self, default: Fallback) -> Result<Vec<(String, Config)>> {
+        let cfgs = self.resolve(default)?;
+        Ok(cfgs
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| match self.specs.get(i) {
+                Some(s) if s.contains('+') => (s.clone(), c),
+                _ => (c.name.clone(), c),
+            })
+            .collect())
+    }
+
     /// Resolves a selection that must name exactly one design point.
     pub fn resolve_one(&self) -> Result<Config> {
         if self.specs.len() > 1 {

@@ -339,6 +339,22 @@ fn case08_design_points_flags_and_unused_flags_never_silently_lose() {
         ),
         &["pe.rounding", "truncate", "baseline"],
     );
+    // ... and proves every one of them (two cheap exact designs).
+    if require("yosys") {
+        let o = smtgen(
+            &[
+                "prove",
+                "--presets",
+                "baseline,ideal2",
+                "--set",
+                "pe.acc_width=40",
+            ],
+            None,
+        );
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(o.status.success(), "{}{out}", stderr(&o));
+        assert!(out.contains("2 passed, 0 failed"), "{out}");
+    }
     // lint --all takes the overrides and the size.
     fails_clearly(
         &smtgen(&["lint", "--all", "--set", "pe.bogus=1"], None),
