@@ -473,7 +473,13 @@ impl ConfigBuilder {
             root.insert(Value::from("name"), Value::from(name.replace('-', "_")));
         }
         if let Some(path) = &self.file {
-            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+            // A config is small: 1 MiB is far more than any design point needs.
+            let bytes = crate::guard::read_file_bounded(path, 1 << 20, "a config file")?;
+            let text = String::from_utf8(bytes).map_err(|e| Error::Input {
+                file: path.display().to_string(),
+                at: format!("byte {}", e.utf8_error().valid_up_to() + 1),
+                what: "not UTF-8 text".into(),
+            })?;
             let v: Value = serde_norway::from_str(&text)
                 .map_err(|e| yaml_error(&path.display().to_string(), &text, &e))?;
             if !v.is_null() {

@@ -153,6 +153,43 @@ pub fn conv_dims(
     Ok((m, k, o))
 }
 
+/// Reads all of `r` (named `what` in errors) but at most `limit` bytes: a larger
+/// input (a huge file, `/dev/zero`, an endless pipe) is an error naming the limit
+/// and the flag that raises it.
+pub fn read_bounded(
+    mut r: impl std::io::Read,
+    what: &str,
+    limit: u64,
+    raise: &str,
+) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    (&mut r)
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut buf)
+        .map_err(|e| Error::io(what, e))?;
+    if buf.len() as u64 > limit {
+        return Err(Error::Input {
+            file: what.into(),
+            at: "size".into(),
+            what: format!("more than {limit} bytes, the ceiling for this input ({raise})"),
+        });
+    }
+    Ok(buf)
+}
+
+/// Reads the file at `path` with [`read_bounded`].
+pub fn read_file_bounded(path: &Path, limit: u64, raise: &str) -> Result<Vec<u8>> {
+    let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    read_bounded(f, &path.display().to_string(), limit, raise)
+}
+
+/// The byte ceiling of a file of tensor values: 8 bytes per allowed element plus
+/// 1 MiB for headers, comments and spacing.
+pub fn max_tensor_bytes() -> u64 {
+    max_elements().saturating_mul(8).saturating_add(1 << 20)
+}
+
 // ---------------------------------------------------------------------------
 // Flags a command would ignore.
 

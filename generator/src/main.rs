@@ -12,7 +12,7 @@ use smtgen::select::{Fallback, Selection};
 use smtgen::sim::{self, SimOptions, SimReport};
 use smtgen::stimulus::{pe_stimulus, Depth};
 use smtgen::{bench, rtl, tensors};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -643,15 +643,16 @@ fn print_report(r: &SimReport) -> bool {
 }
 
 fn model_cmd(cfg: &Config, input: &str) -> Result<()> {
+    // At most 64 bytes per allowed cycle (a 4-lane line is under 40).
+    let limit = smtgen::guard::max_cycles().saturating_mul(64);
+    let raise = "raise with --max-cycles";
     let (bytes, name) = if input == "-" {
-        let mut s = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut s)
-            .map_err(|e| Error::io("<stdin>", e))?;
-        (s, "<stdin>".to_string())
+        let b = smtgen::guard::read_bounded(std::io::stdin(), "<stdin>", limit, raise)?;
+        (b, "<stdin>".to_string())
     } else {
+        let p = std::path::Path::new(input);
         (
-            std::fs::read(input).map_err(|e| Error::io(input, e))?,
+            smtgen::guard::read_file_bounded(p, limit, raise)?,
             input.to_string(),
         )
     };

@@ -32,22 +32,13 @@ fn is_npy(path: &Path) -> bool {
 /// Reads an N-d `.npy` array whose dtype descriptor is one of `dtypes` (for example
 /// `|u1`); returns its shape and values in C order, as i64 or f64 by `float`.
 fn read_npy(path: &Path, dtypes: &[&str], what: &str) -> Result<(Vec<usize>, NpyValues)> {
-    // The file is read whole: its size is held to the element ceiling first (8
-    // bytes per element at most, plus room for the header).
-    let len = std::fs::metadata(path)
-        .map_err(|e| Error::io(path, e))?
-        .len();
-    let most = crate::guard::max_elements()
-        .saturating_mul(8)
-        .saturating_add(1 << 20);
-    if len > most {
-        return Err(input_err(
-            path,
-            "file",
-            format!("{len} bytes, more than the {most} that the element ceiling allows (raise with --max-elements)"),
-        ));
-    }
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    // The file is read whole, but never more of it than the element ceiling
+    // allows (8 bytes per element at most, plus room for the header).
+    let bytes = crate::guard::read_file_bounded(
+        path,
+        crate::guard::max_tensor_bytes(),
+        "raise with --max-elements",
+    )?;
     let npy = npyz::NpyFile::new(&bytes[..])
         .map_err(|e| input_err(path, "header", format!("not a readable .npy file: {e}")))?;
     let descr = match npy.dtype() {
@@ -195,7 +186,11 @@ fn fortran_to_c(shape: &[usize]) -> Vec<usize> {
 }
 
 fn read_csv(path: &Path, lo: i64, hi: i64, what: &str) -> Result<Matrix<i64>> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::guard::read_file_bounded(
+        path,
+        crate::guard::max_tensor_bytes(),
+        "raise with --max-elements",
+    )?;
     let lines = crate::operands::text_lines(&bytes, &path.display().to_string())?;
     let mut data = Vec::new();
     let mut cols = None;

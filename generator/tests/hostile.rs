@@ -241,6 +241,23 @@ fn case05_work_and_memory_have_a_declared_ceiling() {
         None,
     );
     assert!(o.status.success(), "{}", stderr(&o));
+    // Endless inputs are read only up to the ceiling.
+    for args in [
+        vec!["config", "--config", "/dev/zero"],
+        vec!["model", "--input", "/dev/zero"],
+        vec![
+            "gemm",
+            "--a",
+            "/dev/zero",
+            "--w",
+            "/dev/zero",
+            "--out",
+            s(&c),
+        ],
+        vec!["eval", "--synthetic", "relu", "--area", "/dev/zero"],
+    ] {
+        fails_clearly(&smtgen(&args, None), &["/dev/zero", "size", "more than"]);
+    }
     fails_clearly(
         &smtgen(&["sim", "--cycles", "1000000000000"], None),
         &["--cycles", "1000000000000", "--max-cycles"],
