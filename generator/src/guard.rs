@@ -313,6 +313,10 @@ pub fn check_out_file(arg: &str, path: &Path, inputs: &[&Path]) -> Result<()> {
     if path.as_os_str().is_empty() {
         return Err(Error::config(arg, "(empty)", "a file path"));
     }
+    if is_special(path) {
+        // A device, pipe or socket (/dev/null, /dev/stdout): written in place.
+        return Ok(());
+    }
     if let Ok(m) = std::fs::symlink_metadata(path) {
         if m.file_type().is_symlink() {
             return Err(Error::config(
@@ -376,10 +380,20 @@ pub fn check_out_dir(arg: &str, dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// True when `path` (after links) is a device, pipe or socket rather than a
+/// regular file or directory.
+fn is_special(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
+}
+
 /// Writes one file atomically: a temporary file next to `path`, then a rename.
-/// A reader sees the old file or the whole new one, never a part.
+/// A reader sees the old file or the whole new one, never a part. A device, pipe
+/// or socket (`/dev/null`, `/dev/stdout`) is written in place, never replaced.
 pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
+    if is_special(path) {
+        return std::fs::write(path, bytes).map_err(|e| Error::io(path, e));
+    }
     let parent = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),

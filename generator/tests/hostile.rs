@@ -589,6 +589,27 @@ fn case11_links_in_out_and_inputs_as_outputs_are_refused() {
         &["--out", "a.csv", "other than the input"],
     );
     assert_eq!(std::fs::read_to_string(&a).unwrap(), "1,2\n3,4\n");
+    // A device or pipe (/dev/null, /dev/stdout) is written in place, never replaced
+    // by a regular file: shown on a FIFO read by another thread.
+    let fifo = d.path().join("pipe.csv");
+    let cpath = std::ffi::CString::new(s(&fifo)).unwrap();
+    // SAFETY: mkfifo on a NUL-terminated path inside this test's directory.
+    assert_eq!(unsafe { libc::mkfifo(cpath.as_ptr(), 0o600) }, 0);
+    let reader = {
+        let f = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(f).unwrap())
+    };
+    let o = smtgen(
+        &["gemm", "--a", s(&a), "--w", s(&w), "--out", s(&fifo)],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(reader.join().unwrap(), "7,10\n15,22\n");
+    use std::os::unix::fs::FileTypeExt;
+    assert!(std::fs::symlink_metadata(&fifo)
+        .unwrap()
+        .file_type()
+        .is_fifo());
     let link = d.path().join("c.csv");
     std::os::unix::fs::symlink(&victim, &link).unwrap();
     fails_clearly(
