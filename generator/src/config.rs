@@ -487,9 +487,11 @@ impl ConfigBuilder {
             }
         }
         for s in &self.sets {
-            let (key, val) = s.split_once('=').ok_or_else(|| {
-                Error::config("--set", s, "key=value, for example pe.rounding=truncate")
-            })?;
+            let bad = || Error::config("--set", s, "key=value, for example pe.rounding=truncate");
+            let (key, val) = s.split_once('=').ok_or_else(bad)?;
+            if key.split('.').any(|p| p.trim().is_empty()) {
+                return Err(bad());
+            }
             let val: Value = serde_norway::from_str(val).unwrap_or(Value::from(val));
             let mut parts: Vec<&str> = key.split('.').collect();
             let leaf = parts.pop().unwrap_or_default();
