@@ -507,23 +507,25 @@ impl ConfigBuilder {
             root.insert(Value::from("name"), Value::from(name.replace('-', "_")));
         }
         if let Some(path) = &self.file {
-            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-            let v: Value = serde_norway::from_str(&text).map_err(|e| Error::Input {
+            // A config is small: 1 MiB is far more than any design point needs.
+            let bytes = crate::guard::read_file_bounded(path, 1 << 20, "a config file")?;
+            let text = String::from_utf8(bytes).map_err(|e| Error::Input {
                 file: path.display().to_string(),
-                at: e
-                    .location()
-                    .map(|l| format!("line {}, column {}", l.line(), l.column()))
-                    .unwrap_or_else(|| "document".into()),
-                what: format!("not valid YAML: {e}"),
+                at: format!("byte {}", e.utf8_error().valid_up_to() + 1),
+                what: "not UTF-8 text".into(),
             })?;
+            let v: Value = serde_norway::from_str(&text)
+                .map_err(|e| yaml_error(&path.display().to_string(), &text, &e))?;
             if !v.is_null() {
                 merge(&mut root, v, "")?;
             }
         }
         for s in &self.sets {
-            let (key, val) = s.split_once('=').ok_or_else(|| {
-                Error::config("--set", s, "key=value, for example pe.rounding=truncate")
-            })?;
+            let bad = || Error::config("--set", s, "key=value, for example pe.rounding=truncate");
+            let (key, val) = s.split_once('=').ok_or_else(bad)?;
+            if key.split('.').any(|p| p.trim().is_empty()) {
+                return Err(bad());
+            }
             let val: Value = serde_norway::from_str(val).unwrap_or(Value::from(val));
             let mut parts: Vec<&str> = key.split('.').collect();
             let leaf = parts.pop().unwrap_or_default();
@@ -534,6 +536,53 @@ impl ConfigBuilder {
             merge(&mut root, nested, "")?;
         }
         from_mapping(&root)
+    }
+}
+
+/// A YAML syntax error located by line and column; a duplicate key is located at
+/// the key's second occurrence (the parser reports where its mapping starts).
+fn yaml_error(file: &str, text: &str, e: &serde_norway::Error) -> Error {
+    let mut at = e
+        .location()
+        .map(|l| format!("line {}, column {}", l.line(), l.column()))
+        .unwrap_or_else(|| "document".into());
+    let msg = e.to_string();
+    if let Some(rest) = msg.split("duplicate entry with key ").nth(1) {
+        let key = rest
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .trim_matches(|c| c == '"' || c == '\'' || c == ',');
+        let start = e.location().map_or(1, |l| l.line());
+        let is_key = |l: &str| {
+            let l = l.trim_start().trim_start_matches("- ");
+            [key.to_string(), format!("\"{key}\""), format!("'{key}'")]
+                .iter()
+                .any(|k| {
+                    l.strip_prefix(k.as_str())
+                        .is_some_and(|r| r.trim_start().starts_with(':'))
+                })
+        };
+        let hits: Vec<usize> = text
+            .lines()
+            .enumerate()
+            .skip(start.saturating_sub(1))
+            .filter(|(_, l)| is_key(l))
+            .map(|(i, _)| i + 1)
+            .collect();
+        if let Some(line) = hits.get(1) {
+            at = format!("line {line}");
+            return Error::Input {
+                file: file.into(),
+                at,
+                what: format!("duplicate key `{key}` (first at line {})", hits[0]),
+            };
+        }
+    }
+    Error::Input {
+        file: file.into(),
+        at,
+        what: format!("not valid YAML: {e}"),
     }
 }
 
@@ -587,6 +636,13 @@ fn merge(dst: &mut Mapping, v: Value, prefix: &str) -> Result<()> {
             };
             merge(sub, val, &key)?;
         } else {
+            if val.is_null() {
+                return Err(Error::config(
+                    path,
+                    "(empty)",
+                    "a value (an empty value, ~ or null does not restore the default: leave the key out)",
+                ));
+            }
             dst.insert(Value::from(key), val);
         }
     }
@@ -621,7 +677,16 @@ fn get_int(m: &Mapping, field: &str, key: &str, allowed: &str) -> Result<Option<
     match get(m, key) {
         None => Ok(None),
         Some(Value::Number(n)) if n.as_i64().is_some() => Ok(n.as_i64()),
-        Some(v) => Err(Error::config(field, describe(v), allowed)),
+        Some(Value::String(s)) => Err(Error::config(
+            field,
+            format!("\"{s}\" (a string)"),
+            format!("an integer, written without quotes: {allowed}"),
+        )),
+        Some(v) => Err(Error::config(
+            field,
+            describe(v),
+            format!("an integer: {allowed}"),
+        )),
     }
 }
 
@@ -837,11 +902,14 @@ fn from_mapping(root: &Mapping) -> Result<Config> {
 /// over `extra` overrides (array size) and validated. The name prefix is the
 /// preset's, so the generated modules do not depend on the overrides' spelling.
 pub fn design_point<S: AsRef<str>>(spec: &str, extra: &[S]) -> Result<Config> {
-    let mut parts = spec.split('+');
-    let name = parts.next().unwrap_or_default();
-    let mut sets: Vec<String> = parts.map(str::to_string).collect();
-    sets.extend(extra.iter().map(|s| s.as_ref().to_string()));
-    ConfigBuilder::new().preset(Some(name)).sets(&sets).build()
+    let specs = [spec.to_string()];
+    let sets: Vec<String> = extra.iter().map(|s| s.as_ref().to_string()).collect();
+    crate::select::Selection {
+        specs: &specs,
+        sets: &sets,
+        ..Default::default()
+    }
+    .resolve_one()
 }
 
 impl Config {
@@ -852,11 +920,7 @@ impl Config {
 
     /// Parses a config from YAML text (no preset underneath).
     pub fn from_yaml(text: &str) -> Result<Config> {
-        let v: Value = serde_norway::from_str(text).map_err(|e| Error::Input {
-            file: "<yaml>".into(),
-            at: "document".into(),
-            what: format!("not valid YAML: {e}"),
-        })?;
+        let v: Value = serde_norway::from_str(text).map_err(|e| yaml_error("<yaml>", text, &e))?;
         let mut root = Mapping::new();
         merge(&mut root, v, "")?;
         from_mapping(&root)

@@ -421,7 +421,8 @@ pub fn evaluate_design(
 /// Reads area ratios from a `smtgen compare` CSV: the `array x` column when
 /// present, else `PE x`; keyed by design name.
 pub fn read_area_ratios(path: &std::path::Path) -> Result<Vec<(String, f64)>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::guard::read_file_bounded(path, 1 << 20, "a compare CSV")?;
+    let text = crate::operands::text_lines(&bytes, &path.display().to_string())?.join("\n");
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
     let col = header

@@ -3,15 +3,16 @@
 //! `--config` and `--set key=value` in the same way.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use smtgen::config::{Config, ConfigBuilder, PRESETS};
+use smtgen::config::{Config, PRESETS};
 use smtgen::error::{Error, Result};
 use smtgen::model::PeModel;
-use smtgen::operands::parse_lane_csv;
+use smtgen::operands::parse_lane_csv_bytes;
 use smtgen::regress::{self, Tools};
+use smtgen::select::{Fallback, Selection};
 use smtgen::sim::{self, SimOptions, SimReport};
 use smtgen::stimulus::{pe_stimulus, Depth};
 use smtgen::{bench, rtl, tensors};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -24,6 +25,12 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
+    /// Ceiling on the elements of any tensor read, built or written (default 16777216).
+    #[arg(long, global = true)]
+    max_elements: Option<u64>,
+    /// Ceiling on simulated or modelled cycles per run (default 16777216).
+    #[arg(long, global = true)]
+    max_cycles: Option<u64>,
 }
 
 #[derive(Args, Clone, Default)]
@@ -46,15 +53,26 @@ struct ConfigArgs {
 }
 
 impl ConfigArgs {
+    /// The design points named by --preset (`PRESET[+key=value...]`, comma-separated).
+    fn specs(&self) -> Vec<String> {
+        let p = self.preset.iter();
+        p.flat_map(|p| p.split(',').map(str::to_string)).collect()
+    }
+
+    fn selection<'a>(&'a self, specs: &'a [String]) -> Selection<'a> {
+        let mut flags = Vec::new();
+        flags.extend(self.rows.map(|r| ("--rows", "array.rows", r.to_string())));
+        flags.extend(self.cols.map(|c| ("--cols", "array.cols", c.to_string())));
+        Selection {
+            specs,
+            file: self.config.as_deref(),
+            sets: &self.sets,
+            flags,
+        }
+    }
+
     fn build(&self) -> Result<Config> {
-        let mut sets = self.sets.clone();
-        sets.extend(self.rows.map(|r| format!("array.rows={r}")));
-        sets.extend(self.cols.map(|c| format!("array.cols={c}")));
-        ConfigBuilder::new()
-            .preset(self.preset.as_deref())
-            .file(self.config.as_deref())
-            .sets(&sets)
-            .build()
+        self.selection(&self.specs()).resolve_one()
     }
 }
 
@@ -333,8 +351,12 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    let cli = Cli::parse();
-    match run(cli.cmd) {
+    smtgen::guard::install_interrupt_cleanup();
+    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    let cli =
+        <Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    smtgen::guard::set_limits(cli.max_elements, cli.max_cycles);
+    match smtgen::guard::unused_flags(&matches).and_then(|()| run(cli.cmd)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("smtgen: {e}");
@@ -368,6 +390,7 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
             reference,
         } => {
             let cfg = cfg.build()?;
+            smtgen::guard::check_out_dir("--out", &out)?;
             let t0 = std::time::Instant::now();
             let mut files = if pe_only {
                 rtl::generate_pe(&cfg)?
@@ -377,7 +400,11 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
             if reference {
                 files.extend(rtl::generate_reference(&cfg)?);
             }
-            let paths = rtl::write_files(&out, &files)?;
+            let set: Vec<(String, Vec<u8>)> = files
+                .iter()
+                .map(|f| (f.name.clone(), f.text.clone().into_bytes()))
+                .collect();
+            let paths = smtgen::guard::write_set("--out", &out, &set)?;
             let what = if pe_only {
                 "PE".to_string()
             } else {
@@ -398,20 +425,18 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
         }
         Cmd::Model { cfg, input } => model_cmd(&cfg.build()?, &input)?,
         Cmd::Lint { cfg, all } => {
-            let cfgs = if all {
-                PRESETS
-                    .iter()
-                    .map(|p| Config::preset(p.name))
-                    .collect::<Result<Vec<_>>>()?
+            let specs = cfg.specs();
+            let cfgs = cfg.selection(&specs).resolve_labelled(if all {
+                Fallback::All
             } else {
-                vec![cfg.build()?]
-            };
-            for c in cfgs {
+                Fallback::One
+            })?;
+            for (label, c) in cfgs {
                 let files = rtl::generate_pe(&c)?;
                 let out = sim::lint(&files, &rtl::pe_top(&c))?;
                 println!(
                     "{:<15} lint clean ({} files, -Wall, no waivers){}",
-                    c.name,
+                    label,
                     files.len() - 1,
                     if out.trim().is_empty() {
                         String::new()
@@ -431,14 +456,23 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
             array,
         } => {
             let cfg = cfg.build()?;
+            smtgen::guard::cycles("--cycles", cycles as u64, true)?;
             let seed = seed_or_clock(seed);
             let waves = waves.or_else(|| {
                 (std::env::var("WAVES").as_deref() == Ok("1"))
                     .then(|| PathBuf::from(if array { "array.fst" } else { "pe.fst" }))
             });
+            if let Some(w) = &waves {
+                if simulator == SimChoice::Icarus {
+                    let allowed =
+                        "only with --simulator verilator or both (Icarus writes no waveform)";
+                    return Err(Error::config("--waves", w.display(), allowed));
+                }
+                smtgen::guard::check_out_file("--waves", w, &[])?;
+            }
             let waves = waves.map(|w| std::path::absolute(&w).unwrap_or(w));
             let opts = SimOptions {
-                waves,
+                waves: waves.clone(),
                 keep_dir: keep,
                 ..Default::default()
             };
@@ -475,6 +509,12 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
                 let r = sim::run_icarus_pe(&cfg, &files, &stim, &opts)?;
                 ok &= print_report(&r);
             }
+            if let Some(w) = waves.filter(|w| !w.is_file()) {
+                return Err(Error::tool(
+                    "verilator",
+                    format!("wrote no waveform to {}", w.display()),
+                ));
+            }
             if !ok {
                 return Ok(ExitCode::from(1));
             }
@@ -488,18 +528,18 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
             both_roundings,
             timeout,
         } => {
-            let single = if config.is_some() || !sets.is_empty() {
-                Some(
-                    ConfigBuilder::new()
-                        .preset(presets.first().map(String::as_str))
-                        .file(config.as_deref())
-                        .sets(&sets)
-                        .build()?,
-                )
-            } else {
-                None
+            // With no design point named, --config/--set make one configuration
+            // (over the default preset, or the file alone); otherwise every point
+            // named (or every preset) takes the file and the overrides.
+            let one = presets.is_empty() && (config.is_some() || !sets.is_empty());
+            let sel = Selection {
+                specs: &presets,
+                file: config.as_deref(),
+                sets: &sets,
+                flags: Vec::new(),
             };
-            return prove_cmd(&presets, single, both_roundings, timeout);
+            let chosen = sel.resolve_labelled(if one { Fallback::One } else { Fallback::All })?;
+            return prove_cmd(chosen, both_roundings, timeout);
         }
         Cmd::Compare {
             presets,
@@ -539,6 +579,7 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
             ..
         } => {
             let cycles = cycles.unwrap_or(100_000);
+            smtgen::guard::cycles("--cycles", cycles as u64, false)?;
             let names: Vec<String> = if presets.is_empty() {
                 PRESETS.iter().map(|p| p.name.to_string()).collect()
             } else {
@@ -552,10 +593,8 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
             );
             for (r, c) in parse_sizes(&sizes)? {
                 for name in &names {
-                    let cfg = ConfigBuilder::new()
-                        .preset(Some(name))
-                        .sets(&[format!("array.rows={r}"), format!("array.cols={c}")])
-                        .build()?;
+                    let size = [format!("array.rows={r}"), format!("array.cols={c}")];
+                    let cfg = smtgen::config::design_point(name, &size)?;
                     let rep = bench::array_throughput(&cfg, cycles, repeat)?;
                     let mut runs = rep.runs.clone();
                     runs.sort_by(f64::total_cmp);
@@ -579,6 +618,7 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
         }
         Cmd::Bench { cycles, .. } => {
             let cycles = cycles.unwrap_or(4_000_000);
+            smtgen::guard::cycles("--cycles", cycles as u64, false)?;
             println!("golden model throughput, one core, {cycles} cycles, 50% zero activations");
             println!("{:<15} {:>16}", "preset", "lane-MACs/s");
             for r in bench::model_throughput(cycles, 3)? {
@@ -613,20 +653,21 @@ fn print_report(r: &SimReport) -> bool {
 }
 
 fn model_cmd(cfg: &Config, input: &str) -> Result<()> {
-    let (text, name) = if input == "-" {
-        let mut s = String::new();
-        std::io::stdin()
-            .read_to_string(&mut s)
-            .map_err(|e| Error::io("<stdin>", e))?;
-        (s, "<stdin>".to_string())
+    // At most 64 bytes per allowed cycle (a 4-lane line is under 40).
+    let limit = smtgen::guard::max_cycles().saturating_mul(64);
+    let raise = "raise with --max-cycles";
+    let (bytes, name) = if input == "-" {
+        let b = smtgen::guard::read_bounded(std::io::stdin(), "<stdin>", limit, raise)?;
+        (b, "<stdin>".to_string())
     } else {
+        let p = std::path::Path::new(input);
         (
-            std::fs::read_to_string(input).map_err(|e| Error::io(input, e))?,
+            smtgen::guard::read_file_bounded(p, limit, raise)?,
             input.to_string(),
         )
     };
     let t = cfg.pe.lanes();
-    let ops = parse_lane_csv(&text, t, &name)?;
+    let ops = parse_lane_csv_bytes(&bytes, t, &name)?;
     let mut model = PeModel::new(&cfg.pe);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -665,6 +706,7 @@ fn eval_workload(
         ));
     }
     if let Some(d) = &a.synthetic {
+        smtgen::guard::gemm_dims("--m/--k/--n", a.m, a.k, a.n)?;
         let (g, q) = ev::synthetic(a.m, a.k, a.n, ev::Distribution::parse(d)?, a.zero, a.seed)?;
         let name = format!(
             "synthetic {d} {}x{}x{} ({:.0}% zero activations, seed {})",
@@ -726,6 +768,7 @@ fn eval_workload(
             ));
         }
         let (k, n) = (wsh[0], wsh[1]);
+        smtgen::guard::gemm_dims("--a/--w", ash[0], k, n)?;
         let (w, wscales) = match wv {
             NpyValues::Int(v) => (v.into_iter().map(|x| x as i8).collect(), None),
             NpyValues::Float(v) => {
@@ -792,9 +835,12 @@ fn eval_workload(
             ),
         ));
     }
-    if a.stride == 0 {
-        return Err(Error::config("--stride", 0, "1 or more"));
-    }
+    smtgen::guard::conv_dims(
+        [ish[0], ish[1], ish[2], ish[3]],
+        [wsh[0], wsh[1], wsh[2], wsh[3]],
+        a.stride,
+        a.padding,
+    )?;
     let s = ConvShape {
         n: ish[0],
         c: ish[1],
@@ -842,14 +888,27 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
     } else {
         a.presets.clone()
     };
-    let size = [
-        format!("array.rows={}", a.rows),
-        format!("array.cols={}", a.cols),
-    ];
-    let cfgs: Vec<Config> = names
-        .iter()
-        .map(|n| smtgen::config::design_point(n, &size))
-        .collect::<Result<_>>()?;
+    let cfgs = Selection {
+        specs: &names,
+        flags: vec![
+            ("--rows", "array.rows", a.rows.to_string()),
+            ("--cols", "array.cols", a.cols.to_string()),
+        ],
+        ..Default::default()
+    }
+    .resolve(Fallback::All)?;
+    // Output paths are checked before any work, and never name an input.
+    let inputs: Vec<&std::path::Path> = [&a.a, &a.w, &a.input, &a.weights, &a.area]
+        .into_iter()
+        .flatten()
+        .map(PathBuf::as_path)
+        .collect();
+    if let Some(p) = &a.json {
+        smtgen::guard::check_out_file("--json", p, &inputs)?;
+    }
+    if let Some(d) = &a.report {
+        smtgen::guard::check_out_dir("--report", d)?;
+    }
     let areas = a.area.as_deref().map(read_area_ratios).transpose()?;
     let (name, g, quant) = eval_workload(&a)?;
     println!(
@@ -903,14 +962,16 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
     let json_text = serde_json::to_string_pretty(&json)
         .map_err(|e| Error::tool("serde_json", e.to_string()))?;
     if let Some(p) = &a.json {
-        std::fs::write(p, &json_text).map_err(|e| Error::io(p, e))?;
+        smtgen::guard::write_file(p, json_text.as_bytes())?;
     }
     if let Some(dir) = &a.report {
         use smtgen::report::{scatter_svg, Point};
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let w = |f: &str, t: &str| {
-            let p = dir.join(f);
-            std::fs::write(&p, t).map_err(|e| Error::io(&p, e))
+        // The report set is rendered in full, then written at once.
+        let set = std::cell::RefCell::new(Vec::<(String, Vec<u8>)>::new());
+        let w = |f: &str, t: &str| -> Result<()> {
+            set.borrow_mut()
+                .push((f.to_string(), t.as_bytes().to_vec()));
+            Ok(())
         };
         w("report.json", &json_text)?;
         if let Some(q) = &quant {
@@ -938,39 +999,32 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
             ),
         )?;
         w("report.md", &format!("# smtgen eval\n\nWorkload: {name}, {} MACs, {}x{} array. smtgen {}.\n\n{}\nActive lanes/cycle: share of PE cycles with 0, 1, ..., T active lanes. Reduced: share of active lane products that went through a window or nibble. Errors against the exact integer GEMM.\n\n![error against speedup](report.svg)\n", g.m * g.n * g.k, a.rows, a.cols, rtl::VERSION, table.to_markdown()))?;
+        smtgen::guard::write_set("--report", dir, &set.into_inner())?;
         println!("wrote {}", dir.display());
     }
     Ok(())
 }
 
 fn prove_cmd(
-    presets: &[String],
-    single: Option<Config>,
+    chosen: Vec<(String, Config)>,
     both_roundings: bool,
     timeout: u64,
 ) -> Result<ExitCode> {
-    let names: Vec<String> = if presets.is_empty() {
-        PRESETS.iter().map(|p| p.name.to_string()).collect()
-    } else {
-        presets.to_vec()
-    };
-    let chosen: Vec<Config> = match single {
-        Some(c) => vec![c],
-        None => names
-            .iter()
-            .map(|n| Config::preset(n))
-            .collect::<Result<_>>()?,
-    };
     let mut cfgs = Vec::new();
-    for c in chosen {
+    for (label, c) in chosen {
         if both_roundings && c.pe.rounding.is_some() {
             let mut t = c.clone();
             t.pe.rounding = Some(smtgen::config::Rounding::Truncate);
             t.name = format!("{}_trunc", c.name);
-            cfgs.push(c);
-            cfgs.push(t);
+            let tl = if label == c.name {
+                t.name.clone()
+            } else {
+                format!("{label}+pe.rounding=truncate")
+            };
+            cfgs.push((label, c));
+            cfgs.push((tl, t));
         } else {
-            cfgs.push(c);
+            cfgs.push((label, c));
         }
     }
     let (mut passed, mut failed) = (0, 0);
@@ -978,12 +1032,12 @@ fn prove_cmd(
         "{:<22} {:>12} {:>10} {:>6} {:>8} {:>8}",
         "design", "rounding", "input bits", "miters", "seconds", "slowest"
     );
-    for c in &cfgs {
+    for (label, c) in &cfgs {
         let p = smtgen::prove::prove(c, timeout)?;
         let r = c.pe.rounding.map_or("-", |r| r.name());
         let row = format!(
             "{:<22} {:>12} {:>10} {:>6} {:>8.1} {:>8.1}",
-            c.name, r, p.input_bits, p.cases, p.seconds, p.slowest
+            label, r, p.input_bits, p.cases, p.seconds, p.slowest
         );
         if p.proven {
             passed += 1;
@@ -1015,6 +1069,7 @@ fn gemm_cmd(
     cycle_accurate: bool,
 ) -> Result<()> {
     use smtgen::array::{gemm_cycles, gemm_functional, run_gemm, Gemm};
+    smtgen::guard::check_out_file("--out", out, &[a, w])?;
     let am = tensors::read_activations(a)?;
     let wm = tensors::read_weights(w)?;
     if am.cols != wm.rows {
@@ -1027,6 +1082,7 @@ fn gemm_cmd(
             ),
         });
     }
+    smtgen::guard::gemm_dims("--a/--w", am.rows, am.cols, wm.cols)?;
     let g = Gemm {
         m: am.rows,
         k: am.cols,
@@ -1094,13 +1150,20 @@ fn compare_cmd(
     } else {
         presets.to_vec()
     };
-    // Every point is validated before anything is synthesized or written.
-    for n in names.iter().map(String::as_str).chain([base]) {
-        smtgen::config::design_point(
-            n,
-            &[format!("array.rows={rows}"), format!("array.cols={cols}")],
-        )?;
+    // Every point and the output directory are validated before anything is
+    // synthesized or written.
+    let mut all = names.clone();
+    all.push(base.to_string());
+    Selection {
+        specs: &all,
+        flags: vec![
+            ("--rows", "array.rows", rows.to_string()),
+            ("--cols", "array.cols", cols.to_string()),
+        ],
+        ..Default::default()
     }
+    .resolve(Fallback::All)?;
+    smtgen::guard::check_out_dir("--out", out)?;
     let t0 = std::time::Instant::now();
     let costs = synth::compare(&names, base, rows, cols, !pe_only)?;
     let yosys = costs
@@ -1118,10 +1181,7 @@ fn compare_cmd(
     print!("{}", table.to_text());
     println!("\nPE area by part (GE):");
     print!("{}", parts.to_text());
-    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
-    let io = |p: PathBuf| move |e| Error::io(&p, e);
     let csv = out.join("compare.csv");
-    std::fs::write(&csv, table.to_csv()).map_err(io(csv.clone()))?;
     let md = out.join("compare.md");
     let text = format!(
         "# smtgen compare ({scope})\n\nProduced by smtgen {} with {yosys}; cell library `synth/smtgen_ge.lib` (areas in NAND2 gate equivalents). Depth is the longest combinational path of the flattened PE, in cells.\n\n{}\n## PE area by part (GE)\n\n{}",
@@ -1129,7 +1189,6 @@ fn compare_cmd(
         table.to_markdown(),
         parts.to_markdown()
     );
-    std::fs::write(&md, text).map_err(io(md.clone()))?;
     let base = costs
         .iter()
         .find(|c| c.preset == base)
@@ -1144,16 +1203,21 @@ fn compare_cmd(
         })
         .collect();
     let svg = out.join("compare.svg");
-    std::fs::write(
-        &svg,
-        scatter_svg(
-            &format!("Area against throughput ({scope}, {yosys})"),
-            &format!("area relative to {base}"),
-            "lanes (MACs) per cycle",
-            &points,
-        ),
-    )
-    .map_err(io(svg.clone()))?;
+    let chart = scatter_svg(
+        &format!("Area against throughput ({scope}, {yosys})"),
+        &format!("area relative to {base}"),
+        "lanes (MACs) per cycle",
+        &points,
+    );
+    smtgen::guard::write_set(
+        "--out",
+        out,
+        &[
+            ("compare.csv".into(), table.to_csv().into_bytes()),
+            ("compare.md".into(), text.into_bytes()),
+            ("compare.svg".into(), chart.into_bytes()),
+        ],
+    )?;
     println!(
         "wrote {}, {}, {}",
         csv.display(),
@@ -1204,6 +1268,13 @@ fn print_row(widths: &[usize], cols: &[String]) {
 
 fn regress(a: RegressArgs) -> Result<ExitCode> {
     let seed = seed_or_clock(a.seed);
+    smtgen::guard::cycles("--cycles", a.cycles as u64, true)?;
+    smtgen::guard::cycles("--icarus-cycles", a.icarus_cycles as u64, true)?;
+    if a.max_k == 0 {
+        return Err(Error::config("--max-k", 0, "1 or more"));
+    }
+    // The largest array tile is 2*128+2 rows of A over K.
+    smtgen::guard::elements("--max-k", &[258, a.max_k as u64])?;
     let tools = Tools::detect()?;
     for (tool, have) in [("verilator", tools.verilator), ("iverilog", tools.icarus)] {
         if !have {

@@ -14,15 +14,64 @@ pub struct LaneOperands {
     pub wgts: [i8; MAX_LANES],
 }
 
+/// Splits a text file into lines: `\n`, `\r\n` and a lone `\r` all end a line
+/// (files saved with classic Mac line breaks read the same). A line that is not
+/// UTF-8 is an error naming `file` and the line.
+pub fn text_lines<'a>(bytes: &'a [u8], file: &str) -> Result<Vec<&'a str>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    let push = |from: usize, to: usize, out: &mut Vec<&'a str>| -> Result<()> {
+        let line = std::str::from_utf8(&bytes[from..to]).map_err(|e| Error::Input {
+            file: file.into(),
+            at: format!("line {}, byte {}", out.len() + 1, e.valid_up_to() + 1),
+            what: "not UTF-8 text (save the file as UTF-8 or ASCII)".into(),
+        })?;
+        out.push(line);
+        Ok(())
+    };
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\n' => {
+                push(start, i, &mut out)?;
+                start = i + 1;
+            }
+            b'\r' => {
+                push(start, i, &mut out)?;
+                if bytes.get(i + 1) == Some(&b'\n') {
+                    i += 1;
+                }
+                start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    if start < bytes.len() {
+        push(start, bytes.len(), &mut out)?;
+    }
+    Ok(out)
+}
+
+/// Parses CSV bytes as [`parse_lane_csv`] does, after [`text_lines`] (so a non-UTF-8
+/// line is reported by number).
+pub fn parse_lane_csv_bytes(bytes: &[u8], lanes: usize, file: &str) -> Result<Vec<LaneOperands>> {
+    parse_lines(&text_lines(bytes, file)?, lanes, file)
+}
+
 /// Parses CSV text holding one cycle per line as `a0,w0,a1,w1,...` for `lanes` lanes.
 /// Blank lines and lines starting with `#` are skipped, as is a first line naming
 /// the columns (`a0,w0,...`). `file` names the source in errors.
 pub fn parse_lane_csv(text: &str, lanes: usize, file: &str) -> Result<Vec<LaneOperands>> {
+    parse_lines(&text_lines(text.as_bytes(), file)?, lanes, file)
+}
+
+fn parse_lines(lines: &[&str], lanes: usize, file: &str) -> Result<Vec<LaneOperands>> {
     let mut out = Vec::new();
     let header: Vec<String> = (0..lanes)
         .flat_map(|l| [format!("a{l}"), format!("w{l}")])
         .collect();
-    for (i, raw) in text.lines().enumerate() {
+    for (i, raw) in lines.iter().enumerate() {
         let line = raw.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;

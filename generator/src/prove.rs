@@ -248,11 +248,12 @@ enum Verdict {
 pub fn prove_files(cfg: &Config, files: &[GeneratedFile], timeout_s: u64) -> Result<Proof> {
     let t0 = Instant::now();
     // SMTGEN_KEEP_DIR keeps the miters, AIGs and logs for inspection.
-    let tmp = tempfile::tempdir().map_err(|e| Error::io("<tempdir>", e))?;
+    let tmp = crate::guard::work_dir()?;
     let kept = std::env::var_os("SMTGEN_KEEP_DIR").map(|d| Path::new(&d).join(&cfg.name));
     if let Some(d) = &kept {
         std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
     }
+    let _named = kept.as_deref().map(|d| crate::guard::register(d, true));
     let dir_path = kept.unwrap_or_else(|| tmp.path().to_path_buf());
     let dir: &Path = &dir_path;
     let p = &cfg.name;

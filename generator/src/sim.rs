@@ -128,7 +128,7 @@ fn stage(dir: &Path, files: &[GeneratedFile], top: &str) -> Result<String> {
 /// Lints generated files with `verilator --lint-only -Wall` (no waivers) and
 /// returns Verilator's output (empty when clean).
 pub fn lint(files: &[GeneratedFile], top: &str) -> Result<String> {
-    let dir = tempfile::tempdir().map_err(|e| Error::io("<tempdir>", e))?;
+    let dir = crate::guard::work_dir()?;
     let list = stage(dir.path(), files, top)?;
     std::fs::write(dir.path().join("flags.vc"), VERILATOR_FLAGS)
         .map_err(|e| Error::io(dir.path(), e))?;
@@ -156,16 +156,25 @@ pub struct SimOptions {
     pub repeat: u32,
 }
 
-fn workdir(opts: &SimOptions) -> Result<(Option<tempfile::TempDir>, PathBuf)> {
+/// The work directory and what keeps it: a temporary directory (removed when
+/// dropped or on interruption) or the registration of a kept one (named on
+/// interruption).
+type Work = (
+    Option<crate::guard::WorkDir>,
+    Option<crate::guard::Registration>,
+    PathBuf,
+);
+
+fn workdir(opts: &SimOptions) -> Result<Work> {
     match &opts.keep_dir {
         Some(d) => {
             std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
-            Ok((None, d.clone()))
+            Ok((None, Some(crate::guard::register(d, true)), d.clone()))
         }
         None => {
-            let t = tempfile::tempdir().map_err(|e| Error::io("<tempdir>", e))?;
+            let t = crate::guard::work_dir()?;
             let p = t.path().to_path_buf();
-            Ok((Some(t), p))
+            Ok((Some(t), None, p))
         }
     }
 }
@@ -194,7 +203,7 @@ fn verilator_run(
     write_data: &dyn Fn(&Path) -> Result<()>,
     opts: &SimOptions,
 ) -> Result<(String, Vec<u8>, f64, Vec<f64>)> {
-    let (_guard, dir) = workdir(opts)?;
+    let (_guard, _kept, dir) = workdir(opts)?;
     let list = stage(&dir, files, top)?;
     let io = |e| Error::io(&dir, e);
     std::fs::write(dir.join(harness.0), harness.1).map_err(io)?;
@@ -254,7 +263,7 @@ fn icarus_run(
     write_data: &dyn Fn(&Path) -> Result<()>,
     opts: &SimOptions,
 ) -> Result<(String, Vec<u8>, f64, Vec<f64>)> {
-    let (_guard, dir) = workdir(opts)?;
+    let (_guard, _kept, dir) = workdir(opts)?;
     let list = stage(&dir, files, top)?;
     std::fs::write(dir.join("tb.v"), bench).map_err(|e| Error::io(&dir, e))?;
     let t0 = Instant::now();

@@ -128,7 +128,7 @@ pub fn yosys_version() -> Result<String> {
 /// `depth` is set, flattened as well for the longest combinational path.
 pub fn synthesize(files: &[GeneratedFile], top: &str, depth: bool) -> Result<SynthReport> {
     let yosys = yosys_version()?;
-    let dir = tempfile::tempdir().map_err(|e| Error::io("<tempdir>", e))?;
+    let dir = crate::guard::work_dir()?;
     rtl::write_files(dir.path(), files)?;
     std::fs::write(dir.path().join("cells.lib"), LIBERTY).map_err(|e| Error::io(dir.path(), e))?;
     let sources: Vec<&str> = files

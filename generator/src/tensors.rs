@@ -32,7 +32,13 @@ fn is_npy(path: &Path) -> bool {
 /// Reads an N-d `.npy` array whose dtype descriptor is one of `dtypes` (for example
 /// `|u1`); returns its shape and values in C order, as i64 or f64 by `float`.
 fn read_npy(path: &Path, dtypes: &[&str], what: &str) -> Result<(Vec<usize>, NpyValues)> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    // The file is read whole, but never more of it than the element ceiling
+    // allows (8 bytes per element at most, plus room for the header).
+    let bytes = crate::guard::read_file_bounded(
+        path,
+        crate::guard::max_tensor_bytes(),
+        "raise with --max-elements",
+    )?;
     let npy = npyz::NpyFile::new(&bytes[..])
         .map_err(|e| input_err(path, "header", format!("not a readable .npy file: {e}")))?;
     let descr = match npy.dtype() {
@@ -49,7 +55,22 @@ fn read_npy(path: &Path, dtypes: &[&str], what: &str) -> Result<(Vec<usize>, Npy
             ),
         ));
     }
-    let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
+    let dims = npy.shape().to_vec();
+    let shown = format!("{dims:?}");
+    let limit = crate::guard::max_elements();
+    let count = dims
+        .iter()
+        .try_fold(1u64, |n, &d| n.checked_mul(d))
+        .filter(|&n| n <= limit)
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or_else(|| {
+            input_err(
+                path,
+                "shape",
+                format!("{shown} holds more than {limit} elements, the ceiling (raise with --max-elements)"),
+            )
+        })?;
+    let shape: Vec<usize> = dims.iter().map(|&d| d as usize).collect();
     let fortran = npy.order() == npyz::Order::Fortran;
     let io = |e: std::io::Error| input_err(path, "data", format!("cannot read values: {e}"));
     let mut vals = match descr.as_str() {
@@ -85,10 +106,43 @@ fn read_npy(path: &Path, dtypes: &[&str], what: &str) -> Result<(Vec<usize>, Npy
         "<f8" => NpyValues::Float(npy.into_vec::<f64>().map_err(io)?),
         d => return Err(input_err(path, "dtype", format!("{d} is not supported"))),
     };
+    let got = match &vals {
+        NpyValues::Int(v) => v.len(),
+        NpyValues::Float(v) => v.len(),
+    };
+    if got != count {
+        return Err(input_err(
+            path,
+            "data",
+            format!("{got} values, but the shape {shown} needs {count}"),
+        ));
+    }
+    if let NpyValues::Float(v) = &vals {
+        check_f32(path, v)?;
+    }
     if fortran {
         vals = vals.permuted(&fortran_to_c(&shape));
     }
     Ok((shape, vals))
+}
+
+/// Rejects a finite float that float32 cannot hold (it would become infinite).
+fn check_f32(path: &Path, v: &[f64]) -> Result<()> {
+    if let Some(i) = v
+        .iter()
+        .position(|x| x.is_finite() && x.abs() > f64::from(f32::MAX))
+    {
+        return Err(input_err(
+            path,
+            format!("flat index {i}"),
+            format!(
+                "{:e} is beyond the float32 range (magnitude at most {:e})",
+                v[i],
+                f32::MAX
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Values of a `.npy` file.
@@ -132,11 +186,16 @@ fn fortran_to_c(shape: &[usize]) -> Vec<usize> {
 }
 
 fn read_csv(path: &Path, lo: i64, hi: i64, what: &str) -> Result<Matrix<i64>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::guard::read_file_bounded(
+        path,
+        crate::guard::max_tensor_bytes(),
+        "raise with --max-elements",
+    )?;
+    let lines = crate::operands::text_lines(&bytes, &path.display().to_string())?;
     let mut data = Vec::new();
     let mut cols = None;
     let mut rows = 0;
-    for (i, line) in text.lines().enumerate() {
+    for (i, line) in lines.into_iter().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
@@ -168,8 +227,19 @@ fn read_csv(path: &Path, lo: i64, hi: i64, what: &str) -> Result<Matrix<i64>> {
             data.push(v);
         }
         rows += 1;
+        if data.len() as u64 > crate::guard::max_elements() {
+            return Err(input_err(
+                path,
+                format!("line {}", i + 1),
+                format!(
+                    "more than {} values, the element ceiling (raise with --max-elements)",
+                    crate::guard::max_elements()
+                ),
+            ));
+        }
     }
     let cols = cols.ok_or_else(|| input_err(path, "file", "no values"))?;
+    crate::guard::elements(&path.display().to_string(), &[rows as u64, cols as u64])?;
     Ok(Matrix { rows, cols, data })
 }
 
@@ -271,7 +341,6 @@ pub fn read_int_tensor(path: &Path, dtype: &str, what: &str) -> Result<(Vec<usiz
 /// Writes a result matrix: `.npy` as int32 when every value fits (`wide == false`)
 /// or int64, or `.csv`.
 pub fn write_result(path: &Path, rows: usize, cols: usize, data: &[i64], wide: bool) -> Result<()> {
-    let io = |e| Error::io(path, e);
     if is_npy(path) {
         if wide {
             write_npy(path, &[rows, cols], data)
@@ -289,7 +358,7 @@ pub fn write_result(path: &Path, rows: usize, cols: usize, data: &[i64], wide: b
             s += &row.join(",");
             s.push('\n');
         }
-        std::fs::write(path, s).map_err(io)
+        crate::guard::write_file(path, s.as_bytes())
     }
 }
 
@@ -312,7 +381,7 @@ pub fn write_npy<T: npyz::AutoSerialize + Copy>(
         .map_err(io)?;
     w.extend(data.iter().copied()).map_err(io)?;
     w.finish().map_err(io)?;
-    std::fs::write(path, buf).map_err(io)
+    crate::guard::write_file(path, &buf)
 }
 
 #[cfg(test)]
