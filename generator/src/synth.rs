@@ -98,7 +98,11 @@ impl SynthReport {
 /// The part of the design a module belongs to, by its name.
 pub fn part_of(module: &str) -> &'static str {
     let base = module.rsplit('\\').next().unwrap_or(module);
-    if base.ends_with("_cond") || base.contains("_win_") || base.ends_with("_nib4") {
+    if base.ends_with("_cond")
+        || base.contains("_win_")
+        || base.ends_with("_nib4")
+        || base.ends_with("_sel")
+    {
         "conditioning"
     } else if base.ends_with("_fabric") || base.ends_with("_mul") {
         "multiplier fabric"
