@@ -6,7 +6,7 @@
 mod common;
 use common::{smtgen, spec_gemm, stderr};
 use smtgen::array::gemm_cycles;
-use smtgen::config::{ConfigBuilder, PRESETS};
+use smtgen::config::{Config, ConfigBuilder, PRESETS};
 use smtgen::stimulus::Rng;
 use smtgen::tensors::{read_int_tensor, write_npy};
 
@@ -19,7 +19,11 @@ fn gemm_equals_the_spec_for_every_preset_and_prints_the_formula_cycles() {
         let a: Vec<u8> = (0..m * k)
             .map(|_| if rng.chance(0.4) { 0 } else { rng.byte() })
             .collect();
-        let w: Vec<i8> = (0..k * n).map(|_| rng.byte() as i8).collect();
+        let mut w: Vec<i8> = (0..k * n).map(|_| rng.byte() as i8).collect();
+        if Config::preset(p.name).unwrap().pe.stc {
+            // 2:4-sparse designs take 2:4-sparse weights only.
+            smtgen::sparse::prune_2_4(&mut w, k, n);
+        }
         let (ap, wp, cp) = (
             dir.path().join("a.npy"),
             dir.path().join("w.npy"),

@@ -56,6 +56,27 @@ pub fn spec_products(cfg: &PeConfig, acts: &[u8], wgts: &[i8]) -> Vec<i32> {
         Policy::Bsparq => {
             vec![i32::from(win(acts[0], cfg.window.unwrap(), rnd)) * i32::from(wgts[0])]
         }
+        Policy::Sparq if cfg.stc => {
+            // Spec §5.1: the first two lanes with a non-zero weight, in lane order, go
+            // through the two-lane rule (zero test act); every other lane gives 0.
+            let chosen: Vec<usize> = (0..t).filter(|&i| wgts[i] != 0).take(2).collect();
+            let pair = PeConfig {
+                threads: 2,
+                stc: false,
+                ..*cfg
+            };
+            let (mut a2, mut w2) = ([0u8; 2], [0i8; 2]);
+            for (s, &i) in chosen.iter().enumerate() {
+                a2[s] = acts[i];
+                w2[s] = wgts[i];
+            }
+            let p2 = spec_products(&pair, &a2, &w2);
+            let mut out = vec![0; t];
+            for (s, &i) in chosen.iter().enumerate() {
+                out[i] = p2[s];
+            }
+            out
+        }
         Policy::Sparq | Policy::Sysmt => {
             let on: Vec<bool> = (0..t).map(|i| active(cfg, acts[i], wgts[i])).collect();
             let c = on.iter().filter(|&&x| x).count();
