@@ -21,6 +21,7 @@ pub mod regress;
 pub mod report;
 pub mod rtl;
 pub mod sim;
+pub mod sta;
 pub mod stimulus;
 pub mod synth;
 pub mod tensors;
