@@ -382,6 +382,13 @@ pub fn map(files: &[GeneratedFile], top: &str, lib: &Library, dir: &Path) -> Res
     }
     let netlist = std::fs::read_to_string(dir.join("netlist.v"))
         .map_err(|e| Error::io(dir.join("netlist.v"), e))?;
+    let netlist = bitwise_assigns(&netlist).ok_or_else(|| {
+        Error::tool(
+            "yosys",
+            format!("{top}: an assign in the netlist could not be split into bits"),
+        )
+    })?;
+    std::fs::write(dir.join("netlist.v"), &netlist).map_err(|e| Error::io(dir, e))?;
     let cells = netlist_cells(&netlist);
     let mut area = 0.0;
     for (t, n) in &cells {
@@ -400,6 +407,108 @@ pub fn map(files: &[GeneratedFile], top: &str, lib: &Library, dir: &Path) -> Res
         cells,
         netlist,
     })
+}
+
+/// Rewrites every `assign` holding a concatenation as one assign per bit (OpenSTA's
+/// netlist reader takes no concatenations there). `None` on an unreadable assign.
+pub fn bitwise_assigns(v: &str) -> Option<String> {
+    if !v
+        .lines()
+        .any(|l| l.trim_start().starts_with("assign ") && l.contains('{'))
+    {
+        return Some(v.to_string());
+    }
+    // Declared ranges: name -> (msb, lsb); one-bit nets without a range are absent.
+    let mut ranges: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+    for l in v.lines() {
+        let t: Vec<&str> = l.split_whitespace().collect();
+        if t.len() == 3 && matches!(t[0], "wire" | "input" | "output") && t[1].starts_with('[') {
+            let r = t[1].trim_matches(|c| c == '[' || c == ']');
+            let (a, b) = r.split_once(':')?;
+            ranges.insert(
+                t[2].trim_end_matches(';'),
+                (a.parse().ok()?, b.parse().ok()?),
+            );
+        }
+    }
+    let bits = |e: &str| -> Option<Vec<String>> {
+        let e = e.trim();
+        let e = e
+            .strip_prefix('{')
+            .map_or(e, |x| x.strip_suffix('}').unwrap_or(x));
+        let mut out = Vec::new();
+        for part in e.split(',') {
+            let p = part.trim();
+            if let Some((w, val)) = p.split_once('\'') {
+                let w: usize = w.parse().ok()?;
+                let (base, digits) = val.split_at(1);
+                let mut b: Vec<char> = match base {
+                    "b" => digits.chars().collect(),
+                    "h" => digits
+                        .chars()
+                        .flat_map(|c| match c.to_digit(16) {
+                            Some(d) => (0..4)
+                                .rev()
+                                .map(|i| if d >> i & 1 == 1 { '1' } else { '0' })
+                                .collect::<Vec<_>>(),
+                            None => vec![c; 4],
+                        })
+                        .collect(),
+                    "d" => {
+                        let n: u128 = digits.parse().ok()?;
+                        (0..w)
+                            .rev()
+                            .map(|i| if i < 128 && n >> i & 1 == 1 { '1' } else { '0' })
+                            .collect()
+                    }
+                    _ => return None,
+                };
+                while b.len() < w {
+                    b.insert(0, '0');
+                }
+                out.extend(b[b.len() - w..].iter().map(|c| format!("1'b{c}")));
+            } else if let Some((name, sel)) = p.split_once('[') {
+                let sel = sel.trim_end_matches(']');
+                let (h, l): (i64, i64) = match sel.split_once(':') {
+                    Some((h, l)) => (h.parse().ok()?, l.parse().ok()?),
+                    None => (sel.parse().ok()?, sel.parse().ok()?),
+                };
+                let name = name.trim();
+                if h >= l {
+                    out.extend((l..=h).rev().map(|i| format!("{name}[{i}]")));
+                } else {
+                    out.extend((h..=l).map(|i| format!("{name}[{i}]")));
+                }
+            } else {
+                match ranges.get(p) {
+                    Some(&(h, l)) if h >= l => {
+                        out.extend((l..=h).rev().map(|i| format!("{p}[{i}]")))
+                    }
+                    Some(&(h, l)) => out.extend((h..=l).map(|i| format!("{p}[{i}]"))),
+                    None => out.push(p.to_string()),
+                }
+            }
+        }
+        Some(out)
+    };
+    let mut s = String::with_capacity(v.len());
+    for l in v.lines() {
+        let t = l.trim_start();
+        if let Some(rest) = t.strip_prefix("assign ").filter(|_| l.contains('{')) {
+            let (lhs, rhs) = rest.trim_end().trim_end_matches(';').split_once(" = ")?;
+            let (lb, rb) = (bits(lhs)?, bits(rhs)?);
+            if lb.len() != rb.len() {
+                return None;
+            }
+            for (a, b) in lb.iter().zip(&rb) {
+                s += &format!("  assign {a} = {b};\n");
+            }
+        } else {
+            s += l;
+            s.push('\n');
+        }
+    }
+    Some(s)
 }
 
 /// Cell instances by type in a Yosys-written flat netlist.
@@ -936,6 +1045,18 @@ pub fn compare(
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let Some(cfg) = cfgs.get(i) else { break };
                 let r = cost(cfg, &names[i], lib, workload, period);
+                if let Ok(c) = &r {
+                    eprintln!(
+                        "smtgen compare: {} mapped, timed{} in {:.0} s",
+                        c.preset,
+                        if c.array.as_ref().is_some_and(|a| a.2.is_some()) {
+                            " and simulated"
+                        } else {
+                            ""
+                        },
+                        c.seconds
+                    );
+                }
                 if let Ok(mut v) = results.lock() {
                     v.insert(i, r);
                 }
@@ -1099,6 +1220,26 @@ mod tests {
     }
 
     #[test]
+    fn concatenating_assigns_are_split_into_bits() {
+        let v = "module m (a, y);\n  input [1:0] a;\n  output [3:0] y;\n  wire n1;\n  assign { y[3], y[2:0] } = { n1, a, 1'h0 };\n  assign n1 = a[0];\nendmodule\n";
+        let out = bitwise_assigns(v).expect("splits");
+        for want in [
+            "assign y[3] = n1;",
+            "assign y[2] = a[1];",
+            "assign y[1] = a[0];",
+            "assign y[0] = 1'b0;",
+            "assign n1 = a[0];",
+        ] {
+            assert!(out.contains(want), "{want} missing in\n{out}");
+        }
+        assert!(!out.contains('{'), "{out}");
+        assert!(
+            bitwise_assigns("  wire [1:0] w;\n  assign w = { a };\n  assign { w } = 3'h0;\n")
+                .is_none()
+        );
+    }
+
+    #[test]
     fn vcd_toggles_and_duty_are_counted_per_bit() {
         let vcd = "$scope module dut $end\n$var wire 1 ! clk_i $end\n$var wire 2 \" n5 [1:0] $end\n$upscope $end\n$enddefinitions $end\n#0\n$dumpvars\n0!\nb00 \"\n$end\n#1\n1!\nb1 \"\n#2\n0!\n#3\n1!\nb10 \"\n#4\n0!\n";
         let a = read_vcd(vcd, "clk_i").expect("reads");
@@ -1137,6 +1278,13 @@ pub struct LibArgs {
     /// Seed of the energy workload.
     #[arg(long, default_value_t = 1)]
     pub layer_seed: u64,
+    /// The energy workload from tensors instead: activations A (M×K, uint8 .npy or
+    /// .csv), with --layer-w.
+    #[arg(long)]
+    pub layer_a: Option<PathBuf>,
+    /// Weights W (K×N, int8 .npy or .csv), with --layer-a.
+    #[arg(long)]
+    pub layer_w: Option<PathBuf>,
 }
 
 impl LibArgs {
@@ -1167,8 +1315,48 @@ impl LibArgs {
         Ok(lib)
     }
 
-    /// The energy workload: the synthetic ReLU layer.
+    /// The energy workload: `--layer-a`/`--layer-w` when given, else the synthetic
+    /// ReLU layer.
     pub fn workload(&self) -> Result<Workload> {
+        match (&self.layer_a, &self.layer_w) {
+            (None, None) => {}
+            (Some(a), Some(w)) => {
+                let am = crate::tensors::read_activations(a)?;
+                let wm = crate::tensors::read_weights(w)?;
+                if am.cols != wm.rows {
+                    return Err(Error::config(
+                        "--layer-w",
+                        format!("{} rows", wm.rows),
+                        format!("K = {} rows, the columns of --layer-a", am.cols),
+                    ));
+                }
+                return Ok(Workload {
+                    label: format!(
+                        "layer {} x {} ({}x{}x{})",
+                        a.display(),
+                        w.display(),
+                        am.rows,
+                        am.cols,
+                        wm.cols
+                    ),
+                    gemm: Gemm {
+                        m: am.rows,
+                        k: am.cols,
+                        n: wm.cols,
+                        a: am.data,
+                        w: wm.data,
+                    },
+                    seed: self.layer_seed,
+                });
+            }
+            _ => {
+                return Err(Error::config(
+                    "--layer-a/--layer-w",
+                    "only one given",
+                    "both (activations and weights) or neither",
+                ))
+            }
+        }
         let dims: Vec<usize> = self
             .layer
             .split('x')

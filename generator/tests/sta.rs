@@ -36,6 +36,8 @@ fn workload(layer: &str) -> sta::Workload {
         layer: layer.into(),
         layer_zero: 0.5,
         layer_seed: 3,
+        layer_a: None,
+        layer_w: None,
     }
     .workload()
     .expect("a workload")
