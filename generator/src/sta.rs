@@ -1476,7 +1476,7 @@ pub fn compare_cmd(
     lib: &Library,
     args: &LibArgs,
 ) -> Result<()> {
-    use crate::report::{scatter_svg, Point};
+    use crate::report::{scatter_svg_spread as scatter_svg, Point};
     let w = if pe_only {
         None
     } else {
@@ -1527,10 +1527,10 @@ pub fn compare_cmd(
             paths.to_markdown()
         ),
     )?;
-    // Throughput in GMAC/s: on the layer at the report clock when measured, else
-    // lanes × PEs at the design's own fmax.
+    // Throughput in GMAC/s at the design's own fmax: on the layer when measured,
+    // else lanes × PEs per cycle.
     let through = |c: &StaCost| match &c.array {
-        Some((_, _, Some(e))) => e.macs as f64 / (e.cycles as f64 * clk * 1e-12) / 1e9,
+        Some((_, t, Some(e))) => e.macs as f64 / (e.cycles as f64 * t.critical.ps * 1e-12) / 1e9,
         Some((_, t, None)) => f64::from(c.lanes * rows * cols) * t.fmax_mhz() / 1e3,
         None => f64::from(c.lanes) * c.pe_timing.fmax_mhz() / 1e3,
     };
@@ -1547,7 +1547,7 @@ pub fn compare_cmd(
         scatter_svg(
             &format!("Area against throughput ({scope}, {})", lib.label),
             if w.is_some() && lib.models.is_some() {
-                "throughput on the layer (GMAC/s)"
+                "throughput on the layer at the array's fmax (GMAC/s)"
             } else {
                 "peak throughput at fmax (GMAC/s)"
             },
@@ -1575,8 +1575,8 @@ pub fn compare_cmd(
                     "Energy against throughput ({rows}x{cols} array, {}, {clk:.0} ps clock)",
                     lib.label
                 ),
-                "throughput on the layer (GMAC/s)",
-                "energy per MAC (pJ)",
+                "throughput on the layer at the array's fmax (GMAC/s)",
+                "energy per MAC at the common clock (pJ)",
                 &energy_pts,
             ),
         )?);

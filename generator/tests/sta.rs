@@ -166,3 +166,44 @@ fn a_missing_sta_is_a_clear_error_naming_the_package() {
         );
     }
 }
+
+#[test]
+fn compare_on_a_real_library_writes_its_columns() {
+    if osu018().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cmp");
+    let o = smtgen(
+        &[
+            "compare",
+            "--library",
+            "osu018",
+            "--pe-only",
+            "--presets",
+            "sysmt2",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let csv = std::fs::read_to_string(out.join("compare.csv")).unwrap();
+    let head = csv.lines().next().unwrap();
+    for col in [
+        "PE um2",
+        "PE NAND2",
+        "crit ps",
+        "fmax MHz",
+        "in->reg ps",
+        "reg->reg ps",
+    ] {
+        assert!(head.contains(col), "{col} missing: {head}");
+    }
+    assert_eq!(csv.lines().count(), 3, "baseline and sysmt2: {csv}");
+    assert!(
+        csv.lines().nth(1).unwrap().starts_with("baseline,1,"),
+        "{csv}"
+    );
+    assert!(out.join("compare.md").is_file() && out.join("compare.svg").is_file());
+}
