@@ -1296,13 +1296,15 @@ impl LibArgs {
             self.library.as_deref(),
             self.cell_models.as_deref(),
         )?;
-        if lib.is_none() && (self.cell_models.is_some() || self.clock_ps.is_some()) {
+        let given = [
+            ("--clock-ps", self.clock_ps.is_some()),
+            ("--cell-models", self.cell_models.is_some()),
+            ("--layer-a", self.layer_a.is_some()),
+            ("--layer-w", self.layer_w.is_some()),
+        ];
+        if let (None, Some((flag, _))) = (&lib, given.iter().find(|g| g.1)) {
             return Err(Error::config(
-                if self.clock_ps.is_some() {
-                    "--clock-ps"
-                } else {
-                    "--cell-models"
-                },
+                *flag,
                 "given without a library",
                 "only with --liberty FILE or --library osu018",
             ));

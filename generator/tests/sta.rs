@@ -133,6 +133,16 @@ fn a_broken_liberty_path_is_a_clear_error() {
         stderr(&o)
     );
     let o = smtgen(
+        &["synth", "--preset", "baseline", "--clock-ps", "5000"],
+        None,
+    );
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("--clock-ps = given without a library"),
+        "{}",
+        stderr(&o)
+    );
+    let o = smtgen(
         &["synth", "--preset", "baseline", "--library", "nangate45"],
         None,
     );
