@@ -26,6 +26,7 @@ pub mod rtl;
 pub mod select;
 pub mod sim;
 pub mod sparse;
+pub mod sta;
 pub mod stimulus;
 pub mod synth;
 pub mod tensors;

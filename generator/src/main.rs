@@ -253,6 +253,8 @@ enum Cmd {
         /// Also synthesize the whole array at the configured size.
         #[arg(long)]
         array: bool,
+        #[command(flatten)]
+        lib: smtgen::sta::LibArgs,
     },
     /// Synthesize several presets and compare area, throughput per area and depth
     /// with the baseline: a terminal table plus CSV, Markdown and an SVG chart.
@@ -277,6 +279,8 @@ enum Cmd {
         /// Output directory for compare.csv, compare.md and compare.svg.
         #[arg(long, default_value = "synth_out")]
         out: PathBuf,
+        #[command(flatten)]
+        lib: smtgen::sta::LibArgs,
     },
     /// What each design does to a layer: collisions, error, cycles (see README).
     Eval(EvalArgs),
@@ -548,9 +552,14 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
             pe_only,
             baseline,
             out,
-        } => compare_cmd(&presets, &baseline, rows, cols, pe_only, &out)?,
-        Cmd::Synth { cfg, array } => {
+            lib,
+        } => compare_cmd(&presets, &baseline, rows, cols, pe_only, &out, &lib)?,
+        Cmd::Synth { cfg, array, lib } => {
             let cfg = cfg.build()?;
+            if let Some(l) = lib.library()? {
+                smtgen::sta::synth_cmd(&cfg, &l, &lib, array)?;
+                return Ok(ExitCode::SUCCESS);
+            }
             let pe = smtgen::synth::synth_pe(&cfg)?;
             print_synth(&pe);
             if array {
@@ -1142,6 +1151,7 @@ fn compare_cmd(
     cols: u32,
     pe_only: bool,
     out: &std::path::Path,
+    lib: &smtgen::sta::LibArgs,
 ) -> Result<()> {
     use smtgen::report::{scatter_svg, Point};
     use smtgen::synth;
@@ -1164,6 +1174,9 @@ fn compare_cmd(
     }
     .resolve(Fallback::All)?;
     smtgen::guard::check_out_dir("--out", out)?;
+    if let Some(l) = lib.library()? {
+        return smtgen::sta::compare_cmd(&names, base, rows, cols, pe_only, out, &l, lib);
+    }
     let t0 = std::time::Instant::now();
     let costs = synth::compare(&names, base, rows, cols, !pe_only)?;
     let yosys = costs
