@@ -95,3 +95,104 @@ pub fn eval_throughput(m: usize, k: usize, n: usize) -> Result<Vec<(String, f64)
     }
     Ok(out)
 }
+
+/// One design's engine throughput on one GEMM shape.
+#[derive(Debug, Clone)]
+pub struct EngineThroughput {
+    /// Design name (as given).
+    pub design: String,
+    /// Reduction indices of the transformed GEMM over K (the engine's extra work).
+    pub k_expansion: f64,
+    /// MACs (M·N·K) per second on one thread, best of the repetitions.
+    pub one_core: f64,
+    /// MACs per second on `jobs` threads, best of the repetitions.
+    pub all_cores: f64,
+}
+
+/// The float32 reference and every design's engine on one shape.
+#[derive(Debug, Clone)]
+pub struct GemmBench {
+    /// M, K, N.
+    pub shape: (usize, usize, usize),
+    /// float32 GEMM (`matrixmultiply::sgemm`, one thread) MACs per second.
+    pub float32: f64,
+    /// Per design.
+    pub designs: Vec<EngineThroughput>,
+    /// The engine kernel used.
+    pub kernel: crate::engine::Kernel,
+}
+
+/// Best wall time of `reps` runs of `f`.
+fn best_of(reps: usize, mut f: impl FnMut()) -> f64 {
+    let mut best = f64::INFINITY;
+    for _ in 0..reps.max(1) {
+        let t0 = Instant::now();
+        f();
+        best = best.min(t0.elapsed().as_secs_f64());
+    }
+    best
+}
+
+/// Measures, in one run on the same operands (a synthetic ReLU layer: half the
+/// activations zero, Gaussian weights, quantized as `eval` does), a float32 GEMM on
+/// one thread and each design's engine GEMM on one thread and on `jobs` threads
+/// (0: all cores), best of `reps`.
+pub fn gemm_throughput(
+    shape: (usize, usize, usize),
+    designs: &[(String, Config)],
+    jobs: usize,
+    reps: usize,
+) -> Result<GemmBench> {
+    use crate::engine::{gemm_with, Kernel, Plan};
+    let (m, k, n) = shape;
+    let (g, _) = crate::eval::synthetic(m, k, n, crate::eval::Distribution::Relu, 0.5, 7)?;
+    let af: Vec<f32> = g.a.iter().map(|&x| f32::from(x)).collect();
+    let wf: Vec<f32> = g.w.iter().map(|&x| f32::from(x)).collect();
+    let mut cf = vec![0f32; m * n];
+    let macs = (m * k * n) as f64;
+    let t = best_of(reps, || {
+        // SAFETY: the slices hold m×k, k×n and m×n elements, row-major strides as given.
+        unsafe {
+            matrixmultiply::sgemm(
+                m,
+                k,
+                n,
+                1.0,
+                af.as_ptr(),
+                k as isize,
+                1,
+                wf.as_ptr(),
+                n as isize,
+                1,
+                0.0,
+                cf.as_mut_ptr(),
+                n as isize,
+                1,
+            );
+        }
+        std::hint::black_box(&cf);
+    });
+    let kernel = Kernel::from_env()?;
+    let mut out = Vec::new();
+    for (name, cfg) in designs {
+        let plan = Plan::new(&cfg.pe, &g);
+        let one = best_of(reps, || {
+            std::hint::black_box(gemm_with(cfg, &g, 1, kernel, &|_| {}));
+        });
+        let all = best_of(reps, || {
+            std::hint::black_box(gemm_with(cfg, &g, jobs, kernel, &|_| {}));
+        });
+        out.push(EngineThroughput {
+            design: name.clone(),
+            k_expansion: plan.kprime() as f64 / k.max(1) as f64,
+            one_core: macs / one,
+            all_cores: macs / all,
+        });
+    }
+    Ok(GemmBench {
+        shape,
+        float32: macs / t,
+        designs: out,
+        kernel,
+    })
+}

@@ -96,6 +96,9 @@ struct RegressArgs {
 
 #[derive(Args)]
 struct EvalArgs {
+    /// Threads for the engine (0: all cores).
+    #[arg(long, default_value_t = 0)]
+    jobs: usize,
     /// Comma-separated design points (default: every preset): a preset, or a preset
     /// with overrides, e.g. sysmt4+pe.window_logic=edge
     #[arg(long, value_delimiter = ',')]
@@ -305,6 +308,19 @@ enum Cmd {
         /// Benchmark `eval` (MACs/s per design on a 3136x576x64 ReLU layer).
         #[arg(long)]
         eval: bool,
+        /// Benchmark the GEMM engine against a float32 GEMM, one core and all cores.
+        #[arg(long)]
+        gemm: bool,
+        /// GEMM shapes MxKxN (with --gemm).
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "3136x576x64,2048x2048x2048"
+        )]
+        shapes: Vec<String>,
+        /// Threads for the "all cores" runs (with --gemm; 0: all cores).
+        #[arg(long, default_value_t = 0)]
+        jobs: usize,
         /// Array sizes RxC (with --array).
         #[arg(long, value_delimiter = ',', default_value = "16x16,32x32")]
         sizes: Vec<String>,
@@ -518,6 +534,14 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
             cycle_accurate,
             jobs,
         } => gemm_cmd(&cfg.build()?, &a, &w, &out, cycle_accurate, jobs)?,
+        Cmd::Bench {
+            gemm: true,
+            shapes,
+            presets,
+            repeat,
+            jobs,
+            ..
+        } => bench_gemm(&shapes, &presets, repeat, jobs)?,
         Cmd::Bench { eval: true, .. } => {
             println!("eval throughput, synthetic ReLU layer 3136x576x64 (a 3x3, 64->64 conv on 56x56), 50% zeros, 2 cores");
             for (p, r) in bench::eval_throughput(3136, 576, 64)? {
@@ -586,6 +610,83 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `smtgen bench --gemm`: the engine per design against a float32 GEMM.
+fn bench_gemm(shapes: &[String], presets: &[String], repeat: u32, jobs: usize) -> Result<()> {
+    let names: Vec<String> = if presets.is_empty() {
+        PRESETS.iter().map(|p| p.name.to_string()).collect()
+    } else {
+        presets.to_vec()
+    };
+    let designs: Vec<(String, Config)> = names
+        .iter()
+        .map(|n| {
+            Ok((
+                n.clone(),
+                smtgen::config::design_point(n, &[] as &[String])?,
+            ))
+        })
+        .collect::<Result<_>>()?;
+    let mut parsed = Vec::new();
+    for s in shapes {
+        let dims: Vec<usize> = s
+            .split('x')
+            .map(|d| d.parse::<usize>().ok().filter(|&v| v > 0))
+            .collect::<Option<_>>()
+            .unwrap_or_default();
+        match dims[..] {
+            [m, k, n] => parsed.push((m, k, n)),
+            _ => {
+                return Err(Error::config(
+                    "--shapes",
+                    s,
+                    "MxKxN with positive integers, e.g. 3136x576x64",
+                ))
+            }
+        }
+    }
+    let threads = if jobs == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        jobs
+    };
+    for shape in parsed {
+        let b = bench::gemm_throughput(shape, &designs, jobs, repeat.max(1) as usize)?;
+        let (m, k, n) = b.shape;
+        println!(
+            "GEMM {m}x{k}x{n} ({:.2} G MACs), synthetic ReLU layer (50% zero activations), best of {repeat}, engine kernel {}",
+            (m * k * n) as f64 / 1e9,
+            b.kernel
+        );
+        println!(
+            "float32 reference (matrixmultiply sgemm, 1 thread): {:.1} G MACs/s",
+            b.float32 / 1e9
+        );
+        println!(
+            "{:<15} {:>6} {:>13} {:>8} {:>13} {:>8} {:>8}",
+            "design",
+            "K'/K",
+            "1 thread G/s",
+            "x f32",
+            format!("{threads} thr G/s"),
+            "x f32",
+            "scaling"
+        );
+        for d in &b.designs {
+            println!(
+                "{:<15} {:>6.2} {:>13.1} {:>8.2} {:>13.1} {:>8.2} {:>8.2}",
+                d.design,
+                d.k_expansion,
+                d.one_core / 1e9,
+                d.one_core / b.float32,
+                d.all_cores / 1e9,
+                d.all_cores / b.float32,
+                d.all_cores / d.one_core
+            );
+        }
+    }
+    Ok(())
 }
 
 fn print_report(r: &SimReport) -> bool {
@@ -830,7 +931,8 @@ fn eval_workload(
 }
 
 fn eval_cmd(a: EvalArgs) -> Result<()> {
-    use smtgen::eval::{eval_table, evaluate_design, exact_gemm, read_area_ratios};
+    use smtgen::eval::{eval_table, evaluate_design_jobs, exact_gemm_jobs, read_area_ratios};
+    let kernel = smtgen::engine::Kernel::from_env()?;
     let names: Vec<String> = if a.presets.is_empty() {
         PRESETS.iter().map(|p| p.name.to_string()).collect()
     } else {
@@ -860,7 +962,7 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
         println!("quantization: activations per tensor, scale {:.6e} (real = q * scale); weights per output channel, {} scales in {:.3e}..{:.3e}", q.act_scale, q.weight_scales.len(), lo, hi);
     }
     let t0 = std::time::Instant::now();
-    let exact = exact_gemm(&g);
+    let exact = exact_gemm_jobs(&g, a.jobs);
     let bar = indicatif::ProgressBar::new((cfgs.len() * g.m) as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} rows {elapsed} ({eta} left)")
@@ -868,7 +970,7 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
     );
     let mut evals = Vec::new();
     for (cfg, label) in cfgs.iter().zip(&names) {
-        let (mut e, _) = evaluate_design(cfg, &g, &exact, &|| bar.inc(1));
+        let (mut e, _) = evaluate_design_jobs(cfg, &g, &exact, a.jobs, &|| bar.inc(1));
         // Labelled as written, like `smtgen compare`, so --area finds the row.
         e.design = label.clone();
         if let Some(ar) = &areas {
@@ -881,10 +983,16 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
     let table = eval_table(&evals);
     print!("{}", table.to_text());
     println!(
-        "{:.2} s, {:.0} M MACs/s over {} designs on 2 cores",
+        "{:.2} s, {:.0} M MACs/s over {} designs on {} thread(s), engine kernel {}",
         secs,
         (g.m * g.n * g.k * cfgs.len()) as f64 / secs / 1e6,
-        cfgs.len()
+        cfgs.len(),
+        if a.jobs == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            a.jobs
+        },
+        kernel
     );
     let json = serde_json::json!({
         "generator": format!("smtgen {}", rtl::VERSION),

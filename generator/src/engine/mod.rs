@@ -91,8 +91,8 @@ fn exact_gemm_planned(
     let threads = rayon::current_num_threads().max(1);
     let mc = (g.m.div_ceil(threads * 8)).clamp(mr, 256).div_ceil(mr) * mr;
     c.par_chunks_mut(mc * n).enumerate().for_each_init(
-        Vec::new,
-        |abuf: &mut Vec<u8>, (bi, cblk)| {
+        || (Vec::new(), Vec::new()),
+        |(abuf, scratch): &mut (Vec<u8>, Vec<u8>), (bi, cblk)| {
             let r0 = bi * mc;
             let rows = cblk.len() / n;
             let rows_p = rows.div_ceil(mr) * mr;
@@ -103,6 +103,7 @@ fn exact_gemm_planned(
                 plan.transform_row(
                     &g.a[i * g.k..(i + 1) * g.k],
                     &mut abuf[r * kp..(r + 1) * kp],
+                    scratch,
                 );
             }
             wp.gemm_rows(abuf, rows, cblk);

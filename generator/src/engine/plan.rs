@@ -158,7 +158,8 @@ pub struct Plan {
     weight_test: bool,
     /// Class of each weight pattern.
     class_of: [u8; 16],
-    luts: Vec<u8>,
+    /// Activation tables: zero, identity, then the rule's (see [`tables`]).
+    luts: [[u8; 256]; 4],
     nib4: [i8; 256],
     terms: Vec<Term>,
     /// Reduction indices of the transformed GEMM.
@@ -299,7 +300,10 @@ impl Plan {
                 off += len * t;
             }
         }
-        let luts = tables(pe).into_iter().flatten().collect();
+        let mut luts = [[0u8; 256]; 4];
+        for (d, s) in luts.iter_mut().zip(tables(pe)) {
+            *d = s;
+        }
         Plan {
             t,
             groups,
@@ -368,20 +372,27 @@ impl Plan {
     }
 
     /// Writes row `a` (K activations) transformed into `out[..kprime]` (the rest of
-    /// `out` is left as it is).
-    pub fn transform_row(&self, a: &[u8], out: &mut [u8]) {
+    /// `out` is left as it is). `scratch` is reused between calls.
+    pub fn transform_row(&self, a: &[u8], out: &mut [u8], scratch: &mut Vec<u8>) {
         let t = self.t;
         let k = a.len();
-        let pat = |gi: usize| -> usize {
-            let mut ma = 0usize;
+        let kp = self.groups * t;
+        // The row zero-padded to whole groups, then each group's activation pattern.
+        scratch.clear();
+        scratch.extend_from_slice(a);
+        scratch.resize(kp, 0);
+        let needs_patterns = self
+            .terms
+            .iter()
+            .any(|t| t.groups.is_some() || t.uniform.is_none());
+        for gi in 0..self.groups * usize::from(needs_patterns) {
+            let mut ma = 0u8;
             for l in 0..t {
-                let kk = gi * t + l;
-                if kk < k && a[kk] != 0 {
-                    ma |= 1 << l;
-                }
+                ma |= u8::from(scratch[gi * t + l] != 0) << l;
             }
-            ma
-        };
+            scratch.push(ma);
+        }
+        let (padded, mas) = scratch.split_at(kp);
         for term in &self.terms {
             let dst = &mut out[term.off..];
             match (&term.groups, term.uniform) {
@@ -389,29 +400,42 @@ impl Plan {
                     if u == IDENT {
                         dst[..k].copy_from_slice(a);
                     } else {
-                        let lut = &self.luts[usize::from(u) * 256..][..256];
+                        let lut = &self.luts[usize::from(u & 3)];
                         for (d, &x) in dst[..k].iter_mut().zip(a) {
                             *d = lut[usize::from(x)];
                         }
                     }
-                    dst[k..self.groups * t].fill(0);
+                    dst[k..kp].fill(0);
                 }
-                _ => {
-                    let mut one = |idx: usize, gi: usize| {
-                        let s = &term.sel[pat(gi)];
-                        for l in 0..t {
-                            let kk = gi * t + l;
-                            let x = if kk < k { a[kk] } else { 0 };
-                            dst[idx * t + l] = self.luts[usize::from(s[l]) * 256 + usize::from(x)];
-                        }
-                    };
-                    match &term.groups {
-                        None => (0..self.groups).for_each(|gi| one(gi, gi)),
-                        Some(gl) => gl
-                            .iter()
-                            .enumerate()
-                            .for_each(|(idx, &gi)| one(idx, gi as usize)),
-                    }
+                _ => match t {
+                    1 => self.gather::<1>(term, padded, mas, dst),
+                    2 => self.gather::<2>(term, padded, mas, dst),
+                    _ => self.gather::<4>(term, padded, mas, dst),
+                },
+            }
+        }
+    }
+
+    /// One term's transformed activations, `T` lanes per group, for the term's groups.
+    #[inline]
+    fn gather<const T: usize>(&self, term: &Term, padded: &[u8], mas: &[u8], dst: &mut [u8]) {
+        let luts = &self.luts;
+        let one = |x: &[u8], ma: u8, d: &mut [u8]| {
+            let s = &term.sel[usize::from(ma & 15)];
+            for l in 0..T {
+                d[l] = luts[usize::from(s[l] & 3)][usize::from(x[l])];
+            }
+        };
+        match &term.groups {
+            None => {
+                for ((x, &ma), d) in padded.chunks_exact(T).zip(mas).zip(dst.chunks_exact_mut(T)) {
+                    one(x, ma, d);
+                }
+            }
+            Some(gl) => {
+                for (&gi, d) in gl.iter().zip(dst.chunks_exact_mut(T)) {
+                    let gi = gi as usize;
+                    one(&padded[gi * T..gi * T + T], mas[gi], d);
                 }
             }
         }
