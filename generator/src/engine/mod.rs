@@ -53,7 +53,10 @@ pub fn gemm_with(
         Kernel::Portable
     };
     let mut c = run_pool(jobs, || {
-        let plan = Plan::new(&cfg.pe, g);
+        let mut plan = Plan::new(&cfg.pe, g);
+        // The vector transform goes with the vector kernel, so forcing the
+        // portable kernel tests the portable transform too.
+        plan.use_simd(kernel == Kernel::Avx512);
         exact_gemm_planned(&plan, g, kernel, done)
     });
     let bits = cfg.pe.acc_width;

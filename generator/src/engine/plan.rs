@@ -149,6 +149,10 @@ struct Term {
     groups: Option<Vec<u32>>,
     /// First reduction index of the term in the transformed GEMM.
     off: usize,
+    /// `sel` as 64 bytes indexed by `ma·T + lane` (the vector transform's table).
+    sel64: [u8; 64],
+    /// The term's groups as a bit set (bit g of word g/64); empty when all.
+    group_bits: Vec<u64>,
 }
 
 /// A design's decomposition on one GEMM's weights (see the module docs).
@@ -164,6 +168,8 @@ pub struct Plan {
     terms: Vec<Term>,
     /// Reduction indices of the transformed GEMM.
     kprime: usize,
+    /// Transform A with AVX-512 VBMI (set by [`Plan::use_simd`]).
+    simd: bool,
 }
 
 impl Plan {
@@ -294,6 +300,21 @@ impl Plan {
                     nib,
                     sel,
                     uniform: uni.flatten(),
+                    sel64: std::array::from_fn(|i| {
+                        let (ma, l) = (i / t, i % t);
+                        if ma < pats {
+                            sel[ma][l]
+                        } else {
+                            ZERO
+                        }
+                    }),
+                    group_bits: gl.as_ref().map_or(Vec::new(), |v| {
+                        let mut b = vec![0u64; groups.div_ceil(64)];
+                        for &gi in v {
+                            b[gi as usize / 64] |= 1 << (gi % 64);
+                        }
+                        b
+                    }),
                     groups: gl,
                     off,
                 });
@@ -313,6 +334,26 @@ impl Plan {
             nib4: nib4_table(pe.rounding_or_default()),
             terms,
             kprime: off,
+            simd: false,
+        }
+    }
+
+    /// Transforms A with AVX-512 (VBMI table lookups, VBMI2 compress) when `on` and
+    /// the machine has them; otherwise (and by default) with portable code. The
+    /// result is the same either way.
+    pub fn use_simd(&mut self, on: bool) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            self.simd = on
+                && self.t <= 4
+                && std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("avx512bw")
+                && std::arch::is_x86_feature_detected!("avx512vbmi")
+                && std::arch::is_x86_feature_detected!("avx512vbmi2");
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = on;
         }
     }
 
@@ -374,6 +415,12 @@ impl Plan {
     /// Writes row `a` (K activations) transformed into `out[..kprime]` (the rest of
     /// `out` is left as it is). `scratch` is reused between calls.
     pub fn transform_row(&self, a: &[u8], out: &mut [u8], scratch: &mut Vec<u8>) {
+        #[cfg(target_arch = "x86_64")]
+        if self.simd {
+            // SAFETY: `simd` is set only when AVX-512 F/BW/VBMI/VBMI2 were detected.
+            unsafe { simd::transform_row(self, a, out, scratch) };
+            return;
+        }
         let t = self.t;
         let k = a.len();
         let kp = self.groups * t;
@@ -436,6 +483,151 @@ impl Plan {
                 for (&gi, d) in gl.iter().zip(dst.chunks_exact_mut(T)) {
                     let gi = gi as usize;
                     one(&padded[gi * T..gi * T + T], mas[gi], d);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod simd {
+    use super::{Plan, IDENT};
+    use std::arch::x86_64::*;
+
+    /// 256-entry byte table lookup of 64 bytes: two 128-entry `vpermi2b` and a
+    /// blend on each byte's top bit.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+    #[inline]
+    fn lut256(t: &[__m512i; 4], x: __m512i) -> __m512i {
+        let lo = _mm512_permutex2var_epi8(t[0], x, t[1]);
+        let hi = _mm512_permutex2var_epi8(t[2], x, t[3]);
+        _mm512_mask_blend_epi8(_mm512_movepi8_mask(x), lo, hi)
+    }
+
+    /// One term's transform of 64 bytes of padded activations (whole groups).
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+    #[inline]
+    fn term64(
+        t: usize,
+        x: __m512i,
+        sel: __m512i,
+        lane_bit: __m512i,
+        lane_id: __m512i,
+        l2: &[__m512i; 4],
+        l3: &[__m512i; 4],
+    ) -> __m512i {
+        let nz = _mm512_test_epi8_mask(x, x);
+        let bits = _mm512_and_si512(_mm512_movm_epi8(nz), lane_bit);
+        // Each byte gets its group's activation pattern ma.
+        let rep = match t {
+            4 => {
+                let m = _mm512_srli_epi32::<24>(_mm512_mullo_epi32(
+                    bits,
+                    _mm512_set1_epi32(0x0101_0101),
+                ));
+                _mm512_mullo_epi32(m, _mm512_set1_epi32(0x0101_0101))
+            }
+            2 => {
+                let m = _mm512_srli_epi16::<8>(_mm512_mullo_epi16(bits, _mm512_set1_epi16(0x0101)));
+                _mm512_mullo_epi16(m, _mm512_set1_epi16(0x0101))
+            }
+            _ => bits,
+        };
+        let idx = match t {
+            4 => _mm512_or_si512(_mm512_slli_epi16::<2>(rep), lane_id),
+            2 => _mm512_or_si512(_mm512_slli_epi16::<1>(rep), lane_id),
+            _ => rep,
+        };
+        let s = _mm512_permutexvar_epi8(idx, sel);
+        let v2 = lut256(l2, x);
+        let v3 = lut256(l3, x);
+        let m1 = _mm512_cmpeq_epi8_mask(s, _mm512_set1_epi8(1));
+        let m2 = _mm512_cmpeq_epi8_mask(s, _mm512_set1_epi8(2));
+        let m3 = _mm512_cmpeq_epi8_mask(s, _mm512_set1_epi8(3));
+        let r = _mm512_maskz_mov_epi8(m1, x);
+        let r = _mm512_mask_mov_epi8(r, m2, v2);
+        _mm512_mask_mov_epi8(r, m3, v3)
+    }
+
+    fn load_lut(l: &[u8; 256]) -> [__m512i; 4] {
+        // SAFETY: l holds 256 bytes; unaligned loads of 64 each.
+        std::array::from_fn(|i| unsafe {
+            _mm512_loadu_si512(l.as_ptr().add(64 * i) as *const __m512i)
+        })
+    }
+
+    /// [`Plan::transform_row`] with AVX-512.
+    ///
+    /// # Safety
+    /// AVX-512 F, BW, VBMI and VBMI2 must be available.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vbmi2")]
+    pub(super) unsafe fn transform_row(p: &Plan, a: &[u8], out: &mut [u8], scratch: &mut Vec<u8>) {
+        let t = p.t;
+        let k = a.len();
+        let kp = p.groups * t;
+        scratch.clear();
+        scratch.extend_from_slice(a);
+        scratch.resize(kp.div_ceil(64) * 64, 0);
+        let l2 = load_lut(&p.luts[2]);
+        let l3 = load_lut(&p.luts[3]);
+        let lane_bit = _mm512_loadu_si512(
+            std::array::from_fn::<u8, 64, _>(|i| 1u8 << (i % t)).as_ptr() as *const __m512i,
+        );
+        let lane_id = _mm512_loadu_si512(
+            std::array::from_fn::<u8, 64, _>(|i| (i % t) as u8).as_ptr() as *const __m512i,
+        );
+        let per = 64 / t; // groups per 64 bytes
+        for term in &p.terms {
+            let dst = &mut out[term.off..];
+            if term.groups.is_none() && term.uniform == Some(IDENT) {
+                dst[..k].copy_from_slice(a);
+                dst[k..kp].fill(0);
+                continue;
+            }
+            let sel = _mm512_loadu_si512(term.sel64.as_ptr() as *const __m512i);
+            let mut written = 0usize;
+            for c in 0..kp.div_ceil(64) {
+                // SAFETY: scratch holds whole 64-byte chunks.
+                let x =
+                    unsafe { _mm512_loadu_si512(scratch.as_ptr().add(64 * c) as *const __m512i) };
+                let r = term64(t, x, sel, lane_bit, lane_id, &l2, &l3);
+                let valid = (kp - 64 * c).min(64);
+                match &term.groups {
+                    None => {
+                        let m: u64 = if valid == 64 { !0 } else { (1u64 << valid) - 1 };
+                        // SAFETY: dst holds kp bytes from here; the mask stops at kp.
+                        unsafe {
+                            _mm512_mask_storeu_epi8(dst.as_mut_ptr().add(64 * c) as *mut i8, m, r)
+                        };
+                    }
+                    Some(_) => {
+                        let g0 = c * per;
+                        let word = term.group_bits[g0 / 64] >> (g0 % 64);
+                        let gm = if per == 64 {
+                            word
+                        } else {
+                            word & ((1u64 << per) - 1)
+                        };
+                        if gm == 0 {
+                            continue;
+                        }
+                        let ptr = dst[written..].as_mut_ptr();
+                        assert!(dst.len() >= written + gm.count_ones() as usize * t);
+                        // SAFETY: the compress stores popcount(gm) groups of t bytes,
+                        // checked above to fit in dst.
+                        unsafe {
+                            match t {
+                                4 => {
+                                    _mm512_mask_compressstoreu_epi32(ptr as *mut i32, gm as u16, r)
+                                }
+                                2 => {
+                                    _mm512_mask_compressstoreu_epi16(ptr as *mut i16, gm as u32, r)
+                                }
+                                _ => _mm512_mask_compressstoreu_epi8(ptr as *mut i8, gm, r),
+                            }
+                        }
+                        written += gm.count_ones() as usize * t;
+                    }
                 }
             }
         }
