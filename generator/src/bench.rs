@@ -105,6 +105,8 @@ pub struct EngineThroughput {
     pub k_expansion: f64,
     /// MACs (M·N·K) per second on one thread, best of the repetitions.
     pub one_core: f64,
+    /// MACs per CPU second on one thread (NaN where the platform does not tell).
+    pub one_core_cpu: f64,
     /// MACs per second on `jobs` threads, best of the repetitions.
     pub all_cores: f64,
 }
@@ -116,21 +118,47 @@ pub struct GemmBench {
     pub shape: (usize, usize, usize),
     /// float32 GEMM (`matrixmultiply::sgemm`, one thread) MACs per second.
     pub float32: f64,
+    /// The same per CPU second.
+    pub float32_cpu: f64,
     /// Per design.
     pub designs: Vec<EngineThroughput>,
     /// The engine kernel used.
     pub kernel: crate::engine::Kernel,
 }
 
-/// Best wall time of `reps` runs of `f`.
-fn best_of(reps: usize, mut f: impl FnMut()) -> f64 {
-    let mut best = f64::INFINITY;
+/// CPU seconds this process has used (all threads), where the platform tells.
+fn process_cpu_s() -> Option<f64> {
+    #[cfg(unix)]
+    {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: clock_gettime writes one timespec into `ts`.
+        let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+        (rc == 0).then(|| ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9)
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
+/// Best wall time and best process CPU time of `reps` runs of `f` (CPU time is
+/// what a run costs when other processes share the cores; NaN where unknown).
+fn best_of(reps: usize, mut f: impl FnMut()) -> (f64, f64) {
+    let (mut wall, mut cpu) = (f64::INFINITY, f64::INFINITY);
     for _ in 0..reps.max(1) {
+        let c0 = process_cpu_s();
         let t0 = Instant::now();
         f();
-        best = best.min(t0.elapsed().as_secs_f64());
+        wall = wall.min(t0.elapsed().as_secs_f64());
+        cpu = match (c0, process_cpu_s()) {
+            (Some(a), Some(b)) => cpu.min(b - a),
+            _ => f64::NAN,
+        };
     }
-    best
+    (wall, cpu)
 }
 
 /// Measures, in one run on the same operands (a synthetic ReLU layer: half the
@@ -150,7 +178,7 @@ pub fn gemm_throughput(
     let wf: Vec<f32> = g.w.iter().map(|&x| f32::from(x)).collect();
     let mut cf = vec![0f32; m * n];
     let macs = (m * k * n) as f64;
-    let t = best_of(reps, || {
+    let (t, tc) = best_of(reps, || {
         // SAFETY: the slices hold m×k, k×n and m×n elements, row-major strides as given.
         unsafe {
             matrixmultiply::sgemm(
@@ -176,22 +204,24 @@ pub fn gemm_throughput(
     let mut out = Vec::new();
     for (name, cfg) in designs {
         let plan = Plan::new(&cfg.pe, &g);
-        let one = best_of(reps, || {
+        let (one, one_cpu) = best_of(reps, || {
             std::hint::black_box(gemm_with(cfg, &g, 1, kernel, &|_| {}));
         });
-        let all = best_of(reps, || {
+        let (all, _) = best_of(reps, || {
             std::hint::black_box(gemm_with(cfg, &g, jobs, kernel, &|_| {}));
         });
         out.push(EngineThroughput {
             design: name.clone(),
             k_expansion: plan.kprime() as f64 / k.max(1) as f64,
             one_core: macs / one,
+            one_core_cpu: macs / one_cpu,
             all_cores: macs / all,
         });
     }
     Ok(GemmBench {
         shape,
         float32: macs / t,
+        float32_cpu: macs / tc,
         designs: out,
         kernel,
     })

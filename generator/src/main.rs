@@ -660,26 +660,32 @@ fn bench_gemm(shapes: &[String], presets: &[String], repeat: u32, jobs: usize) -
             b.kernel
         );
         println!(
-            "float32 reference (matrixmultiply sgemm, 1 thread): {:.1} G MACs/s",
-            b.float32 / 1e9
+            "float32 reference (matrixmultiply sgemm, 1 thread): {:.1} G MACs/s wall, {:.1} G MACs per CPU-s",
+            b.float32 / 1e9,
+            b.float32_cpu / 1e9
         );
+        println!("(wall: best wall-clock run; cpu: per CPU second, what a run costs when other processes share the cores)");
         println!(
-            "{:<15} {:>6} {:>13} {:>8} {:>13} {:>8} {:>8}",
+            "{:<15} {:>6} {:>10} {:>7} {:>10} {:>7} {:>11} {:>7} {:>8}",
             "design",
             "K'/K",
-            "1 thread G/s",
+            "1thr wall",
             "x f32",
-            format!("{threads} thr G/s"),
+            "1thr cpu",
+            "x f32",
+            format!("{threads}thr wall"),
             "x f32",
             "scaling"
         );
         for d in &b.designs {
             println!(
-                "{:<15} {:>6.2} {:>13.1} {:>8.2} {:>13.1} {:>8.2} {:>8.2}",
+                "{:<15} {:>6.2} {:>10.1} {:>7.2} {:>10.1} {:>7.2} {:>11.1} {:>7.2} {:>8.2}",
                 d.design,
                 d.k_expansion,
                 d.one_core / 1e9,
                 d.one_core / b.float32,
+                d.one_core_cpu / 1e9,
+                d.one_core_cpu / b.float32_cpu,
                 d.all_cores / 1e9,
                 d.all_cores / b.float32,
                 d.all_cores / d.one_core

@@ -99,8 +99,13 @@ fn exact_gemm_planned(
             let r0 = bi * mc;
             let rows = cblk.len() / n;
             let rows_p = rows.div_ceil(mr) * mr;
-            abuf.clear();
+            // Rows past `rows` and the columns past K' must be zero; the transform
+            // overwrites everything else.
             abuf.resize(rows_p * kp, 0);
+            abuf[rows * kp..rows_p * kp].fill(0);
+            for r in 0..rows {
+                abuf[r * kp + plan.kprime()..(r + 1) * kp].fill(0);
+            }
             for r in 0..rows {
                 let i = r0 + r;
                 plan.transform_row(

@@ -371,6 +371,30 @@ impl Plan {
     pub fn packed_weights(&self, g: &Gemm, kernel: Kernel) -> PackedW {
         let (t, n) = (self.t, g.n);
         let mut wp = vec![0i8; self.kprime.max(1) * n];
+        // The class of every (group, column) pair, when classes depend on weights.
+        let cls: Vec<u8> = if self.weight_test {
+            let mut v = vec![0u8; self.groups * n];
+            for gi in 0..self.groups {
+                for l in 0..t {
+                    let k = gi * t + l;
+                    if k >= g.k {
+                        break;
+                    }
+                    for (m, &w) in v[gi * n..(gi + 1) * n]
+                        .iter_mut()
+                        .zip(&g.w[k * n..(k + 1) * n])
+                    {
+                        *m |= u8::from(w != 0) << l;
+                    }
+                }
+                for m in &mut v[gi * n..(gi + 1) * n] {
+                    *m = self.class_of[usize::from(*m)];
+                }
+            }
+            v
+        } else {
+            Vec::new()
+        };
         for term in &self.terms {
             let mut put = |idx: usize, gi: usize| {
                 for l in 0..t {
@@ -381,17 +405,7 @@ impl Plan {
                     let src = &g.w[k * n..(k + 1) * n];
                     let dst = &mut wp[(term.off + idx * t + l) * n..][..n];
                     for (j, (d, &w)) in dst.iter_mut().zip(src).enumerate() {
-                        let keep = !self.weight_test || {
-                            let mut mw = 0usize;
-                            for ll in 0..t {
-                                let kk = gi * t + ll;
-                                if kk < g.k && g.w[kk * n + j] != 0 {
-                                    mw |= 1 << ll;
-                                }
-                            }
-                            self.class_of[mw] == term.class
-                        };
-                        if keep {
+                        if !self.weight_test || cls[gi * n + j] == term.class {
                             *d = if term.nib {
                                 self.nib4[w as u8 as usize]
                             } else {
@@ -504,18 +518,18 @@ mod simd {
         _mm512_mask_blend_epi8(_mm512_movepi8_mask(x), lo, hi)
     }
 
-    /// One term's transform of 64 bytes of padded activations (whole groups).
+    /// What every term shares for 64 bytes of padded activations (whole groups):
+    /// each byte's table-selection index `ma·T + lane` and its two table values.
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
     #[inline]
-    fn term64(
+    fn chunk64(
         t: usize,
         x: __m512i,
-        sel: __m512i,
         lane_bit: __m512i,
         lane_id: __m512i,
         l2: &[__m512i; 4],
         l3: &[__m512i; 4],
-    ) -> __m512i {
+    ) -> (__m512i, __m512i, __m512i) {
         let nz = _mm512_test_epi8_mask(x, x);
         let bits = _mm512_and_si512(_mm512_movm_epi8(nz), lane_bit);
         // Each byte gets its group's activation pattern ma.
@@ -538,9 +552,14 @@ mod simd {
             2 => _mm512_or_si512(_mm512_slli_epi16::<1>(rep), lane_id),
             _ => rep,
         };
+        (idx, lut256(l2, x), lut256(l3, x))
+    }
+
+    /// One term's transformed bytes: table 0 (zero), 1 (x), 2 or 3 per byte.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+    #[inline]
+    fn select64(x: __m512i, idx: __m512i, v2: __m512i, v3: __m512i, sel: __m512i) -> __m512i {
         let s = _mm512_permutexvar_epi8(idx, sel);
-        let v2 = lut256(l2, x);
-        let v3 = lut256(l3, x);
         let m1 = _mm512_cmpeq_epi8_mask(s, _mm512_set1_epi8(1));
         let m2 = _mm512_cmpeq_epi8_mask(s, _mm512_set1_epi8(2));
         let m3 = _mm512_cmpeq_epi8_mask(s, _mm512_set1_epi8(3));
@@ -577,31 +596,45 @@ mod simd {
             std::array::from_fn::<u8, 64, _>(|i| (i % t) as u8).as_ptr() as *const __m512i,
         );
         let per = 64 / t; // groups per 64 bytes
-        for term in &p.terms {
-            let dst = &mut out[term.off..];
+                          // Terms that are a plain copy go first; the rest are filled chunk by chunk
+                          // (the pattern and table lookups once per chunk for all terms).
+        let mut rest: Vec<(usize, __m512i)> = Vec::with_capacity(p.terms.len());
+        for (ti, term) in p.terms.iter().enumerate() {
             if term.groups.is_none() && term.uniform == Some(IDENT) {
+                let dst = &mut out[term.off..];
                 dst[..k].copy_from_slice(a);
                 dst[k..kp].fill(0);
-                continue;
+            } else {
+                rest.push((
+                    ti,
+                    _mm512_loadu_si512(term.sel64.as_ptr() as *const __m512i),
+                ));
             }
-            let sel = _mm512_loadu_si512(term.sel64.as_ptr() as *const __m512i);
-            let mut written = 0usize;
-            for c in 0..kp.div_ceil(64) {
-                // SAFETY: scratch holds whole 64-byte chunks.
-                let x =
-                    unsafe { _mm512_loadu_si512(scratch.as_ptr().add(64 * c) as *const __m512i) };
-                let r = term64(t, x, sel, lane_bit, lane_id, &l2, &l3);
-                let valid = (kp - 64 * c).min(64);
+        }
+        if rest.is_empty() {
+            return;
+        }
+        let mut written = vec![0usize; rest.len()];
+        for c in 0..kp.div_ceil(64) {
+            // SAFETY: scratch holds whole 64-byte chunks.
+            let x = unsafe { _mm512_loadu_si512(scratch.as_ptr().add(64 * c) as *const __m512i) };
+            let (idx, v2, v3) = chunk64(t, x, lane_bit, lane_id, &l2, &l3);
+            let valid = (kp - 64 * c).min(64);
+            let g0 = c * per;
+            for (ri, &(ti, sel)) in rest.iter().enumerate() {
+                let term = &p.terms[ti];
+                let dst = &mut out[term.off..];
                 match &term.groups {
                     None => {
+                        let r = select64(x, idx, v2, v3, sel);
                         let m: u64 = if valid == 64 { !0 } else { (1u64 << valid) - 1 };
-                        // SAFETY: dst holds kp bytes from here; the mask stops at kp.
+                        assert!(dst.len() >= 64 * c + valid);
+                        // SAFETY: checked above: dst holds the masked bytes.
                         unsafe {
                             _mm512_mask_storeu_epi8(dst.as_mut_ptr().add(64 * c) as *mut i8, m, r)
                         };
                     }
                     Some(_) => {
-                        let g0 = c * per;
                         let word = term.group_bits[g0 / 64] >> (g0 % 64);
                         let gm = if per == 64 {
                             word
@@ -611,8 +644,11 @@ mod simd {
                         if gm == 0 {
                             continue;
                         }
-                        let ptr = dst[written..].as_mut_ptr();
-                        assert!(dst.len() >= written + gm.count_ones() as usize * t);
+                        let r = select64(x, idx, v2, v3, sel);
+                        let w = written[ri];
+                        let len = gm.count_ones() as usize * t;
+                        assert!(dst.len() >= w + len);
+                        let ptr = dst[w..].as_mut_ptr();
                         // SAFETY: the compress stores popcount(gm) groups of t bytes,
                         // checked above to fit in dst.
                         unsafe {
@@ -626,7 +662,7 @@ mod simd {
                                 _ => _mm512_mask_compressstoreu_epi8(ptr as *mut i8, gm, r),
                             }
                         }
-                        written += gm.count_ones() as usize * t;
+                        written[ri] = w + len;
                     }
                 }
             }
