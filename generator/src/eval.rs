@@ -333,8 +333,7 @@ pub fn evaluate_design_jobs(
     let t = cfg.pe.lanes();
     let groups = g.groups(t);
     let kp = groups * t;
-    let kernel =
-        crate::engine::Kernel::from_env().unwrap_or_else(|_| crate::engine::Kernel::best());
+    let kernel = crate::engine::env_kernel();
     let c = crate::engine::gemm_with(cfg, g, jobs, kernel, &|rows| {
         for _ in 0..rows {
             tick();

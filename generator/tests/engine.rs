@@ -110,7 +110,7 @@ fn mix_strategy() -> impl Strategy<Value = Mix> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
     /// Random shapes (odd K, K not a multiple of T), every preset with random
     /// overrides of rounding, zero test, window logic and ACC_W.

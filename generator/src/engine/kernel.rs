@@ -155,7 +155,14 @@ impl PackedW {
             let (q, r) = (kk / 4, kk % 4);
             for (j, &v) in row.iter().enumerate() {
                 let (p, c) = (j / nr, j % nr);
-                bytes[(p * kp / 4 + q) * nr * 4 + c * 4 + r] = v;
+                // The portable kernel keeps each reduction index's columns together
+                // (`[k/4][k%4][column]`), so its inner loop runs over contiguous columns.
+                let at = if kernel == Kernel::Portable {
+                    r * nr + c
+                } else {
+                    c * 4 + r
+                };
+                bytes[(p * kp / 4 + q) * nr * 4 + at] = v;
             }
         }
         let words = if kernel == Kernel::Avx2 {
@@ -281,27 +288,23 @@ impl PackedW {
     }
 }
 
-/// Portable micro-kernel: 4 rows × 16 columns.
+/// Portable micro-kernel: 4 rows × 16 columns, panel layout `[k/4][k%4][column]`.
+/// A u8 × s8 product fits in i16 (|255 · −128| < 2¹⁵), which lets the compiler use
+/// 16-bit multiplies before widening to the i32 sums.
 fn micro_portable(a: &[u8], lda: usize, w: &[i8], steps: usize, c: &mut [i32], ldc: usize) {
     const MR: usize = 4;
     const NR: usize = 16;
     let mut acc = [[0i32; NR]; MR];
     for q in 0..steps {
-        let wq = &w[q * NR * 4..(q + 1) * NR * 4];
-        for (r, accr) in acc.iter_mut().enumerate() {
-            let ar = &a[r * lda + q * 4..r * lda + q * 4 + 4];
-            let (a0, a1, a2, a3) = (
-                i32::from(ar[0]),
-                i32::from(ar[1]),
-                i32::from(ar[2]),
-                i32::from(ar[3]),
-            );
-            for (j, x) in accr.iter_mut().enumerate() {
-                let wj = &wq[j * 4..j * 4 + 4];
-                *x += a0 * i32::from(wj[0])
-                    + a1 * i32::from(wj[1])
-                    + a2 * i32::from(wj[2])
-                    + a3 * i32::from(wj[3]);
+        for r in 0..4 {
+            let wk: &[i8; NR] = w[(q * 4 + r) * NR..(q * 4 + r + 1) * NR]
+                .try_into()
+                .unwrap_or(&[0; NR]);
+            for (row, accr) in acc.iter_mut().enumerate() {
+                let x = i16::from(a[row * lda + q * 4 + r]);
+                for (s, &y) in accr.iter_mut().zip(wk) {
+                    *s += i32::from(x * i16::from(y));
+                }
             }
         }
     }

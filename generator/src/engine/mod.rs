@@ -31,11 +31,17 @@ use rayon::prelude::*;
 /// that variable is reported on stderr and the fastest kernel used (the command
 /// line rejects it before anything runs).
 pub fn gemm(cfg: &Config, g: &Gemm, jobs: usize) -> Vec<i64> {
-    let kernel = Kernel::from_env().unwrap_or_else(|e| {
+    gemm_with(cfg, g, jobs, env_kernel(), &|_| {})
+}
+
+/// The kernel [`KERNEL_ENV`] names, or the fastest available; an invalid value is
+/// reported on stderr (naming the variable, the value and what is allowed) and the
+/// fastest kernel used. Commands call [`Kernel::from_env`] first and stop on it.
+pub fn env_kernel() -> Kernel {
+    Kernel::from_env().unwrap_or_else(|e| {
         eprintln!("smtgen: {e}; using {}", Kernel::best());
         Kernel::best()
-    });
-    gemm_with(cfg, g, jobs, kernel, &|_| {})
+    })
 }
 
 /// [`gemm`] on a chosen kernel. `done(rows)` is called as blocks of rows finish
