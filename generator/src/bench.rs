@@ -171,7 +171,7 @@ pub fn gemm_throughput(
     jobs: usize,
     reps: usize,
 ) -> Result<GemmBench> {
-    use crate::engine::{gemm_with, Kernel, Plan};
+    use crate::engine::{gemm_with, k_expansion, Kernel};
     let (m, k, n) = shape;
     let (g, _) = crate::eval::synthetic(m, k, n, crate::eval::Distribution::Relu, 0.5, 7)?;
     let af: Vec<f32> = g.a.iter().map(|&x| f32::from(x)).collect();
@@ -203,7 +203,6 @@ pub fn gemm_throughput(
     let kernel = Kernel::from_env()?;
     let mut out = Vec::new();
     for (name, cfg) in designs {
-        let plan = Plan::new(&cfg.pe, &g);
         let (one, one_cpu) = best_of(reps, || {
             std::hint::black_box(gemm_with(cfg, &g, 1, kernel, &|_| {}));
         });
@@ -212,7 +211,7 @@ pub fn gemm_throughput(
         });
         out.push(EngineThroughput {
             design: name.clone(),
-            k_expansion: plan.kprime() as f64 / k.max(1) as f64,
+            k_expansion: k_expansion(cfg, &g),
             one_core: macs / one,
             one_core_cpu: macs / one_cpu,
             all_cores: macs / all,

@@ -373,3 +373,41 @@ fn the_kernel_variable_forces_a_kernel_and_rejects_unknown_ones() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+/// Wide W under `act_or_weight`: the engine plans blocks of columns separately
+/// (each with its own classes); partial last blocks, sparse and dense weights.
+#[test]
+fn wide_weights_under_the_weight_zero_test() {
+    let seed = 0x1de;
+    println!("seed {seed}");
+    for (p, extra) in [
+        ("sysmt2", vec![]),
+        ("sysmt4", vec![]),
+        (
+            "sysmt4",
+            vec![
+                "pe.window_logic=edge".to_string(),
+                "pe.rounding=truncate".to_string(),
+            ],
+        ),
+        (
+            "sparq-4b5opt",
+            vec!["pe.zero_test=act_or_weight".to_string()],
+        ),
+        ("sparq-3b", vec!["pe.zero_test=act_or_weight".to_string()]),
+    ] {
+        let cfg = design(p, &extra).expect("valid design");
+        for (mi, mix) in [Mix::Sparse(3), Mix::Sparse(40), Mix::Uniform, Mix::Extremes]
+            .into_iter()
+            .enumerate()
+        {
+            for n in [65, 128, 197] {
+                let s = seed + mi as u64 + n as u64;
+                let g = operands(11, 45, n, mix, s);
+                if let Err(e) = check(&cfg, &g, s) {
+                    panic!("{e}");
+                }
+            }
+        }
+    }
+}

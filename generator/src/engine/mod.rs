@@ -44,6 +44,70 @@ pub fn env_kernel() -> Kernel {
     })
 }
 
+/// Columns per weight block when the rule depends on weight zero patterns: each
+/// block gets its own plan, so a class costs reduction indices only in the groups
+/// where one of these columns has it.
+const COL_BLOCK: usize = 64;
+
+/// One block of columns of W with its plan and packed transformed weights.
+struct ColBlock {
+    j0: usize,
+    width: usize,
+    plan: Plan,
+    packed: kernel::PackedW,
+}
+
+/// The plans of `g`'s column blocks (one block unless the rule depends on weight
+/// zero patterns and N exceeds [`COL_BLOCK`]).
+fn col_blocks(cfg: &Config, g: &Gemm, kernel: Kernel) -> Vec<ColBlock> {
+    let build = |j0: usize, width: usize| -> ColBlock {
+        let w: Vec<i8> = if width == g.n {
+            g.w.clone()
+        } else {
+            (0..g.k)
+                .flat_map(|k| g.w[k * g.n + j0..k * g.n + j0 + width].iter().copied())
+                .collect()
+        };
+        let wv = plan::Weights {
+            k: g.k,
+            n: width,
+            w: &w,
+        };
+        let mut plan = Plan::for_weights(&cfg.pe, &wv);
+        // The vector transform goes with the vector kernel, so forcing the
+        // portable kernel tests the portable transform too.
+        plan.use_simd(kernel == Kernel::Avx512);
+        let packed = plan.packed_weights(&wv, kernel);
+        ColBlock {
+            j0,
+            width,
+            plan,
+            packed,
+        }
+    };
+    let whole = build(0, g.n);
+    if whole.plan.classes() == 1 || g.n <= COL_BLOCK {
+        return vec![whole];
+    }
+    (0..g.n)
+        .step_by(COL_BLOCK)
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .map(|j0| build(j0, COL_BLOCK.min(g.n - j0)))
+        .collect()
+}
+
+/// Reduction indices of the transformed GEMM over K, averaged over the column
+/// blocks (the engine's work relative to one exact GEMM).
+pub fn k_expansion(cfg: &Config, g: &Gemm) -> f64 {
+    let blocks = col_blocks(cfg, g, Kernel::Portable);
+    let sum: f64 = blocks
+        .iter()
+        .map(|b| b.plan.kprime() as f64 * b.width as f64)
+        .sum();
+    sum / (g.n.max(1) * g.k.max(1)) as f64
+}
+
 /// [`gemm`] on a chosen kernel. `done(rows)` is called as blocks of rows finish
 /// (for a progress bar). The result does not depend on `jobs` or `kernel`.
 pub fn gemm_with(
@@ -59,11 +123,8 @@ pub fn gemm_with(
         Kernel::Portable
     };
     let mut c = run_pool(jobs, || {
-        let mut plan = Plan::new(&cfg.pe, g);
-        // The vector transform goes with the vector kernel, so forcing the
-        // portable kernel tests the portable transform too.
-        plan.use_simd(kernel == Kernel::Avx512);
-        exact_gemm_planned(&plan, g, kernel, done)
+        let blocks = col_blocks(cfg, g, kernel);
+        exact_gemm_blocks(&blocks, g, kernel, done)
     });
     let bits = cfg.pe.acc_width;
     if bits < 64 {
@@ -81,9 +142,9 @@ pub(crate) fn run_pool<R: Send>(jobs: usize, f: impl FnOnce() -> R + Send) -> R 
     }
 }
 
-/// The exact GEMM of the planned transformed operands, rows in parallel.
-fn exact_gemm_planned(
-    plan: &Plan,
+/// The exact GEMMs of the column blocks' transformed operands, rows in parallel.
+fn exact_gemm_blocks(
+    blocks: &[ColBlock],
     g: &Gemm,
     kernel: Kernel,
     done: &(dyn Fn(usize) + Sync),
@@ -93,34 +154,42 @@ fn exact_gemm_planned(
     if g.m == 0 || n == 0 {
         return c;
     }
-    let wp = plan.packed_weights(g, kernel);
-    let kp = wp.kp();
     let mr = kernel.mr();
     // Blocks of rows: enough for every thread to stay busy, large enough to amortize.
     let threads = rayon::current_num_threads().max(1);
     let mc = (g.m.div_ceil(threads * 8)).clamp(mr, 256).div_ceil(mr) * mr;
     c.par_chunks_mut(mc * n).enumerate().for_each_init(
-        || (Vec::new(), Vec::new()),
-        |(abuf, scratch): &mut (Vec<u8>, Vec<u8>), (bi, cblk)| {
+        || (Vec::new(), Vec::new(), Vec::new()),
+        |(abuf, scratch, cbuf): &mut (Vec<u8>, Vec<u8>, Vec<i64>), (bi, cblk)| {
             let r0 = bi * mc;
             let rows = cblk.len() / n;
             let rows_p = rows.div_ceil(mr) * mr;
-            // Rows past `rows` and the columns past K' must be zero; the transform
-            // overwrites everything else.
-            abuf.resize(rows_p * kp, 0);
-            abuf[rows * kp..rows_p * kp].fill(0);
-            for r in 0..rows {
-                abuf[r * kp + plan.kprime()..(r + 1) * kp].fill(0);
+            for b in blocks {
+                let kp = b.packed.kp();
+                // Rows past `rows` and the columns past K' must be zero; the
+                // transform overwrites everything else.
+                abuf.resize(rows_p * kp, 0);
+                abuf[rows * kp..rows_p * kp].fill(0);
+                for r in 0..rows {
+                    abuf[r * kp + b.plan.kprime()..(r + 1) * kp].fill(0);
+                    let i = r0 + r;
+                    b.plan.transform_row(
+                        &g.a[i * g.k..(i + 1) * g.k],
+                        &mut abuf[r * kp..(r + 1) * kp],
+                        scratch,
+                    );
+                }
+                if b.width == n {
+                    b.packed.gemm_rows(abuf, rows, cblk);
+                } else {
+                    cbuf.resize(rows * b.width, 0);
+                    b.packed.gemm_rows(abuf, rows, cbuf);
+                    for r in 0..rows {
+                        cblk[r * n + b.j0..r * n + b.j0 + b.width]
+                            .copy_from_slice(&cbuf[r * b.width..(r + 1) * b.width]);
+                    }
+                }
             }
-            for r in 0..rows {
-                let i = r0 + r;
-                plan.transform_row(
-                    &g.a[i * g.k..(i + 1) * g.k],
-                    &mut abuf[r * kp..(r + 1) * kp],
-                    scratch,
-                );
-            }
-            wp.gemm_rows(abuf, rows, cblk);
             done(rows);
         },
     );

@@ -136,6 +136,16 @@ pub(crate) fn cycle_counts(pe: &PeConfig) -> ([[u32; 16]; 16], [[u32; 16]; 16]) 
     (on, red)
 }
 
+/// A K×N weight matrix (row-major) that a plan is laid out for.
+pub struct Weights<'a> {
+    /// Reduction length.
+    pub k: usize,
+    /// Columns.
+    pub n: usize,
+    /// K×N values, row-major.
+    pub w: &'a [i8],
+}
+
 /// One block of reduction indices of the transformed GEMM.
 #[derive(Clone, Debug)]
 struct Term {
@@ -175,6 +185,18 @@ pub struct Plan {
 impl Plan {
     /// Derives the decomposition of `pe`'s rule and lays it out for `g`'s weights.
     pub fn new(pe: &PeConfig, g: &Gemm) -> Plan {
+        Plan::for_weights(
+            pe,
+            &Weights {
+                k: g.k,
+                n: g.n,
+                w: &g.w,
+            },
+        )
+    }
+
+    /// [`Plan::new`] for a K×N weight matrix alone.
+    pub fn for_weights(pe: &PeConfig, g: &Weights) -> Plan {
         let t = pe.lanes();
         let pats = 1usize << t;
         let r = rule(pe);
@@ -234,7 +256,7 @@ impl Plan {
                 class_of[mw] = idx as u8;
             }
         }
-        let groups = g.groups(t);
+        let groups = g.k.div_ceil(t).max(1);
         // Which groups each class occurs in (some column has that weight pattern).
         let present: Option<Vec<Vec<bool>>> = (classes.len() > 1).then(|| {
             let mut p = vec![vec![false; groups]; classes.len()];
@@ -362,13 +384,22 @@ impl Plan {
         self.kprime
     }
 
+    /// Number of classes of weight zero patterns (1 when the rule ignores them).
+    pub fn classes(&self) -> usize {
+        self.terms
+            .iter()
+            .map(|t| t.class)
+            .max()
+            .map_or(1, |c| usize::from(c) + 1)
+    }
+
     /// Number of blocks (class, weight transform) laid along K.
     pub fn terms(&self) -> usize {
         self.terms.len()
     }
 
     /// The transformed weights W' (K'×N, row-major), packed for `kernel`.
-    pub fn packed_weights(&self, g: &Gemm, kernel: Kernel) -> PackedW {
+    pub fn packed_weights(&self, g: &Weights, kernel: Kernel) -> PackedW {
         let (t, n) = (self.t, g.n);
         let mut wp = vec![0i8; self.kprime.max(1) * n];
         // The class of every (group, column) pair, when classes depend on weights.
