@@ -18,7 +18,7 @@ use std::fmt;
 /// Reduction indices an i32 partial sum may take before it is widened to i64.
 pub const K_SAFE: usize = 65536;
 /// Reduction indices per cache block (a divisor of [`K_SAFE`], a multiple of 4).
-const KC: usize = 512;
+const KC: usize = 1024;
 /// Columns per cache block, in multiples of every kernel's panel width.
 const NC: usize = 256;
 
@@ -210,36 +210,48 @@ impl PackedW {
         out[..rows * n].fill(0);
         let ncp = NC / nr;
         let kq = kp / 4;
-        let mut cbuf = vec![0i32; rows_p * NC];
-        for p0 in (0..self.panels).step_by(ncp) {
-            let p1 = (p0 + ncp).min(self.panels);
-            let width = (p1 - p0) * nr;
-            cbuf[..rows_p * width].fill(0);
-            let mut since_flush = 0usize;
-            for q0 in (0..kq).step_by(KC / 4) {
-                let q1 = (q0 + KC / 4).min(kq);
-                for p in p0..p1 {
-                    for r0 in (0..rows_p).step_by(mr) {
-                        let ap = &a[r0 * kp + q0 * 4..];
-                        let c = &mut cbuf[r0 * width + (p - p0) * nr..];
-                        let panel = (p * kq + q0) * nr * 4;
-                        self.micro(kernel, ap, kp, panel, q1 - q0, c, width);
-                    }
-                }
-                since_flush += (q1 - q0) * 4;
-                if since_flush >= K_SAFE || q1 == kq {
-                    for r in 0..rows {
-                        let cols = (n - p0 * nr).min(width);
-                        let dst = &mut out[r * n + p0 * nr..r * n + p0 * nr + cols];
-                        for (d, s) in dst.iter_mut().zip(&mut cbuf[r * width..r * width + cols]) {
-                            *d += i64::from(*s);
-                            *s = 0;
+        // i32 partial sums of one block of columns; all zero between uses (each
+        // flush zeroes what it widened, and the padding rows only ever add zeros).
+        thread_local! {
+            static CBUF: std::cell::RefCell<Vec<i32>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        CBUF.with(|cb| {
+            let mut cbuf = cb.borrow_mut();
+            let need = rows_p * NC.min(self.panels * nr);
+            if cbuf.len() < need {
+                cbuf.clear();
+                cbuf.resize(need, 0);
+            }
+            for p0 in (0..self.panels).step_by(ncp) {
+                let p1 = (p0 + ncp).min(self.panels);
+                let width = (p1 - p0) * nr;
+                let mut since_flush = 0usize;
+                for q0 in (0..kq).step_by(KC / 4) {
+                    let q1 = (q0 + KC / 4).min(kq);
+                    for p in p0..p1 {
+                        for r0 in (0..rows_p).step_by(mr) {
+                            let ap = &a[r0 * kp + q0 * 4..];
+                            let c = &mut cbuf[r0 * width + (p - p0) * nr..];
+                            let panel = (p * kq + q0) * nr * 4;
+                            self.micro(kernel, ap, kp, panel, q1 - q0, c, width);
                         }
                     }
-                    since_flush = 0;
+                    since_flush += (q1 - q0) * 4;
+                    if since_flush >= K_SAFE || q1 == kq {
+                        for r in 0..rows {
+                            let cols = (n - p0 * nr).min(width);
+                            let dst = &mut out[r * n + p0 * nr..r * n + p0 * nr + cols];
+                            for (d, s) in dst.iter_mut().zip(&mut cbuf[r * width..r * width + cols])
+                            {
+                                *d += i64::from(*s);
+                                *s = 0;
+                            }
+                        }
+                        since_flush = 0;
+                    }
                 }
             }
-        }
+        });
     }
 
     /// One micro-tile: `c[mr × nr] (stride ldc) += a[mr × 4·steps] · panel`.

@@ -166,6 +166,12 @@ fn exact_gemm_blocks(
             let rows_p = rows.div_ceil(mr) * mr;
             for b in blocks {
                 let kp = b.packed.kp();
+                if b.width == n && kp == g.k && rows == rows_p && b.plan.is_identity(g.k) {
+                    // A is its own transform and already has the kernel's layout.
+                    b.packed
+                        .gemm_rows(&g.a[r0 * g.k..(r0 + rows) * g.k], rows, cblk);
+                    continue;
+                }
                 // Rows past `rows` and the columns past K' must be zero; the
                 // transform overwrites everything else.
                 abuf.resize(rows_p * kp, 0);

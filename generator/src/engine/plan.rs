@@ -180,6 +180,9 @@ pub struct Plan {
     kprime: usize,
     /// Transform A with AVX-512 VBMI (set by [`Plan::use_simd`]).
     simd: bool,
+    /// Per byte of a 64-byte chunk: its lane's bit (1 << lane) and its lane.
+    lane_bit: [u8; 64],
+    lane_id: [u8; 64],
 }
 
 impl Plan {
@@ -357,6 +360,8 @@ impl Plan {
             terms,
             kprime: off,
             simd: false,
+            lane_bit: std::array::from_fn(|i| 1u8 << (i % t)),
+            lane_id: std::array::from_fn(|i| (i % t) as u8),
         }
     }
 
@@ -382,6 +387,13 @@ impl Plan {
     /// Reduction indices of the transformed GEMM (before padding to the kernel's 4).
     pub fn kprime(&self) -> usize {
         self.kprime
+    }
+
+    /// Whether the transformed A is A itself (one exact term over all of K, K a
+    /// multiple of the lanes).
+    pub fn is_identity(&self, k: usize) -> bool {
+        matches!(&self.terms[..], [t] if t.groups.is_none() && t.uniform == Some(IDENT))
+            && self.kprime == k
     }
 
     /// Number of classes of weight zero patterns (1 when the rule ignores them).
@@ -599,11 +611,19 @@ mod simd {
         _mm512_mask_mov_epi8(r, m3, v3)
     }
 
+    #[target_feature(enable = "avx512f")]
+    #[inline]
     fn load_lut(l: &[u8; 256]) -> [__m512i; 4] {
-        // SAFETY: l holds 256 bytes; unaligned loads of 64 each.
-        std::array::from_fn(|i| unsafe {
-            _mm512_loadu_si512(l.as_ptr().add(64 * i) as *const __m512i)
-        })
+        let p = l.as_ptr() as *const __m512i;
+        // SAFETY: l holds 256 bytes: four unaligned 64-byte loads.
+        unsafe {
+            [
+                _mm512_loadu_si512(p),
+                _mm512_loadu_si512(p.add(1)),
+                _mm512_loadu_si512(p.add(2)),
+                _mm512_loadu_si512(p.add(3)),
+            ]
+        }
     }
 
     /// [`Plan::transform_row`] with AVX-512.
@@ -615,17 +635,10 @@ mod simd {
         let t = p.t;
         let k = a.len();
         let kp = p.groups * t;
-        scratch.clear();
-        scratch.extend_from_slice(a);
-        scratch.resize(kp.div_ceil(64) * 64, 0);
         let l2 = load_lut(&p.luts[2]);
         let l3 = load_lut(&p.luts[3]);
-        let lane_bit = _mm512_loadu_si512(
-            std::array::from_fn::<u8, 64, _>(|i| 1u8 << (i % t)).as_ptr() as *const __m512i,
-        );
-        let lane_id = _mm512_loadu_si512(
-            std::array::from_fn::<u8, 64, _>(|i| (i % t) as u8).as_ptr() as *const __m512i,
-        );
+        let lane_bit = _mm512_loadu_si512(p.lane_bit.as_ptr() as *const __m512i);
+        let lane_id = _mm512_loadu_si512(p.lane_id.as_ptr() as *const __m512i);
         let per = 64 / t; // groups per 64 bytes
                           // Terms that are a plain copy go first; the rest are filled chunk by chunk
                           // (the pattern and table lookups once per chunk for all terms).
@@ -645,6 +658,9 @@ mod simd {
         if rest.is_empty() {
             return;
         }
+        scratch.clear();
+        scratch.extend_from_slice(a);
+        scratch.resize(kp.div_ceil(64) * 64, 0);
         let mut written = vec![0usize; rest.len()];
         for c in 0..kp.div_ceil(64) {
             // SAFETY: scratch holds whole 64-byte chunks.
