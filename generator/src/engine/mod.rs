@@ -133,12 +133,34 @@ pub fn gemm_with(
     c
 }
 
-/// Runs `f` on a pool of `jobs` threads (0: all cores).
+/// Runs `f` on a pool of `jobs` threads (0: all cores). Pools are kept per thread
+/// count, so repeated calls do not start threads again.
 pub(crate) fn run_pool<R: Send>(jobs: usize, f: impl FnOnce() -> R + Send) -> R {
-    match rayon::ThreadPoolBuilder::new().num_threads(jobs).build() {
-        Ok(pool) => pool.install(f),
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    static POOLS: OnceLock<Mutex<HashMap<usize, Arc<rayon::ThreadPool>>>> = OnceLock::new();
+    let pool = {
+        let mut pools = POOLS
+            .get_or_init(|| Mutex::new(HashMap::new()))
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        match pools.get(&jobs) {
+            Some(p) => Some(p.clone()),
+            None => rayon::ThreadPoolBuilder::new()
+                .num_threads(jobs)
+                .build()
+                .ok()
+                .map(|p| {
+                    let p = Arc::new(p);
+                    pools.insert(jobs, p.clone());
+                    p
+                }),
+        }
+    };
+    match pool {
+        Some(p) => p.install(f),
         // A pool that cannot start (no threads left) still computes, on this thread.
-        Err(_) => f(),
+        None => f(),
     }
 }
 
