@@ -124,6 +124,27 @@ pub struct GemmBench {
     pub designs: Vec<EngineThroughput>,
     /// The engine kernel used.
     pub kernel: crate::engine::Kernel,
+    /// The kernel alone on data that stays in L1 (8×1024 by 1024×64, repeated):
+    /// MACs per second, the ceiling of this kernel on this core.
+    pub kernel_peak: f64,
+}
+
+/// The exact kernel's throughput on one thread with everything in L1: 8 rows of
+/// A (1024 wide) against 64 packed columns, 2000 times per run, best of `reps`.
+pub fn kernel_peak(kernel: crate::engine::Kernel, reps: usize) -> f64 {
+    use crate::engine::kernel::PackedW;
+    let (m, k, n, times) = (8usize, 1024usize, 64usize, 2000usize);
+    let w: Vec<i8> = (0..k * n).map(|i| (i % 251) as u8 as i8).collect();
+    let a: Vec<u8> = (0..m * k).map(|i| (i % 253) as u8).collect();
+    let p = PackedW::new(kernel, &w, k, n);
+    let mut out = vec![0i64; m * n];
+    let (t, _) = best_of(reps, || {
+        for _ in 0..times {
+            p.gemm_rows(std::hint::black_box(&a), m, &mut out);
+        }
+        std::hint::black_box(&out);
+    });
+    (m * k * n * times) as f64 / t
 }
 
 /// CPU seconds this process has used (all threads), where the platform tells.
@@ -223,5 +244,6 @@ pub fn gemm_throughput(
         float32_cpu: macs / tc,
         designs: out,
         kernel,
+        kernel_peak: kernel_peak(kernel, reps),
     })
 }

@@ -664,6 +664,11 @@ fn bench_gemm(shapes: &[String], presets: &[String], repeat: u32, jobs: usize) -
             b.float32 / 1e9,
             b.float32_cpu / 1e9
         );
+        println!(
+            "engine kernel {} alone, data in L1 (8x1024 . 1024x64 repeated, 1 thread): {:.1} G MACs/s",
+            b.kernel,
+            b.kernel_peak / 1e9
+        );
         println!("(wall: best wall-clock run; cpu: per CPU second, what a run costs when other processes share the cores)");
         println!(
             "{:<15} {:>6} {:>10} {:>7} {:>10} {:>7} {:>11} {:>7} {:>8}",

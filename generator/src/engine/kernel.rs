@@ -153,16 +153,17 @@ impl PackedW {
         for kk in 0..k {
             let row = &w[kk * n..(kk + 1) * n];
             let (q, r) = (kk / 4, kk % 4);
-            for (j, &v) in row.iter().enumerate() {
-                let (p, c) = (j / nr, j % nr);
+            for (p, cols) in row.chunks(nr).enumerate() {
+                let base = (p * kp / 4 + q) * nr * 4;
                 // The portable kernel keeps each reduction index's columns together
                 // (`[k/4][k%4][column]`), so its inner loop runs over contiguous columns.
-                let at = if kernel == Kernel::Portable {
-                    r * nr + c
+                if kernel == Kernel::Portable {
+                    bytes[base + r * nr..base + r * nr + cols.len()].copy_from_slice(cols);
                 } else {
-                    c * 4 + r
-                };
-                bytes[(p * kp / 4 + q) * nr * 4 + at] = v;
+                    for (c, &v) in cols.iter().enumerate() {
+                        bytes[base + c * 4 + r] = v;
+                    }
+                }
             }
         }
         let words = if kernel == Kernel::Avx2 {
@@ -228,8 +229,10 @@ impl PackedW {
                 let mut since_flush = 0usize;
                 for q0 in (0..kq).step_by(KC / 4) {
                     let q1 = (q0 + KC / 4).min(kq);
-                    for p in p0..p1 {
-                        for r0 in (0..rows_p).step_by(mr) {
+                    // Rows outer: a micro-panel of A stays in L1 across the panels
+                    // of W, which come from L2 with 2 loads per 16 multiply-adds.
+                    for r0 in (0..rows_p).step_by(mr) {
+                        for p in p0..p1 {
                             let ap = &a[r0 * kp + q0 * 4..];
                             let c = &mut cbuf[r0 * width + (p - p0) * nr..];
                             let panel = (p * kq + q0) * nr * 4;

@@ -122,15 +122,10 @@ pub fn gemm_with(
     } else {
         Kernel::Portable
     };
-    let mut c = run_pool(jobs, || {
+    run_pool(jobs, || {
         let blocks = col_blocks(cfg, g, kernel);
-        exact_gemm_blocks(&blocks, g, kernel, done)
-    });
-    let bits = cfg.pe.acc_width;
-    if bits < 64 {
-        c.iter_mut().for_each(|x| *x = wrap(*x, bits));
-    }
-    c
+        exact_gemm_blocks(&blocks, g, kernel, cfg.pe.acc_width, done)
+    })
 }
 
 /// Runs `f` on a pool of `jobs` threads (0: all cores). Pools are kept per thread
@@ -169,6 +164,7 @@ fn exact_gemm_blocks(
     blocks: &[ColBlock],
     g: &Gemm,
     kernel: Kernel,
+    acc_width: u32,
     done: &(dyn Fn(usize) + Sync),
 ) -> Vec<i64> {
     let n = g.n;
@@ -217,6 +213,10 @@ fn exact_gemm_blocks(
                             .copy_from_slice(&cbuf[r * b.width..(r + 1) * b.width]);
                     }
                 }
+            }
+            // The accumulator's wrap, once on the exact total (it is modular).
+            if acc_width < 64 {
+                cblk.iter_mut().for_each(|x| *x = wrap(*x, acc_width));
             }
             done(rows);
         },
