@@ -297,7 +297,8 @@ enum Cmd {
         jobs: usize,
     },
     /// Measure throughput: the golden model (lane-MACs/s per preset, one core) or,
-    /// with --array, Verilator simulation of arrays (array cycles/s).
+    /// with --array, Verilator simulation of arrays (array cycles/s), or, with
+    /// --gemm, the GEMM engine per design against a float32 GEMM.
     Bench {
         /// Cycles per measurement (default 4 M for the model, 100 k for arrays).
         #[arg(long)]
@@ -543,7 +544,7 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
             ..
         } => bench_gemm(&shapes, &presets, repeat, jobs)?,
         Cmd::Bench { eval: true, .. } => {
-            println!("eval throughput, synthetic ReLU layer 3136x576x64 (a 3x3, 64->64 conv on 56x56), 50% zeros, 2 cores");
+            println!("eval throughput, synthetic ReLU layer 3136x576x64 (a 3x3, 64->64 conv on 56x56), 50% zeros, all cores");
             for (p, r) in bench::eval_throughput(3136, 576, 64)? {
                 println!("{p:<15} {:>8.0} M MACs/s", r / 1e6);
             }
