@@ -214,15 +214,19 @@ impl PackedW {
         // i32 partial sums of one block of columns; all zero between uses (each
         // flush zeroes what it widened, and the padding rows only ever add zeros).
         thread_local! {
-            static CBUF: std::cell::RefCell<Vec<i32>> = const { std::cell::RefCell::new(Vec::new()) };
+            static CBUF: std::cell::RefCell<(Vec<i32>, bool)> =
+                const { std::cell::RefCell::new((Vec::new(), false)) };
         }
         CBUF.with(|cb| {
-            let mut cbuf = cb.borrow_mut();
+            let mut guard = cb.borrow_mut();
+            let (cbuf, dirty) = &mut *guard;
             let need = rows_p * NC.min(self.panels * nr);
-            if cbuf.len() < need {
+            // A call that did not finish (a panic in between) leaves it dirty.
+            if cbuf.len() < need || *dirty {
                 cbuf.clear();
                 cbuf.resize(need, 0);
             }
+            *dirty = true;
             for p0 in (0..self.panels).step_by(ncp) {
                 let p1 = (p0 + ncp).min(self.panels);
                 let width = (p1 - p0) * nr;
@@ -254,6 +258,7 @@ impl PackedW {
                     }
                 }
             }
+            *dirty = false;
         });
     }
 
