@@ -411,3 +411,39 @@ fn wide_weights_under_the_weight_zero_test() {
         }
     }
 }
+
+/// `bench --gemm` on a tiny shape prints the float32 reference and every asked
+/// design; a malformed shape is rejected naming the flag and the value.
+#[test]
+fn bench_gemm_runs_and_rejects_bad_shapes() {
+    let o = smtgen(
+        &[
+            "bench",
+            "--gemm",
+            "--shapes",
+            "9x17x5",
+            "--presets",
+            "baseline,sysmt4",
+            "--repeat",
+            "1",
+            "--jobs",
+            "2",
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("float32 reference") && out.contains("GEMM 9x17x5"),
+        "{out}"
+    );
+    for d in ["baseline", "sysmt4"] {
+        assert!(out.lines().any(|l| l.starts_with(d)), "{d} missing:\n{out}");
+    }
+    for bad in ["9x17", "9x0x5", "axbxc"] {
+        let o = smtgen(&["bench", "--gemm", "--shapes", bad], None);
+        assert!(!o.status.success(), "{bad} accepted");
+        let e = stderr(&o);
+        assert!(e.contains("--shapes") && e.contains(bad), "{bad}: {e}");
+    }
+}
