@@ -167,7 +167,24 @@ impl PackedW {
             }
         }
         let words = if kernel == Kernel::Avx2 {
-            bytes.iter().map(|&b| i16::from(b)).collect()
+            // Per four reduction indices of a 16-column panel: the (k0, k1) i16 pairs
+            // of columns 0-7 and of 8-15, then the (k2, k3) pairs of both halves,
+            // each group of eight columns one ymm for `vpmaddwd`.
+            let mut v = vec![0i16; bytes.len()];
+            for (blk, (d, src)) in v
+                .chunks_exact_mut(64)
+                .zip(bytes.chunks_exact(64))
+                .enumerate()
+            {
+                let _ = blk;
+                for c in 0..16 {
+                    for r in 0..4 {
+                        d[(r / 2) * 32 + (c / 8) * 16 + (c % 8) * 2 + r % 2] =
+                            i16::from(src[c * 4 + r]);
+                    }
+                }
+            }
+            v
         } else {
             Vec::new()
         };
@@ -339,28 +356,10 @@ fn micro_portable(a: &[u8], lda: usize, w: &[i8], steps: usize, c: &mut [i32], l
 mod x86 {
     use std::arch::x86_64::*;
 
-    /// From two ymm of four columns each (`[column][k%4]` as i16), the (k0, k1)
-    /// 32-bit words of the eight columns in order.
-    #[target_feature(enable = "avx2")]
-    #[inline]
-    fn pairs01(x: __m256i, y: __m256i) -> __m256i {
-        let xs = _mm256_shuffle_epi32::<0b10_00_10_00>(x);
-        let ys = _mm256_shuffle_epi32::<0b10_00_10_00>(y);
-        _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_unpacklo_epi64(xs, ys))
-    }
-
-    /// As [`pairs01`], the (k2, k3) words.
-    #[target_feature(enable = "avx2")]
-    #[inline]
-    fn pairs23(x: __m256i, y: __m256i) -> __m256i {
-        let xs = _mm256_shuffle_epi32::<0b11_01_11_01>(x);
-        let ys = _mm256_shuffle_epi32::<0b11_01_11_01>(y);
-        _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_unpacklo_epi64(xs, ys))
-    }
-
-    /// AVX2 micro-kernel, 4 rows × 16 columns: per pair of reduction indices one
-    /// broadcast (a_k, a_k+1) as two i16 and one `vpmaddwd` per 8 columns. `w` holds
-    /// the panel as i16 in the `[k/4][column][k%4]` layout.
+    /// AVX2 micro-kernel, 4 rows × 16 columns: per four reduction indices one
+    /// broadcast of A's four bytes, zero-extended into (a_k, a_k+1) i16 pairs by
+    /// `vpshufb`, and four `vpmaddwd` per row. `w` holds the panel as i16 pairs (see
+    /// [`super::PackedW::new`]).
     ///
     /// # Safety
     /// AVX2 must be available; `a` must hold 4 rows of stride `lda` with `4·steps`
@@ -377,24 +376,30 @@ mod x86 {
         // SAFETY (whole body): pointer ranges as documented above.
         unsafe {
             let mut acc = [[_mm256_setzero_si256(); 2]; 4];
-            // Each column's four i16 are two 32-bit words, (k0,k1) and (k2,k3):
-            // regroup them into one ymm of (k0,k1) words and one of (k2,k3) words
-            // per eight columns.
+            // Zero-extend bytes 0,1 (or 2,3) of each 32-bit word into two i16.
+            let m01 = _mm256_setr_epi8(
+                0, -128, 1, -128, 0, -128, 1, -128, 0, -128, 1, -128, 0, -128, 1, -128, 0, -128, 1,
+                -128, 0, -128, 1, -128, 0, -128, 1, -128, 0, -128, 1, -128,
+            );
+            let m23 = _mm256_setr_epi8(
+                2, -128, 3, -128, 2, -128, 3, -128, 2, -128, 3, -128, 2, -128, 3, -128, 2, -128, 3,
+                -128, 2, -128, 3, -128, 2, -128, 3, -128, 2, -128, 3, -128,
+            );
             for q in 0..steps {
                 let wq = w.add(q * 64);
-                // Columns 0..3 of k0..k3: 16 i16 = one ymm; 4 such ymm per 16 columns.
-                let v0 = _mm256_loadu_si256(wq as *const __m256i); // cols 0-3
-                let v1 = _mm256_loadu_si256(wq.add(16) as *const __m256i); // cols 4-7
-                let v2 = _mm256_loadu_si256(wq.add(32) as *const __m256i); // cols 8-11
-                let v3 = _mm256_loadu_si256(wq.add(48) as *const __m256i); // cols 12-15
-                let w01 = [pairs01(v0, v1), pairs01(v2, v3)];
-                let w23 = [pairs23(v0, v1), pairs23(v2, v3)];
+                let w01 = [
+                    _mm256_loadu_si256(wq as *const __m256i),
+                    _mm256_loadu_si256(wq.add(16) as *const __m256i),
+                ];
+                let w23 = [
+                    _mm256_loadu_si256(wq.add(32) as *const __m256i),
+                    _mm256_loadu_si256(wq.add(48) as *const __m256i),
+                ];
                 for (r, accr) in acc.iter_mut().enumerate() {
-                    let ar = a.add(r * lda + q * 4);
-                    let p01 = i32::from(*ar) | (i32::from(*ar.add(1)) << 16);
-                    let p23 = i32::from(*ar.add(2)) | (i32::from(*ar.add(3)) << 16);
-                    let b01 = _mm256_set1_epi32(p01);
-                    let b23 = _mm256_set1_epi32(p23);
+                    let b =
+                        _mm256_set1_epi32((a.add(r * lda + q * 4) as *const i32).read_unaligned());
+                    let b01 = _mm256_shuffle_epi8(b, m01);
+                    let b23 = _mm256_shuffle_epi8(b, m23);
                     for h in 0..2 {
                         accr[h] = _mm256_add_epi32(accr[h], _mm256_madd_epi16(b01, w01[h]));
                         accr[h] = _mm256_add_epi32(accr[h], _mm256_madd_epi16(b23, w23[h]));
