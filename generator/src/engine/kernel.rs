@@ -150,40 +150,46 @@ impl PackedW {
         let kp = k.div_ceil(4) * 4;
         let panels = n.div_ceil(nr);
         let mut bytes = vec![0i8; panels * kp * nr];
-        for kk in 0..k {
-            let row = &w[kk * n..(kk + 1) * n];
-            let (q, r) = (kk / 4, kk % 4);
-            for (p, cols) in row.chunks(nr).enumerate() {
-                let base = (p * kp / 4 + q) * nr * 4;
-                // The portable kernel keeps each reduction index's columns together
-                // (`[k/4][k%4][column]`), so its inner loop runs over contiguous columns.
-                if kernel == Kernel::Portable {
-                    bytes[base + r * nr..base + r * nr + cols.len()].copy_from_slice(cols);
-                } else {
-                    for (c, &v) in cols.iter().enumerate() {
-                        bytes[base + c * 4 + r] = v;
+        {
+            use rayon::prelude::*;
+            bytes
+                .par_chunks_mut(kp * nr)
+                .enumerate()
+                .for_each(|(p, panel)| {
+                    let (j0, j1) = (p * nr, (p * nr + nr).min(n));
+                    for kk in 0..k {
+                        let cols = &w[kk * n + j0..kk * n + j1];
+                        let (q, r) = (kk / 4, kk % 4);
+                        let base = q * nr * 4;
+                        // The portable kernel keeps each reduction index's columns
+                        // together (`[k/4][k%4][column]`), so its inner loop runs
+                        // over contiguous columns.
+                        if kernel == Kernel::Portable {
+                            panel[base + r * nr..base + r * nr + cols.len()].copy_from_slice(cols);
+                        } else {
+                            for (c, &v) in cols.iter().enumerate() {
+                                panel[base + c * 4 + r] = v;
+                            }
+                        }
                     }
-                }
-            }
+                });
         }
         let words = if kernel == Kernel::Avx2 {
+            use rayon::prelude::*;
             // Per four reduction indices of a 16-column panel: the (k0, k1) i16 pairs
             // of columns 0-7 and of 8-15, then the (k2, k3) pairs of both halves,
             // each group of eight columns one ymm for `vpmaddwd`.
             let mut v = vec![0i16; bytes.len()];
-            for (blk, (d, src)) in v
-                .chunks_exact_mut(64)
-                .zip(bytes.chunks_exact(64))
-                .enumerate()
-            {
-                let _ = blk;
-                for c in 0..16 {
-                    for r in 0..4 {
-                        d[(r / 2) * 32 + (c / 8) * 16 + (c % 8) * 2 + r % 2] =
-                            i16::from(src[c * 4 + r]);
+            v.par_chunks_mut(64)
+                .zip(bytes.par_chunks(64))
+                .for_each(|(d, src)| {
+                    for c in 0..16 {
+                        for r in 0..4 {
+                            d[(r / 2) * 32 + (c / 8) * 16 + (c % 8) * 2 + r % 2] =
+                                i16::from(src[c * 4 + r]);
+                        }
                     }
-                }
-            }
+                });
             v
         } else {
             Vec::new()

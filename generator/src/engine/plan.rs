@@ -262,21 +262,29 @@ impl Plan {
         let groups = g.k.div_ceil(t).max(1);
         // Which groups each class occurs in (some column has that weight pattern).
         let present: Option<Vec<Vec<bool>>> = (classes.len() > 1).then(|| {
-            let mut p = vec![vec![false; groups]; classes.len()];
-            for (gi, col) in (0..groups).map(|gi| (gi, gi * t)) {
-                let mut seen = [false; 16];
-                for j in 0..g.n {
-                    let mut mw = 0usize;
-                    for l in 0..t {
-                        let k = col + l;
-                        if k < g.k && g.w[k * g.n + j] != 0 {
-                            mw |= 1 << l;
+            use rayon::prelude::*;
+            // Per group, the weight patterns its columns have (a bit per pattern).
+            let seen: Vec<u16> = (0..groups)
+                .into_par_iter()
+                .map(|gi| {
+                    let mut seen = 0u16;
+                    for j in 0..g.n {
+                        let mut mw = 0usize;
+                        for l in 0..t {
+                            let k = gi * t + l;
+                            if k < g.k && g.w[k * g.n + j] != 0 {
+                                mw |= 1 << l;
+                            }
                         }
+                        seen |= 1 << mw;
                     }
-                    seen[mw] = true;
-                }
-                for (mw, &s) in seen.iter().enumerate().take(pats) {
-                    if s {
+                    seen
+                })
+                .collect();
+            let mut p = vec![vec![false; groups]; classes.len()];
+            for (gi, &sn) in seen.iter().enumerate() {
+                for mw in 0..pats {
+                    if sn >> mw & 1 == 1 {
                         p[class_of[mw] as usize][gi] = true;
                     }
                 }
@@ -412,42 +420,54 @@ impl Plan {
 
     /// The transformed weights W' (K'×N, row-major), packed for `kernel`.
     pub fn packed_weights(&self, g: &Weights, kernel: Kernel) -> PackedW {
+        use rayon::prelude::*;
         let (t, n) = (self.t, g.n);
         let mut wp = vec![0i8; self.kprime.max(1) * n];
         // The class of every (group, column) pair, when classes depend on weights.
         let cls: Vec<u8> = if self.weight_test {
             let mut v = vec![0u8; self.groups * n];
-            for gi in 0..self.groups {
-                for l in 0..t {
-                    let k = gi * t + l;
-                    if k >= g.k {
-                        break;
+            v.par_chunks_mut(n.max(1))
+                .enumerate()
+                .for_each(|(gi, row)| {
+                    for l in 0..t {
+                        let k = gi * t + l;
+                        if k >= g.k {
+                            break;
+                        }
+                        for (m, &w) in row.iter_mut().zip(&g.w[k * n..(k + 1) * n]) {
+                            *m |= u8::from(w != 0) << l;
+                        }
                     }
-                    for (m, &w) in v[gi * n..(gi + 1) * n]
-                        .iter_mut()
-                        .zip(&g.w[k * n..(k + 1) * n])
-                    {
-                        *m |= u8::from(w != 0) << l;
+                    for m in row.iter_mut() {
+                        *m = self.class_of[usize::from(*m)];
                     }
-                }
-                for m in &mut v[gi * n..(gi + 1) * n] {
-                    *m = self.class_of[usize::from(*m)];
-                }
-            }
+                });
             v
         } else {
             Vec::new()
         };
-        for term in &self.terms {
-            let mut put = |idx: usize, gi: usize| {
+        // One slot of t rows of W' per (term, group), in the order laid along K.
+        let slots: Vec<(&Term, usize)> = self
+            .terms
+            .iter()
+            .flat_map(|term| {
+                let gs: Box<dyn Iterator<Item = usize>> = match &term.groups {
+                    None => Box::new(0..self.groups),
+                    Some(gl) => Box::new(gl.iter().map(|&gi| gi as usize)),
+                };
+                gs.map(move |gi| (term, gi))
+            })
+            .collect();
+        wp.par_chunks_mut((t * n).max(1))
+            .zip(slots.par_iter())
+            .for_each(|(dst, &(term, gi))| {
                 for l in 0..t {
                     let k = gi * t + l;
                     if k >= g.k {
                         break;
                     }
                     let src = &g.w[k * n..(k + 1) * n];
-                    let dst = &mut wp[(term.off + idx * t + l) * n..][..n];
-                    for (j, (d, &w)) in dst.iter_mut().zip(src).enumerate() {
+                    for (j, (d, &w)) in dst[l * n..(l + 1) * n].iter_mut().zip(src).enumerate() {
                         if !self.weight_test || cls[gi * n + j] == term.class {
                             *d = if term.nib {
                                 self.nib4[w as u8 as usize]
@@ -457,15 +477,7 @@ impl Plan {
                         }
                     }
                 }
-            };
-            match &term.groups {
-                None => (0..self.groups).for_each(|gi| put(gi, gi)),
-                Some(gl) => gl
-                    .iter()
-                    .enumerate()
-                    .for_each(|(idx, &gi)| put(idx, gi as usize)),
-            }
-        }
+            });
         PackedW::new(kernel, &wp, self.kprime.max(1), n)
     }
 
