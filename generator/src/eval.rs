@@ -1,15 +1,15 @@
 //! Workload evaluation: what each design does to a real (or synthetic) layer. For
-//! every design it runs the layer's GEMM through the golden model on both cores and
-//! reports idle lanes, the distribution of active lanes per cycle, the share of
+//! every design it runs the layer's GEMM through the engine (bit-exact to the golden
+//! model) on every core and reports idle lanes, the distribution of active lanes per cycle, the share of
 //! products computed at reduced precision, the output error against the exact
 //! integer GEMM, and the cycles on the configured array with the speedup over the
 //! baseline. Also: float tensors quantized the papers' way, convolutions lowered to
 //! GEMM with K ordered input-channel-innermost, and seeded synthetic layers.
 
 use crate::array::{gemm_cycles, Gemm};
-use crate::config::{Config, ZeroTest};
+use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::model::{PeModel, MAX_LANES};
+use crate::model::MAX_LANES;
 use crate::stimulus::Rng;
 use serde::Serialize;
 
@@ -277,31 +277,31 @@ struct Acc {
     sum_ref2: f64,
 }
 
-impl Acc {
-    fn merge(&mut self, o: &Acc) {
-        for i in 0..=MAX_LANES {
-            self.hist[i] += o.hist[i];
+/// The exact integer GEMM (no accumulator wrap), the reference for error: the
+/// engine's exact kernel on all cores.
+pub fn exact_gemm(g: &Gemm) -> Vec<i64> {
+    exact_gemm_jobs(g, 0)
+}
+
+/// [`exact_gemm`] on `jobs` threads (0: all cores).
+pub fn exact_gemm_jobs(g: &Gemm, jobs: usize) -> Vec<i64> {
+    match Config::preset("baseline") {
+        Ok(mut cfg) => {
+            cfg.pe.acc_width = 64;
+            crate::engine::gemm(&cfg, g, jobs)
         }
-        self.idle += o.idle;
-        self.active += o.active;
-        self.reduced += o.reduced;
-        self.max_abs = self.max_abs.max(o.max_abs);
-        self.sum_abs += o.sum_abs;
-        self.sum_err2 += o.sum_err2;
-        self.sum_ref2 += o.sum_ref2;
+        // The baseline preset is built in; this arm is not reached.
+        Err(_) => exact_gemm_naive(g),
     }
 }
 
-/// The exact integer GEMM (no accumulator wrap), the reference for error.
-pub fn exact_gemm(g: &Gemm) -> Vec<i64> {
+/// The exact GEMM as three plain loops.
+fn exact_gemm_naive(g: &Gemm) -> Vec<i64> {
     let mut c = vec![0i64; g.m * g.n];
     for i in 0..g.m {
         let row = &mut c[i * g.n..(i + 1) * g.n];
         for k in 0..g.k {
             let a = i64::from(g.a[i * g.k + k]);
-            if a == 0 {
-                continue;
-            }
             for (j, r) in row.iter_mut().enumerate() {
                 *r += a * i64::from(g.w[k * g.n + j]);
             }
@@ -310,7 +310,7 @@ pub fn exact_gemm(g: &Gemm) -> Vec<i64> {
     c
 }
 
-/// Evaluates one design on `g` (both cores), returning its report and its C.
+/// Evaluates one design on `g` (all cores), returning its report and its C.
 /// `tick` is called once per finished row of A (for a progress bar).
 pub fn evaluate_design(
     cfg: &Config,
@@ -318,67 +318,41 @@ pub fn evaluate_design(
     exact: &[i64],
     tick: &(dyn Fn() + Sync),
 ) -> (DesignEval, Vec<i64>) {
+    evaluate_design_jobs(cfg, g, exact, 0, tick)
+}
+
+/// [`evaluate_design`] on `jobs` threads (0: all cores): C from the engine, the
+/// lane statistics from the zero patterns ([`crate::engine::lane_stats`]).
+pub fn evaluate_design_jobs(
+    cfg: &Config,
+    g: &Gemm,
+    exact: &[i64],
+    jobs: usize,
+    tick: &(dyn Fn() + Sync),
+) -> (DesignEval, Vec<i64>) {
     let t = cfg.pe.lanes();
     let groups = g.groups(t);
-    let (wt, kp) = g.padded_columns(t);
-    let weight_zero = cfg.pe.zero_test == Some(ZeroTest::ActOrWeight);
-    let mut c = vec![0i64; g.m * g.n];
-    let threads = 2usize;
-    let chunk = g.m.div_ceil(threads).max(1);
-    let accs: Vec<Acc> = std::thread::scope(|s| {
-        let handles: Vec<_> = c
-            .chunks_mut(chunk * g.n)
-            .enumerate()
-            .map(|(ci, cpart)| {
-                let wt = &wt;
-                s.spawn(move || {
-                    let mut acc = Acc::default();
-                    let model = PeModel::new(&cfg.pe);
-                    let mut arow = vec![0u8; kp];
-                    for (li, crow) in cpart.chunks_mut(g.n).enumerate() {
-                        let i = ci * chunk + li;
-                        arow[..g.k].copy_from_slice(&g.a[i * g.k..(i + 1) * g.k]);
-                        for (j, out) in crow.iter_mut().enumerate() {
-                            let wcol = &wt[j * kp..(j + 1) * kp];
-                            let mut sum = 0i64;
-                            for (a, w) in arow.chunks_exact(t).zip(wcol.chunks_exact(t)) {
-                                let cy = model.products(a, w);
-                                sum += i64::from(cy.sum);
-                                let on = if cfg.pe.policy.shares() {
-                                    cy.active
-                                } else {
-                                    a.iter()
-                                        .zip(w)
-                                        .filter(|(&x, &y)| x != 0 && !(weight_zero && y == 0))
-                                        .count() as u32
-                                };
-                                acc.hist[on as usize] += 1;
-                                acc.active += u64::from(on);
-                                acc.idle += (t as u64) - u64::from(on);
-                                acc.reduced += u64::from(cy.reduced);
-                            }
-                            *out = crate::model::wrap(sum, cfg.pe.acc_width);
-                            let e = *out - exact[i * g.n + j];
-                            acc.max_abs = acc.max_abs.max(e.abs());
-                            acc.sum_abs += e.abs() as f64;
-                            acc.sum_err2 += (e as f64) * (e as f64);
-                            let r = exact[i * g.n + j] as f64;
-                            acc.sum_ref2 += r * r;
-                        }
-                        tick();
-                    }
-                    acc
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_default())
-            .collect()
+    let kp = groups * t;
+    let kernel = crate::engine::env_kernel();
+    let c = crate::engine::gemm_with(cfg, g, jobs, kernel, &|rows| {
+        for _ in 0..rows {
+            tick();
+        }
     });
-    let mut a = Acc::default();
-    for x in &accs {
-        a.merge(x);
+    let st = crate::engine::lane_stats(cfg, g, jobs);
+    let mut a = Acc {
+        idle: st.idle,
+        active: st.active,
+        reduced: st.reduced,
+        ..Acc::default()
+    };
+    a.hist.copy_from_slice(&st.hist);
+    for (&out, &ex) in c.iter().zip(exact) {
+        let e = out - ex;
+        a.max_abs = a.max_abs.max(e.abs());
+        a.sum_abs += e.abs() as f64;
+        a.sum_err2 += (e as f64) * (e as f64);
+        a.sum_ref2 += (ex as f64) * (ex as f64);
     }
     let (r, cc) = (cfg.array.rows as usize, cfg.array.cols as usize);
     let tiles = g.tiles(r, cc) as u64;

@@ -124,6 +124,9 @@ struct RegressArgs {
 
 #[derive(Args)]
 struct EvalArgs {
+    /// Threads for the engine (0: all cores).
+    #[arg(long, default_value_t = 0)]
+    jobs: usize,
     /// Comma-separated design points (default: every preset): a preset, or a preset
     /// with overrides, e.g. sysmt4+pe.window_logic=edge
     #[arg(long, value_delimiter = ',')]
@@ -321,9 +324,13 @@ enum Cmd {
         /// and the latency formula (slow for large problems).
         #[arg(long)]
         cycle_accurate: bool,
+        /// Threads for the engine (0: all cores).
+        #[arg(long, default_value_t = 0)]
+        jobs: usize,
     },
     /// Measure throughput: the golden model (lane-MACs/s per preset, one core) or,
-    /// with --array, Verilator simulation of arrays (array cycles/s).
+    /// with --array, Verilator simulation of arrays (array cycles/s), or, with
+    /// --gemm, the GEMM engine per design against a float32 GEMM.
     Bench {
         /// Cycles per measurement (default 4 M for the model, 100 k for arrays).
         #[arg(long)]
@@ -334,6 +341,19 @@ enum Cmd {
         /// Benchmark `eval` (MACs/s per design on a 3136x576x64 ReLU layer).
         #[arg(long)]
         eval: bool,
+        /// Benchmark the GEMM engine against a float32 GEMM, one core and all cores.
+        #[arg(long)]
+        gemm: bool,
+        /// GEMM shapes MxKxN (with --gemm).
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "3136x576x64,2048x2048x2048"
+        )]
+        shapes: Vec<String>,
+        /// Threads for the "all cores" runs (with --gemm; 0: all cores).
+        #[arg(long, default_value_t = 0)]
+        jobs: usize,
         /// Array sizes RxC (with --array).
         #[arg(long, value_delimiter = ',', default_value = "16x16,32x32")]
         sizes: Vec<String>,
@@ -572,9 +592,18 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
             w,
             out,
             cycle_accurate,
-        } => gemm_cmd(&cfg.build()?, &a, &w, &out, cycle_accurate)?,
+            jobs,
+        } => gemm_cmd(&cfg.build()?, &a, &w, &out, cycle_accurate, jobs)?,
+        Cmd::Bench {
+            gemm: true,
+            shapes,
+            presets,
+            repeat,
+            jobs,
+            ..
+        } => bench_gemm(&shapes, &presets, repeat, jobs)?,
         Cmd::Bench { eval: true, .. } => {
-            println!("eval throughput, synthetic ReLU layer 3136x576x64 (a 3x3, 64->64 conv on 56x56), 50% zeros, 2 cores");
+            println!("eval throughput, synthetic ReLU layer 3136x576x64 (a 3x3, 64->64 conv on 56x56), 50% zeros, all cores");
             for (p, r) in bench::eval_throughput(3136, 576, 64)? {
                 println!("{p:<15} {:>8.0} M MACs/s", r / 1e6);
             }
@@ -641,6 +670,94 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `smtgen bench --gemm`: the engine per design against a float32 GEMM.
+fn bench_gemm(shapes: &[String], presets: &[String], repeat: u32, jobs: usize) -> Result<()> {
+    let names: Vec<String> = if presets.is_empty() {
+        PRESETS.iter().map(|p| p.name.to_string()).collect()
+    } else {
+        presets.to_vec()
+    };
+    let designs: Vec<(String, Config)> = names
+        .iter()
+        .map(|n| {
+            Ok((
+                n.clone(),
+                smtgen::config::design_point(n, &[] as &[String])?,
+            ))
+        })
+        .collect::<Result<_>>()?;
+    let mut parsed = Vec::new();
+    for s in shapes {
+        let dims: Vec<usize> = s
+            .split('x')
+            .map(|d| d.parse::<usize>().ok().filter(|&v| v > 0))
+            .collect::<Option<_>>()
+            .unwrap_or_default();
+        match dims[..] {
+            [m, k, n] => parsed.push((m, k, n)),
+            _ => {
+                return Err(Error::config(
+                    "--shapes",
+                    s,
+                    "MxKxN with positive integers, e.g. 3136x576x64",
+                ))
+            }
+        }
+    }
+    let threads = if jobs == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        jobs
+    };
+    for shape in parsed {
+        let b = bench::gemm_throughput(shape, &designs, jobs, repeat.max(1) as usize)?;
+        let (m, k, n) = b.shape;
+        println!(
+            "GEMM {m}x{k}x{n} ({:.2} G MACs), synthetic ReLU layer (50% zero activations), best of {repeat}, engine kernel {}",
+            (m * k * n) as f64 / 1e9,
+            b.kernel
+        );
+        println!(
+            "float32 reference (matrixmultiply sgemm, 1 thread): {:.1} G MACs/s wall, {:.1} G MACs per CPU-s",
+            b.float32 / 1e9,
+            b.float32_cpu / 1e9
+        );
+        println!(
+            "engine kernel {} alone, data in L1 (8x1024 . 1024x64 repeated, 1 thread): {:.1} G MACs/s",
+            b.kernel,
+            b.kernel_peak / 1e9
+        );
+        println!("(wall: best wall-clock run; cpu: per CPU second, what a run costs when other processes share the cores)");
+        println!(
+            "{:<15} {:>6} {:>10} {:>7} {:>10} {:>7} {:>11} {:>7} {:>8}",
+            "design",
+            "K'/K",
+            "1thr wall",
+            "x f32",
+            "1thr cpu",
+            "x f32",
+            format!("{threads}thr wall"),
+            "x f32",
+            "scaling"
+        );
+        for d in &b.designs {
+            println!(
+                "{:<15} {:>6.2} {:>10.1} {:>7.2} {:>10.1} {:>7.2} {:>11.1} {:>7.2} {:>8.2}",
+                d.design,
+                d.k_expansion,
+                d.one_core / 1e9,
+                d.one_core / b.float32,
+                d.one_core_cpu / 1e9,
+                d.one_core_cpu / b.float32_cpu,
+                d.all_cores / 1e9,
+                d.all_cores / b.float32,
+                d.all_cores / d.one_core
+            );
+        }
+    }
+    Ok(())
 }
 
 fn print_report(r: &SimReport) -> bool {
@@ -891,7 +1008,8 @@ fn eval_workload(
 }
 
 fn eval_cmd(a: EvalArgs) -> Result<()> {
-    use smtgen::eval::{eval_table, evaluate_design, exact_gemm, read_area_ratios};
+    use smtgen::eval::{eval_table, evaluate_design_jobs, exact_gemm_jobs, read_area_ratios};
+    let kernel = smtgen::engine::Kernel::from_env()?;
     let names: Vec<String> = if a.presets.is_empty() {
         PRESETS.iter().map(|p| p.name.to_string()).collect()
     } else {
@@ -934,7 +1052,7 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
         println!("quantization: activations per tensor, scale {:.6e} (real = q * scale); weights per output channel, {} scales in {:.3e}..{:.3e}", q.act_scale, q.weight_scales.len(), lo, hi);
     }
     let t0 = std::time::Instant::now();
-    let exact = exact_gemm(&g);
+    let exact = exact_gemm_jobs(&g, a.jobs);
     let bar = indicatif::ProgressBar::new((cfgs.len() * g.m) as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} rows {elapsed} ({eta} left)")
@@ -942,7 +1060,7 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
     );
     let mut evals = Vec::new();
     for (cfg, label) in cfgs.iter().zip(&names) {
-        let (mut e, _) = evaluate_design(cfg, &g, &exact, &|| bar.inc(1));
+        let (mut e, _) = evaluate_design_jobs(cfg, &g, &exact, a.jobs, &|| bar.inc(1));
         // Labelled as written, like `smtgen compare`, so --area finds the row.
         e.design = label.clone();
         if let Some(ar) = &areas {
@@ -955,10 +1073,16 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
     let table = eval_table(&evals);
     print!("{}", table.to_text());
     println!(
-        "{:.2} s, {:.0} M MACs/s over {} designs on 2 cores",
+        "{:.2} s, {:.0} M MACs/s over {} designs on {} thread(s), engine kernel {}",
         secs,
         (g.m * g.n * g.k * cfgs.len()) as f64 / secs / 1e6,
-        cfgs.len()
+        cfgs.len(),
+        if a.jobs == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            a.jobs
+        },
+        kernel
     );
     let json = serde_json::json!({
         "generator": format!("smtgen {}", rtl::VERSION),
@@ -1076,9 +1200,11 @@ fn gemm_cmd(
     w: &std::path::Path,
     out: &std::path::Path,
     cycle_accurate: bool,
+    jobs: usize,
 ) -> Result<()> {
-    use smtgen::array::{gemm_cycles, gemm_functional, run_gemm, Gemm};
+    use smtgen::array::{gemm_cycles, run_gemm, Gemm};
     smtgen::guard::check_out_file("--out", out, &[a, w])?;
+    let kernel = smtgen::engine::Kernel::from_env()?;
     let am = tensors::read_activations(a)?;
     let wm = tensors::read_weights(w)?;
     if am.cols != wm.rows {
@@ -1099,7 +1225,7 @@ fn gemm_cmd(
         a: am.data,
         w: wm.data,
     };
-    let c = gemm_functional(cfg, &g);
+    let c = smtgen::engine::gemm_with(cfg, &g, jobs, kernel, &|_| {});
     let (r, cc) = (cfg.array.rows as usize, cfg.array.cols as usize);
     let groups = g.groups(cfg.pe.lanes());
     let tiles = g.tiles(r, cc);
@@ -1124,7 +1250,7 @@ fn gemm_cmd(
     }
     tensors::write_result(out, g.m, g.n, &c, cfg.pe.acc_width > 32)?;
     println!(
-        "{}: C[{}x{}] = A[{}x{}] . W[{}x{}] on a {}x{} array, {} lane(s): {} tiles of {} groups, {} cycles{}; wrote {}",
+        "{}: C[{}x{}] = A[{}x{}] . W[{}x{}] on a {}x{} array, {} lane(s): {} tiles of {} groups, {} cycles{}; engine kernel {}; wrote {}",
         cfg.name,
         g.m,
         g.n,
@@ -1139,6 +1265,7 @@ fn gemm_cmd(
         groups,
         cycles,
         if cycle_accurate { " (cycle-accurate model agrees)" } else { "" },
+        kernel,
         out.display()
     );
     Ok(())

@@ -193,7 +193,8 @@ pub fn max_tensor_bytes() -> u64 {
 // Flags a command would ignore.
 
 /// `(subcommand, when, flags, why)`: with the condition `when` (a flag given or
-/// not, `!` negating it), the `flags` are not used and are an error.
+/// not, `!` negating it; several joined by `&` must all hold), the `flags` are not
+/// used and are an error.
 const UNUSED: &[(&str, &str, &[&str], &str)] = &[
     (
         "eval",
@@ -213,11 +214,18 @@ const UNUSED: &[(&str, &str, &[&str], &str)] = &[
         &["cycles", "array", "sizes", "presets", "repeat"],
         "not used by bench --eval",
     ),
+    ("bench", "!array", &["sizes"], "used only with --array"),
     (
         "bench",
-        "!array",
-        &["sizes", "presets", "repeat"],
-        "used only with --array",
+        "!array&!gemm",
+        &["presets", "repeat"],
+        "used only with --array or --gemm",
+    ),
+    (
+        "bench",
+        "gemm",
+        &["cycles", "sizes"],
+        "not used by bench --gemm (it takes --shapes)",
     ),
     (
         "sim",
@@ -266,8 +274,11 @@ pub fn unused_flags(m: &clap::ArgMatches) -> Result<()> {
         if *c != cmd {
             continue;
         }
-        let (neg, id) = when.strip_prefix('!').map_or((false, *when), |w| (true, w));
-        if given(sub, id) == neg {
+        let holds = when.split('&').all(|w| {
+            let (neg, id) = w.strip_prefix('!').map_or((false, w), |x| (true, x));
+            given(sub, id) != neg
+        });
+        if !holds {
             continue;
         }
         for f in *flags {
