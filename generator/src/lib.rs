@@ -11,6 +11,7 @@ pub mod aiger;
 pub mod array;
 pub mod bench;
 pub mod config;
+pub mod engine;
 pub mod error;
 pub mod eval;
 pub mod model;

@@ -289,6 +289,9 @@ enum Cmd {
         /// and the latency formula (slow for large problems).
         #[arg(long)]
         cycle_accurate: bool,
+        /// Threads for the engine (0: all cores).
+        #[arg(long, default_value_t = 0)]
+        jobs: usize,
     },
     /// Measure throughput: the golden model (lane-MACs/s per preset, one core) or,
     /// with --array, Verilator simulation of arrays (array cycles/s).
@@ -513,7 +516,8 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
             w,
             out,
             cycle_accurate,
-        } => gemm_cmd(&cfg.build()?, &a, &w, &out, cycle_accurate)?,
+            jobs,
+        } => gemm_cmd(&cfg.build()?, &a, &w, &out, cycle_accurate, jobs)?,
         Cmd::Bench { eval: true, .. } => {
             println!("eval throughput, synthetic ReLU layer 3136x576x64 (a 3x3, 64->64 conv on 56x56), 50% zeros, 2 cores");
             for (p, r) in bench::eval_throughput(3136, 576, 64)? {
@@ -1003,8 +1007,10 @@ fn gemm_cmd(
     w: &std::path::Path,
     out: &std::path::Path,
     cycle_accurate: bool,
+    jobs: usize,
 ) -> Result<()> {
-    use smtgen::array::{gemm_cycles, gemm_functional, run_gemm, Gemm};
+    use smtgen::array::{gemm_cycles, run_gemm, Gemm};
+    let kernel = smtgen::engine::Kernel::from_env()?;
     let am = tensors::read_activations(a)?;
     let wm = tensors::read_weights(w)?;
     if am.cols != wm.rows {
@@ -1024,7 +1030,7 @@ fn gemm_cmd(
         a: am.data,
         w: wm.data,
     };
-    let c = gemm_functional(cfg, &g);
+    let c = smtgen::engine::gemm_with(cfg, &g, jobs, kernel, &|_| {});
     let (r, cc) = (cfg.array.rows as usize, cfg.array.cols as usize);
     let groups = g.groups(cfg.pe.lanes());
     let tiles = g.tiles(r, cc);
@@ -1049,7 +1055,7 @@ fn gemm_cmd(
     }
     tensors::write_result(out, g.m, g.n, &c, cfg.pe.acc_width > 32)?;
     println!(
-        "{}: C[{}x{}] = A[{}x{}] . W[{}x{}] on a {}x{} array, {} lane(s): {} tiles of {} groups, {} cycles{}; wrote {}",
+        "{}: C[{}x{}] = A[{}x{}] . W[{}x{}] on a {}x{} array, {} lane(s): {} tiles of {} groups, {} cycles{}; engine kernel {}; wrote {}",
         cfg.name,
         g.m,
         g.n,
@@ -1064,6 +1070,7 @@ fn gemm_cmd(
         groups,
         cycles,
         if cycle_accurate { " (cycle-accurate model agrees)" } else { "" },
+        kernel,
         out.display()
     );
     Ok(())

@@ -1,0 +1,505 @@
+//! Exact integer GEMM kernels: `C (i64) = A (u8, M×K) · W (s8, K×N)`, with no
+//! rounding, saturation or wrap anywhere. Three implementations share one packed
+//! weight layout per kernel and one blocking scheme:
+//!
+//! - `avx512`: AVX-512 VNNI `vpdpbusd` (u8 × s8, four products summed into each
+//!   i32 lane, exact: the non-saturating form), 8 rows × 32 columns per micro-tile;
+//! - `avx2`: u8 and s8 widened to i16, then `vpmaddwd` (i16 × i16, two products
+//!   summed into i32, exact), 4 rows × 16 columns (the saturating u8 × s8
+//!   `vpmaddubsw` is deliberately not used);
+//! - `portable`: plain Rust, 4 rows × 16 columns.
+//!
+//! Partial sums live in i32 for at most [`K_SAFE`] reduction indices
+//! (|u8 · s8| ≤ 255 · 128 = 32640, and 65536 · 32640 < 2³¹) and are widened into
+//! the i64 result before they could overflow.
+
+use std::fmt;
+
+/// Reduction indices an i32 partial sum may take before it is widened to i64.
+pub const K_SAFE: usize = 65536;
+/// Reduction indices per cache block (a divisor of [`K_SAFE`], a multiple of 4).
+const KC: usize = 512;
+/// Columns per cache block, in multiples of every kernel's panel width.
+const NC: usize = 256;
+
+/// One exact kernel implementation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kernel {
+    /// Plain Rust; any machine.
+    Portable,
+    /// AVX2 widening multiply-add (`vpmaddwd`).
+    Avx2,
+    /// AVX-512 VNNI (`vpdpbusd`).
+    Avx512,
+}
+
+/// The environment variable that forces a kernel: `portable`, `avx2` or `avx512`.
+pub const KERNEL_ENV: &str = "SMTGEN_ENGINE_KERNEL";
+
+impl Kernel {
+    /// Every kernel, slowest first.
+    pub const ALL: [Kernel; 3] = [Kernel::Portable, Kernel::Avx2, Kernel::Avx512];
+
+    /// The kernel's name as [`KERNEL_ENV`] spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kernel::Portable => "portable",
+            Kernel::Avx2 => "avx2",
+            Kernel::Avx512 => "avx512",
+        }
+    }
+
+    /// Parses a kernel name.
+    pub fn parse(s: &str) -> Option<Kernel> {
+        Kernel::ALL.into_iter().find(|k| k.name() == s)
+    }
+
+    /// Whether this machine can run the kernel (checked at run time).
+    pub fn available(self) -> bool {
+        match self {
+            Kernel::Portable => true,
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 => {
+                std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx512bw")
+                    && std::arch::is_x86_feature_detected!("avx512vnni")
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => false,
+        }
+    }
+
+    /// The kernels this machine can run, slowest first.
+    pub fn available_all() -> Vec<Kernel> {
+        Kernel::ALL.into_iter().filter(|k| k.available()).collect()
+    }
+
+    /// The fastest kernel this machine runs.
+    pub fn best() -> Kernel {
+        *Kernel::available_all().last().unwrap_or(&Kernel::Portable)
+    }
+
+    /// The kernel [`KERNEL_ENV`] asks for, or the fastest available when it is unset.
+    /// An unknown name, or a kernel this machine cannot run, is an error naming the
+    /// variable, the value and what is allowed.
+    pub fn from_env() -> crate::Result<Kernel> {
+        match std::env::var(KERNEL_ENV) {
+            Err(_) => Ok(Kernel::best()),
+            Ok(v) if v.is_empty() => Ok(Kernel::best()),
+            Ok(v) => {
+                let allowed = Kernel::available_all()
+                    .iter()
+                    .map(|k| k.name())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                match Kernel::parse(&v) {
+                    Some(k) if k.available() => Ok(k),
+                    _ => Err(crate::Error::config(
+                        KERNEL_ENV,
+                        v,
+                        format!("{allowed} (on this machine)"),
+                    )),
+                }
+            }
+        }
+    }
+
+    /// Columns per packed panel.
+    fn nr(self) -> usize {
+        match self {
+            Kernel::Avx512 => 32,
+            Kernel::Avx2 | Kernel::Portable => 16,
+        }
+    }
+
+    /// Rows per micro-tile.
+    pub(crate) fn mr(self) -> usize {
+        match self {
+            Kernel::Avx512 => 8,
+            Kernel::Avx2 | Kernel::Portable => 4,
+        }
+    }
+}
+
+impl fmt::Display for Kernel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// W (K×N, s8) packed for one kernel: column panels of `nr` columns, each panel
+/// K-major in steps of four reduction indices (`[k/4][column][k%4]`; the AVX2
+/// kernel holds the same bytes widened to i16). K is zero-padded to a multiple of 4
+/// and N to a multiple of `nr`.
+pub struct PackedW {
+    kernel: Kernel,
+    /// K rounded up to a multiple of 4.
+    kp: usize,
+    n: usize,
+    panels: usize,
+    bytes: Vec<i8>,
+    words: Vec<i16>,
+}
+
+impl PackedW {
+    /// Packs row-major `w` (K×N) for `kernel`.
+    pub fn new(kernel: Kernel, w: &[i8], k: usize, n: usize) -> PackedW {
+        let nr = kernel.nr();
+        let kp = k.div_ceil(4) * 4;
+        let panels = n.div_ceil(nr);
+        let mut bytes = vec![0i8; panels * kp * nr];
+        for kk in 0..k {
+            let row = &w[kk * n..(kk + 1) * n];
+            let (q, r) = (kk / 4, kk % 4);
+            for (j, &v) in row.iter().enumerate() {
+                let (p, c) = (j / nr, j % nr);
+                bytes[(p * kp / 4 + q) * nr * 4 + c * 4 + r] = v;
+            }
+        }
+        let words = if kernel == Kernel::Avx2 {
+            bytes.iter().map(|&b| i16::from(b)).collect()
+        } else {
+            Vec::new()
+        };
+        PackedW {
+            kernel,
+            kp,
+            n,
+            panels,
+            bytes: if kernel == Kernel::Avx2 {
+                Vec::new()
+            } else {
+                bytes
+            },
+            words,
+        }
+    }
+
+    /// K rounded up to a multiple of 4: the row stride A must have.
+    pub fn kp(&self) -> usize {
+        self.kp
+    }
+
+    /// The kernel this packing is for.
+    pub fn kernel(&self) -> Kernel {
+        self.kernel
+    }
+
+    /// `out[rows×N] = a[rows×kp] · W` exactly. `a` is row-major with stride `kp`
+    /// and holds a multiple of `mr()` rows (zero rows past `rows`); `out` holds
+    /// `rows·N` values and is overwritten.
+    pub fn gemm_rows(&self, a: &[u8], rows: usize, out: &mut [i64]) {
+        let (kernel, nr, mr, kp, n) = (
+            self.kernel,
+            self.kernel.nr(),
+            self.kernel.mr(),
+            self.kp,
+            self.n,
+        );
+        let rows_p = rows.div_ceil(mr) * mr;
+        assert!(a.len() >= rows_p * kp && out.len() >= rows * n);
+        out[..rows * n].fill(0);
+        let ncp = NC / nr;
+        let kq = kp / 4;
+        let mut cbuf = vec![0i32; rows_p * NC];
+        for p0 in (0..self.panels).step_by(ncp) {
+            let p1 = (p0 + ncp).min(self.panels);
+            let width = (p1 - p0) * nr;
+            cbuf[..rows_p * width].fill(0);
+            let mut since_flush = 0usize;
+            for q0 in (0..kq).step_by(KC / 4) {
+                let q1 = (q0 + KC / 4).min(kq);
+                for p in p0..p1 {
+                    for r0 in (0..rows_p).step_by(mr) {
+                        let ap = &a[r0 * kp + q0 * 4..];
+                        let c = &mut cbuf[r0 * width + (p - p0) * nr..];
+                        let panel = (p * kq + q0) * nr * 4;
+                        self.micro(kernel, ap, kp, panel, q1 - q0, c, width);
+                    }
+                }
+                since_flush += (q1 - q0) * 4;
+                if since_flush >= K_SAFE || q1 == kq {
+                    for r in 0..rows {
+                        let cols = (n - p0 * nr).min(width);
+                        let dst = &mut out[r * n + p0 * nr..r * n + p0 * nr + cols];
+                        for (d, s) in dst.iter_mut().zip(&mut cbuf[r * width..r * width + cols]) {
+                            *d += i64::from(*s);
+                            *s = 0;
+                        }
+                    }
+                    since_flush = 0;
+                }
+            }
+        }
+    }
+
+    /// One micro-tile: `c[mr × nr] (stride ldc) += a[mr × 4·steps] · panel`.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn micro(
+        &self,
+        kernel: Kernel,
+        a: &[u8],
+        lda: usize,
+        panel: usize,
+        steps: usize,
+        c: &mut [i32],
+        ldc: usize,
+    ) {
+        let (mr, nr) = (kernel.mr(), kernel.nr());
+        assert!(a.len() >= (mr - 1) * lda + steps * 4);
+        assert!(c.len() >= (mr - 1) * ldc + nr);
+        match kernel {
+            Kernel::Portable => {
+                let w = &self.bytes[panel..panel + steps * nr * 4];
+                micro_portable(a, lda, w, steps, c, ldc);
+            }
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => {
+                let w = &self.words[panel..panel + steps * nr * 4];
+                // SAFETY: AVX2 was detected when the kernel was chosen (Kernel::available),
+                // and the slices were bounds-checked above for mr rows, nr columns.
+                unsafe { x86::micro_avx2(a.as_ptr(), lda, w.as_ptr(), steps, c.as_mut_ptr(), ldc) }
+            }
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 => {
+                let w = &self.bytes[panel..panel + steps * nr * 4];
+                // SAFETY: AVX-512 F/BW/VNNI were detected (Kernel::available), and the
+                // slices were bounds-checked above for mr rows, nr columns.
+                unsafe {
+                    x86::micro_avx512(a.as_ptr(), lda, w.as_ptr(), steps, c.as_mut_ptr(), ldc)
+                }
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => {
+                let w = &self.bytes[panel..panel + steps * nr * 4];
+                micro_portable(a, lda, w, steps, c, ldc);
+            }
+        }
+    }
+}
+
+/// Portable micro-kernel: 4 rows × 16 columns.
+fn micro_portable(a: &[u8], lda: usize, w: &[i8], steps: usize, c: &mut [i32], ldc: usize) {
+    const MR: usize = 4;
+    const NR: usize = 16;
+    let mut acc = [[0i32; NR]; MR];
+    for q in 0..steps {
+        let wq = &w[q * NR * 4..(q + 1) * NR * 4];
+        for (r, accr) in acc.iter_mut().enumerate() {
+            let ar = &a[r * lda + q * 4..r * lda + q * 4 + 4];
+            let (a0, a1, a2, a3) = (
+                i32::from(ar[0]),
+                i32::from(ar[1]),
+                i32::from(ar[2]),
+                i32::from(ar[3]),
+            );
+            for (j, x) in accr.iter_mut().enumerate() {
+                let wj = &wq[j * 4..j * 4 + 4];
+                *x += a0 * i32::from(wj[0])
+                    + a1 * i32::from(wj[1])
+                    + a2 * i32::from(wj[2])
+                    + a3 * i32::from(wj[3]);
+            }
+        }
+    }
+    for (r, accr) in acc.iter().enumerate() {
+        for (d, s) in c[r * ldc..r * ldc + NR].iter_mut().zip(accr) {
+            *d += *s;
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    /// From two ymm of four columns each (`[column][k%4]` as i16), the (k0, k1)
+    /// 32-bit words of the eight columns in order.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn pairs01(x: __m256i, y: __m256i) -> __m256i {
+        let xs = _mm256_shuffle_epi32::<0b10_00_10_00>(x);
+        let ys = _mm256_shuffle_epi32::<0b10_00_10_00>(y);
+        _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_unpacklo_epi64(xs, ys))
+    }
+
+    /// As [`pairs01`], the (k2, k3) words.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn pairs23(x: __m256i, y: __m256i) -> __m256i {
+        let xs = _mm256_shuffle_epi32::<0b11_01_11_01>(x);
+        let ys = _mm256_shuffle_epi32::<0b11_01_11_01>(y);
+        _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_unpacklo_epi64(xs, ys))
+    }
+
+    /// AVX2 micro-kernel, 4 rows × 16 columns: per pair of reduction indices one
+    /// broadcast (a_k, a_k+1) as two i16 and one `vpmaddwd` per 8 columns. `w` holds
+    /// the panel as i16 in the `[k/4][column][k%4]` layout.
+    ///
+    /// # Safety
+    /// AVX2 must be available; `a` must hold 4 rows of stride `lda` with `4·steps`
+    /// bytes each, `w` `steps·64` values, `c` 4 rows of stride `ldc` with 16 values.
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn micro_avx2(
+        a: *const u8,
+        lda: usize,
+        w: *const i16,
+        steps: usize,
+        c: *mut i32,
+        ldc: usize,
+    ) {
+        // SAFETY (whole body): pointer ranges as documented above.
+        unsafe {
+            let mut acc = [[_mm256_setzero_si256(); 2]; 4];
+            // Each column's four i16 are two 32-bit words, (k0,k1) and (k2,k3):
+            // regroup them into one ymm of (k0,k1) words and one of (k2,k3) words
+            // per eight columns.
+            for q in 0..steps {
+                let wq = w.add(q * 64);
+                // Columns 0..3 of k0..k3: 16 i16 = one ymm; 4 such ymm per 16 columns.
+                let v0 = _mm256_loadu_si256(wq as *const __m256i); // cols 0-3
+                let v1 = _mm256_loadu_si256(wq.add(16) as *const __m256i); // cols 4-7
+                let v2 = _mm256_loadu_si256(wq.add(32) as *const __m256i); // cols 8-11
+                let v3 = _mm256_loadu_si256(wq.add(48) as *const __m256i); // cols 12-15
+                let w01 = [pairs01(v0, v1), pairs01(v2, v3)];
+                let w23 = [pairs23(v0, v1), pairs23(v2, v3)];
+                for (r, accr) in acc.iter_mut().enumerate() {
+                    let ar = a.add(r * lda + q * 4);
+                    let p01 = i32::from(*ar) | (i32::from(*ar.add(1)) << 16);
+                    let p23 = i32::from(*ar.add(2)) | (i32::from(*ar.add(3)) << 16);
+                    let b01 = _mm256_set1_epi32(p01);
+                    let b23 = _mm256_set1_epi32(p23);
+                    for h in 0..2 {
+                        accr[h] = _mm256_add_epi32(accr[h], _mm256_madd_epi16(b01, w01[h]));
+                        accr[h] = _mm256_add_epi32(accr[h], _mm256_madd_epi16(b23, w23[h]));
+                    }
+                }
+            }
+            for (r, accr) in acc.iter().enumerate() {
+                for (h, v) in accr.iter().enumerate() {
+                    let p = c.add(r * ldc + h * 8) as *mut __m256i;
+                    _mm256_storeu_si256(p, _mm256_add_epi32(_mm256_loadu_si256(p), *v));
+                }
+            }
+        }
+    }
+
+    /// AVX-512 VNNI micro-kernel, 8 rows × 32 columns: per four reduction indices
+    /// two 64-byte panel loads, eight 32-bit broadcasts of A and sixteen `vpdpbusd`.
+    ///
+    /// # Safety
+    /// AVX-512 F/BW/VNNI must be available; `a` must hold 8 rows of stride `lda`
+    /// with `4·steps` bytes each, `w` `steps·128` bytes, `c` 8 rows of stride `ldc`
+    /// with 32 values.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    pub unsafe fn micro_avx512(
+        a: *const u8,
+        lda: usize,
+        w: *const i8,
+        steps: usize,
+        c: *mut i32,
+        ldc: usize,
+    ) {
+        // SAFETY (whole body): pointer ranges as documented above.
+        unsafe {
+            let mut acc = [[_mm512_setzero_si512(); 2]; 8];
+            for q in 0..steps {
+                let wq = w.add(q * 128);
+                let w0 = _mm512_loadu_si512(wq as *const __m512i);
+                let w1 = _mm512_loadu_si512(wq.add(64) as *const __m512i);
+                for (r, accr) in acc.iter_mut().enumerate() {
+                    let b =
+                        _mm512_set1_epi32((a.add(r * lda + q * 4) as *const i32).read_unaligned());
+                    accr[0] = _mm512_dpbusd_epi32(accr[0], b, w0);
+                    accr[1] = _mm512_dpbusd_epi32(accr[1], b, w1);
+                }
+            }
+            for (r, accr) in acc.iter().enumerate() {
+                for (h, v) in accr.iter().enumerate() {
+                    let p = c.add(r * ldc + h * 16) as *mut __m512i;
+                    _mm512_storeu_si512(p, _mm512_add_epi32(_mm512_loadu_si512(p), *v));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stimulus::Rng;
+
+    fn naive(a: &[u8], w: &[i8], m: usize, k: usize, n: usize) -> Vec<i64> {
+        let mut c = vec![0i64; m * n];
+        for i in 0..m {
+            for kk in 0..k {
+                for j in 0..n {
+                    c[i * n + j] += i64::from(a[i * k + kk]) * i64::from(w[kk * n + j]);
+                }
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn every_kernel_is_exact_on_random_and_extreme_operands() {
+        let seed = 0x6e6e;
+        println!("seed {seed}");
+        let mut rng = Rng::new(seed);
+        for &(m, k, n) in &[
+            (1, 1, 1),
+            (3, 5, 7),
+            (9, 33, 17),
+            (17, 1030, 40),
+            (8, 4, 32),
+        ] {
+            for extreme in [false, true] {
+                let a: Vec<u8> = (0..m * k)
+                    .map(|_| if extreme { 255 } else { rng.byte() })
+                    .collect();
+                let w: Vec<i8> = (0..k * n)
+                    .map(|_| if extreme { -128 } else { rng.byte() as i8 })
+                    .collect();
+                let want = naive(&a, &w, m, k, n);
+                for kernel in Kernel::available_all() {
+                    let p = PackedW::new(kernel, &w, k, n);
+                    let mr = kernel.mr();
+                    let mut ap = vec![0u8; m.div_ceil(mr) * mr * p.kp()];
+                    for i in 0..m {
+                        ap[i * p.kp()..i * p.kp() + k].copy_from_slice(&a[i * k..(i + 1) * k]);
+                    }
+                    let mut got = vec![0i64; m * n];
+                    p.gemm_rows(&ap, m, &mut got);
+                    assert_eq!(got, want, "{kernel} {m}x{k}x{n} extreme={extreme}");
+                }
+            }
+        }
+    }
+
+    /// K beyond the i32-safe length with every product at its extreme: the i32
+    /// partial sums must be widened in time.
+    #[test]
+    fn long_reductions_widen_before_i32_overflows() {
+        let (m, k, n) = (2, K_SAFE + 700, 3);
+        let a = vec![255u8; m * k];
+        let w = vec![-128i8; k * n];
+        let want = -(255 * 128) * k as i64;
+        for kernel in Kernel::available_all() {
+            let p = PackedW::new(kernel, &w, k, n);
+            let mr = kernel.mr();
+            let mut ap = vec![0u8; m.div_ceil(mr) * mr * p.kp()];
+            for i in 0..m {
+                ap[i * p.kp()..i * p.kp() + k].copy_from_slice(&a[i * k..(i + 1) * k]);
+            }
+            let mut got = vec![0i64; m * n];
+            p.gemm_rows(&ap, m, &mut got);
+            assert!(
+                got.iter().all(|&x| x == want),
+                "{kernel}: {got:?} want {want}"
+            );
+        }
+    }
+}
