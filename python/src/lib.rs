@@ -12,54 +12,16 @@ use numpy::{
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyInt, PyString};
-use smtgen::array::{gemm_cycles, gemm_functional, Gemm};
+use smtgen::array::{gemm_cycles, Gemm};
 use smtgen::config::{design_point, PRESETS};
 use smtgen::eval::{evaluate_design, exact_gemm, lower_conv, ConvShape};
 use smtgen::Config;
 
-/// The one place a GEMM is computed: `A·W` under `cfg`'s per-cycle rule, rows of A
-/// split over `jobs` threads (0 = every core). Every entry point goes through here,
-/// so a faster engine with the same results replaces this body alone.
+/// The one place a GEMM is computed: `A·W` under `cfg`'s per-cycle rule on the fast
+/// engine (bit-exact with the golden model's `gemm_functional`), on `jobs` threads
+/// (0 = every core). Every entry point goes through here.
 fn run(cfg: &Config, g: &Gemm, jobs: usize) -> Vec<i64> {
-    let jobs = if jobs == 0 {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    } else {
-        jobs
-    };
-    let jobs = jobs.min(g.m).max(1);
-    if jobs == 1 || g.k == 0 {
-        return gemm_functional(cfg, g);
-    }
-    let rows = g.m.div_ceil(jobs);
-    let parts: Vec<Vec<i64>> = std::thread::scope(|s| {
-        let handles: Vec<_> =
-            g.a.chunks(rows * g.k)
-                .map(|a| {
-                    s.spawn(move || {
-                        let sub = Gemm {
-                            m: a.len() / g.k,
-                            k: g.k,
-                            n: g.n,
-                            a: a.to_vec(),
-                            w: g.w.clone(),
-                        };
-                        gemm_functional(cfg, &sub)
-                    })
-                })
-                .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
-    let c: Vec<i64> = parts.concat();
-    if c.len() == g.m * g.n {
-        c
-    } else {
-        // Only reachable if a worker panicked: recompute on this thread so the
-        // panic surfaces here instead of a short result.
-        gemm_functional(cfg, g)
-    }
+    smtgen::engine::gemm(cfg, g, jobs)
 }
 
 /// A library error as the Python exception a user expects: bad configs and bad
@@ -266,6 +228,21 @@ fn gemm<'py>(
     result(py, c, &[g.m, g.n], cfg.pe.acc_width > 32)
 }
 
+/// The golden model's GEMM (`gemm_functional`, one PE model per output; about a
+/// thousand times slower than [`gemm`]): the reference the tests hold [`gemm`] to.
+#[pyfunction]
+fn gemm_reference<'py>(
+    py: Python<'py>,
+    a: &Bound<'py, PyAny>,
+    w: &Bound<'py, PyAny>,
+    design: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let g = gemm_problem(a, w)?;
+    let cfg = self::design(design, &[])?;
+    let c = py.allow_threads(|| smtgen::array::gemm_functional(&cfg, &g));
+    result(py, c, &[g.m, g.n], cfg.pe.acc_width > 32)
+}
+
 fn conv_arg(v: i64, name: &str, min: i64) -> PyResult<usize> {
     if v < min {
         return Err(PyValueError::new_err(format!(
@@ -448,6 +425,7 @@ fn describe<'py>(py: Python<'py>, design: &Bound<'py, PyAny>) -> PyResult<Bound<
 fn _smtgen(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(gemm, m)?)?;
     m.add_function(wrap_pyfunction!(conv2d, m)?)?;
+    m.add_function(wrap_pyfunction!(gemm_reference, m)?)?;
     m.add_function(wrap_pyfunction!(gemm_stats, m)?)?;
     m.add_function(wrap_pyfunction!(cycles, m)?)?;
     m.add_function(wrap_pyfunction!(designs, m)?)?;

@@ -6,7 +6,7 @@ Design points are preset names (``smtgen.designs()``), ``"PRESET+key=value"``
 strings as the CLI takes them, or dicts ``{"preset": "sysmt4", "pe.rounding": ...}``.
 """
 
-from ._smtgen import conv2d, cycles, describe, designs, gemm, gemm_stats
+from ._smtgen import conv2d, cycles, describe, designs, gemm, gemm_reference, gemm_stats
 
-__all__ = ["conv2d", "cycles", "describe", "designs", "gemm", "gemm_stats"]
+__all__ = ["conv2d", "cycles", "describe", "designs", "gemm", "gemm_reference", "gemm_stats"]
 __version__ = "0.1.0"
