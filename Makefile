@@ -78,7 +78,7 @@ $(PYTHON):
 
 pyenv: $(PYTHON)
 	$(PYTHON) -c "import maturin" 2>/dev/null || $(PYTHON) -m pip install -q --disable-pip-version-check "maturin>=1.5,<2"
-	$(PYTHON) -m pip install -q --disable-pip-version-check --no-build-isolation --no-deps --force-reinstall ./python
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(PYTHON) -m pip install -q --disable-pip-version-check --no-build-isolation --no-deps --force-reinstall ./python
 
 pytest: build pyenv
 	$(PYTHON) -m pytest -q python/tests
