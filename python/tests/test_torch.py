@@ -174,6 +174,19 @@ def test_layers_it_cannot_simulate_are_an_error(layer, word):
     assert report.float_layers["2"] == "in skip" and report.quantized == ["5"]
 
 
+def test_negative_inputs_are_an_error_and_leave_the_model_as_it_was():
+    model = toy()
+    data = [(x - 0.5, y) for x, y in batches()]  # the first layer sees negative inputs
+    with pytest.raises(ValueError, match="'0' got negative inputs") as e:
+        st.quantize(model, data, batches=2, include_first=True, verbose=False)
+    assert "skip=['0']" in str(e.value)
+    assert not st.quant_layers(model) and isinstance(model[0], nn.Conv2d)
+    st.quantize(model, batches(), batches=2, verbose=False)
+    q = st.quant_layers(model)[1]
+    with pytest.raises(ValueError, match="negative input"):
+        q(-torch.ones(1, 8, 5, 5))
+
+
 def test_no_quantizable_layer_and_bad_arguments():
     with pytest.raises(ValueError, match="no quantizable layer"):
         st.quantize(nn.Sequential(nn.Flatten(), nn.Linear(4, 2)), [torch.rand(2, 4)], verbose=False)

@@ -125,6 +125,7 @@ class QuantLayer(nn.Module):
         self.kind = "conv" if isinstance(layer, nn.Conv2d) else "linear"
         self.register_buffer("max_mean", torch.zeros((), dtype=torch.float64))
         self.register_buffer("calib_samples", torch.zeros((), dtype=torch.int64))
+        self.register_buffer("calib_min", torch.zeros((), dtype=torch.float64))
         self.mode = "float"  # float | calibrate | quant
         self.design: Design = "exact"
         self.collect = False
@@ -135,6 +136,12 @@ class QuantLayer(nn.Module):
     # -- quantization -------------------------------------------------------------
     def freeze(self) -> None:
         """Quantizes the weights (per output channel, symmetric) and checks the range."""
+        if float(self.calib_min) < 0.0:
+            raise ValueError(
+                f"layer {self.name!r} got negative inputs during calibration (min {float(self.calib_min):.4g}): "
+                "smtgen's activations are unsigned 8-bit (post-ReLU, 0..255); "
+                f"keep it float with skip=[{self.name!r}]"
+            )
         if int(self.calib_samples) == 0 or float(self.max_mean) <= 0.0:
             raise ValueError(
                 f"layer {self.name!r}: calibration saw no positive activation "
@@ -219,8 +226,14 @@ class QuantLayer(nn.Module):
                     total = int(self.calib_samples) + per_sample.numel()
                     self.max_mean.mul_(int(self.calib_samples) / total).add_(per_sample.sum() / total)
                     self.calib_samples.fill_(total)
+                    self.calib_min.fill_(min(float(self.calib_min), float(x.detach().min())))
             return self.layer(x)
         with torch.no_grad():
+            if x.numel() and float(x.min()) < 0.0:
+                raise ValueError(
+                    f"layer {self.name!r}: negative input {float(x.min()):.4g}; smtgen's activations are "
+                    "unsigned 8-bit (post-ReLU, 0..255)"
+                )
             xq = self.quantize_input(x)
             if self.design in (None, "exact"):
                 y = self._exact_int(xq)
@@ -235,7 +248,6 @@ class QuantLayer(nn.Module):
         s = self.stats
         s["elements"] = s.get("elements", 0) + xq.numel()
         s["zeros"] = s.get("zeros", 0) + int((xq == 0).sum())
-        s["negative"] = s.get("negative", 0) + int((x < 0).sum())
         if st is None:
             ref = y
             hist = None
@@ -374,12 +386,17 @@ def quantize(
                     break
                 model(_inputs(batch))
                 bar.update()
+        for q in layers:
+            q.freeze()
+    except BaseException:
+        for q in layers:  # leave the model as it was given
+            _set_child(model, q.name, q.layer)
+        raise
     finally:
         bar.close()
-        model.load_state_dict({**model.state_dict(), **bn_state})
+        model.load_state_dict({**model.state_dict(), **bn_state}, strict=False)
         model.train(was_training)
     for q in layers:
-        q.freeze()
         q.mode = "quant"
         q.design = "exact"
     if verbose:
@@ -437,7 +454,7 @@ def recalibrate_bn(model: nn.Module, loader: Iterable, batches: int = 17, progre
 
 def layer_stats(model: nn.Module, loader: Iterable, batches: int = 1, progress: bool = False) -> List[dict]:
     """Per simulated layer, over ``batches`` batches in eval mode: the share of zero
-    (quantized) input activations, the share of negative inputs clamped to zero, the
+    (quantized) input activations, the
     share of PE cycles (groups) where two or more lanes are active (lanes collide),
     the share of active products computed at reduced precision, and the SQNR (dB) of
     the layer's output against the exact int8 layer on the same input."""
@@ -465,13 +482,16 @@ def layer_stats(model: nn.Module, loader: Iterable, batches: int = 1, progress: 
     for q in layers:
         s = q.stats
         exact = q.design in (None, "exact")
+        if q.design == "float":
+            out.append({"layer": q.name, "design": "float", "zero_fraction": None, "collide_fraction": None,
+                        "reduced_fraction": None, "sqnr_db": None})
+            continue
         err2, ref2 = s.get("err2", 0.0), s.get("ref2", 0.0)
         out.append(
             {
                 "layer": q.name,
                 "design": "exact" if exact else (q.design if isinstance(q.design, str) else dict(q.design)),
                 "zero_fraction": s.get("zeros", 0) / max(s.get("elements", 0), 1),
-                "negative_fraction": s.get("negative", 0) / max(s.get("elements", 0), 1),
                 "collide_fraction": 0.0 if exact else s.get("collide", 0) / max(s.get("cycles", 0), 1),
                 "reduced_fraction": 0.0 if exact else s.get("reduced", 0.0) / max(s.get("active", 0), 1),
                 "sqnr_db": float("inf") if err2 == 0 else 10.0 * np.log10(ref2 / err2) if ref2 > 0 else float("-inf"),
