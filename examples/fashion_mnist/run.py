@@ -230,7 +230,7 @@ def main(argv=None) -> int:
         w.writeheader()
         for r in rows:
             w.writerow({k: ("" if r[k] is None else (f"{r[k]:.4f}" if isinstance(r[k], float) else r[k])) for k in fields})
-    lfields = ["design", "layer", "zero_fraction", "negative_fraction", "collide_fraction", "reduced_fraction", "sqnr_db"]
+    lfields = ["design", "layer", "zero_fraction", "collide_fraction", "reduced_fraction", "sqnr_db"]
     with open(args.out / "layer_stats.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=lfields)
         w.writeheader()

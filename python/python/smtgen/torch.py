@@ -409,7 +409,7 @@ def simulate(model: nn.Module, design: Union[Design, Mapping[str, Design]], defa
     mapping ``{layer_name: design}`` (layers it does not name run ``default``).
     A design is ``"exact"`` (the int8 baseline, computed exactly), ``"float"``
     (the layer's float path), a preset name, a ``"PRESET+key=value"`` string or a
-    dict. Every design is validated before anything changes. Returns the model."""
+    dict with a ``"preset"`` key (a mapping without one names layers). Every design is validated before anything changes. Returns the model."""
     layers = quant_layers(model)
     if not layers:
         raise ValueError("model has no simulated layer: call smtgen.torch.quantize(model, loader) first")
