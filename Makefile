@@ -7,6 +7,8 @@
 #   make regress-cover       the covering set's non-preset points (in make test)
 #   make snapshots           refresh the golden RTL snapshots after an intended change
 #   make bench               golden-model throughput
+#   make pytest              the Python package (python/) built into .venv, and its tests
+#   make fashion-mnist       the worked example: accuracy of a CNN under every preset
 PRESET   ?= sysmt2
 OUT      ?= rtl_out
 CYCLES   ?= 1000000
@@ -15,8 +17,10 @@ PROVE_TIMEOUT ?= 1800
 COLS     ?= 4
 SMTGEN   := target/release/smtgen
 CARGO    ?= cargo
+VENV     ?= .venv
+PYTHON   := $(VENV)/bin/python
 
-.PHONY: all setup build run gen lint sim sim-array regress regress-cover snapshots regress-large test unit fmt-check clippy prove bench bench-eval bench-array clean
+.PHONY: all setup build run gen lint sim sim-array regress regress-cover snapshots regress-large test unit fmt-check clippy prove bench bench-eval bench-array clean pyenv pytest fashion-mnist
 
 all: build
 
@@ -78,7 +82,22 @@ clippy:
 unit:
 	$(CARGO) test --release
 
-test: setup fmt-check clippy unit regress regress-cover
+# The Python package in a venv that sees Debian's torch and numpy (PyPI's torch is
+# never needed); pytest's exit status fails the target, "no tests" (5) included.
+$(PYTHON):
+	/usr/bin/python3 -m venv --system-site-packages $(VENV)
+
+pyenv: $(PYTHON)
+	$(PYTHON) -c "import maturin" 2>/dev/null || $(PYTHON) -m pip install -q --disable-pip-version-check "maturin>=1.5,<2"
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(PYTHON) -m pip install -q --disable-pip-version-check --no-build-isolation --no-deps --force-reinstall ./python
+
+pytest: build pyenv
+	$(PYTHON) -m pytest -q python/tests
+
+fashion-mnist: pyenv
+	$(PYTHON) examples/fashion_mnist/run.py
+
+test: setup fmt-check clippy unit regress regress-cover pytest
 
 bench: build
 	$(SMTGEN) bench

