@@ -295,6 +295,7 @@ impl Plan {
             // Per group, the weight patterns its columns have (a bit per pattern).
             let seen: Vec<u16> = (0..groups)
                 .into_par_iter()
+                .with_min_len(64)
                 .map(|gi| {
                     let mut seen = 0u16;
                     for j in 0..g.n {
@@ -489,6 +490,7 @@ impl Plan {
             .collect();
         wp.par_chunks_mut((t * n).max(1))
             .zip(slots.par_iter())
+            .with_min_len(64)
             .for_each(|(dst, &(term, gi))| {
                 for l in 0..t {
                     let k = gi * t + l;
@@ -496,13 +498,19 @@ impl Plan {
                         break;
                     }
                     let src = &g.w[k * n..(k + 1) * n];
-                    for (j, (d, &w)) in dst[l * n..(l + 1) * n].iter_mut().zip(src).enumerate() {
-                        if !self.weight_test || cls[gi * n + j] == term.class {
-                            *d = if term.nib {
-                                self.nib4[w as u8 as usize]
-                            } else {
-                                w
-                            };
+                    let d = &mut dst[l * n..(l + 1) * n];
+                    if term.nib {
+                        for (d, &w) in d.iter_mut().zip(src) {
+                            *d = self.nib4[w as u8 as usize];
+                        }
+                    } else {
+                        d.copy_from_slice(src);
+                    }
+                    if self.weight_test {
+                        // Keep only the columns of this term's class (branch-free).
+                        let cr = &cls[gi * n..(gi + 1) * n];
+                        for (d, &c) in d.iter_mut().zip(cr) {
+                            *d &= -i8::from(c == term.class);
                         }
                     }
                 }
