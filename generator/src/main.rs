@@ -127,6 +127,11 @@ struct EvalArgs {
     /// Threads for the engine (0: all cores).
     #[arg(long, default_value_t = 0)]
     jobs: usize,
+    /// Prune the weights first: 2:4 keeps the two largest |w| of each aligned group of
+    /// four k (ties to the lower k); errors are then also reported against the dense
+    /// weights. Never applied unless asked for.
+    #[arg(long, value_parser = smtgen::sparse::parse_prune)]
+    prune: Option<smtgen::sparse::Prune>,
     /// Comma-separated design points (default: every preset): a preset, or a preset
     /// with overrides, e.g. sysmt4+pe.window_logic=edge
     #[arg(long, value_delimiter = ',')]
@@ -327,6 +332,10 @@ enum Cmd {
         /// Threads for the engine (0: all cores).
         #[arg(long, default_value_t = 0)]
         jobs: usize,
+        /// Prune W first: 2:4 keeps the two largest |w| of each aligned group of four
+        /// k (ties to the lower k). Never applied unless asked for.
+        #[arg(long, value_parser = smtgen::sparse::parse_prune)]
+        prune: Option<smtgen::sparse::Prune>,
     },
     /// Measure throughput: the golden model (lane-MACs/s per preset, one core) or,
     /// with --array, Verilator simulation of arrays (array cycles/s), or, with
@@ -593,7 +602,8 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
             out,
             cycle_accurate,
             jobs,
-        } => gemm_cmd(&cfg.build()?, &a, &w, &out, cycle_accurate, jobs)?,
+            prune,
+        } => gemm_cmd(&cfg.build()?, &a, &w, &out, cycle_accurate, jobs, prune)?,
         Cmd::Bench {
             gemm: true,
             shapes,
@@ -1015,7 +1025,8 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
     } else {
         a.presets.clone()
     };
-    let cfgs = Selection {
+    let mut names = names;
+    let mut cfgs = Selection {
         specs: &names,
         flags: vec![
             ("--rows", "array.rows", a.rows.to_string()),
@@ -1037,13 +1048,48 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
         smtgen::guard::check_out_dir("--report", d)?;
     }
     let areas = a.area.as_deref().map(read_area_ratios).transpose()?;
-    let (name, g, quant) = eval_workload(&a)?;
+    let (name, mut g, quant) = eval_workload(&a)?;
+    let what =
+        a.w.as_ref()
+            .or(a.weights.as_ref())
+            .map_or("the synthetic weights".to_string(), |p| {
+                p.display().to_string()
+            });
+    if a.presets.is_empty()
+        && a.prune.is_none()
+        && !smtgen::sparse::is_2_4(&g.w, g.k, g.n)
+        && cfgs.iter().any(|c| c.pe.stc)
+    {
+        // The default list leaves the 2:4-sparse designs out of a dense workload, and
+        // says so; named ones are checked (and refused) below.
+        let left: Vec<String> = names
+            .iter()
+            .zip(&cfgs)
+            .filter(|(_, c)| c.pe.stc)
+            .map(|(n, _)| n.clone())
+            .collect();
+        println!(
+            "note: {} left out: {what} are not 2:4-sparse (add --prune 2:4, or name them in --presets)",
+            left.join(", ")
+        );
+        let keep: Vec<bool> = cfgs.iter().map(|c| !c.pe.stc).collect();
+        let mut it = keep.iter();
+        cfgs.retain(|_| *it.next().unwrap_or(&true));
+        let mut it = keep.iter();
+        names.retain(|_| *it.next().unwrap_or(&true));
+    }
+    let dense_w = a.prune.map(|_| g.w.clone());
+    let pes: Vec<&smtgen::config::PeConfig> = cfgs.iter().map(|c| &c.pe).collect();
+    let note = smtgen::sparse::prepare_weights(&mut g.w, g.k, g.n, a.prune, &pes, &what)?;
     println!(
         "smtgen eval: {name}, {} MACs, {}x{} array",
         g.m * g.n * g.k,
         a.rows,
         a.cols
     );
+    if let Some(n) = note {
+        println!("{n}");
+    }
     if let Some(q) = &quant {
         let (lo, hi) = q
             .weight_scales
@@ -1059,8 +1105,12 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let mut evals = Vec::new();
+    let mut results = Vec::new();
     for (cfg, label) in cfgs.iter().zip(&names) {
-        let (mut e, _) = evaluate_design_jobs(cfg, &g, &exact, a.jobs, &|| bar.inc(1));
+        let (mut e, c) = evaluate_design_jobs(cfg, &g, &exact, a.jobs, &|| bar.inc(1));
+        if dense_w.is_some() {
+            results.push(c);
+        }
         // Labelled as written, like `smtgen compare`, so --area finds the row.
         e.design = label.clone();
         if let Some(ar) = &areas {
@@ -1072,6 +1122,35 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
     let secs = t0.elapsed().as_secs_f64();
     let table = eval_table(&evals);
     print!("{}", table.to_text());
+    if let Some(dw) = &dense_w {
+        // Against the dense weights: what pruning and the design cost together.
+        let dense = exact_gemm_jobs(
+            &smtgen::array::Gemm {
+                w: dw.clone(),
+                ..g.clone()
+            },
+            a.jobs,
+        );
+        println!("against the exact GEMM of the dense (unpruned) weights:");
+        println!("  {:<24} {:>10} {:>12}", "design", "SQNR dB", "rel L2 %");
+        let row = |label: &str, c: &[i64]| {
+            let (mut num, mut den) = (0f64, 0f64);
+            for (x, r) in c.iter().zip(&dense) {
+                num += ((x - r) as f64).powi(2);
+                den += (*r as f64).powi(2);
+            }
+            println!(
+                "  {:<24} {:>10.2} {:>12.3}",
+                label,
+                10.0 * (den / num.max(f64::MIN_POSITIVE)).log10(),
+                100.0 * (num / den.max(f64::MIN_POSITIVE)).sqrt()
+            );
+        };
+        row("exact on pruned weights", &exact);
+        for (e, c) in evals.iter().zip(&results) {
+            row(&e.design, c);
+        }
+    }
     println!(
         "{:.2} s, {:.0} M MACs/s over {} designs on {} thread(s), engine kernel {}",
         secs,
@@ -1201,6 +1280,7 @@ fn gemm_cmd(
     out: &std::path::Path,
     cycle_accurate: bool,
     jobs: usize,
+    prune: Option<smtgen::sparse::Prune>,
 ) -> Result<()> {
     use smtgen::array::{gemm_cycles, run_gemm, Gemm};
     smtgen::guard::check_out_file("--out", out, &[a, w])?;
@@ -1218,13 +1298,24 @@ fn gemm_cmd(
         });
     }
     smtgen::guard::gemm_dims("--a/--w", am.rows, am.cols, wm.cols)?;
-    let g = Gemm {
+    let mut g = Gemm {
         m: am.rows,
         k: am.cols,
         n: wm.cols,
         a: am.data,
         w: wm.data,
     };
+    let note = smtgen::sparse::prepare_weights(
+        &mut g.w,
+        g.k,
+        g.n,
+        prune,
+        &[&cfg.pe],
+        &w.display().to_string(),
+    )?;
+    if let Some(n) = note {
+        println!("{n}");
+    }
     let c = smtgen::engine::gemm_with(cfg, &g, jobs, kernel, &|_| {});
     let (r, cc) = (cfg.array.rows as usize, cfg.array.cols as usize);
     let groups = g.groups(cfg.pe.lanes());

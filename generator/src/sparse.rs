@@ -55,6 +55,55 @@ pub fn prune_2_4(w: &mut [i8], k: usize, n: usize) -> usize {
     zeroed
 }
 
+/// A `--prune` value: the only pruning smtgen offers is 2:4 along K.
+pub fn parse_prune(s: &str) -> std::result::Result<Prune, String> {
+    match s {
+        "2:4" => Ok(Prune::TwoOfFour),
+        _ => Err(format!(
+            "`{s}`: allowed 2:4 (keep the two largest |w| of each group of four k)"
+        )),
+    }
+}
+
+/// A pruning a user asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prune {
+    /// Keep the two largest |w| of every aligned group of four k (ties to the lower k).
+    TwoOfFour,
+}
+
+/// Applies `prune` (if any) to the K×N weights and says what it did, then checks the
+/// weights against every design in `designs` that takes 2:4-sparse weights (naming
+/// `what` on failure). Returns the line to print about the pruning.
+pub fn prepare_weights(
+    w: &mut [i8],
+    k: usize,
+    n: usize,
+    prune: Option<Prune>,
+    designs: &[&crate::config::PeConfig],
+    what: &str,
+) -> Result<Option<String>> {
+    let note = prune.map(|Prune::TwoOfFour| {
+        let before = w.iter().filter(|&&x| x != 0).count();
+        let zeroed = prune_2_4(w, k, n);
+        format!(
+            "pruned {what} to 2:4 along K: zeroed {zeroed} of {before} non-zero weights \
+             ({:.1} %), {} remain",
+            100.0 * zeroed as f64 / before.max(1) as f64,
+            before - zeroed
+        )
+    });
+    if designs.iter().any(|d| d.stc) {
+        check_2_4(w, k, n, what)?;
+    }
+    Ok(note)
+}
+
+/// Whether the K×N weights are 2:4-sparse along K.
+pub fn is_2_4(w: &[i8], k: usize, n: usize) -> bool {
+    check_2_4(w, k, n, "").is_ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -143,3 +143,70 @@ fn gemm_rejects_bad_shapes_dtypes_and_values() {
     );
     assert!(!p("c.npy").exists(), "nothing written on error");
 }
+
+#[test]
+fn two_four_designs_reject_dense_weights_and_prune_says_what_it_zeroed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ap, wp, cp) = (
+        dir.path().join("a.npy"),
+        dir.path().join("w.npy"),
+        dir.path().join("c.npy"),
+    );
+    // K = 8, N = 2; column 1's second group (k = 4..7) has three non-zero weights.
+    let a: Vec<u8> = (0..3 * 8).map(|i| (i * 37 % 256) as u8).collect();
+    let w: Vec<i8> = vec![
+        1, 0, 0, 0, 2, 0, 0, 0, // k = 0..3
+        0, 5, 0, -7, 0, 9, 0, 0, // k = 4..7
+    ];
+    write_npy(&ap, &[3, 8], &a).unwrap();
+    write_npy(&wp, &[8, 2], &w).unwrap();
+    let args = |extra: &[&str]| {
+        let mut v = vec![
+            "gemm",
+            "--preset",
+            "sparq-stc-4b5opt",
+            "--a",
+            ap.to_str().unwrap(),
+            "--w",
+            wp.to_str().unwrap(),
+            "--out",
+            cp.to_str().unwrap(),
+        ];
+        v.extend_from_slice(extra);
+        v.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    let a1 = args(&[]);
+    let o = smtgen(&a1.iter().map(String::as_str).collect::<Vec<_>>(), None);
+    let e = stderr(&o);
+    assert!(!o.status.success() && !cp.exists(), "{e}");
+    assert!(
+        e.contains("w.npy")
+            && e.contains("column 1")
+            && e.contains("group 1")
+            && e.contains("3 non-zero"),
+        "{e}"
+    );
+    assert!(!e.contains("panicked"), "{e}");
+    let a2 = args(&["--prune", "2:4"]);
+    let o = smtgen(&a2.iter().map(String::as_str).collect::<Vec<_>>(), None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("zeroed 1 of 5 non-zero weights"), "{out}");
+    // The pruned column keeps its two largest |w| (9 and -7) and drops 5 (k = 4).
+    let mut pruned = w.clone();
+    smtgen::sparse::prune_2_4(&mut pruned, 8, 2);
+    assert_eq!(
+        (pruned[4 * 2 + 1], pruned[5 * 2 + 1], pruned[6 * 2 + 1]),
+        (0, -7, 9)
+    );
+    let cfg = Config::preset("sparq-stc-4b5opt").unwrap();
+    let (_, c) = read_int_tensor(&cp, "<i4", "C").unwrap();
+    assert_eq!(c, spec_gemm(&cfg.pe, 3, 8, 2, &a, &pruned));
+    let a3 = args(&["--prune", "1:4"]);
+    let o = smtgen(&a3.iter().map(String::as_str).collect::<Vec<_>>(), None);
+    assert!(
+        !o.status.success() && stderr(&o).contains("allowed 2:4"),
+        "{}",
+        stderr(&o)
+    );
+}
