@@ -25,7 +25,7 @@ pub fn check_2_4(w: &[i8], k: usize, n: usize, what: &str) -> Result<()> {
                     at: format!("column {j}, group {g} (k = {}..{})", ks.start, ks.end - 1),
                     what: format!(
                         "{nz} non-zero weights; 2:4-sparse weights (pe.stc) allow at most {KEEP} \
-                         in each group of {GROUP} consecutive k (prune with --prune 2:4)"
+                         in each group of {GROUP} consecutive k (prune with --prune 2:4, or smtgen.prune_2_4 in Python)"
                     ),
                 });
             }

@@ -24,6 +24,15 @@ fn run(cfg: &Config, g: &Gemm, jobs: usize) -> Vec<i64> {
     smtgen::engine::gemm(cfg, g, jobs)
 }
 
+/// Refuses weights a 2:4-sparse design cannot take (spec §5.1) before any work,
+/// naming the column, the group of k and its count; other designs take any weights.
+fn two_four(cfg: &Config, g: &Gemm, what: &str) -> PyResult<()> {
+    if cfg.pe.stc {
+        smtgen::sparse::check_2_4(&g.w, g.k, g.n, what).map_err(value_err)?;
+    }
+    Ok(())
+}
+
 /// A library error as the Python exception a user expects: bad configs and bad
 /// operands are `ValueError`.
 fn value_err(e: smtgen::Error) -> PyErr {
@@ -224,6 +233,7 @@ fn gemm<'py>(
     let g = gemm_problem(a, w)?;
     let cfg = self::design(design, &[])?;
     let jobs = jobs_arg(jobs)?;
+    two_four(&cfg, &g, "w")?;
     let c = py.allow_threads(|| run(&cfg, &g, jobs));
     result(py, c, &[g.m, g.n], cfg.pe.acc_width > 32)
 }
@@ -239,6 +249,7 @@ fn gemm_reference<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let g = gemm_problem(a, w)?;
     let cfg = self::design(design, &[])?;
+    two_four(&cfg, &g, "w")?;
     let c = py.allow_threads(|| smtgen::array::gemm_functional(&cfg, &g));
     result(py, c, &[g.m, g.n], cfg.pe.acc_width > 32)
 }
@@ -296,8 +307,10 @@ fn conv2d<'py>(
     };
     let cfg = self::design(design, &[])?;
     let (oh, ow) = s.out_hw();
+    let g = lower_conv(&s, &xv, &wv);
+    // Lowered, column o is output channel o and k runs tap-major, input-channel-innermost.
+    two_four(&cfg, &g, "w (as K x O, k = tap * C + input channel)")?;
     let out = py.allow_threads(|| {
-        let g = lower_conv(&s, &xv, &wv);
         let c = run(&cfg, &g, jobs);
         let mut out = vec![0i64; c.len()];
         for b in 0..s.n {
@@ -324,6 +337,7 @@ fn gemm_stats<'py>(
 ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyDict>)> {
     let g = gemm_problem(a, w)?;
     let cfg = self::design(design, &[])?;
+    two_four(&cfg, &g, "w")?;
     let (ev, c) = py.allow_threads(|| {
         let exact = exact_gemm(&g);
         evaluate_design(&cfg, &g, &exact, &|| {})
@@ -411,6 +425,7 @@ fn describe<'py>(py: Python<'py>, design: &Bound<'py, PyAny>) -> PyResult<Bound<
     d.set_item("lanes", cfg.pe.threads)?;
     d.set_item("policy", cfg.pe.policy.name())?;
     d.set_item("acc_width", cfg.pe.acc_width)?;
+    d.set_item("stc", cfg.pe.stc)?;
     if let Ok(s) = design.extract::<String>() {
         if let Some(p) = PRESETS.iter().find(|p| p.name == s) {
             d.set_item("about", p.about)?;

@@ -51,6 +51,9 @@ def test_designs_are_the_cli_presets(cli):
 def test_gemm_equals_cli_and_golden_model(design, cli, tmp_path):
     rng = np.random.default_rng([SEED, DESIGNS.index(design)])
     a, w = operands(rng, 37, 75, 23)
+    if smtgen.describe(design)["stc"]:
+        # 2:4-sparse designs take 2:4-sparse weights only.
+        w, _ = smtgen.prune_2_4(w)
     got = smtgen.gemm(a, w, design)
     assert got.shape == (37, 23) and got.dtype == np.int32
     ref = smtgen.gemm_reference(a, w, design)
@@ -201,3 +204,27 @@ def test_bad_conv_and_jobs_arguments():
         smtgen.conv2d(x[:, :, :2, :2], w[:, :3], "sysmt2")
     with pytest.raises(ValueError, match="jobs = -1"):
         smtgen.gemm(A, W, "sysmt2", jobs=-1)
+
+
+def test_prune_2_4_keeps_the_two_largest_and_stc_designs_refuse_dense_weights():
+    w = np.array([[3, 0], [-7, 5], [7, -7], [-128, 9], [1, 0], [2, 0]], dtype=np.int8)  # K = 6, N = 2
+    p, zeroed = smtgen.prune_2_4(w)
+    assert zeroed == 3 and p.dtype == np.int8
+    # Column 0, k = 0..3: |-128| and |-7| = |7| (tie: the lower k) stay; k = 4, 5 stay.
+    assert p[:, 0].tolist() == [0, -7, 0, -128, 1, 2]
+    assert p[:, 1].tolist() == [0, 0, -7, 9, 0, 0]
+    a = np.full((2, 6), 200, dtype=np.uint8)
+    with pytest.raises(ValueError) as e:
+        smtgen.gemm(a, w, "sparq-stc-4b5opt")
+    msg = str(e.value)
+    assert "w" in msg and "column 0" in msg and "group 0" in msg and "4 non-zero" in msg, msg
+    got = smtgen.gemm(a, p, "sparq-stc-4b5opt")
+    assert np.array_equal(got, smtgen.gemm_reference(a, p, "sparq-stc-4b5opt"))
+    # Conv weights O x C x KH x KW: groups of four input channels at each tap.
+    wc = np.arange(1, 1 + 2 * 8 * 1 * 1, dtype=np.int8).reshape(2, 8, 1, 1)
+    pc, z = smtgen.prune_2_4(wc)
+    assert z == 8 and pc[0, :, 0, 0].tolist() == [0, 0, 3, 4, 0, 0, 7, 8]
+    x = np.ones((1, 8, 3, 3), dtype=np.uint8)
+    with pytest.raises(ValueError):
+        smtgen.conv2d(x, wc, "sparq-stc-4b5opt")
+    smtgen.conv2d(x, pc, "sparq-stc-4b5opt")
