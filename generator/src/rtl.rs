@@ -24,8 +24,58 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub struct GeneratedFile {
     /// File name (no directory), `<module>.v` or `<top>.f`.
     pub name: String,
+    /// What the file is, so that callers pick files by role rather than by name.
+    pub role: Role,
     /// Full text, ending in a newline.
     pub text: String,
+}
+
+/// The role of a [`GeneratedFile`] in a design.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// A combinational module of the PE's datapath (windows, nibble, multiplier,
+    /// edge conditioning, cond, fabric, 2:4 selection): what a proof takes.
+    Datapath,
+    /// The PE's accumulator, `<name>_acc`.
+    Accumulator,
+    /// The PE top, `<name>_pe`.
+    PeTop,
+    /// `<name>_pe_solo`: the PE with its own edge conditioning, for PE-level tests
+    /// (the array has its own edge and leaves it out).
+    PeSolo,
+    /// A module of the array around the PEs (delay line, cell, array top).
+    Array,
+    /// A `.f` filelist naming a top's files.
+    Filelist,
+    /// A behavioural reference module (`<name>_ref` and its parts).
+    Reference,
+    /// A proof variant (`<name>_cond_cut`, `_ref_cut`, `_front`, `_front_cut`).
+    ProofVariant,
+    /// A proof's miter (built by `smtgen prove`, never written by `gen`).
+    Miter,
+}
+
+impl GeneratedFile {
+    /// The file `<module>.v` of one module.
+    pub fn module(module: &str, role: Role, text: String) -> GeneratedFile {
+        GeneratedFile {
+            name: format!("{module}.v"),
+            role,
+            text,
+        }
+    }
+
+    /// The filelist `<top>.f` naming `files` in order.
+    pub fn filelist<'a>(
+        top: &str,
+        files: impl IntoIterator<Item = &'a GeneratedFile>,
+    ) -> GeneratedFile {
+        GeneratedFile {
+            name: format!("{top}.f"),
+            role: Role::Filelist,
+            text: files.into_iter().map(|f| format!("{}\n", f.name)).collect(),
+        }
+    }
 }
 
 /// One multiplier unit of a PE's fabric: operand widths and the shifts it can take.
@@ -455,42 +505,28 @@ fn core(cfg: &Config) -> Config {
     }
 }
 
-/// Rewrites the config block of the core's headers to the whole design's.
-fn with_header_of(
-    mut files: Vec<GeneratedFile>,
-    core: &Config,
-    cfg: &Config,
-) -> Vec<GeneratedFile> {
-    let block =
-        |c: &Config| -> String { c.to_yaml().lines().map(|l| format!("//   {l}\n")).collect() };
-    let (from, to) = (block(core), block(cfg));
-    for f in &mut files {
-        f.text = f.text.replacen(&from, &to, 1);
-    }
-    files
-}
-
 /// The PE of a 2:4-sparse design (spec §5.1): the two-lane core's files, the
 /// selection `<name>_sel` and a four-lane PE top that puts it in front of the cond.
 fn generate_stc_pe(cfg: &Config) -> Result<Vec<GeneratedFile>> {
     let prefix = cfg.name.as_str();
     let c = core(cfg);
     let top = format!("{prefix}_pe");
-    let mut files: Vec<GeneratedFile> = with_header_of(generate_pe(&c)?, &c, cfg)
+    let mut files: Vec<GeneratedFile> = pe_files(&c, cfg)?
         .into_iter()
-        .filter(|f| f.name != format!("{top}.v") && f.name != format!("{top}.f"))
+        .filter(|f| !matches!(f.role, Role::PeTop | Role::Filelist))
         .collect();
     let m = format!("{prefix}_sel");
-    files.push(GeneratedFile {
-        name: format!("{m}.v"),
-        text: render(
+    files.push(GeneratedFile::module(
+        &m,
+        Role::Datapath,
+        render(
             &SelTpl {
                 header: &header(&m, "2:4 operand selection", cfg),
                 prefix,
             },
             &m,
         )?,
-    });
+    ));
     let us = units(&c);
     let text = render(
         &PeTpl {
@@ -511,31 +547,25 @@ fn generate_stc_pe(cfg: &Config) -> Result<Vec<GeneratedFile>> {
         },
         &top,
     )?;
-    files.push(GeneratedFile {
-        name: format!("{top}.v"),
-        text,
-    });
-    let list: String = files.iter().map(|f| format!("{}\n", f.name)).collect();
-    files.push(GeneratedFile {
-        name: format!("{top}.f"),
-        text: list,
-    });
+    files.push(GeneratedFile::module(&top, Role::PeTop, text));
+    files.push(GeneratedFile::filelist(&top, &files));
     Ok(files)
 }
 
 /// The plain reference of the 2:4 selection, `<name>_ref_sel`.
 pub fn generate_ref_sel(cfg: &Config) -> Result<GeneratedFile> {
     let m = format!("{}_ref_sel", cfg.name);
-    Ok(GeneratedFile {
-        name: format!("{m}.v"),
-        text: render(
+    Ok(GeneratedFile::module(
+        &m,
+        Role::Reference,
+        render(
             &RefSelTpl {
                 header: &header(&m, "behavioural reference of the 2:4 selection", cfg),
                 prefix: &cfg.name,
             },
             &m,
         )?,
-    })
+    ))
 }
 
 /// Round-to-nearest-even condition of a window at LSB position `p` of activation `a`:
@@ -652,14 +682,14 @@ struct CondQuadTpl<'a> {
 /// same text except that the lanes' zero tests leave through `on_o` and the datapath
 /// takes the lanes' activity from `on_i` (two- and four-lane reducing policies only;
 /// the others have no activity to cut).
-fn cond_text(cfg: &Config, cut: bool) -> Result<String> {
+fn cond_text(cfg: &Config, cut: bool, shown: &Config) -> Result<String> {
     let prefix = cfg.name.as_str();
     let pe = &cfg.pe;
     let rnd = pe.rounding_or_default();
     let zt = pe.zero_test.unwrap_or(ZeroTest::Act);
     let set = pe.window.unwrap_or(WindowSet::W4b2opt);
     let m = format!("{prefix}_cond{}", if cut { "_cut" } else { "" });
-    let h = header(&m, "operand conditioning and routing", cfg);
+    let h = header(&m, "operand conditioning and routing", shown);
     let wm = win_module(prefix, set, rnd);
     Ok(match pe.policy {
         Policy::Baseline | Policy::Ideal => render(
@@ -824,9 +854,9 @@ fn render<T: Template + Branches>(t: &T, name: &str) -> Result<String> {
     Ok(s)
 }
 
-fn win_file(prefix: &str, set: WindowSet, rnd: Rounding, cfg: &Config) -> Result<GeneratedFile> {
+fn win_file(prefix: &str, set: WindowSet, rnd: Rounding, shown: &Config) -> Result<GeneratedFile> {
     let module = win_module(prefix, set, rnd);
-    let header = header(&module, &format!("activation window {}", set.name()), cfg);
+    let header = header(&module, &format!("activation window {}", set.name()), shown);
     let n = set.bits();
     let pos = set.positions();
     let opts = pos
@@ -871,10 +901,7 @@ fn win_file(prefix: &str, set: WindowSet, rnd: Rounding, cfg: &Config) -> Result
         },
         &module,
     )?;
-    Ok(GeneratedFile {
-        name: format!("{module}.v"),
-        text,
-    })
+    Ok(GeneratedFile::module(&module, Role::Datapath, text))
 }
 
 /// Renders every file of one PE (leaf modules first) and its filelist
@@ -883,6 +910,12 @@ pub fn generate_pe(cfg: &Config) -> Result<Vec<GeneratedFile>> {
     if cfg.pe.stc {
         return generate_stc_pe(cfg);
     }
+    pe_files(cfg, cfg)
+}
+
+/// The files of a PE without the 2:4 selection, their headers naming the design
+/// `shown` (the 2:4-sparse design whose core `cfg` is, or `cfg` itself).
+fn pe_files(cfg: &Config, shown: &Config) -> Result<Vec<GeneratedFile>> {
     let prefix = cfg.name.as_str();
     let pe = &cfg.pe;
     let us = units(cfg);
@@ -892,13 +925,10 @@ pub fn generate_pe(cfg: &Config) -> Result<Vec<GeneratedFile>> {
     let sh_bits = 4 * us.len() as u32;
     let rnd = pe.rounding_or_default();
     let mut files = Vec::new();
-    let mut add = |module: String, text: String| {
-        files.push(GeneratedFile {
-            name: format!("{module}.v"),
-            text,
-        })
+    let mut add = |module: String, role: Role, text: String| {
+        files.push(GeneratedFile::module(&module, role, text))
     };
-    let hdr = |m: &str, what: &str| header(m, what, cfg);
+    let hdr = |m: &str, what: &str| header(m, what, shown);
 
     // Leaves: windows and nibbles.
     let set = pe.window.unwrap_or(WindowSet::W4b2opt);
@@ -915,14 +945,15 @@ pub fn generate_pe(cfg: &Config) -> Result<Vec<GeneratedFile>> {
     }
     let mut leaf = Vec::new();
     for s in &wins {
-        leaf.push(win_file(prefix, *s, rnd, cfg)?);
+        leaf.push(win_file(prefix, *s, rnd, shown)?);
     }
     if pe.policy == Policy::Sysmt && pe.threads == 4 {
         let m = format!("{prefix}_nib4");
         let h = hdr(&m, "SySMT signed weight nibble");
-        leaf.push(GeneratedFile {
-            name: format!("{m}.v"),
-            text: render(
+        leaf.push(GeneratedFile::module(
+            &m,
+            Role::Datapath,
+            render(
                 &Nib4Tpl {
                     header: &h,
                     prefix,
@@ -931,12 +962,13 @@ pub fn generate_pe(cfg: &Config) -> Result<Vec<GeneratedFile>> {
                 },
                 &m,
             )?,
-        });
+        ));
     }
 
     let m = format!("{prefix}_mul");
     add(
         m.clone(),
+        Role::Datapath,
         render(
             &MulTpl {
                 header: &hdr(&m, "multiplier unit"),
@@ -966,7 +998,7 @@ pub fn generate_pe(cfg: &Config) -> Result<Vec<GeneratedFile>> {
             },
             &m,
         )?;
-        add(m, text);
+        add(m, Role::Datapath, text);
         if pw > 0 {
             let m = format!("{prefix}_pre_wgt");
             let text = render(
@@ -979,14 +1011,14 @@ pub fn generate_pe(cfg: &Config) -> Result<Vec<GeneratedFile>> {
                 },
                 &m,
             )?;
-            add(m, text);
+            add(m, Role::Datapath, text);
         }
     }
 
     // Conditioning.
     let m = format!("{prefix}_cond");
-    let cond = cond_text(cfg, false)?;
-    add(m, cond);
+    let cond = cond_text(cfg, false, shown)?;
+    add(m, Role::Datapath, cond);
 
     // Fabric.
     let (mut xo, mut yo) = (0, 0);
@@ -1040,7 +1072,7 @@ pub fn generate_pe(cfg: &Config) -> Result<Vec<GeneratedFile>> {
         },
         &m,
     )?;
-    add(m, fabric);
+    add(m, Role::Datapath, fabric);
 
     let m = format!("{prefix}_acc");
     let acc = render(
@@ -1054,7 +1086,7 @@ pub fn generate_pe(cfg: &Config) -> Result<Vec<GeneratedFile>> {
         },
         &m,
     )?;
-    add(m, acc);
+    add(m, Role::Accumulator, acc);
 
     let m = format!("{prefix}_pe");
     let top = render(
@@ -1076,7 +1108,7 @@ pub fn generate_pe(cfg: &Config) -> Result<Vec<GeneratedFile>> {
         },
         &m,
     )?;
-    add(m.clone(), top);
+    add(m.clone(), Role::PeTop, top);
     if edge(cfg) {
         let ms = format!("{prefix}_pe_solo");
         let text = render(
@@ -1091,16 +1123,12 @@ pub fn generate_pe(cfg: &Config) -> Result<Vec<GeneratedFile>> {
             },
             &ms,
         )?;
-        add(ms, text);
+        add(ms, Role::PeSolo, text);
     }
 
     let mut all = leaf;
     all.extend(files);
-    let list: String = all.iter().map(|f| format!("{}\n", f.name)).collect();
-    all.push(GeneratedFile {
-        name: format!("{m}.f"),
-        text: list,
-    });
+    all.push(GeneratedFile::filelist(&m, &all));
     Ok(all)
 }
 
@@ -1153,10 +1181,7 @@ pub fn generate_array(cfg: &Config) -> Result<Vec<GeneratedFile>> {
         },
         &m,
     )?;
-    files.push(GeneratedFile {
-        name: format!("{m}.v"),
-        text,
-    });
+    files.push(GeneratedFile::module(&m, Role::Array, text));
     let m = format!("{prefix}_cell");
     let text = render(
         &CellTpl {
@@ -1169,10 +1194,7 @@ pub fn generate_array(cfg: &Config) -> Result<Vec<GeneratedFile>> {
         },
         &m,
     )?;
-    files.push(GeneratedFile {
-        name: format!("{m}.v"),
-        text,
-    });
+    files.push(GeneratedFile::module(&m, Role::Array, text));
     let m = format!("{prefix}_array");
     let text = render(
         &ArrayTpl {
@@ -1191,21 +1213,16 @@ pub fn generate_array(cfg: &Config) -> Result<Vec<GeneratedFile>> {
         },
         &m,
     )?;
-    files.push(GeneratedFile {
-        name: format!("{m}.v"),
-        text,
-    });
+    files.push(GeneratedFile::module(&m, Role::Array, text));
     // The lone PE's wrapper (`<name>_pe_solo`, in the PE's filelist) is for PE-level
     // tests; the array has its own edge, so its filelist leaves the wrapper out.
-    let list: String = files
-        .iter()
-        .filter(|f| f.name.ends_with(".v") && !f.name.ends_with("_pe_solo.v"))
-        .map(|f| format!("{}\n", f.name))
-        .collect();
-    files.push(GeneratedFile {
-        name: format!("{m}.f"),
-        text: list,
-    });
+    let list = GeneratedFile::filelist(
+        &m,
+        files
+            .iter()
+            .filter(|f| !matches!(f.role, Role::Filelist | Role::PeSolo)),
+    );
+    files.push(list);
     Ok(files)
 }
 
@@ -1238,27 +1255,22 @@ struct RefTpl<'a> {
 /// written out from the spec's `win` and `nib4`, full-width multiplies.
 pub fn generate_reference(cfg: &Config) -> Result<Vec<GeneratedFile>> {
     if !cfg.pe.stc {
-        return Ok(vec![reference_file(cfg, false)?]);
+        return Ok(vec![reference_file(
+            cfg,
+            false,
+            &format!("{}_ref", cfg.name),
+            cfg,
+        )?]);
     }
     // 2:4-sparse: the plain selection, the core's plain pair rule as `<name>_ref_pair`,
     // and `<name>_ref` joining the two.
     let c = core(cfg);
-    let mut pair = with_header_of(vec![reference_file(&c, false)?], &c, cfg).remove(0);
-    let pm = format!("{}_ref_pair", cfg.name);
-    for (from, to) in [
-        (
-            format!("module {}_ref (", cfg.name),
-            format!("module {pm} ("),
-        ),
-        (format!("// {}_ref: ", cfg.name), format!("// {pm}: ")),
-    ] {
-        pair.text = pair.text.replacen(&from, &to, 1);
-    }
-    pair.name = format!("{pm}.v");
+    let pair = reference_file(&c, false, &format!("{}_ref_pair", cfg.name), cfg)?;
     let m = format!("{}_ref", cfg.name);
-    let top = GeneratedFile {
-        name: format!("{m}.v"),
-        text: render(
+    let top = GeneratedFile::module(
+        &m,
+        Role::Reference,
+        render(
             &RefStcTpl {
                 header: &header(&m, "behavioural reference of the PE rule", cfg),
                 prefix: &cfg.name,
@@ -1266,7 +1278,7 @@ pub fn generate_reference(cfg: &Config) -> Result<Vec<GeneratedFile>> {
             },
             &m,
         )?,
-    };
+    );
     Ok(vec![generate_ref_sel(cfg)?, pair, top])
 }
 
@@ -1285,25 +1297,32 @@ pub fn has_activity_modes(cfg: &Config) -> bool {
 pub fn generate_proof_variants(cfg: &Config) -> Result<Vec<GeneratedFile>> {
     if cfg.pe.stc {
         // The 2:4 selection is proven on its own; the activity split is the core's.
-        let c = core(cfg);
-        return Ok(with_header_of(generate_proof_variants(&c)?, &c, cfg));
+        return proof_variants(&core(cfg), cfg);
     }
+    proof_variants(cfg, cfg)
+}
+
+/// The proof variants of a design without the 2:4 selection, their headers naming
+/// the design `shown` (see [`pe_files`]).
+fn proof_variants(cfg: &Config, shown: &Config) -> Result<Vec<GeneratedFile>> {
     if !has_activity_modes(cfg) {
         return Ok(Vec::new());
     }
     let mut v = vec![
-        GeneratedFile {
-            name: format!("{}_cond_cut.v", cfg.name),
-            text: cond_text(cfg, true)?,
-        },
-        reference_file(cfg, true)?,
+        GeneratedFile::module(
+            &format!("{}_cond_cut", cfg.name),
+            Role::ProofVariant,
+            cond_text(cfg, true, shown)?,
+        ),
+        reference_file(cfg, true, &format!("{}_ref_cut", cfg.name), shown)?,
     ];
     if edge(cfg) {
         for cut in [false, true] {
-            v.push(GeneratedFile {
-                name: format!("{}.v", cond_front(cfg, cut)),
-                text: front_text(cfg, cut),
-            });
+            v.push(GeneratedFile::module(
+                &cond_front(cfg, cut),
+                Role::ProofVariant,
+                front_text(cfg, cut, shown)?,
+            ));
         }
     }
     Ok(v)
@@ -1320,56 +1339,49 @@ pub fn cond_front(cfg: &Config, cut: bool) -> String {
 
 /// `<name>_front` (`_front_cut`): plain lanes through the edge logic into the cond,
 /// so the proof covers the edge and the PE's conditioning together.
-fn front_text(cfg: &Config, cut: bool) -> String {
-    let p = &cfg.name;
+fn front_text(cfg: &Config, cut: bool, shown: &Config) -> Result<String> {
     let m = cond_front(cfg, cut);
     let us = units(cfg);
-    let (x, y, sh) = (
-        us.iter().map(|u| u.aw).sum::<u32>(),
-        us.iter().map(|u| u.ww).sum::<u32>(),
-        4 * us.len() as u32,
-    );
-    let t = cfg.pe.threads;
-    let (la, lb) = (act_link_width(cfg), wgt_link_width(cfg));
-    let cut_ports = if cut {
-        format!(
-            "  input  wire [{0}:0] on_i,\n  output wire [{0}:0] on_o,\n",
-            t - 1
-        )
-    } else {
-        String::new()
-    };
-    crate::cover::record(
-        "rtl.rs front_text",
-        vec![
-            ("cut", cut.to_string()),
-            ("pre_wgt", (link_fields(cfg).1 > 0).to_string()),
-        ],
-    );
-    let wgt = if link_fields(cfg).1 > 0 {
-        format!("  {p}_pre_wgt u_pre_wgt (.wgt_i(wgt_i), .link_o(wgt_l));\n")
-    } else {
-        "  assign wgt_l = wgt_i;\n".into()
-    };
-    format!(
-        "{}\n// Proof wrapper: the edge conditioning and {p}_cond{c} on plain lanes.\nmodule {m} (\n  input  wire [{lw}:0] act_i,\n  input  wire [{lw}:0] wgt_i,\n{cut_ports}  output wire [{}:0] x_o,\n  output wire [{}:0] y_o,\n  output wire [{}:0] sh_o\n);\n  wire [{}:0] act_l;\n  wire [{}:0] wgt_l;\n  {p}_pre_act u_pre_act (.act_i(act_i), .link_o(act_l));\n{wgt}  {p}_cond{c} u_cond (.act_i(act_l), .wgt_i(wgt_l), {}.x_o(x_o), .y_o(y_o), .sh_o(sh_o));\nendmodule\n",
-        header(&m, "proof wrapper: edge conditioning and cond", cfg),
-        x - 1,
-        y - 1,
-        sh - 1,
-        la - 1,
-        lb - 1,
-        if cut { ".on_i(on_i), .on_o(on_o), " } else { "" },
-        c = if cut { "_cut" } else { "" },
-        lw = t * 8 - 1,
+    render(
+        &FrontTpl {
+            header: &header(&m, "proof wrapper: edge conditioning and cond", shown),
+            prefix: &cfg.name,
+            module: &m,
+            lanes: cfg.pe.threads,
+            cut,
+            pre_wgt: link_fields(cfg).1 > 0,
+            x_w: us.iter().map(|u| u.aw).sum(),
+            y_w: us.iter().map(|u| u.ww).sum(),
+            sh_w: 4 * us.len() as u32,
+            act_w: act_link_width(cfg),
+            wgt_w: wgt_link_width(cfg),
+        },
+        &m,
     )
 }
 
-fn reference_file(cfg: &Config, cut: bool) -> Result<GeneratedFile> {
+#[derive(Template)]
+#[template(path = "proof/front.v")]
+struct FrontTpl<'a> {
+    header: &'a str,
+    prefix: &'a str,
+    module: &'a str,
+    lanes: u32,
+    cut: bool,
+    pre_wgt: bool,
+    x_w: u32,
+    y_w: u32,
+    sh_w: u32,
+    act_w: u32,
+    wgt_w: u32,
+}
+branches!(FrontTpl, "proof/front.v", cut, pre_wgt);
+
+/// The reference of `cfg`'s rule as module `module`, its header naming `shown`.
+fn reference_file(cfg: &Config, cut: bool, module: &str, shown: &Config) -> Result<GeneratedFile> {
     use crate::numerics::{nib4_table, win_table};
     let prefix = cfg.name.as_str();
     let pe = &cfg.pe;
-    let module = format!("{prefix}_ref{}", if cut { "_cut" } else { "" });
     let rnd = pe.rounding_or_default();
     let set = pe.window.unwrap_or(WindowSet::W4b2opt);
     let mut tables = Vec::new();
@@ -1402,12 +1414,12 @@ fn reference_file(cfg: &Config, cut: bool) -> Result<GeneratedFile> {
         }
     };
     let zt = pe.zero_test.unwrap_or(ZeroTest::Act);
-    let h = header(&module, "behavioural reference of the PE rule", cfg);
+    let h = header(module, "behavioural reference of the PE rule", shown);
     let text = render(
         &RefTpl {
             header: &h,
             prefix,
-            module: &module,
+            module,
             lanes: pe.threads,
             lane_ids: (0..pe.threads).collect(),
             sum_w: pe.sum_width(),
@@ -1422,12 +1434,14 @@ fn reference_file(cfg: &Config, cut: bool) -> Result<GeneratedFile> {
             tables,
             cut,
         },
-        &module,
+        module,
     )?;
-    Ok(GeneratedFile {
-        name: format!("{module}.v"),
-        text,
-    })
+    let role = if cut {
+        Role::ProofVariant
+    } else {
+        Role::Reference
+    };
+    Ok(GeneratedFile::module(module, role, text))
 }
 
 /// Renders a PE whose datapath is the behavioural reference (`<name>_ref`) instead
@@ -1439,7 +1453,7 @@ pub fn generate_reference_pe(cfg: &Config) -> Result<Vec<GeneratedFile>> {
     let pe = &cfg.pe;
     let mut files: Vec<GeneratedFile> = generate_pe(cfg)?
         .into_iter()
-        .filter(|f| f.name.ends_with("_acc.v"))
+        .filter(|f| f.role == Role::Accumulator)
         .collect();
     files.extend(generate_reference(cfg)?);
     let m = format!("{prefix}_pe");
@@ -1462,15 +1476,8 @@ pub fn generate_reference_pe(cfg: &Config) -> Result<Vec<GeneratedFile>> {
         },
         &m,
     )?;
-    files.push(GeneratedFile {
-        name: format!("{m}.v"),
-        text: top,
-    });
-    let list: String = files.iter().map(|f| format!("{}\n", f.name)).collect();
-    files.push(GeneratedFile {
-        name: format!("{m}.f"),
-        text: list,
-    });
+    files.push(GeneratedFile::module(&m, Role::PeTop, top));
+    files.push(GeneratedFile::filelist(&m, &files));
     Ok(files)
 }
 

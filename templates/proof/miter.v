@@ -1,0 +1,4 @@
+{% include "proof/ports.v" %}
+{% include "proof/production.v" %}
+  assign trigger_o = (opt_o != ref_o);
+endmodule
