@@ -30,6 +30,37 @@ pub struct GeneratedFile {
     pub text: String,
 }
 
+/// A bug planted into a PE's production datapath through the data its templates
+/// render (see [`generate_pe_with_fault`]), for the tests and the example that show
+/// a proof can fail. The proof variants and the reference never carry one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The window modules' round-up at LSB position `pos` drops its sticky bits
+    /// (rounds on the guard bit and the window's LSB only).
+    WindowRoundWithoutSticky {
+        /// The window position whose rounding loses its sticky bits.
+        pos: u32,
+    },
+    /// nib4 rounds a remainder of exactly 8 down, never to even.
+    Nib4WithoutTieToEven,
+    /// The two-lane cond's zero test of lane `lane` ignores the weight.
+    ZeroTestIgnoresWeight {
+        /// The lane whose production zero test drifts.
+        lane: usize,
+    },
+    /// The edge's pair window of lane `lane` rounds 15 up to 0 (no saturation).
+    EdgeWindowWithoutSaturation {
+        /// The lane whose edge window forgets to saturate.
+        lane: usize,
+    },
+    /// Unit `unit`'s first sign-extended product term in the fabric extends with
+    /// zeros (the product read as unsigned).
+    UnsignedProduct {
+        /// The multiplier unit whose product loses its sign.
+        unit: usize,
+    },
+}
+
 /// The role of a [`GeneratedFile`] in a design.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
@@ -322,6 +353,7 @@ struct Nib4Tpl<'a> {
     prefix: &'a str,
     rounding: &'a str,
     rne: bool,
+    fault: FaultView,
 }
 
 #[derive(Template)]
@@ -376,6 +408,7 @@ struct PreActTpl<'a> {
     set: &'a str,
     rne: bool,
     lane_views: Vec<PairLane>,
+    fault: FaultView,
 }
 
 #[derive(Template)]
@@ -507,11 +540,11 @@ fn core(cfg: &Config) -> Config {
 
 /// The PE of a 2:4-sparse design (spec §5.1): the two-lane core's files, the
 /// selection `<name>_sel` and a four-lane PE top that puts it in front of the cond.
-fn generate_stc_pe(cfg: &Config) -> Result<Vec<GeneratedFile>> {
+fn generate_stc_pe(cfg: &Config, fault: Option<Fault>) -> Result<Vec<GeneratedFile>> {
     let prefix = cfg.name.as_str();
     let c = core(cfg);
     let top = format!("{prefix}_pe");
-    let mut files: Vec<GeneratedFile> = pe_files(&c, cfg)?
+    let mut files: Vec<GeneratedFile> = pe_files(&c, cfg, fault)?
         .into_iter()
         .filter(|f| !matches!(f.role, Role::PeTop | Role::Filelist))
         .collect();
@@ -593,6 +626,31 @@ struct PairLane {
     round: String,
     /// The window the pair uses (`n<k>`): rounded only when both lanes are active.
     next: String,
+}
+
+/// What a planted [`Fault`] changes in a template's own text: everything true in
+/// production. Template conditions on `fault.` are not design branches (no
+/// covering point takes them; the cover check leaves them out).
+#[derive(Debug, Clone, Copy)]
+struct FaultView {
+    /// nib4 rounds ties to even q.
+    tie_even: bool,
+    /// The edge's rounded pair window of each lane saturates at 15.
+    saturate: [bool; 2],
+}
+
+impl FaultView {
+    fn of(fault: Option<Fault>) -> FaultView {
+        FaultView {
+            tie_even: fault != Some(Fault::Nib4WithoutTieToEven),
+            saturate: [0, 1].map(|k| fault != Some(Fault::EdgeWindowWithoutSaturation { lane: k })),
+        }
+    }
+
+    /// Whether lane `k`'s edge window saturates.
+    fn saturates(&self, k: &usize) -> bool {
+        self.saturate.get(*k).copied().unwrap_or(true)
+    }
 }
 
 /// The inline window of lane `k` over the 4-bit placement `positions` (ascending).
@@ -682,7 +740,7 @@ struct CondQuadTpl<'a> {
 /// same text except that the lanes' zero tests leave through `on_o` and the datapath
 /// takes the lanes' activity from `on_i` (two- and four-lane reducing policies only;
 /// the others have no activity to cut).
-fn cond_text(cfg: &Config, cut: bool, shown: &Config) -> Result<String> {
+fn cond_text(cfg: &Config, cut: bool, shown: &Config, fault: Option<Fault>) -> Result<String> {
     let prefix = cfg.name.as_str();
     let pe = &cfg.pe;
     let rnd = pe.rounding_or_default();
@@ -730,7 +788,7 @@ fn cond_text(cfg: &Config, cut: bool, shown: &Config) -> Result<String> {
                             format!("(|wgt_i[{}:{}])", 8 * k + 7, 8 * k),
                         )
                     };
-                    if zw {
+                    if zw && fault != Some(Fault::ZeroTestIgnoresWeight { lane: k as usize }) {
                         format!("{a} & {w}")
                     } else {
                         a
@@ -823,11 +881,22 @@ fn balanced_sum(lo: usize, hi: usize) -> String {
 /// A term of the fabric's sum: product `p{idx}` (pw bits, signed) shifted left by
 /// `k` and sign-extended or wrapped to `sum_w` bits.
 fn term(idx: usize, pw: u32, k: u32, sum_w: u32) -> String {
+    term_with(idx, pw, k, sum_w, &format!("p{idx}[{}]", pw - 1))
+}
+
+/// Bits by which a `pw`-bit product shifted by `k` is sign-extended to `sum_w`.
+fn sign_extension(pw: u32, k: u32, sum_w: u32) -> u32 {
+    sum_w.saturating_sub(pw + k)
+}
+
+/// [`term`] extending with the bit `sign` (the product's top bit; another only for
+/// a planted [`Fault::UnsignedProduct`]).
+fn term_with(idx: usize, pw: u32, k: u32, sum_w: u32, sign: &str) -> String {
     let mut parts = Vec::new();
     if sum_w >= pw + k {
-        let ext = sum_w - pw - k;
+        let ext = sign_extension(pw, k, sum_w);
         if ext > 0 {
-            parts.push(format!("{{{ext}{{p{idx}[{}]}}}}", pw - 1));
+            parts.push(format!("{{{ext}{{{sign}}}}}"));
         }
         parts.push(format!("p{idx}"));
     } else {
@@ -854,7 +923,13 @@ fn render<T: Template + Branches>(t: &T, name: &str) -> Result<String> {
     Ok(s)
 }
 
-fn win_file(prefix: &str, set: WindowSet, rnd: Rounding, shown: &Config) -> Result<GeneratedFile> {
+fn win_file(
+    prefix: &str,
+    set: WindowSet,
+    rnd: Rounding,
+    shown: &Config,
+    fault: Option<Fault>,
+) -> Result<GeneratedFile> {
     let module = win_module(prefix, set, rnd);
     let header = header(&module, &format!("activation window {}", set.name()), shown);
     let n = set.bits();
@@ -873,7 +948,12 @@ fn win_file(prefix: &str, set: WindowSet, rnd: Rounding, shown: &Config) -> Resu
             } else {
                 format!("hit{p} & ~hit{}", pos[i - 1])
             };
-            let round = round_up("a_i", p).map_or("1'b0".into(), |r| format!("(sel{p} & {r})"));
+            let up = if fault == Some(Fault::WindowRoundWithoutSticky { pos: p }) && p > 0 {
+                Some(format!("a_i[{}] & a_i[{p}]", p - 1))
+            } else {
+                round_up("a_i", p)
+            };
+            let round = up.map_or("1'b0".into(), |r| format!("(sel{p} & {r})"));
             WinOpt {
                 pos: p,
                 hit,
@@ -907,15 +987,34 @@ fn win_file(prefix: &str, set: WindowSet, rnd: Rounding, shown: &Config) -> Resu
 /// Renders every file of one PE (leaf modules first) and its filelist
 /// `<name>_pe.f`. Nothing touches the disk.
 pub fn generate_pe(cfg: &Config) -> Result<Vec<GeneratedFile>> {
-    if cfg.pe.stc {
-        return generate_stc_pe(cfg);
+    generate_pe_faulty(cfg, None)
+}
+
+/// [`generate_pe`] with `fault` planted into the production datapath, for showing
+/// that the proof and the simulations catch it. Fails if the fault changes nothing
+/// in this design (it names a part the design does not have), so a test cannot
+/// pass with its bug silently not planted.
+pub fn generate_pe_with_fault(cfg: &Config, fault: Fault) -> Result<Vec<GeneratedFile>> {
+    let files = generate_pe_faulty(cfg, Some(fault))?;
+    if files == generate_pe(cfg)? {
+        return Err(Error::tool(
+            "fault",
+            format!("{fault:?} changes nothing in {}", cfg.name),
+        ));
     }
-    pe_files(cfg, cfg)
+    Ok(files)
+}
+
+fn generate_pe_faulty(cfg: &Config, fault: Option<Fault>) -> Result<Vec<GeneratedFile>> {
+    if cfg.pe.stc {
+        return generate_stc_pe(cfg, fault);
+    }
+    pe_files(cfg, cfg, fault)
 }
 
 /// The files of a PE without the 2:4 selection, their headers naming the design
 /// `shown` (the 2:4-sparse design whose core `cfg` is, or `cfg` itself).
-fn pe_files(cfg: &Config, shown: &Config) -> Result<Vec<GeneratedFile>> {
+fn pe_files(cfg: &Config, shown: &Config, fault: Option<Fault>) -> Result<Vec<GeneratedFile>> {
     let prefix = cfg.name.as_str();
     let pe = &cfg.pe;
     let us = units(cfg);
@@ -945,7 +1044,7 @@ fn pe_files(cfg: &Config, shown: &Config) -> Result<Vec<GeneratedFile>> {
     }
     let mut leaf = Vec::new();
     for s in &wins {
-        leaf.push(win_file(prefix, *s, rnd, shown)?);
+        leaf.push(win_file(prefix, *s, rnd, shown, fault)?);
     }
     if pe.policy == Policy::Sysmt && pe.threads == 4 {
         let m = format!("{prefix}_nib4");
@@ -959,6 +1058,7 @@ fn pe_files(cfg: &Config, shown: &Config) -> Result<Vec<GeneratedFile>> {
                     prefix,
                     rounding: rnd.name(),
                     rne: rnd == Rounding::NearestEven,
+                    fault: FaultView::of(fault),
                 },
                 &m,
             )?,
@@ -995,6 +1095,7 @@ fn pe_files(cfg: &Config, shown: &Config) -> Result<Vec<GeneratedFile>> {
                 set: set.name(),
                 rne: rnd == Rounding::NearestEven,
                 lane_views: (0..2).map(|k| pair_lane(k, set.positions())).collect(),
+                fault: FaultView::of(fault),
             },
             &m,
         )?;
@@ -1017,7 +1118,7 @@ fn pe_files(cfg: &Config, shown: &Config) -> Result<Vec<GeneratedFile>> {
 
     // Conditioning.
     let m = format!("{prefix}_cond");
-    let cond = cond_text(cfg, false, shown)?;
+    let cond = cond_text(cfg, false, shown, fault)?;
     add(m, Role::Datapath, cond);
 
     // Fabric.
@@ -1032,7 +1133,18 @@ fn pe_files(cfg: &Config, shown: &Config) -> Result<Vec<GeneratedFile>> {
                 .iter()
                 .map(|&k| (k, term(i, pw, k, sum_w)))
                 .collect();
-            let (_, default_term) = cases.pop().unwrap_or((0, term(i, pw, 0, sum_w)));
+            let (default_k, mut default_term) = cases.pop().unwrap_or((0, term(i, pw, 0, sum_w)));
+            if fault == Some(Fault::UnsignedProduct { unit: i }) {
+                // The first term in the text that extends the product's sign.
+                let first = cases
+                    .iter_mut()
+                    .map(|(k, t)| (*k, t))
+                    .chain(std::iter::once((default_k, &mut default_term)))
+                    .find(|(k, _)| sign_extension(pw, *k, sum_w) > 0);
+                if let Some((k, t)) = first {
+                    *t = term_with(i, pw, k, sum_w, "1'b0");
+                }
+            }
             let v = UnitView {
                 idx: i,
                 aw: u.aw,
@@ -1312,7 +1424,7 @@ fn proof_variants(cfg: &Config, shown: &Config) -> Result<Vec<GeneratedFile>> {
         GeneratedFile::module(
             &format!("{}_cond_cut", cfg.name),
             Role::ProofVariant,
-            cond_text(cfg, true, shown)?,
+            cond_text(cfg, true, shown, None)?,
         ),
         reference_file(cfg, true, &format!("{}_ref_cut", cfg.name), shown)?,
     ];
@@ -1512,6 +1624,48 @@ mod tests {
         assert!(one.above.is_empty());
         assert_eq!(one.trunc, "({4{1'b1}} & a0[7:4])");
         assert!(!one.trunc.contains("{}"), "{}", one.trunc);
+    }
+
+    /// Each planted fault changes exactly the one production file it names, and a
+    /// fault a design has no place for is refused.
+    #[test]
+    fn faults_change_exactly_their_file() {
+        for (preset, fault, file) in [
+            (
+                "bsparq-4b5opt",
+                Fault::WindowRoundWithoutSticky { pos: 2 },
+                "bsparq_4b5opt_win_4b5opt_rne.v",
+            ),
+            ("sysmt4", Fault::Nib4WithoutTieToEven, "sysmt4_nib4.v"),
+            (
+                "sysmt2",
+                Fault::ZeroTestIgnoresWeight { lane: 1 },
+                "sysmt2_cond.v",
+            ),
+            (
+                "sysmt2-edge",
+                Fault::EdgeWindowWithoutSaturation { lane: 1 },
+                "sysmt2_edge_pre_act.v",
+            ),
+            (
+                "sysmt2",
+                Fault::UnsignedProduct { unit: 1 },
+                "sysmt2_fabric.v",
+            ),
+        ] {
+            let cfg = Config::preset(preset).unwrap();
+            let good = generate_pe(&cfg).unwrap();
+            let bad = generate_pe_with_fault(&cfg, fault).unwrap();
+            let changed: Vec<&str> = good
+                .iter()
+                .zip(&bad)
+                .filter(|(g, b)| g != b)
+                .map(|(g, _)| g.name.as_str())
+                .collect();
+            assert_eq!(changed, vec![file], "{preset}: {fault:?}");
+        }
+        let cfg = Config::preset("sysmt2").unwrap();
+        assert!(generate_pe_with_fault(&cfg, Fault::Nib4WithoutTieToEven).is_err());
     }
 
     #[test]

@@ -13,7 +13,7 @@ module {{ prefix }}_nib4 (
   wire [3:0] hi    = w_i[7:4];
 {%- if rne %}
   // Remainder w[3:0] above 8, or exactly 8 with q odd.
-  wire       up    = w_i[3] & ((|w_i[2:0]) | w_i[4]);
+  wire       up    = w_i[3] & ({% if fault.tie_even %}(|w_i[2:0]) | w_i[4]{% else %}|w_i[2:0]{% endif %});
   wire       top   = (hi == 4'b0111);
   wire [3:0] q_rnd = hi + {3'b000, up & ~top};
 {%- else %}

@@ -52,7 +52,7 @@ module {{ prefix }}_pre_act (
 {%- endfor %}
     t{{ l.k }} = {{ l.trunc }};
 {%- if rne %}
-    r{{ l.k }} = t{{ l.k }} + {3'd0, {{ l.round }} & ~(&t{{ l.k }})};
+    r{{ l.k }} = t{{ l.k }} + {3'd0, {{ l.round }}{% if fault.saturates(l.k) %} & ~(&t{{ l.k }}){% endif %}};
 {%- else %}
     r{{ l.k }} = t{{ l.k }};
 {%- endif %}
