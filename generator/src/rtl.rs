@@ -1737,11 +1737,14 @@ mod tests {
     }
 
     #[test]
-    fn every_file_holds_one_module_named_after_it_with_a_header() {
+    fn every_file_holds_one_module_named_after_it_with_a_header_and_no_implicit_nets() {
         for p in crate::config::PRESETS {
             let cfg = Config::preset(p.name).unwrap();
-            for f in generate_pe(&cfg).unwrap() {
-                if f.name.ends_with(".f") {
+            let mut files = generate_array(&cfg).unwrap();
+            files.extend(generate_reference(&cfg).unwrap());
+            files.extend(generate_proof_variants(&cfg).unwrap());
+            for f in files {
+                if f.role == Role::Filelist {
                     continue;
                 }
                 let module = f.name.trim_end_matches(".v");
@@ -1758,7 +1761,16 @@ mod tests {
                 );
                 assert!(f.text.contains(&format!("smtgen {VERSION}")));
                 assert!(f.text.contains(&format!("policy: {}", cfg.pe.policy)));
-                assert!(f.text.ends_with("endmodule\n"), "{}", f.name);
+                // Implicit nets are errors inside the module, and the default is
+                // restored after it for whatever file is read next.
+                let none = f.text.find("`default_nettype none\n").unwrap_or(usize::MAX);
+                let decl = f.text.find("\nmodule ").unwrap_or(0);
+                assert!(none < decl, "{}", f.name);
+                assert!(
+                    f.text.ends_with("endmodule\n`default_nettype wire\n"),
+                    "{}",
+                    f.name
+                );
             }
         }
     }

@@ -1,4 +1,5 @@
 {{ header }}
+`default_nettype none
 // {{ rows }}x{{ cols }} output-stationary array of {{ prefix }}_cell, {{ lanes }} lane(s) per PE.
 //
 // Interface (one aligned group per cycle; the array skews it internally):
@@ -239,3 +240,4 @@ module {{ prefix }}_array #(
   endgenerate
 
 endmodule
+`default_nettype wire

@@ -1,4 +1,5 @@
 {{ header }}
+`default_nettype none
 // One array cell: the processing element plus its slot of the row's result chain.
 // One cycle after the last group of a tile has passed through the PE (last_q), the
 // finished accumulator is copied into res_q, so the PE can start the next tile at
@@ -98,3 +99,4 @@ module {{ prefix }}_cell #(
   assign res_o = res_q;
 
 endmodule
+`default_nettype wire

@@ -1,4 +1,5 @@
 {{ header }}
+`default_nettype none
 // Operand conditioning for bSPARQ: the activation's {{ n }}-bit window goes to the single
 // {{ n }}b x 8b unit, the window position becomes the unit's shift.
 module {{ prefix }}_cond (
@@ -22,3 +23,4 @@ module {{ prefix }}_cond (
   assign sh_o = {1'b0, sh};
 
 endmodule
+`default_nettype wire

@@ -1,4 +1,5 @@
 {{ header }}
+`default_nettype none
 // Operand conditioning for an exact policy: lane t goes to unit t unchanged, no shift.
 module {{ prefix }}_cond (
   input  wire [{{ lanes * 8 - 1 }}:0] act_i,
@@ -13,3 +14,4 @@ module {{ prefix }}_cond (
   assign sh_o = {{ lanes * 4 }}'d0;
 
 endmodule
+`default_nettype wire

@@ -1,4 +1,5 @@
 {{ header }}
+`default_nettype none
 // Operand conditioning for two lanes sharing two {{ n }}b x 8b units ({{ policy }}).
 // Zero test {{ zero_test }}: a lane is idle when {% if zt_weight %}a == 0 or w == 0{% else %}a == 0{% endif %}.
 //   both lanes active: unit t takes lane t's window win(a_t; {{ set }}) and weight w_t.
@@ -182,3 +183,4 @@ module {{ prefix }}_cond{% if cut %}_cut{% endif %} (
   assign sh_o = ({8{both}} & {1'b0, s1, 1'b0, s0}) | ({8{~both}} & {1'b0, ss, solo_sh_hi});
 {% endif %}
 endmodule
+`default_nettype wire

@@ -1,4 +1,5 @@
 {{ header }}
+`default_nettype none
 // Operand conditioning for four lanes sharing one 8b x 8b multiplier split into four
 // u4 x s5 quarters (SySMT, T = 4). Zero test {{ zero_test }}: a lane is idle when
 // {% if zt_weight %}a == 0 or w == 0{% else %}a == 0{% endif %}. With c active lanes:
@@ -126,3 +127,4 @@ module {{ prefix }}_cond{% if cut %}_cut{% endif %} (
   end
 
 endmodule
+`default_nettype wire

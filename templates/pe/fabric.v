@@ -1,4 +1,5 @@
 {{ header }}
+`default_nettype none
 // Multiplier fabric: {{ units.len() }} unit(s), each an unsigned activation nibble times
 // a signed weight at natural width, shifted into place by an amount from the unit's
 // own short list, then summed at {{ sum_w }} bits (two's complement; the true lane sum
@@ -46,3 +47,4 @@ module {{ prefix }}_fabric (
   assign sum_o = {{ sum_expr }};
 
 endmodule
+`default_nettype wire

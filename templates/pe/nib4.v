@@ -1,4 +1,5 @@
 {{ header }}
+`default_nettype none
 // SySMT signed weight nibble nib4(w; {{ rounding }}) for a 4-lane quarter: weights in
 // -8..7 pass exactly (e_o = 0, q_o = w); others become q << 4 (e_o = 1) with
 // q = w >>> 4{% if rne %}, rounded to nearest with ties to even q{% else %}, truncated{% endif %}, and
@@ -25,3 +26,4 @@ module {{ prefix }}_nib4 (
   assign e_o = ~exact;
 
 endmodule
+`default_nettype wire

@@ -1,4 +1,5 @@
 {{ header }}
+`default_nettype none
 // Output-stationary processing element, {{ lanes }} lane(s) per cycle.
 // The datapath works on this cycle's inputs: {{ prefix }}_cond routes lanes to the
 // multiplier units of {{ prefix }}_fabric, whose lane sum {{ prefix }}_acc accumulates
@@ -129,3 +130,4 @@ module {{ prefix }}_pe #(
   assign clear_o = clear_q;
 
 endmodule
+`default_nettype wire

@@ -1,4 +1,5 @@
 {{ header }}
+`default_nettype none
 // West-edge conditioning of one row's activations (window logic at the array edge).
 // The link word keeps the {{ lanes }} plain activations in bits [{{ lanes * 8 - 1 }}:0] and adds, per lane k,
 // a 4-bit field at bits [{{ lanes * 8 }} + 4*k +: 4]: win(a_k; {{ set }}){% if rne %} rounded to nearest (ties
@@ -62,3 +63,4 @@ module {{ prefix }}_pre_act (
 {%- endif %}
 
 endmodule
+`default_nettype wire

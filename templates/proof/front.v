@@ -1,4 +1,5 @@
 {{ header }}
+`default_nettype none
 // Proof wrapper: the edge conditioning and {{ prefix }}_cond{% if cut %}_cut{% endif %} on plain lanes.
 module {{ module }} (
   input  wire [{{ lanes * 8 - 1 }}:0] act_i,
@@ -16,3 +17,4 @@ module {{ module }} (
 {% else %}  assign wgt_l = wgt_i;
 {% endif %}  {{ prefix }}_cond{% if cut %}_cut{% endif %} u_cond (.act_i(act_l), .wgt_i(wgt_l), {% if cut %}.on_i(on_i), .on_o(on_o), {% endif %}.x_o(x_o), .y_o(y_o), .sh_o(sh_o));
 endmodule
+`default_nettype wire

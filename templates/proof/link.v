@@ -1,3 +1,4 @@
+`default_nettype none
 {% include "proof/ports.v" %}
   wire [{{ v.lanes - 1 }}:0] on_c;
   wire [{{ v.lanes - 1 }}:0] on_r;
@@ -12,3 +13,4 @@
   {{ v.prefix }}_ref_cut u_ref_c (.act_i(act_i), .wgt_i(wgt_i), .on_i(on_r), .on_o(on_r), .sum_o(ref_c));
   assign trigger_o = (opt_o != opt_c) || (ref_o != ref_c) || (on_c != on_r);
 endmodule
+`default_nettype wire

@@ -1,3 +1,4 @@
+`default_nettype none
 module {{ prefix }}_selmiter (
   input  wire [31:0] act_i,
   input  wire [31:0] wgt_i,
@@ -9,3 +10,4 @@ module {{ prefix }}_selmiter (
   {{ prefix }}_ref_sel u_ref (.act_i(act_i), .wgt_i(wgt_i), .act_o(ref_o[15:0]), .wgt_o(ref_o[31:16]));
   assign trigger_o = (opt_o != ref_o);
 endmodule
+`default_nettype wire
