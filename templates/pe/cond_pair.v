@@ -36,9 +36,9 @@ module {{ prefix }}_cond{% if cut %}_cut{% endif %} (
   input  wire [1:0]  on_i,
   output wire [1:0]  on_o,
 {%- endif %}
-  output {% if n == 4 %}reg {% else %}wire{% endif %} [{{ 2 * n - 1 }}:0] x_o,
-  output {% if n == 4 %}reg {% else %}wire{% endif %} [15:0] y_o,
-  output {% if n == 4 %}reg {% else %}wire{% endif %} [7:0]  sh_o
+  output {% if n == 4 %}reg {% else %}wire{% endif %} [{{ 2 * n - 1 }}:0] unit_act_o,
+  output {% if n == 4 %}reg {% else %}wire{% endif %} [15:0] unit_wgt_o,
+  output {% if n == 4 %}reg {% else %}wire{% endif %} [7:0]  unit_shift_o
 );
 {% if n == 4 %}
 {%- if edge %}
@@ -105,21 +105,21 @@ module {{ prefix }}_cond{% if cut %}_cut{% endif %} (
     // A unit always takes its activation and weight from the same lane. The three
     // cases are one-hot; AND-OR keeps the simulation free of data-dependent branches.
     solo0 = ~both & ~only1;
-    x_o  = ({8{both}}  & {n1, n0}) |
+    unit_act_o   = ({8{both}}  & {n1, n0}) |
 {%- if edge %}
-           ({8{only1}} & {a1[7:4], a1[3:0]}) |
-           ({8{solo0}} & {a0[3:0], a0[7:4]});
+                   ({8{only1}} & {a1[7:4], a1[3:0]}) |
+                   ({8{solo0}} & {a0[3:0], a0[7:4]});
 {%- else %}
            ({8{only1}} & {n1, l1}) |
            ({8{solo0}} & {l0, n0});
 {%- endif %}
-    y_o  = ({16{both}}  & {w1, w0}) |
-           ({16{only1}} & {w1, w1}) |
-           ({16{solo0}} & {w0, w0});
-    sh_o = ({8{both}}  & {1'b0, s1, 1'b0, s0}) |
+    unit_wgt_o   = ({16{both}}  & {w1, w0}) |
+                   ({16{only1}} & {w1, w1}) |
+                   ({16{solo0}} & {w0, w0});
+    unit_shift_o = ({8{both}}  & {1'b0, s1, 1'b0, s0}) |
 {%- if edge %}
-           ({8{only1}} & {1'b0, 3'd4, 4'd0}) |
-           ({8{solo0}} & {4'd0, 1'b0, 3'd4});
+                   ({8{only1}} & {1'b0, 3'd4, 4'd0}) |
+                   ({8{solo0}} & {4'd0, 1'b0, 3'd4});
 {%- else %}
            ({8{only1}} & {1'b0, s1, 4'd0}) |
            ({8{solo0}} & {4'd0, 1'b0, s0});
@@ -177,10 +177,10 @@ module {{ prefix }}_cond{% if cut %}_cut{% endif %} (
 
   wire [3:0] solo_sh_hi = {1'b0, ss} + 4'd{{ n }};
 
-  assign x_o  = ({{ "{" }}{{ 2 * n }}{both}} & {nib1, nib0}) |
-                ({{ "{" }}{{ 2 * n }}{~both}} & {snib[{{ n - 1 }}:0], snib[{{ 2 * n - 1 }}:{{ n }}]});
-  assign y_o  = ({16{both}} & {w1, w0}) | ({16{~both}} & {ws, ws});
-  assign sh_o = ({8{both}} & {1'b0, s1, 1'b0, s0}) | ({8{~both}} & {1'b0, ss, solo_sh_hi});
+  assign unit_act_o   = ({{ "{" }}{{ 2 * n }}{both}} & {nib1, nib0}) |
+                        ({{ "{" }}{{ 2 * n }}{~both}} & {snib[{{ n - 1 }}:0], snib[{{ 2 * n - 1 }}:{{ n }}]});
+  assign unit_wgt_o   = ({16{both}} & {w1, w0}) | ({16{~both}} & {ws, ws});
+  assign unit_shift_o = ({8{both}} & {1'b0, s1, 1'b0, s0}) | ({8{~both}} & {1'b0, ss, solo_sh_hi});
 {% endif %}
 endmodule
 `default_nettype wire

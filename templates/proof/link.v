@@ -8,8 +8,8 @@
   wire signed [{{ v.sum_w - 1 }}:0] opt_c;
   wire signed [{{ v.sum_w - 1 }}:0] ref_c;
 {% include "proof/production.v" %}
-  {{ v.cond_cut }} u_cond_c (.act_i(act_i), .wgt_i(wgt_i), .on_i(on_c), .on_o(on_c), .x_o(xc), .y_o(yc), .sh_o(shc));
-  {{ v.prefix }}_fabric u_fabric_c (.x_i(xc), .y_i(yc), .sh_i(shc), .sum_o(opt_c));
+  {{ v.cond_cut }} u_cond_c (.act_i(act_i), .wgt_i(wgt_i), .on_i(on_c), .on_o(on_c), .unit_act_o(xc), .unit_wgt_o(yc), .unit_shift_o(shc));
+  {{ v.prefix }}_fabric u_fabric_c (.unit_act_i(xc), .unit_wgt_i(yc), .unit_shift_i(shc), .sum_o(opt_c));
   {{ v.prefix }}_ref_cut u_ref_c (.act_i(act_i), .wgt_i(wgt_i), .on_i(on_r), .on_o(on_r), .sum_o(ref_c));
   assign trigger_o = (opt_o != opt_c) || (ref_o != ref_c) || (on_c != on_r);
 endmodule
