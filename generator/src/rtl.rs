@@ -383,9 +383,37 @@ struct CondBsparqTpl<'a> {
     win_module: &'a str,
 }
 
+/// Defines the template struct of one 4-bit-window variant of the two-lane cond
+/// (windows inline, or precomputed at the edge): both take the same view.
+macro_rules! pair4_template {
+    ($t:ident, $path:literal) => {
+        #[derive(Template)]
+        #[template(path = $path)]
+        struct $t<'a> {
+            header: &'a str,
+            prefix: &'a str,
+            policy: &'a str,
+            zero_test: &'a str,
+            zt_weight: bool,
+            set: &'a str,
+            cut: bool,
+            rne: bool,
+            act_w: u32,
+            wgt_w: u32,
+            /// Lane k's activity from the ports (zero tests, or the edge's flags).
+            on_port: Vec<String>,
+            lanes: Vec<PairLane>,
+        }
+    };
+}
+pair4_template!(CondPairInlineTpl, "pe/cond_pair_inline.v");
+pair4_template!(CondPairEdgeTpl, "pe/cond_pair_edge.v");
+
+/// The two-lane cond with 3- or 2-bit windows: window modules per lane and a
+/// wider one for a lone lane.
 #[derive(Template)]
-#[template(path = "pe/cond_pair.v")]
-struct CondPairTpl<'a> {
+#[template(path = "pe/cond_pair_win.v")]
+struct CondPairWinTpl<'a> {
     header: &'a str,
     prefix: &'a str,
     policy: &'a str,
@@ -397,13 +425,10 @@ struct CondPairTpl<'a> {
     win_module: &'a str,
     solo_win_module: &'a str,
     cut: bool,
+    /// Not a condition of the template, but the window modules it names differ.
     rne: bool,
-    edge: bool,
     act_w: u32,
     wgt_w: u32,
-    /// Lane k's activity from the ports (zero tests, or the edge's flags).
-    on_port: Vec<String>,
-    lanes: Vec<PairLane>,
 }
 
 #[derive(Template)]
@@ -471,7 +496,15 @@ branches!(WinTpl, "pe/win.v", rne);
 branches!(Nib4Tpl, "pe/nib4.v", rne);
 branches!(CondExactTpl, "pe/cond_exact.v");
 branches!(CondBsparqTpl, "pe/cond_bsparq.v");
-branches!(CondPairTpl, "pe/cond_pair.v", n, cut, rne, edge, zt_weight);
+branches!(
+    CondPairInlineTpl,
+    "pe/cond_pair_inline.v",
+    cut,
+    rne,
+    zt_weight
+);
+branches!(CondPairEdgeTpl, "pe/cond_pair_edge.v", cut, rne, zt_weight);
+branches!(CondPairWinTpl, "pe/cond_pair_win.v", n, cut, rne, zt_weight);
 branches!(PreActTpl, "pe/pre_act.v", quad, rne);
 branches!(PreWgtTpl, "pe/pre_wgt.v", quad);
 branches!(PeSoloTpl, "pe/pe_solo.v", pre_wgt);
@@ -818,28 +851,50 @@ fn cond_text(cfg: &Config, cut: bool, shown: &Config, fault: Option<Fault>) -> R
                     l
                 })
                 .collect();
-            render(
-                &CondPairTpl {
-                    header: &h,
-                    prefix,
-                    policy: pe.policy.name(),
-                    zero_test: zt.name(),
-                    zt_weight: zt == ZeroTest::ActOrWeight,
-                    n: set.bits(),
-                    set: set.name(),
-                    solo_set: solo.map(WindowSet::name).unwrap_or("-"),
-                    win_module: &wm,
-                    solo_win_module: &swm,
-                    cut,
-                    rne,
-                    edge: edge(cfg),
-                    act_w: act_link_width(cfg),
-                    wgt_w: wgt_link_width(cfg),
-                    on_port,
-                    lanes,
-                },
-                &m,
-            )?
+            macro_rules! pair4 {
+                ($t:ident) => {
+                    render(
+                        &$t {
+                            header: &h,
+                            prefix,
+                            policy: pe.policy.name(),
+                            zero_test: zt.name(),
+                            zt_weight: zt == ZeroTest::ActOrWeight,
+                            set: set.name(),
+                            cut,
+                            rne,
+                            act_w: act_link_width(cfg),
+                            wgt_w: wgt_link_width(cfg),
+                            on_port,
+                            lanes,
+                        },
+                        &m,
+                    )?
+                };
+            }
+            match (set.bits(), edge(cfg)) {
+                (4, false) => pair4!(CondPairInlineTpl),
+                (4, true) => pair4!(CondPairEdgeTpl),
+                _ => render(
+                    &CondPairWinTpl {
+                        header: &h,
+                        prefix,
+                        policy: pe.policy.name(),
+                        zero_test: zt.name(),
+                        zt_weight: zt == ZeroTest::ActOrWeight,
+                        n: set.bits(),
+                        set: set.name(),
+                        solo_set: solo.map(WindowSet::name).unwrap_or("-"),
+                        win_module: &wm,
+                        solo_win_module: &swm,
+                        cut,
+                        rne,
+                        act_w: act_link_width(cfg),
+                        wgt_w: wgt_link_width(cfg),
+                    },
+                    &m,
+                )?,
+            }
         }
         Policy::Sparq | Policy::Sysmt => render(
             &CondQuadTpl {
@@ -1042,7 +1097,7 @@ fn pe_files(cfg: &Config, shown: &Config, fault: Option<Fault>) -> Result<Vec<Ge
     // Leaves: windows and nibbles.
     let set = pe.window.unwrap_or(WindowSet::W4b2opt);
     let mut wins = Vec::new();
-    // The two-lane cond keeps 4-bit windows inline (see cond_pair.v).
+    // The two-lane cond keeps 4-bit windows inline (see cond_pair_inline.v).
     let inline_win = pe.threads == 2 && set.bits() == 4 && pe.policy != Policy::Bsparq;
     if pe.policy.reduces() && !inline_win {
         wins.push(set);

@@ -1,3 +1,4 @@
+{%- import "macros.v" as m -%}
 {{ header }}
 `default_nettype none
 // Operand conditioning for four lanes sharing one 8b x 8b multiplier split into four
@@ -103,11 +104,11 @@ module {{ prefix }}_cond{% if cut %}_cut{% endif %} (
   wire [3:0] sel_a = {~on[0] & ~on[1] & ~on[2], ~on[0] & ~on[1] & on[2], ~on[0] & on[1], on[0]};
   wire [3:0] sel_b = {on[3], ~on[3] & on[2], ~on[3] & ~on[2], 1'b0};
 
-  wire [7:0] wgt_a = ({8{sel_a[0]}} & w[0]) | ({8{sel_a[1]}} & w[1]) | ({8{sel_a[2]}} & w[2]) | ({8{sel_a[3]}} & w[3]);
-  wire [7:0] act_a = ({8{sel_a[0]}} & a[0]) | ({8{sel_a[1]}} & a[1]) | ({8{sel_a[2]}} & a[2]) | ({8{sel_a[3]}} & a[3]);
-  wire [3:0] nib_a = ({4{sel_a[0]}} & nib[0]) | ({4{sel_a[1]}} & nib[1]) | ({4{sel_a[2]}} & nib[2]) | ({4{sel_a[3]}} & nib[3]);
-  wire [7:0] wgt_b = ({8{sel_b[1]}} & w[1]) | ({8{sel_b[2]}} & w[2]) | ({8{sel_b[3]}} & w[3]);
-  wire [3:0] nib_b = ({4{sel_b[1]}} & nib[1]) | ({4{sel_b[2]}} & nib[2]) | ({4{sel_b[3]}} & nib[3]);
+  wire [7:0] wgt_a = {% call m::and_or(8, "sel_a", "w", 0, 4) %}{% endcall %};
+  wire [7:0] act_a = {% call m::and_or(8, "sel_a", "a", 0, 4) %}{% endcall %};
+  wire [3:0] nib_a = {% call m::and_or(4, "sel_a", "nib", 0, 4) %}{% endcall %};
+  wire [7:0] wgt_b = {% call m::and_or(8, "sel_b", "w", 1, 4) %}{% endcall %};
+  wire [3:0] nib_b = {% call m::and_or(4, "sel_b", "nib", 1, 4) %}{% endcall %};
   wire       unused_sel_b = sel_b[0];
 
   wire [7:0] u23_wgt = ({8{solo}} & wgt_a) | ({8{~solo}} & wgt_b);
