@@ -71,14 +71,14 @@ module {{ prefix }}_cond{% if cut %}_cut{% endif %} (
     // cases are one-hot; AND-OR keeps the simulation free of data-dependent branches.
     solo0 = ~both & ~only1;
     unit_act_o   = ({8{both}}  & {n1, n0}) |
-           ({8{only1}} & {n1, l1}) |
-           ({8{solo0}} & {l0, n0});
+                   ({8{only1}} & {n1, l1}) |
+                   ({8{solo0}} & {l0, n0});
     unit_wgt_o   = ({16{both}}  & {w1, w0}) |
                    ({16{only1}} & {w1, w1}) |
                    ({16{solo0}} & {w0, w0});
     unit_shift_o = ({8{both}}  & {1'b0, s1, 1'b0, s0}) |
-           ({8{only1}} & {1'b0, s1, 4'd0}) |
-           ({8{solo0}} & {4'd0, 1'b0, s0});
+                   ({8{only1}} & {1'b0, s1, 4'd0}) |
+                   ({8{solo0}} & {4'd0, 1'b0, s0});
   end
 endmodule
 `default_nettype wire
