@@ -386,7 +386,7 @@ struct CondBsparqTpl<'a> {
 /// Defines the template struct of one 4-bit-window variant of the two-lane cond
 /// (windows inline, or precomputed at the edge): both take the same view.
 macro_rules! pair4_template {
-    ($t:ident, $path:literal) => {
+    ($t:ident, $path:literal $(, $(#[$doc:meta])* $extra:ident: $ty:ty)*) => {
         #[derive(Template)]
         #[template(path = $path)]
         struct $t<'a> {
@@ -400,14 +400,19 @@ macro_rules! pair4_template {
             rne: bool,
             act_w: u32,
             wgt_w: u32,
-            /// Lane k's activity from the ports (zero tests, or the edge's flags).
-            on_port: Vec<String>,
             lanes: Vec<PairLane>,
+            fault: FaultView,
+            $($(#[$doc])* $extra: $ty,)*
         }
     };
 }
 pair4_template!(CondPairInlineTpl, "pe/cond_pair_inline.v");
-pair4_template!(CondPairEdgeTpl, "pe/cond_pair_edge.v");
+pair4_template!(
+    CondPairEdgeTpl,
+    "pe/cond_pair_edge.v",
+    /// Width of one lane's field in the activation link word.
+    act_field: u32
+);
 
 /// The two-lane cond with 3- or 2-bit windows: window modules per lane and a
 /// wider one for a lone lane.
@@ -680,6 +685,9 @@ struct FaultView {
     tie_even: bool,
     /// The edge's rounded pair window of each lane saturates at 15.
     saturate: [bool; 2],
+    /// The two-lane cond's zero test `act_or_weight` of lane 0 (1) tests the weight.
+    weight0: bool,
+    weight1: bool,
 }
 
 impl FaultView {
@@ -687,6 +695,8 @@ impl FaultView {
         FaultView {
             tie_even: fault != Some(Fault::Nib4WithoutTieToEven),
             saturate: [0, 1].map(|k| fault != Some(Fault::EdgeWindowWithoutSaturation { lane: k })),
+            weight0: fault != Some(Fault::ZeroTestIgnoresWeight { lane: 0 }),
+            weight1: fault != Some(Fault::ZeroTestIgnoresWeight { lane: 1 }),
         }
     }
 
@@ -775,8 +785,6 @@ struct CondQuadTpl<'a> {
     edge: bool,
     act_w: u32,
     wgt_w: u32,
-    /// Lane k's activity (in terms of the generate loop's `a[k]`, `w[k]`, ...).
-    on_lane: String,
 }
 
 /// Renders `<name>_cond`, or with `cut` its proof variant `<name>_cond_cut`: the
@@ -814,30 +822,7 @@ fn cond_text(cfg: &Config, cut: bool, shown: &Config, fault: Option<Fault>) -> R
             let solo = solo_set(set);
             let swm = solo.map(|s| win_module(prefix, s, rnd)).unwrap_or_default();
             let rne = rnd == Rounding::NearestEven;
-            let zw = zt == ZeroTest::ActOrWeight;
             let (pa, _) = link_fields(cfg);
-            let on_port: Vec<String> = (0..2u32)
-                .map(|k| {
-                    let (a, w) = if edge(cfg) {
-                        let lo = 16 + pa * k;
-                        (
-                            // The window is non-zero exactly when a is.
-                            format!("(|act_i[{}:{lo}])", lo + 3),
-                            format!("wgt_i[{}]", 16 + k),
-                        )
-                    } else {
-                        (
-                            format!("(|act_i[{}:{}])", 8 * k + 7, 8 * k),
-                            format!("(|wgt_i[{}:{}])", 8 * k + 7, 8 * k),
-                        )
-                    };
-                    if zw && fault != Some(Fault::ZeroTestIgnoresWeight { lane: k as usize }) {
-                        format!("{a} & {w}")
-                    } else {
-                        a
-                    }
-                })
-                .collect();
             let lanes = (0..2usize)
                 .map(|k| {
                     let mut l = pair_lane(k, set.positions());
@@ -852,7 +837,7 @@ fn cond_text(cfg: &Config, cut: bool, shown: &Config, fault: Option<Fault>) -> R
                 })
                 .collect();
             macro_rules! pair4 {
-                ($t:ident) => {
+                ($t:ident $(, $extra:ident: $v:expr)*) => {
                     render(
                         &$t {
                             header: &h,
@@ -865,8 +850,9 @@ fn cond_text(cfg: &Config, cut: bool, shown: &Config, fault: Option<Fault>) -> R
                             rne,
                             act_w: act_link_width(cfg),
                             wgt_w: wgt_link_width(cfg),
-                            on_port,
                             lanes,
+                            fault: FaultView::of(fault),
+                            $($extra: $v,)*
                         },
                         &m,
                     )?
@@ -874,7 +860,7 @@ fn cond_text(cfg: &Config, cut: bool, shown: &Config, fault: Option<Fault>) -> R
             }
             match (set.bits(), edge(cfg)) {
                 (4, false) => pair4!(CondPairInlineTpl),
-                (4, true) => pair4!(CondPairEdgeTpl),
+                (4, true) => pair4!(CondPairEdgeTpl, act_field: pa),
                 _ => render(
                     &CondPairWinTpl {
                         header: &h,
@@ -907,12 +893,6 @@ fn cond_text(cfg: &Config, cut: bool, shown: &Config, fault: Option<Fault>) -> R
                 edge: edge(cfg),
                 act_w: act_link_width(cfg),
                 wgt_w: wgt_link_width(cfg),
-                on_lane: match (edge(cfg), zt == ZeroTest::ActOrWeight) {
-                    (false, true) => "(|a[k]) & (|w[k])".into(),
-                    (false, false) => "|a[k]".into(),
-                    (true, true) => "(|nib[k]) & (e[k] | (|q[k]))".into(),
-                    (true, false) => "|nib[k]".into(),
-                },
             },
             &m,
         )?,

@@ -1,3 +1,10 @@
+{#- The window is non-zero exactly when a is. -#}
+{%- macro on0() -%}
+(|act_i[19:16]){% if zt_weight && fault.weight0 %} & wgt_i[16]{% endif %}
+{%- endmacro -%}
+{%- macro on1() -%}
+(|act_i[{{ 19 + act_field }}:{{ 16 + act_field }}]){% if zt_weight && fault.weight1 %} & wgt_i[17]{% endif %}
+{%- endmacro -%}
 {{ header }}
 `default_nettype none
 // Operand conditioning for two lanes sharing two 4b x 8b units ({{ policy }}).
@@ -42,7 +49,7 @@ module {{ prefix }}_cond{% if cut %}_cut{% endif %} (
 {%- endfor %}
 {%- if cut %}
 
-  assign on_o = { {{ on_port[1] }}, {{ on_port[0] }} };
+  assign on_o = { {% call on1() %}{% endcall %}, {% call on0() %}{% endcall %} };
 {%- endif %}
 
   always @* begin
@@ -54,8 +61,8 @@ module {{ prefix }}_cond{% if cut %}_cut{% endif %} (
     on0 = on_i[0];
     on1 = on_i[1];
 {%- else %}
-    on0 = {{ on_port[0] }};
-    on1 = {{ on_port[1] }};
+    on0 = {% call on0() %}{% endcall %};
+    on1 = {% call on1() %}{% endcall %};
 {%- endif %}
     both = on0 & on1;
     // Lane 1 alone: both units serve lane 1. Otherwise (lane 0 alone, or none) lane 0.

@@ -1,4 +1,11 @@
 {%- import "macros.v" as m -%}
+{%- macro on_lane() -%}
+{%- if edge && zt_weight -%}(|nib[k]) & (e[k] | (|q[k]))
+{%- else if edge -%}|nib[k]
+{%- else if zt_weight -%}(|a[k]) & (|w[k])
+{%- else -%}|a[k]
+{%- endif -%}
+{%- endmacro -%}
 {{ header }}
 `default_nettype none
 // Operand conditioning for four lanes sharing one 8b x 8b multiplier split into four
@@ -58,10 +65,10 @@ module {{ prefix }}_cond{% if cut %}_cut{% endif %} (
       assign e[k]   = wgt_i[32 + 5*k + 4];
 {%- endif %}
 {%- if cut %}
-      assign on_o[k] = {{ on_lane }};
+      assign on_o[k] = {% call on_lane() %}{% endcall %};
       assign on[k] = on_i[k];
 {%- else %}
-      assign on[k] = {{ on_lane }};
+      assign on[k] = {% call on_lane() %}{% endcall %};
 {%- endif %}
 {%- if edge %}
 
