@@ -928,6 +928,16 @@ impl Config {
 
     /// Canonical YAML of every field in force, used in file headers and reports.
     pub fn to_yaml(&self) -> String {
+        self.pe_yaml()
+            + &format!(
+                "array:\n  rows: {}\n  cols: {}\n",
+                self.array.rows, self.array.cols
+            )
+    }
+
+    /// The `name` and `pe` part of [`Config::to_yaml`], without the array size: what
+    /// a PE-level file's header shows, so that it does not change with the array.
+    pub fn pe_yaml(&self) -> String {
         let mut s = format!(
             "name: {}\npe:\n  policy: {}\n  threads: {}\n",
             self.name, self.pe.policy, self.pe.threads
@@ -950,10 +960,7 @@ impl Config {
         if self.pe.stc {
             s += "  stc: true\n";
         }
-        s += &format!(
-            "  acc_width: {}\narray:\n  rows: {}\n  cols: {}\n",
-            self.pe.acc_width, self.array.rows, self.array.cols
-        );
+        s += &format!("  acc_width: {}\n", self.pe.acc_width);
         s
     }
 }

@@ -21,7 +21,7 @@
 use crate::config::{Config, ZeroTest};
 use crate::error::{Error, Result};
 use crate::model::PeModel;
-use crate::rtl::{self, GeneratedFile};
+use crate::rtl::{self, GeneratedFile, Role};
 use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -138,90 +138,113 @@ fn widths(cfg: &Config) -> Widths {
     }
 }
 
-fn ports(w: &Widths, top: &str) -> String {
-    format!(
-        "module {top} (\n  input  wire [{lw}:0] act_i,\n  input  wire [{lw}:0] wgt_i,\n  output wire signed [{s}:0] opt_o,\n  output wire signed [{s}:0] ref_o,\n  output wire trigger_o\n);\n  wire [{x}:0] x;\n  wire [{y}:0] y;\n  wire [{sh}:0] sh;\n",
-        lw = w.lanes * 8 - 1,
-        s = w.sum - 1,
-        x = w.x - 1,
-        y = w.y - 1,
-        sh = w.sh - 1,
-    )
+/// What the miter templates (`templates/proof/`) take: the design's prefix, the
+/// conds they instantiate and the widths of lanes, lane sum and cond-to-fabric buses.
+struct MiterView {
+    prefix: String,
+    top: String,
+    cond: String,
+    cond_cut: String,
+    case_inputs: bool,
+    lanes: u32,
+    lanes_down: Vec<u32>,
+    sum_w: u32,
+    x_w: u32,
+    y_w: u32,
+    sh_w: u32,
 }
 
-/// The production cond + fabric (`opt_o`) and reference (`ref_o`) on the miter's
-/// lane inputs (with the window logic at the edge, the cond behind the edge logic).
-fn production(cfg: &Config) -> String {
-    let p = &cfg.name;
-    let c = rtl::cond_front(cfg, false);
-    format!(
-        "  {c} u_cond (.act_i(act_i), .wgt_i(wgt_i), .x_o(x), .y_o(y), .sh_o(sh));\n  {p}_fabric u_fabric (.x_i(x), .y_i(y), .sh_i(sh), .sum_o(opt_o));\n  {p}_ref u_ref (.act_i(act_i), .wgt_i(wgt_i), .sum_o(ref_o));\n"
-    )
+fn view(cfg: &Config, top: &str, case_inputs: bool) -> MiterView {
+    let w = widths(cfg);
+    MiterView {
+        prefix: cfg.name.clone(),
+        top: format!("{}_{top}", cfg.name),
+        cond: rtl::cond_front(cfg, false),
+        cond_cut: rtl::cond_front(cfg, true),
+        case_inputs,
+        lanes: w.lanes,
+        lanes_down: (0..w.lanes).rev().collect(),
+        sum_w: w.sum,
+        x_w: w.x,
+        y_w: w.y,
+        sh_w: w.sh,
+    }
 }
 
-/// The 2:4 selection's miter: `<name>_sel` against the plain `<name>_ref_sel` on
-/// all four lanes (the selected operands, activations then weights, must agree).
-fn sel_miter(cfg: &Config) -> String {
-    let p = &cfg.name;
-    format!(
-        "module {p}_selmiter (\n  input  wire [31:0] act_i,\n  input  wire [31:0] wgt_i,\n  output wire [31:0] opt_o,\n  output wire [31:0] ref_o,\n  output wire trigger_o\n);\n  {p}_sel u_sel (.act_i(act_i), .wgt_i(wgt_i), .act_o(opt_o[15:0]), .wgt_o(opt_o[31:16]));\n  {p}_ref_sel u_ref (.act_i(act_i), .wgt_i(wgt_i), .act_o(ref_o[15:0]), .wgt_o(ref_o[31:16]));\n  assign trigger_o = (opt_o != ref_o);\nendmodule\n"
-    )
-}
-
-/// The whole miter: production cond + fabric against the production reference.
-fn miter(cfg: &Config) -> String {
-    let p = &cfg.name;
-    format!(
-        "{}{}  assign trigger_o = (opt_o != ref_o);\nendmodule\n",
-        ports(&widths(cfg), &format!("{p}_miter")),
-        production(cfg)
-    )
+/// The whole miter: production cond + fabric (`opt_o`) against the production
+/// reference (`ref_o`) on the miter's lane inputs.
+#[derive(askama::Template)]
+#[template(path = "proof/miter.v")]
+struct MiterTpl {
+    v: MiterView,
 }
 
 /// The link miter: each proof variant, fed its own zero tests, against its
 /// production module, and the two zero tests against each other.
-fn link_miter(cfg: &Config) -> String {
-    let p = &cfg.name;
-    let w = widths(cfg);
-    let cc = rtl::cond_front(cfg, true);
-    format!(
-        "{}  wire [{t}:0] on_c;\n  wire [{t}:0] on_r;\n  wire [{x}:0] xc;\n  wire [{y}:0] yc;\n  wire [{sh}:0] shc;\n  wire signed [{s}:0] opt_c;\n  wire signed [{s}:0] ref_c;\n{}  {cc} u_cond_c (.act_i(act_i), .wgt_i(wgt_i), .on_i(on_c), .on_o(on_c), .x_o(xc), .y_o(yc), .sh_o(shc));\n  {p}_fabric u_fabric_c (.x_i(xc), .y_i(yc), .sh_i(shc), .sum_o(opt_c));\n  {p}_ref_cut u_ref_c (.act_i(act_i), .wgt_i(wgt_i), .on_i(on_r), .on_o(on_r), .sum_o(ref_c));\n  assign trigger_o = (opt_o != opt_c) || (ref_o != ref_c) || (on_c != on_r);\nendmodule\n",
-        ports(&w, &format!("{p}_link")),
-        production(cfg),
-        t = w.lanes - 1,
-        s = w.sum - 1,
-        x = w.x - 1,
-        y = w.y - 1,
-        sh = w.sh - 1,
-    )
+#[derive(askama::Template)]
+#[template(path = "proof/link.v")]
+struct LinkTpl {
+    v: MiterView,
 }
 
 /// The activity cases' miter: the activity (`on_i`) and the idle operands
 /// (`za_i`: activation zero, `zw_i`: weight zero, per lane) are inputs that each
 /// case ties to constants; only inputs whose real activity (the reference's zero
 /// tests) equals `on_i` count.
-fn cases_miter(cfg: &Config) -> String {
-    let p = &cfg.name;
-    let w = widths(cfg);
-    let t = w.lanes;
-    let lane_mask = |v: &str| -> String {
-        let parts: Vec<String> = (0..t).rev().map(|l| format!("{{8{{{v}[{l}]}}}}")).collect();
-        format!("~{{{}}}", parts.join(", "))
-    };
-    let top = format!("{p}_cases");
-    let cc = rtl::cond_front(cfg, true);
-    let ports = ports(&w, &top).replacen(
-        "  input  wire [",
-        &format!("  input  wire [{tm}:0] on_i,\n  input  wire [{tm}:0] za_i,\n  input  wire [{tm}:0] zw_i,\n  input  wire [", tm = t - 1),
-        1,
-    );
-    format!(
-        "{ports}  wire [{lw}:0] a = act_i & {};\n  wire [{lw}:0] w = wgt_i & {};\n  wire [{tm}:0] on_c;\n  wire [{tm}:0] on_r;\n  {cc} u_cond (.act_i(a), .wgt_i(w), .on_i(on_i), .on_o(on_c), .x_o(x), .y_o(y), .sh_o(sh));\n  {p}_fabric u_fabric (.x_i(x), .y_i(y), .sh_i(sh), .sum_o(opt_o));\n  {p}_ref_cut u_ref (.act_i(a), .wgt_i(w), .on_i(on_i), .on_o(on_r), .sum_o(ref_o));\n  assign trigger_o = (opt_o != ref_o) && (on_r == on_i);\nendmodule\n",
-        lane_mask("za_i"),
-        lane_mask("zw_i"),
-        lw = t * 8 - 1,
-        tm = t - 1,
+#[derive(askama::Template)]
+#[template(path = "proof/cases.v")]
+struct CasesTpl {
+    v: MiterView,
+}
+
+/// The 2:4 selection's miter: `<name>_sel` against the plain `<name>_ref_sel` on
+/// all four lanes (the selected operands, activations then weights, must agree).
+#[derive(askama::Template)]
+#[template(path = "proof/sel_miter.v")]
+struct SelMiterTpl<'a> {
+    prefix: &'a str,
+}
+
+/// Renders a miter template (text ending in a newline).
+fn text_of(t: &impl askama::Template, name: &str) -> Result<String> {
+    let mut s = t
+        .render()
+        .map_err(|e| Error::tool("askama", format!("rendering {name}: {e}")))?;
+    if !s.ends_with('\n') {
+        s.push('\n');
+    }
+    Ok(s)
+}
+
+fn miter(cfg: &Config) -> Result<String> {
+    text_of(
+        &MiterTpl {
+            v: view(cfg, "miter", false),
+        },
+        "miter",
     )
+}
+
+fn link_miter(cfg: &Config) -> Result<String> {
+    text_of(
+        &LinkTpl {
+            v: view(cfg, "link", false),
+        },
+        "link miter",
+    )
+}
+
+fn cases_miter(cfg: &Config) -> Result<String> {
+    text_of(
+        &CasesTpl {
+            v: view(cfg, "cases", true),
+        },
+        "cases miter",
+    )
+}
+
+fn sel_miter(cfg: &Config) -> Result<String> {
+    text_of(&SelMiterTpl { prefix: &cfg.name }, "selection miter")
 }
 
 /// Proves the generated PE of `cfg` within `timeout_s` seconds (an unfinished
@@ -269,12 +292,7 @@ pub fn prove_files(cfg: &Config, files: &[GeneratedFile], timeout_s: u64) -> Res
     let cfg = if whole.pe.stc { &core_cfg } else { whole };
     let mut all: Vec<GeneratedFile> = files
         .iter()
-        .filter(|f| {
-            f.name.ends_with(".v")
-                && !f.name.ends_with("_pe.v")
-                && !f.name.ends_with("_pe_solo.v")
-                && !f.name.ends_with("_acc.v")
-        })
+        .filter(|f| f.role == Role::Datapath)
         .cloned()
         .collect();
     all.extend(rtl::generate_reference(cfg)?);
@@ -282,10 +300,11 @@ pub fn prove_files(cfg: &Config, files: &[GeneratedFile], timeout_s: u64) -> Res
     let mut jobs = Vec::new();
     if whole.pe.stc {
         all.push(rtl::generate_ref_sel(whole)?);
-        all.push(GeneratedFile {
-            name: format!("{p}_selmiter.v"),
-            text: sel_miter(whole),
-        });
+        all.push(GeneratedFile::module(
+            &format!("{p}_selmiter"),
+            Role::Miter,
+            sel_miter(whole)?,
+        ));
         jobs.push(Job {
             top: format!("{p}_selmiter"),
             case: None,
@@ -293,27 +312,30 @@ pub fn prove_files(cfg: &Config, files: &[GeneratedFile], timeout_s: u64) -> Res
     }
     let cs = cases(cfg);
     if cs.is_empty() {
-        all.push(GeneratedFile {
-            name: format!("{p}_miter.v"),
-            text: miter(cfg),
-        });
+        all.push(GeneratedFile::module(
+            &format!("{p}_miter"),
+            Role::Miter,
+            miter(cfg)?,
+        ));
         jobs.push(Job {
             top: format!("{p}_miter"),
             case: None,
         });
     } else {
-        all.push(GeneratedFile {
-            name: format!("{p}_link.v"),
-            text: link_miter(cfg),
-        });
+        all.push(GeneratedFile::module(
+            &format!("{p}_link"),
+            Role::Miter,
+            link_miter(cfg)?,
+        ));
         jobs.push(Job {
             top: format!("{p}_link"),
             case: None,
         });
-        all.push(GeneratedFile {
-            name: format!("{p}_cases.v"),
-            text: cases_miter(cfg),
-        });
+        all.push(GeneratedFile::module(
+            &format!("{p}_cases"),
+            Role::Miter,
+            cases_miter(cfg)?,
+        ));
         for (k, c) in cs.iter().enumerate() {
             jobs.push(Job {
                 top: format!("{p}_case{k}"),
@@ -627,7 +649,7 @@ mod tests {
     #[test]
     fn miter_wires_cond_fabric_and_reference() {
         let cfg = Config::preset("sysmt4").unwrap();
-        let m = miter(&cfg);
+        let m = miter(&cfg).unwrap();
         assert!(m.contains("sysmt4_cond u_cond") && m.contains("sysmt4_ref u_ref"));
         assert!(m.contains("input  wire [31:0] act_i") && m.contains("signed [17:0] opt_o"));
     }

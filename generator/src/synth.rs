@@ -137,7 +137,7 @@ pub fn synthesize(files: &[GeneratedFile], top: &str, depth: bool) -> Result<Syn
     std::fs::write(dir.path().join("cells.lib"), LIBERTY).map_err(|e| Error::io(dir.path(), e))?;
     let sources: Vec<&str> = files
         .iter()
-        .filter(|f| f.name.ends_with(".v"))
+        .filter(|f| f.role != rtl::Role::Filelist)
         .map(|f| f.name.as_str())
         .collect();
     let t0 = Instant::now();

@@ -6,7 +6,7 @@
 mod common;
 use common::require;
 use smtgen::config::{Config, ConfigBuilder, PRESETS};
-use smtgen::rtl::generate_pe;
+use smtgen::rtl::{generate_pe, Role};
 use smtgen::sim::{self, SimOptions};
 use smtgen::stimulus::{pe_stimulus, Depth};
 
@@ -40,15 +40,12 @@ fn proof_variants_and_references_are_lint_clean_too() {
             files.extend(extra.iter().cloned());
             let list: Vec<String> = files
                 .iter()
-                .filter(|g| {
-                    g.name.ends_with(".v")
-                        && !g.name.ends_with("_pe.v")
-                        && !g.name.ends_with("_pe_solo.v")
-                })
+                .filter(|g| !matches!(g.role, Role::Filelist | Role::PeTop | Role::PeSolo))
                 .map(|g| g.name.clone())
                 .collect();
             files.push(smtgen::rtl::GeneratedFile {
                 name: format!("{top}.f"),
+                role: Role::Filelist,
                 text: list.join("\n") + "\n",
             });
             let out = sim::lint(&files, &top).unwrap();

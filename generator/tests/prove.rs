@@ -9,7 +9,7 @@ use common::{require, spec_products};
 use smtgen::config::{Config, ConfigBuilder, ZeroTest, PRESETS};
 use smtgen::model::PeModel;
 use smtgen::prove::{cases, prove, prove_files};
-use smtgen::rtl::generate_pe;
+use smtgen::rtl::{generate_pe_with_fault, Fault};
 
 fn config(preset: &str, sets: &[&str]) -> Config {
     ConfigBuilder::new()
@@ -136,15 +136,9 @@ fn a_broken_window_is_refuted_with_a_counterexample_the_model_reproduces() {
         return;
     }
     let cfg = Config::preset("bsparq-4b5opt").unwrap();
-    let mut files = generate_pe(&cfg).unwrap();
-    let win = files.iter_mut().find(|f| f.name.contains("_win_")).unwrap();
-    // Drop the sticky bits from the rounding decision of window position 2.
-    let before = win.text.clone();
-    win.text = win.text.replace(
-        "(sel2 & a_i[1] & (a_i[2] | (|a_i[0:0])))",
-        "(sel2 & a_i[1] & a_i[2])",
-    );
-    assert_ne!(before, win.text, "the mutation applies");
+    // Drop the sticky bits from the rounding decision of window position 2 (the
+    // hook fails if the design has no such window, so the bug is always planted).
+    let files = generate_pe_with_fault(&cfg, Fault::WindowRoundWithoutSticky { pos: 2 }).unwrap();
     let p = prove_files(&cfg, &files, 300).unwrap();
     assert!(!p.proven);
     let x = p.counterexample.expect("a counterexample");
@@ -161,15 +155,8 @@ fn a_broken_weight_nibble_is_refuted_within_its_activity_case() {
         return;
     }
     let cfg = Config::preset("sysmt4").unwrap();
-    let mut files = generate_pe(&cfg).unwrap();
-    let nib = files
-        .iter_mut()
-        .find(|f| f.name.ends_with("_nib4.v"))
-        .unwrap();
     // Drop the tie-to-even bit: a remainder of exactly 8 never rounds up.
-    let before = nib.text.clone();
-    nib.text = nib.text.replace("((|w_i[2:0]) | w_i[4])", "(|w_i[2:0])");
-    assert_ne!(before, nib.text, "the mutation applies");
+    let files = generate_pe_with_fault(&cfg, Fault::Nib4WithoutTieToEven).unwrap();
     let p = prove_files(&cfg, &files, 600).unwrap();
     assert!(!p.proven);
     let x = p.counterexample.expect("a counterexample");
@@ -190,17 +177,7 @@ fn a_production_zero_test_that_drifts_from_the_spec_is_refuted_by_the_link() {
     // The cases take the activity from the proof variant; the link miter ties the
     // production module to it, so a production-only change cannot hide.
     let cfg = Config::preset("sysmt2").unwrap();
-    let mut files = generate_pe(&cfg).unwrap();
-    let cond = files
-        .iter_mut()
-        .find(|f| f.name.ends_with("_cond.v"))
-        .unwrap();
-    let before = cond.text.clone();
-    cond.text = cond.text.replace(
-        "on1 = (|act_i[15:8]) & (|wgt_i[15:8]);",
-        "on1 = |act_i[15:8];",
-    );
-    assert_ne!(before, cond.text, "the mutation applies");
+    let files = generate_pe_with_fault(&cfg, Fault::ZeroTestIgnoresWeight { lane: 1 }).unwrap();
     let p = prove_files(&cfg, &files, 300).unwrap();
     assert!(!p.proven);
     assert!(p.counterexample.is_some(), "{p:?}");
@@ -214,14 +191,8 @@ fn an_edge_window_that_forgets_to_saturate_is_refuted_through_the_front_wrapper(
     // With the window logic at the edge the proof runs edge + cond on plain lanes,
     // so a fault in the edge module must be found like one in the cond.
     let cfg = Config::preset("sysmt2-edge").unwrap();
-    let mut files = generate_pe(&cfg).unwrap();
-    let pre = files
-        .iter_mut()
-        .find(|f| f.name.ends_with("_pre_act.v"))
-        .unwrap();
-    let before = pre.text.clone();
-    pre.text = pre.text.replace(" & ~(&t1)};", "};");
-    assert_ne!(before, pre.text, "the mutation applies");
+    let files =
+        generate_pe_with_fault(&cfg, Fault::EdgeWindowWithoutSaturation { lane: 1 }).unwrap();
     let p = prove_files(&cfg, &files, 300).unwrap();
     assert!(!p.proven);
     let x = p.counterexample.expect("a counterexample");

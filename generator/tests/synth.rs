@@ -5,7 +5,7 @@
 mod common;
 use common::{require, smtgen};
 use smtgen::config::{Config, ConfigBuilder, PRESETS};
-use smtgen::rtl::GeneratedFile;
+use smtgen::rtl::{GeneratedFile, Role};
 use smtgen::synth::{synth_array, synth_pe, synthesize};
 
 #[test]
@@ -59,10 +59,12 @@ fn a_latch_is_rejected() {
     let files = vec![
         GeneratedFile {
             name: "latchy.v".into(),
+            role: Role::Datapath,
             text: v.into(),
         },
         GeneratedFile {
             name: "latchy.f".into(),
+            role: Role::Filelist,
             text: "latchy.v\n".into(),
         },
     ];

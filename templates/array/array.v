@@ -1,5 +1,7 @@
 {{ header }}
-// {{ rows }}x{{ cols }} output-stationary array of {{ prefix }}_cell, {{ lanes }} lane(s) per PE.
+`default_nettype none
+// ROWS x COLS output-stationary array of {{ prefix }}_cell, {{ lanes }} lane(s) per PE
+// (the parameters default to the configured {{ rows }} x {{ cols }}).
 //
 // Interface (one aligned group per cycle; the array skews it internally):
 //   in_valid_i   this cycle carries one group: T activations per row (act_i, row r
@@ -239,3 +241,4 @@ module {{ prefix }}_array #(
   endgenerate
 
 endmodule
+`default_nettype wire

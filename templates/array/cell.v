@@ -1,9 +1,10 @@
 {{ header }}
+`default_nettype none
 // One array cell: the processing element plus its slot of the row's result chain.
 // One cycle after the last group of a tile has passed through the PE (last_q), the
 // finished accumulator is copied into res_q, so the PE can start the next tile at
 // once. During a row's drain, slot COL takes the value of slot COL-1 while the drain
-// step m_i is below COL: the row's results shift east, one slot per cycle, and each
+// step step_i is below COL: the row's results shift east, one slot per cycle, and each
 // slot stops as soon as its own data has moved on (so the next tile may be captured).
 module {{ prefix }}_cell #(
   parameter integer ACC_W = {{ acc_w }},
@@ -98,3 +99,4 @@ module {{ prefix }}_cell #(
   assign res_o = res_q;
 
 endmodule
+`default_nettype wire

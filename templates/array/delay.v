@@ -1,4 +1,5 @@
 {{ header }}
+`default_nettype none
 // D-stage delay line of W bits (D >= 1). With RST = 1 every stage resets to zero
 // (for control bits); with RST = 0 the stages carry no reset (for operands).
 module {{ prefix }}_delay #(
@@ -41,3 +42,4 @@ module {{ prefix }}_delay #(
   assign q_o = pipe_q[W*D-1 -: W];
 
 endmodule
+`default_nettype wire

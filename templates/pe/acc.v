@@ -1,4 +1,5 @@
 {{ header }}
+`default_nettype none
 // Output-stationary accumulator: acc <= wrap(base + add) every cycle, where base is 0
 // when clear_i is high and acc otherwise, and add is the lane sum when valid_i is high
 // and 0 otherwise. So clear with valid starts a new sum from this cycle's products,
@@ -60,3 +61,4 @@ module {{ prefix }}_acc #(
   assign acc_o = acc_q;
 
 endmodule
+`default_nettype wire

@@ -1,4 +1,13 @@
+{%- import "macros.v" as m -%}
+{%- macro on_lane() -%}
+{%- if edge && zt_weight -%}(|nib[k]) & (e[k] | (|q[k]))
+{%- else if edge -%}|nib[k]
+{%- else if zt_weight -%}(|a[k]) & (|w[k])
+{%- else -%}|a[k]
+{%- endif -%}
+{%- endmacro -%}
 {{ header }}
+`default_nettype none
 // Operand conditioning for four lanes sharing one 8b x 8b multiplier split into four
 // u4 x s5 quarters (SySMT, T = 4). Zero test {{ zero_test }}: a lane is idle when
 // {% if zt_weight %}a == 0 or w == 0{% else %}a == 0{% endif %}. With c active lanes:
@@ -27,9 +36,9 @@ module {{ prefix }}_cond{% if cut %}_cut{% endif %} (
   input  wire [3:0]  on_i,
   output wire [3:0]  on_o,
 {%- endif %}
-  output reg  [15:0] x_o,
-  output reg  [19:0] y_o,
-  output reg  [15:0] sh_o
+  output reg  [15:0] unit_act_o,
+  output reg  [19:0] unit_wgt_o,
+  output reg  [15:0] unit_shift_o
 );
 
   // split_var lets the simulator keep each lane's signals apart.
@@ -56,10 +65,10 @@ module {{ prefix }}_cond{% if cut %}_cut{% endif %} (
       assign e[k]   = wgt_i[32 + 5*k + 4];
 {%- endif %}
 {%- if cut %}
-      assign on_o[k] = {{ on_lane }};
+      assign on_o[k] = {% call on_lane() %}{% endcall %};
       assign on[k] = on_i[k];
 {%- else %}
-      assign on[k] = {{ on_lane }};
+      assign on[k] = {% call on_lane() %}{% endcall %};
 {%- endif %}
 {%- if edge %}
 
@@ -92,37 +101,41 @@ module {{ prefix }}_cond{% if cut %}_cut{% endif %} (
   wire       quad = (cnt >= 3'd3);
 
   // Lane A: the first active lane (lane 3 when none is; its product is then zero).
-  // Lane B: the last active lane (only used with exactly two active). Both as one-hot
-  // selects, and every mux below as AND-OR: the same gates as indexed muxes, but the
-  // simulation model then has no data-dependent branch (issue #3: mispredicted
+  // Lane B: the last active lane (only used with exactly two active). sel_a and sel_b
+  // are their one-hot selects; act_a, wgt_a and nib_a are lane A's operands, wgt_b
+  // and nib_b lane B's. Units 0-1 (u01_*) serve lane A, units 2-3 (u23_*) lane B or,
+  // when lane A is alone, lane A's low activation nibble; u01_up / u23_up move a
+  // pair's shifts up by 4. Every mux is AND-OR: the same gates as indexed muxes, but
+  // the simulation model then has no data-dependent branch (issue #3: mispredicted
   // branches, not code size, set the array's simulation speed).
-  wire [3:0] fa = {~on[0] & ~on[1] & ~on[2], ~on[0] & ~on[1] & on[2], ~on[0] & on[1], on[0]};
-  wire [3:0] lb = {on[3], ~on[3] & on[2], ~on[3] & ~on[2], 1'b0};
+  wire [3:0] sel_a = {~on[0] & ~on[1] & ~on[2], ~on[0] & ~on[1] & on[2], ~on[0] & on[1], on[0]};
+  wire [3:0] sel_b = {on[3], ~on[3] & on[2], ~on[3] & ~on[2], 1'b0};
 
-  wire [7:0] wa = ({8{fa[0]}} & w[0]) | ({8{fa[1]}} & w[1]) | ({8{fa[2]}} & w[2]) | ({8{fa[3]}} & w[3]);
-  wire [7:0] aa = ({8{fa[0]}} & a[0]) | ({8{fa[1]}} & a[1]) | ({8{fa[2]}} & a[2]) | ({8{fa[3]}} & a[3]);
-  wire [3:0] na = ({4{fa[0]}} & nib[0]) | ({4{fa[1]}} & nib[1]) | ({4{fa[2]}} & nib[2]) | ({4{fa[3]}} & nib[3]);
-  wire [7:0] wl = ({8{lb[1]}} & w[1]) | ({8{lb[2]}} & w[2]) | ({8{lb[3]}} & w[3]);
-  wire [3:0] nl = ({4{lb[1]}} & nib[1]) | ({4{lb[2]}} & nib[2]) | ({4{lb[3]}} & nib[3]);
-  wire       unused_lb = lb[0];
+  wire [7:0] wgt_a = {% call m::and_or(8, "sel_a", "w", 0, 4) %}{% endcall %};
+  wire [7:0] act_a = {% call m::and_or(8, "sel_a", "a", 0, 4) %}{% endcall %};
+  wire [3:0] nib_a = {% call m::and_or(4, "sel_a", "nib", 0, 4) %}{% endcall %};
+  wire [7:0] wgt_b = {% call m::and_or(8, "sel_b", "w", 1, 4) %}{% endcall %};
+  wire [3:0] nib_b = {% call m::and_or(4, "sel_b", "nib", 1, 4) %}{% endcall %};
+  wire       unused_sel_b = sel_b[0];
 
-  wire [7:0] wb = ({8{solo}} & wa) | ({8{~solo}} & wl);
-  wire [3:0] xa = ({4{solo}} & aa[7:4]) | ({4{~solo}} & na);
-  wire [3:0] xb = ({4{solo}} & aa[3:0]) | ({4{~solo}} & nl);
-  wire       ha = solo | (|(fa & wide));
-  wire       hb = ~solo & (|(lb & wide));
+  wire [7:0] u23_wgt = ({8{solo}} & wgt_a) | ({8{~solo}} & wgt_b);
+  wire [3:0] u01_act = ({4{solo}} & act_a[7:4]) | ({4{~solo}} & nib_a);
+  wire [3:0] u23_act = ({4{solo}} & act_a[3:0]) | ({4{~solo}} & nib_b);
+  wire       u01_up  = solo | (|(sel_a & wide));
+  wire       u23_up  = ~solo & (|(sel_b & wide));
 
   always @* begin
-    x_o  = ({16{quad}} & {nib[3], nib[2], nib[1], nib[0]}) |
-           ({16{~quad}} & {xb, xb, xa, xa});
-    y_o  = ({20{quad}} & { {q[3][3], q[3]}, {q[2][3], q[2]}, {q[1][3], q[1]}, {q[0][3], q[0]} }) |
-           ({20{~quad}} & { {1'b0, wb[3:0]}, {wb[7], wb[7:4]}, {1'b0, wa[3:0]}, {wa[7], wa[7:4]} });
-    sh_o = ({16{quad}} & { {wide[3] & e[3], wide[3] ^ e[3], 2'b00},
-                           {wide[2] & e[2], wide[2] ^ e[2], 2'b00},
-                           {wide[1] & e[1], wide[1] ^ e[1], 2'b00},
-                           {wide[0] & e[0], wide[0] ^ e[0], 2'b00} }) |
-           ({16{~quad}} & { {1'b0, hb, 2'b00}, {hb, ~hb, 2'b00},
-                            {1'b0, ha, 2'b00}, {ha, ~ha, 2'b00} });
+    unit_act_o   = ({16{quad}} & {nib[3], nib[2], nib[1], nib[0]}) |
+                   ({16{~quad}} & {u23_act, u23_act, u01_act, u01_act});
+    unit_wgt_o   = ({20{quad}} & { {q[3][3], q[3]}, {q[2][3], q[2]}, {q[1][3], q[1]}, {q[0][3], q[0]} }) |
+                   ({20{~quad}} & { {1'b0, u23_wgt[3:0]}, {u23_wgt[7], u23_wgt[7:4]}, {1'b0, wgt_a[3:0]}, {wgt_a[7], wgt_a[7:4]} });
+    unit_shift_o = ({16{quad}} & { {wide[3] & e[3], wide[3] ^ e[3], 2'b00},
+                                   {wide[2] & e[2], wide[2] ^ e[2], 2'b00},
+                                   {wide[1] & e[1], wide[1] ^ e[1], 2'b00},
+                                   {wide[0] & e[0], wide[0] ^ e[0], 2'b00} }) |
+                   ({16{~quad}} & { {1'b0, u23_up, 2'b00}, {u23_up, ~u23_up, 2'b00},
+                                    {1'b0, u01_up, 2'b00}, {u01_up, ~u01_up, 2'b00} });
   end
 
 endmodule
+`default_nettype wire

@@ -1,16 +1,17 @@
 {{ header }}
+`default_nettype none
 // Multiplier fabric: {{ units.len() }} unit(s), each an unsigned activation nibble times
 // a signed weight at natural width, shifted into place by an amount from the unit's
 // own short list, then summed at {{ sum_w }} bits (two's complement; the true lane sum
 // always fits, so the adder needs no wider result).
-//   unit  x bits  y bits  shifts
+//   unit  act bits  wgt bits  shifts   (unit_act_i, unit_wgt_i, unit_shift_i)
 {%- for u in units %}
-//   {{ u.idx }}     {{ u.aw }}       {{ u.ww }}       {{ u.shift_list }}
+//   {{ u.idx }}     {{ u.aw }}         {{ u.ww }}         {{ u.shift_list }}
 {%- endfor %}
 module {{ prefix }}_fabric (
-  input  wire        [{{ x_bits - 1 }}:0] x_i,
-  input  wire        [{{ y_bits - 1 }}:0] y_i,
-  input  wire        [{{ sh_bits - 1 }}:0] sh_i,
+  input  wire        [{{ x_bits - 1 }}:0] unit_act_i,
+  input  wire        [{{ y_bits - 1 }}:0] unit_wgt_i,
+  input  wire        [{{ sh_bits - 1 }}:0] unit_shift_i,
   output wire signed [{{ sum_w - 1 }}:0] sum_o
 );
 {% for u in units %}
@@ -22,18 +23,18 @@ module {{ prefix }}_fabric (
     .AW ({{ u.aw }}),
     .WW ({{ u.ww }})
   ) u_mul{{ u.idx }} (
-    .x_i (x_i[{{ u.x_hi }}:{{ u.x_lo }}]),
-    .y_i (y_i[{{ u.y_hi }}:{{ u.y_lo }}]),
+    .x_i (unit_act_i[{{ u.x_hi }}:{{ u.x_lo }}]),
+    .y_i (unit_wgt_i[{{ u.y_hi }}:{{ u.y_lo }}]),
     .p_o (p{{ u.idx }})
   );
 {% if u.cases.is_empty() %}
   // The only shift this unit ever needs.
-  wire unused_sh{{ u.idx }} = ^sh_i[{{ u.sh_hi }}:{{ u.sh_lo }}];
+  wire unused_sh{{ u.idx }} = ^unit_shift_i[{{ u.sh_hi }}:{{ u.sh_lo }}];
   always @* t{{ u.idx }} = {{ u.default_term }};
 {% else %}
   // One-hot AND-OR rather than a case: the same gates, and Verilator then compiles
   // no data-dependent branch (mispredictions halve array simulation speed).
-  wire [3:0] sh{{ u.idx }} = sh_i[{{ u.sh_hi }}:{{ u.sh_lo }}];
+  wire [3:0] sh{{ u.idx }} = unit_shift_i[{{ u.sh_hi }}:{{ u.sh_lo }}];
   always @* begin
     t{{ u.idx }} =
 {%- for c in u.cases %}
@@ -46,3 +47,4 @@ module {{ prefix }}_fabric (
   assign sum_o = {{ sum_expr }};
 
 endmodule
+`default_nettype wire

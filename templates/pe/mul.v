@@ -1,4 +1,5 @@
 {{ header }}
+`default_nettype none
 // One multiplier unit of the fabric: an unsigned AW-bit activation nibble times a
 // signed WW-bit weight, at its natural width (AW + WW bits, signed). The activation is
 // zero-extended by one bit so that the multiply stays signed.
@@ -16,3 +17,4 @@ module {{ prefix }}_mul #(
   assign p_o = x_s * y_i;
 
 endmodule
+`default_nettype wire

@@ -1,4 +1,5 @@
 {{ header }}
+`default_nettype none
 // Output-stationary processing element, {{ lanes }} lane(s) per cycle.
 // The datapath works on this cycle's inputs: {{ prefix }}_cond routes lanes to the
 // multiplier units of {{ prefix }}_fabric, whose lane sum {{ prefix }}_acc accumulates
@@ -39,9 +40,9 @@ module {{ prefix }}_pe #(
   );
 
 {% else %}
-  wire [{{ x_bits - 1 }}:0] unit_x;
-  wire [{{ y_bits - 1 }}:0] unit_y;
-  wire [{{ sh_bits - 1 }}:0] unit_sh;
+  wire [{{ x_bits - 1 }}:0] unit_act;
+  wire [{{ y_bits - 1 }}:0] unit_wgt;
+  wire [{{ sh_bits - 1 }}:0] unit_shift;
   wire signed [SumW-1:0] sum;
 
 {%- if sel %}
@@ -67,16 +68,16 @@ module {{ prefix }}_pe #(
     .act_i (act_i),
     .wgt_i (wgt_i),
 {%- endif %}
-    .x_o   (unit_x),
-    .y_o   (unit_y),
-    .sh_o  (unit_sh)
+    .unit_act_o   (unit_act),
+    .unit_wgt_o   (unit_wgt),
+    .unit_shift_o (unit_shift)
   );
 
   {{ prefix }}_fabric u_fabric (
-    .x_i   (unit_x),
-    .y_i   (unit_y),
-    .sh_i  (unit_sh),
-    .sum_o (sum)
+    .unit_act_i   (unit_act),
+    .unit_wgt_i   (unit_wgt),
+    .unit_shift_i (unit_shift),
+    .sum_o        (sum)
   );
 
 {% endif %}
@@ -129,3 +130,4 @@ module {{ prefix }}_pe #(
   assign clear_o = clear_q;
 
 endmodule
+`default_nettype wire

@@ -1,4 +1,5 @@
 {{ header }}
+`default_nettype none
 // {{ prefix }}_pe with its own edge conditioning in front, combinational: the plain
 // 8-bit lane interface of a PE whose window logic sits at the array edge. In the
 // array the edge logic is registered once per row and column; this wrapper is for
@@ -59,3 +60,4 @@ module {{ prefix }}_pe_solo #(
   wire unused_link = ^act_link_o[{{ act_w - 1 }}:{{ lanes * 8 }}]{% if pre_wgt %} ^ (^wgt_link_o[{{ wgt_w - 1 }}:{{ lanes * 8 }}]){% endif %};
 
 endmodule
+`default_nettype wire

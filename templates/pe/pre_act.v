@@ -1,4 +1,5 @@
 {{ header }}
+`default_nettype none
 // West-edge conditioning of one row's activations (window logic at the array edge).
 // The link word keeps the {{ lanes }} plain activations in bits [{{ lanes * 8 - 1 }}:0] and adds, per lane k,
 // a 4-bit field at bits [{{ lanes * 8 }} + 4*k +: 4]: win(a_k; {{ set }}){% if rne %} rounded to nearest (ties
@@ -52,7 +53,7 @@ module {{ prefix }}_pre_act (
 {%- endfor %}
     t{{ l.k }} = {{ l.trunc }};
 {%- if rne %}
-    r{{ l.k }} = t{{ l.k }} + {3'd0, {{ l.round }} & ~(&t{{ l.k }})};
+    r{{ l.k }} = t{{ l.k }} + {3'd0, {{ l.round }}{% if fault.saturates(l.k) %} & ~(&t{{ l.k }}){% endif %}};
 {%- else %}
     r{{ l.k }} = t{{ l.k }};
 {%- endif %}
@@ -62,3 +63,4 @@ module {{ prefix }}_pre_act (
 {%- endif %}
 
 endmodule
+`default_nettype wire

@@ -1,4 +1,5 @@
 {{ header }}
+`default_nettype none
 // North-edge conditioning of one column's weights (window logic at the array edge).
 // The link word keeps the {{ lanes }} plain weights in bits [{{ lanes * 8 - 1 }}:0] and adds, per lane k,
 {%- if quad %}
@@ -33,3 +34,4 @@ module {{ prefix }}_pre_wgt (
 {%- endif %}
 
 endmodule
+`default_nettype wire

@@ -1,4 +1,5 @@
 {{ header }}
+`default_nettype none
 // Behavioural reference of the PE's per-cycle rule (spec section 5), deliberately
 // plain: window and nibble as case tables written out from the spec's functions,
 // full-width multiplies, no sub-multiplier fabric, no routing. Its only job is to be
@@ -73,3 +74,4 @@ module {{ module }} (
   assign sum_o = {% for l in lane_ids %}p{{ l }}{% if !loop.last %} + {% endif %}{% endfor %};
 
 endmodule
+`default_nettype wire

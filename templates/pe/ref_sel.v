@@ -1,4 +1,5 @@
 {{ header }}
+`default_nettype none
 // Behavioural reference of the 2:4 selection (spec section 5.1), deliberately plain:
 // walk the lanes in order and collect the first two whose weight is non-zero; missing
 // slots are (0, 0). `smtgen prove` shows {{ prefix }}_sel equal to it for every input.
@@ -37,3 +38,4 @@ module {{ prefix }}_ref_sel (
   assign wgt_o = {w2, w1};
 
 endmodule
+`default_nettype wire

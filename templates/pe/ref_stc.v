@@ -1,4 +1,5 @@
 {{ header }}
+`default_nettype none
 // Behavioural reference of the 2:4-sparse PE rule (spec section 5.1): the plain
 // selection {{ prefix }}_ref_sel, then the plain two-lane sparq rule {{ prefix }}_ref_pair
 // (zero test act) on the two slots it fills.
@@ -25,3 +26,4 @@ module {{ prefix }}_ref (
   );
 
 endmodule
+`default_nettype wire

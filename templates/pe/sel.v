@@ -1,4 +1,5 @@
 {{ header }}
+`default_nettype none
 // 2:4 operand selection (spec section 5.1) in front of the two-lane datapath: of the
 // four lanes, the first whose weight is non-zero goes to slot 0 and the second to
 // slot 1 (lane order); a slot with no such lane carries (0, 0), which the two-lane
@@ -29,3 +30,4 @@ module {{ prefix }}_sel (
                      | ({8{second[3]}} & wgt_i[31:24]);
 
 endmodule
+`default_nettype wire

@@ -1,4 +1,5 @@
 {{ header }}
+`default_nettype none
 // bSPARQ activation window win(a; {{ set }}, {{ rounding }}): keeps a {{ n }}-bit window of
 // the 8-bit activation at the lowest LSB position in { {{ positions }} } that covers
 // its leading one, as nibble nib_o and shift sh_o (win = nib_o << sh_o).
@@ -50,3 +51,4 @@ module {{ module }} (
 {%- endfor %}
 
 endmodule
+`default_nettype wire
