@@ -201,7 +201,27 @@ def main(argv=None) -> int:
     stat_batch = [next(iter(fmnist.Loader(images, labels, test_sub, batch=BATCH)))]
     rows = [dict(design="float", lanes="", top1=float_top1, top1_recal=None, speedup=None, area=None, secs=0.0)]
     layer_rows = []
-    for d in ["exact"] + designs:
+    stc = [d for d in designs if smtgen.describe(d)["stc"]]
+    dense = [d for d in designs if d not in stc]
+
+    def run_design(d, state, label, rows_out):
+        t = time.time()
+        model.load_state_dict(state)
+        st.simulate(model, d)
+        top1 = st.evaluate(model, test, desc=label)
+        recal_loader = fmnist.Loader(images, labels, train_idx, batch=BATCH, shuffle=True, augment=True, seed=2)
+        st.recalibrate_bn(model, recal_loader, batches=CALIB_BATCHES)
+        top1_recal = st.evaluate(model, test, desc=f"{label} + BN recal")
+        lanes = 1 if d == "exact" else smtgen.describe(d)["lanes"]
+        rows_out.append(
+            dict(design=label, lanes=lanes, top1=top1, top1_recal=top1_recal,
+                 speedup=1.0 if d == "exact" else speedup(dims, d),
+                 area=1.0 if d == "exact" else area.get(d), secs=time.time() - t)
+        )
+        print(f"{label}: top-1 {top1:.2f}% -> {top1_recal:.2f}% after BN recalibration "
+              f"({time.time() - t:.0f}s)", file=sys.stderr, flush=True)
+
+    for d in ["exact"] + dense:
         t = time.time()
         model.load_state_dict(pristine)
         st.simulate(model, d)
@@ -220,6 +240,23 @@ def main(argv=None) -> int:
         )
         print(f"{name}: top-1 {top1:.2f}% -> {top1_recal:.2f}% after BN recalibration "
               f"({time.time() - t:.0f}s)", file=sys.stderr, flush=True)
+    # 2:4-sparse designs: the simulated layers' weights pruned 2:4 after training
+    # (no fine-tuning), against int8 and the dense-weight SPARQ pair on the same
+    # pruned weights.
+    pruned_note = ""
+    if stc:
+        model.load_state_dict(pristine)
+        zeroed = st.prune_2_4(model)
+        pruned_state = copy.deepcopy(model.state_dict())
+        pruned_note = "; 2:4 pruning zeroed " + ", ".join(f"{k}: {v}" for k, v in zeroed.items()) + " weights"
+        pair = [d for d in dense if d.startswith("sparq-4b")][:1]
+        for d in ["exact"] + pair + stc:
+            label = ("int8 (exact)" if d == "exact" else d) + ", 2:4-pruned"
+            run_design(d, pruned_state, label, rows)
+        # Leave the model with its dense weights quantized again.
+        model.load_state_dict(pristine)
+        for ql in st.quant_layers(model):
+            ql.freeze()
     model.load_state_dict(pristine)
     table_secs = time.time() - t_table
 
@@ -263,7 +300,7 @@ def main(argv=None) -> int:
         f"Δ: points against the int8 baseline as quantized; BN recalibration: {CALIB_BATCHES} batches of {BATCH} "
         "training images. Speedup: the array's cycle formula summed over the simulated layers for one "
         "image, baseline over design; area: `array x` of `smtgen compare --rows 16 --cols 16` "
-        "(compare_16x16.csv).",
+        f"(compare_16x16.csv){pruned_note}.",
     ]
     (args.out / "results.md").write_text("\n".join(md) + "\n")
     svg_chart(rows, args.out / "accuracy.svg", n_test)

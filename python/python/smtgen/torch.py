@@ -404,6 +404,29 @@ def quantize(
     return report
 
 
+def prune_2_4(model: nn.Module) -> Dict[str, int]:
+    """Prunes every simulated layer's weights to 2:4 along its reduction (input
+    channels at each tap for a convolution, input features for a linear layer), as
+    2:4-sparse designs (``sparq-stc-*``) require: keeps the two largest ``|w|`` of each
+    group of four (ties to the lower index), then quantizes the weights again. Call it
+    after :func:`quantize`; it is never applied implicitly. Returns, per layer, how
+    many weights it zeroed."""
+    from . import prune_2_4 as _prune
+
+    layers = quant_layers(model)
+    if not layers:
+        raise ValueError("the model has no simulated layer: call quantize() first")
+    zeroed: Dict[str, int] = {}
+    for ql in layers:
+        w = ql.layer.weight
+        pruned, z = _prune(w.detach().cpu().numpy(), axis=1)
+        with torch.no_grad():
+            w.copy_(torch.from_numpy(pruned).to(w.dtype))
+        ql.freeze()
+        zeroed[ql.name] = z
+    return zeroed
+
+
 def simulate(model: nn.Module, design: Union[Design, Mapping[str, Design]], default: Design = "exact") -> nn.Module:
     """Sets the design every simulated layer runs under: one design for all, or a
     mapping ``{layer_name: design}`` (layers it does not name run ``default``).
