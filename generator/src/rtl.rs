@@ -59,6 +59,9 @@ pub enum Fault {
         /// The multiplier unit whose product loses its sign.
         unit: usize,
     },
+    /// The 2:4 selection lets lane 1 be first even when lane 0's weight is non-zero
+    /// (a broken priority pick).
+    SelPriorityIgnoresLane0,
 }
 
 /// The role of a [`GeneratedFile`] in a design.
@@ -566,6 +569,14 @@ impl Branches for FabricTpl<'_> {
 struct SelTpl<'a> {
     header: &'a str,
     prefix: &'a str,
+    /// Planted faults (mutation tests only).
+    fault: SelFaultView,
+}
+
+/// What [`SelTpl`] plants for a [`Fault`]: every field true in production.
+struct SelFaultView {
+    /// Lane 1 is first only when lane 0's weight is zero.
+    lane1_after_lane0: bool,
 }
 
 #[derive(Template)]
@@ -613,6 +624,9 @@ fn generate_stc_pe(cfg: &Config, fault: Option<Fault>) -> Result<Vec<GeneratedFi
             &SelTpl {
                 header: &header(&m, "2:4 operand selection", cfg),
                 prefix,
+                fault: SelFaultView {
+                    lane1_after_lane0: fault != Some(Fault::SelPriorityIgnoresLane0),
+                },
             },
             &m,
         )?,

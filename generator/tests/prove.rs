@@ -213,3 +213,16 @@ fn model_matches_the_spec_on_the_nib4_tie_counterexample() {
     let model = PeModel::new(&cfg.pe).products(&acts, &wgts).sum;
     assert_eq!((spec, model), (640, 640));
 }
+
+#[test]
+fn a_broken_two_of_four_priority_pick_is_refuted() {
+    if !require("yosys") {
+        return;
+    }
+    let cfg = Config::preset("sparq-stc-4b5opt").unwrap();
+    // Lane 1 may take slot 0 although lane 0's weight is non-zero: the selection
+    // miter must refute it.
+    let files = generate_pe_with_fault(&cfg, Fault::SelPriorityIgnoresLane0).unwrap();
+    let p = prove_files(&cfg, &files, 300).unwrap();
+    assert!(!p.proven, "a broken 2:4 selection was proven: {p:?}");
+}

@@ -16,7 +16,7 @@ module {{ prefix }}_sel (
 
   wire [3:0] nz = {|wgt_i[31:24], |wgt_i[23:16], |wgt_i[15:8], |wgt_i[7:0]};
   // Lane k is first when no lower lane is non-zero, second when exactly one is.
-  wire [3:0] first  = nz & {~|nz[2:0], ~|nz[1:0], ~nz[0], 1'b1};
+  wire [3:0] first  = nz & {~|nz[2:0], ~|nz[1:0], {% if fault.lane1_after_lane0 %}~nz[0]{% else %}1'b1{% endif %}, 1'b1};
   // (Lane 0 is never second.)
   wire [3:1] second = nz[3:1] & {(^nz[2:0]) & ~&nz[2:0], nz[1] ^ nz[0], nz[0]};
 
