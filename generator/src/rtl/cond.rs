@@ -1,0 +1,227 @@
+//! The PE's operand conditioning `<name>_cond` and its proof variant
+//! `<name>_cond_cut`: one template per policy and lane count (exact, bsparq, the
+//! two-lane pair conds, the four-lane quad cond), chosen and filled by [`cond_text`].
+
+use super::design::{act_link_width, edge, link_fields, solo_set, wgt_link_width, win_module};
+use super::exprs::{pair_lane, PairLane};
+use super::fault::FaultView;
+use super::header::{header, render, Branches};
+use super::Fault;
+use crate::config::{Config, Policy, Rounding, WindowSet, ZeroTest};
+use crate::error::Result;
+use askama::Template;
+
+#[derive(Template)]
+#[template(path = "pe/cond_exact.v")]
+struct CondExactTpl<'a> {
+    header: &'a str,
+    prefix: &'a str,
+    lanes: u32,
+}
+
+#[derive(Template)]
+#[template(path = "pe/cond_bsparq.v")]
+struct CondBsparqTpl<'a> {
+    header: &'a str,
+    prefix: &'a str,
+    n: u32,
+    win_module: &'a str,
+}
+
+/// Defines the template struct of one 4-bit-window variant of the two-lane cond
+/// (windows inline, or precomputed at the edge): both take the same view.
+macro_rules! pair4_template {
+    ($t:ident, $path:literal $(, $(#[$doc:meta])* $extra:ident: $ty:ty)*) => {
+        #[derive(Template)]
+        #[template(path = $path)]
+        struct $t<'a> {
+            header: &'a str,
+            prefix: &'a str,
+            policy: &'a str,
+            zero_test: &'a str,
+            zt_weight: bool,
+            set: &'a str,
+            cut: bool,
+            rne: bool,
+            act_w: u32,
+            wgt_w: u32,
+            lanes: Vec<PairLane>,
+            fault: FaultView,
+            $($(#[$doc])* $extra: $ty,)*
+        }
+    };
+}
+pair4_template!(CondPairInlineTpl, "pe/cond_pair_inline.v");
+pair4_template!(
+    CondPairEdgeTpl,
+    "pe/cond_pair_edge.v",
+    /// Width of one lane's field in the activation link word.
+    act_field: u32
+);
+
+/// The two-lane cond with 3- or 2-bit windows: window modules per lane and a
+/// wider one for a lone lane.
+#[derive(Template)]
+#[template(path = "pe/cond_pair_win.v")]
+struct CondPairWinTpl<'a> {
+    header: &'a str,
+    prefix: &'a str,
+    policy: &'a str,
+    zero_test: &'a str,
+    zt_weight: bool,
+    n: u32,
+    set: &'a str,
+    solo_set: &'a str,
+    win_module: &'a str,
+    solo_win_module: &'a str,
+    cut: bool,
+    /// Not a condition of the template, but the window modules it names differ.
+    rne: bool,
+    act_w: u32,
+    wgt_w: u32,
+}
+
+branches!(CondExactTpl, "pe/cond_exact.v");
+branches!(CondBsparqTpl, "pe/cond_bsparq.v");
+branches!(
+    CondPairInlineTpl,
+    "pe/cond_pair_inline.v",
+    cut,
+    rne,
+    zt_weight
+);
+branches!(CondPairEdgeTpl, "pe/cond_pair_edge.v", cut, rne, zt_weight);
+branches!(CondPairWinTpl, "pe/cond_pair_win.v", n, cut, rne, zt_weight);
+
+#[derive(Template)]
+#[template(path = "pe/cond_quad.v")]
+struct CondQuadTpl<'a> {
+    header: &'a str,
+    prefix: &'a str,
+    zero_test: &'a str,
+    zt_weight: bool,
+    win_module: &'a str,
+    cut: bool,
+    edge: bool,
+    act_w: u32,
+    wgt_w: u32,
+}
+
+branches!(CondQuadTpl, "pe/cond_quad.v", cut, edge, zt_weight);
+
+/// Renders `<name>_cond`, or with `cut` its proof variant `<name>_cond_cut`: the
+/// same text except that the lanes' zero tests leave through `on_o` and the datapath
+/// takes the lanes' activity from `on_i` (two- and four-lane reducing policies only;
+/// the others have no activity to cut).
+pub(super) fn cond_text(
+    cfg: &Config,
+    cut: bool,
+    shown: &Config,
+    fault: Option<Fault>,
+) -> Result<String> {
+    let prefix = cfg.name.as_str();
+    let pe = &cfg.pe;
+    let rnd = pe.rounding_or_default();
+    let zt = pe.zero_test.unwrap_or(ZeroTest::Act);
+    let set = pe.window.unwrap_or(WindowSet::W4b2opt);
+    let m = format!("{prefix}_cond{}", if cut { "_cut" } else { "" });
+    let h = header(&m, "operand conditioning and routing", shown);
+    let wm = win_module(prefix, set, rnd);
+    Ok(match pe.policy {
+        Policy::Baseline | Policy::Ideal => render(
+            &CondExactTpl {
+                header: &h,
+                prefix,
+                lanes: pe.threads,
+            },
+            &m,
+        )?,
+        Policy::Bsparq => render(
+            &CondBsparqTpl {
+                header: &h,
+                prefix,
+                n: set.bits(),
+                win_module: &wm,
+            },
+            &m,
+        )?,
+        Policy::Sparq | Policy::Sysmt if pe.threads == 2 => {
+            let solo = solo_set(set);
+            let swm = solo.map(|s| win_module(prefix, s, rnd)).unwrap_or_default();
+            let rne = rnd == Rounding::NearestEven;
+            let (pa, _) = link_fields(cfg);
+            let lanes = (0..2usize)
+                .map(|k| {
+                    let mut l = pair_lane(k, set.positions());
+                    if edge(cfg) {
+                        // Used only when both lanes are active: the edge's window.
+                        let lo = 16 + pa * k as u32;
+                        l.next = format!("act_i[{}:{lo}]", lo + 3);
+                    } else if !rne {
+                        l.next = format!("t{k}");
+                    }
+                    l
+                })
+                .collect();
+            macro_rules! pair4 {
+                ($t:ident $(, $extra:ident: $v:expr)*) => {
+                    render(
+                        &$t {
+                            header: &h,
+                            prefix,
+                            policy: pe.policy.name(),
+                            zero_test: zt.name(),
+                            zt_weight: zt == ZeroTest::ActOrWeight,
+                            set: set.name(),
+                            cut,
+                            rne,
+                            act_w: act_link_width(cfg),
+                            wgt_w: wgt_link_width(cfg),
+                            lanes,
+                            fault: FaultView::of(fault),
+                            $($extra: $v,)*
+                        },
+                        &m,
+                    )?
+                };
+            }
+            match (set.bits(), edge(cfg)) {
+                (4, false) => pair4!(CondPairInlineTpl),
+                (4, true) => pair4!(CondPairEdgeTpl, act_field: pa),
+                _ => render(
+                    &CondPairWinTpl {
+                        header: &h,
+                        prefix,
+                        policy: pe.policy.name(),
+                        zero_test: zt.name(),
+                        zt_weight: zt == ZeroTest::ActOrWeight,
+                        n: set.bits(),
+                        set: set.name(),
+                        solo_set: solo.map(WindowSet::name).unwrap_or("-"),
+                        win_module: &wm,
+                        solo_win_module: &swm,
+                        cut,
+                        rne,
+                        act_w: act_link_width(cfg),
+                        wgt_w: wgt_link_width(cfg),
+                    },
+                    &m,
+                )?,
+            }
+        }
+        Policy::Sparq | Policy::Sysmt => render(
+            &CondQuadTpl {
+                header: &h,
+                prefix,
+                zero_test: zt.name(),
+                zt_weight: zt == ZeroTest::ActOrWeight,
+                win_module: &wm,
+                cut,
+                edge: edge(cfg),
+                act_w: act_link_width(cfg),
+                wgt_w: wgt_link_width(cfg),
+            },
+            &m,
+        )?,
+    })
+}

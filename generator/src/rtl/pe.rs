@@ -1,0 +1,556 @@
+//! The PE's files: the window modules, nib4, the multiplier, the edge conditioning,
+//! the fabric, the accumulator, the PE top and `<name>_pe_solo` ([`generate_pe`]),
+//! and for 2:4-sparse designs the selection `<name>_sel` in front of the two-lane
+//! core.
+
+use super::cond::cond_text;
+use super::design::{
+    act_link_width, core, edge, link_fields, solo_set, units, wgt_link_width, win_module,
+};
+use super::exprs::{balanced_sum, pair_lane, round_up, sign_extension, term, term_with, PairLane};
+use super::fault::{FaultView, SelFaultView};
+use super::header::{header, render, Branches};
+use super::{Fault, GeneratedFile, Role};
+use crate::config::{Config, Policy, Rounding, WindowSet};
+use crate::error::Result;
+use askama::Template;
+
+#[derive(Template)]
+#[template(path = "pe/mul.v")]
+struct MulTpl<'a> {
+    header: &'a str,
+    prefix: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "pe/acc.v")]
+struct AccTpl<'a> {
+    header: &'a str,
+    prefix: &'a str,
+    acc_w: u32,
+    sum_w: u32,
+    pipe: bool,
+    /// The sum the adder sees: the port, or its pipeline register.
+    sum: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "pe/pe.v")]
+pub(super) struct PeTpl<'a> {
+    pub(super) header: &'a str,
+    pub(super) prefix: &'a str,
+    pub(super) lanes: u32,
+    pub(super) act_w: u32,
+    pub(super) wgt_w: u32,
+    pub(super) edge: bool,
+    /// Pipelined accumulator: it takes the PE's registered valid and clear.
+    pub(super) pipe: bool,
+    pub(super) acc_w: u32,
+    pub(super) sum_w: u32,
+    pub(super) x_bits: u32,
+    pub(super) y_bits: u32,
+    pub(super) sh_bits: u32,
+    pub(super) reference: bool,
+    /// 2:4-sparse mode: `<name>_sel` picks two of the four lanes for the cond.
+    pub(super) sel: bool,
+}
+
+struct UnitView {
+    idx: usize,
+    aw: u32,
+    ww: u32,
+    pw: u32,
+    x_lo: u32,
+    x_hi: u32,
+    y_lo: u32,
+    y_hi: u32,
+    sh_lo: u32,
+    sh_hi: u32,
+    shift_list: String,
+    cases: Vec<(u32, String)>,
+    default_term: String,
+}
+
+#[derive(Template)]
+#[template(path = "pe/fabric.v")]
+struct FabricTpl<'a> {
+    header: &'a str,
+    prefix: &'a str,
+    units: Vec<UnitView>,
+    x_bits: u32,
+    y_bits: u32,
+    sh_bits: u32,
+    sum_w: u32,
+    sum_expr: String,
+}
+
+struct WinOpt {
+    pos: u32,
+    hit: String,
+    sel: String,
+    trunc: String,
+    shift: String,
+    round: String,
+}
+
+#[derive(Template)]
+#[template(path = "pe/win.v")]
+struct WinTpl<'a> {
+    header: &'a str,
+    module: &'a str,
+    set: &'a str,
+    rounding: &'a str,
+    rne: bool,
+    n: u32,
+    positions: String,
+    opts: Vec<WinOpt>,
+}
+
+#[derive(Template)]
+#[template(path = "pe/nib4.v")]
+struct Nib4Tpl<'a> {
+    header: &'a str,
+    prefix: &'a str,
+    rounding: &'a str,
+    rne: bool,
+    fault: FaultView,
+}
+
+#[derive(Template)]
+#[template(path = "pe/pre_act.v")]
+struct PreActTpl<'a> {
+    header: &'a str,
+    prefix: &'a str,
+    lanes: u32,
+    quad: bool,
+    win_module: &'a str,
+    link_w: u32,
+    set: &'a str,
+    rne: bool,
+    lane_views: Vec<PairLane>,
+    fault: FaultView,
+}
+
+#[derive(Template)]
+#[template(path = "pe/pre_wgt.v")]
+struct PreWgtTpl<'a> {
+    header: &'a str,
+    prefix: &'a str,
+    lanes: u32,
+    quad: bool,
+    link_w: u32,
+}
+
+#[derive(Template)]
+#[template(path = "pe/pe_solo.v")]
+struct PeSoloTpl<'a> {
+    header: &'a str,
+    prefix: &'a str,
+    lanes: u32,
+    acc_w: u32,
+    act_w: u32,
+    wgt_w: u32,
+    pre_wgt: bool,
+}
+
+branches!(MulTpl, "pe/mul.v");
+branches!(PeTpl, "pe/pe.v", edge, pipe, reference, sel);
+branches!(WinTpl, "pe/win.v", rne);
+branches!(Nib4Tpl, "pe/nib4.v", rne);
+
+branches!(PreActTpl, "pe/pre_act.v", quad, rne);
+branches!(PreWgtTpl, "pe/pre_wgt.v", quad);
+branches!(PeSoloTpl, "pe/pe_solo.v", pre_wgt);
+
+impl Branches for AccTpl<'_> {
+    const TEMPLATE: &'static str = "pe/acc.v";
+    fn branches(&self) -> Vec<(&'static str, String)> {
+        // The generate block on ACC_W against SUM_W is a branch of the template too.
+        let form = match self.acc_w.cmp(&self.sum_w) {
+            std::cmp::Ordering::Greater => "g_sign_extend",
+            std::cmp::Ordering::Equal => "g_same_width",
+            std::cmp::Ordering::Less => "g_wrap",
+        };
+        vec![
+            ("pipe", self.pipe.to_string()),
+            ("ACC_W vs SUM_W", form.into()),
+        ]
+    }
+}
+
+impl Branches for FabricTpl<'_> {
+    const TEMPLATE: &'static str = "pe/fabric.v";
+    fn branches(&self) -> Vec<(&'static str, String)> {
+        self.units
+            .iter()
+            .map(|u| ("u.cases.is_empty()", u.cases.is_empty().to_string()))
+            .collect()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "pe/sel.v")]
+struct SelTpl<'a> {
+    header: &'a str,
+    prefix: &'a str,
+    /// Planted faults (mutation tests only).
+    fault: SelFaultView,
+}
+
+branches!(SelTpl, "pe/sel.v");
+
+/// The PE of a 2:4-sparse design (spec §5.1): the two-lane core's files, the
+/// selection `<name>_sel` and a four-lane PE top that puts it in front of the cond.
+fn generate_stc_pe(cfg: &Config, fault: Option<Fault>) -> Result<Vec<GeneratedFile>> {
+    let prefix = cfg.name.as_str();
+    let c = core(cfg);
+    let top = format!("{prefix}_pe");
+    let mut files: Vec<GeneratedFile> = pe_files(&c, cfg, fault)?
+        .into_iter()
+        .filter(|f| !matches!(f.role, Role::PeTop | Role::Filelist))
+        .collect();
+    let m = format!("{prefix}_sel");
+    files.push(GeneratedFile::module(
+        &m,
+        Role::Datapath,
+        render(
+            &SelTpl {
+                header: &header(&m, "2:4 operand selection", cfg),
+                prefix,
+                fault: SelFaultView {
+                    lane1_after_lane0: fault != Some(Fault::SelPriorityIgnoresLane0),
+                },
+            },
+            &m,
+        )?,
+    ));
+    let us = units(&c);
+    let text = render(
+        &PeTpl {
+            header: &header(&top, "processing element (2:4-sparse weights)", cfg),
+            prefix,
+            lanes: cfg.pe.threads,
+            act_w: act_link_width(cfg),
+            wgt_w: wgt_link_width(cfg),
+            edge: false,
+            pipe: cfg.pe.pipeline > 0,
+            acc_w: cfg.pe.acc_width,
+            sum_w: cfg.pe.sum_width(),
+            x_bits: us.iter().map(|u| u.aw).sum(),
+            y_bits: us.iter().map(|u| u.ww).sum(),
+            sh_bits: 4 * us.len() as u32,
+            reference: false,
+            sel: true,
+        },
+        &top,
+    )?;
+    files.push(GeneratedFile::module(&top, Role::PeTop, text));
+    files.push(GeneratedFile::filelist(&top, &files));
+    Ok(files)
+}
+
+fn win_file(
+    prefix: &str,
+    set: WindowSet,
+    rnd: Rounding,
+    shown: &Config,
+    fault: Option<Fault>,
+) -> Result<GeneratedFile> {
+    let module = win_module(prefix, set, rnd);
+    let header = header(&module, &format!("activation window {}", set.name()), shown);
+    let n = set.bits();
+    let pos = set.positions();
+    let opts = pos
+        .iter()
+        .enumerate()
+        .map(|(i, &p)| {
+            let hit = if p + n <= 7 {
+                format!("~|a_i[7:{}]", p + n)
+            } else {
+                "1'b1".into()
+            };
+            let sel = if i == 0 {
+                format!("hit{p}")
+            } else {
+                format!("hit{p} & ~hit{}", pos[i - 1])
+            };
+            let up = if fault == Some(Fault::WindowRoundWithoutSticky { pos: p }) && p > 0 {
+                Some(format!("a_i[{}] & a_i[{p}]", p - 1))
+            } else {
+                round_up("a_i", p)
+            };
+            let round = up.map_or("1'b0".into(), |r| format!("(sel{p} & {r})"));
+            WinOpt {
+                pos: p,
+                hit,
+                sel,
+                trunc: format!("({{{n}{{sel{p}}}}} & a_i[{}:{p}])", p + n - 1),
+                shift: format!("({{3{{sel{p}}}}} & 3'd{p})"),
+                round,
+            }
+        })
+        .collect();
+    let text = render(
+        &WinTpl {
+            header: &header,
+            module: &module,
+            set: set.name(),
+            rounding: rnd.name(),
+            rne: rnd == Rounding::NearestEven,
+            n,
+            positions: pos
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            opts,
+        },
+        &module,
+    )?;
+    Ok(GeneratedFile::module(&module, Role::Datapath, text))
+}
+
+/// Renders every file of one PE (leaf modules first) and its filelist
+/// `<name>_pe.f`. Nothing touches the disk.
+pub fn generate_pe(cfg: &Config) -> Result<Vec<GeneratedFile>> {
+    generate_pe_faulty(cfg, None)
+}
+
+pub(super) fn generate_pe_faulty(cfg: &Config, fault: Option<Fault>) -> Result<Vec<GeneratedFile>> {
+    if cfg.pe.stc {
+        return generate_stc_pe(cfg, fault);
+    }
+    pe_files(cfg, cfg, fault)
+}
+
+/// The files of a PE without the 2:4 selection, their headers naming the design
+/// `shown` (the 2:4-sparse design whose core `cfg` is, or `cfg` itself).
+fn pe_files(cfg: &Config, shown: &Config, fault: Option<Fault>) -> Result<Vec<GeneratedFile>> {
+    let prefix = cfg.name.as_str();
+    let pe = &cfg.pe;
+    let us = units(cfg);
+    let sum_w = pe.sum_width();
+    let x_bits: u32 = us.iter().map(|u| u.aw).sum();
+    let y_bits: u32 = us.iter().map(|u| u.ww).sum();
+    let sh_bits = 4 * us.len() as u32;
+    let rnd = pe.rounding_or_default();
+    let mut files = Vec::new();
+    let mut add = |module: String, role: Role, text: String| {
+        files.push(GeneratedFile::module(&module, role, text))
+    };
+    let hdr = |m: &str, what: &str| header(m, what, shown);
+
+    // Leaves: windows and nibbles.
+    let set = pe.window.unwrap_or(WindowSet::W4b2opt);
+    let mut wins = Vec::new();
+    // The two-lane cond keeps 4-bit windows inline (see cond_pair_inline.v).
+    let inline_win = pe.threads == 2 && set.bits() == 4 && pe.policy != Policy::Bsparq;
+    if pe.policy.reduces() && !inline_win {
+        wins.push(set);
+        if pe.threads == 2 {
+            if let Some(s) = solo_set(set) {
+                wins.push(s);
+            }
+        }
+    }
+    let mut leaf = Vec::new();
+    for s in &wins {
+        leaf.push(win_file(prefix, *s, rnd, shown, fault)?);
+    }
+    if pe.policy == Policy::Sysmt && pe.threads == 4 {
+        let m = format!("{prefix}_nib4");
+        let h = hdr(&m, "SySMT signed weight nibble");
+        leaf.push(GeneratedFile::module(
+            &m,
+            Role::Datapath,
+            render(
+                &Nib4Tpl {
+                    header: &h,
+                    prefix,
+                    rounding: rnd.name(),
+                    rne: rnd == Rounding::NearestEven,
+                    fault: FaultView::of(fault),
+                },
+                &m,
+            )?,
+        ));
+    }
+
+    let m = format!("{prefix}_mul");
+    add(
+        m.clone(),
+        Role::Datapath,
+        render(
+            &MulTpl {
+                header: &hdr(&m, "multiplier unit"),
+                prefix,
+            },
+            &m,
+        )?,
+    );
+
+    // Edge conditioning (window logic at the array edge).
+    if edge(cfg) {
+        let pw = link_fields(cfg).1;
+        let quad = pe.threads == 4;
+        let wm = win_module(prefix, set, rnd);
+        let m = format!("{prefix}_pre_act");
+        let text = render(
+            &PreActTpl {
+                header: &hdr(&m, "edge conditioning of a row's activations"),
+                prefix,
+                lanes: pe.threads,
+                quad,
+                win_module: &wm,
+                link_w: act_link_width(cfg),
+                set: set.name(),
+                rne: rnd == Rounding::NearestEven,
+                lane_views: (0..2).map(|k| pair_lane(k, set.positions())).collect(),
+                fault: FaultView::of(fault),
+            },
+            &m,
+        )?;
+        add(m, Role::Datapath, text);
+        if pw > 0 {
+            let m = format!("{prefix}_pre_wgt");
+            let text = render(
+                &PreWgtTpl {
+                    header: &hdr(&m, "edge conditioning of a column's weights"),
+                    prefix,
+                    lanes: pe.threads,
+                    quad,
+                    link_w: wgt_link_width(cfg),
+                },
+                &m,
+            )?;
+            add(m, Role::Datapath, text);
+        }
+    }
+
+    // Conditioning.
+    let m = format!("{prefix}_cond");
+    let cond = cond_text(cfg, false, shown, fault)?;
+    add(m, Role::Datapath, cond);
+
+    // Fabric.
+    let (mut xo, mut yo) = (0, 0);
+    let views: Vec<UnitView> = us
+        .iter()
+        .enumerate()
+        .map(|(i, u)| {
+            let pw = u.aw + u.ww;
+            let mut cases: Vec<(u32, String)> = u
+                .shifts
+                .iter()
+                .map(|&k| (k, term(i, pw, k, sum_w)))
+                .collect();
+            let (default_k, mut default_term) = cases.pop().unwrap_or((0, term(i, pw, 0, sum_w)));
+            if fault == Some(Fault::UnsignedProduct { unit: i }) {
+                // The first term in the text that extends the product's sign.
+                let first = cases
+                    .iter_mut()
+                    .map(|(k, t)| (*k, t))
+                    .chain(std::iter::once((default_k, &mut default_term)))
+                    .find(|(k, _)| sign_extension(pw, *k, sum_w) > 0);
+                if let Some((k, t)) = first {
+                    *t = term_with(i, pw, k, sum_w, "1'b0");
+                }
+            }
+            let v = UnitView {
+                idx: i,
+                aw: u.aw,
+                ww: u.ww,
+                pw,
+                x_lo: xo,
+                x_hi: xo + u.aw - 1,
+                y_lo: yo,
+                y_hi: yo + u.ww - 1,
+                sh_lo: 4 * i as u32,
+                sh_hi: 4 * i as u32 + 3,
+                shift_list: u
+                    .shifts
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(","),
+                cases,
+                default_term,
+            };
+            xo += u.aw;
+            yo += u.ww;
+            v
+        })
+        .collect();
+    let m = format!("{prefix}_fabric");
+    let fabric = render(
+        &FabricTpl {
+            header: &hdr(&m, "multiplier fabric and lane adder"),
+            prefix,
+            sum_expr: balanced_sum(0, us.len()),
+            units: views,
+            x_bits,
+            y_bits,
+            sh_bits,
+            sum_w,
+        },
+        &m,
+    )?;
+    add(m, Role::Datapath, fabric);
+
+    let m = format!("{prefix}_acc");
+    let acc = render(
+        &AccTpl {
+            header: &hdr(&m, "accumulator"),
+            prefix,
+            acc_w: pe.acc_width,
+            sum_w,
+            pipe: pe.pipeline > 0,
+            sum: if pe.pipeline > 0 { "sum_q" } else { "sum_i" },
+        },
+        &m,
+    )?;
+    add(m, Role::Accumulator, acc);
+
+    let m = format!("{prefix}_pe");
+    let top = render(
+        &PeTpl {
+            header: &hdr(&m, "processing element"),
+            prefix,
+            lanes: pe.threads,
+            act_w: act_link_width(cfg),
+            wgt_w: wgt_link_width(cfg),
+            edge: edge(cfg),
+            pipe: pe.pipeline > 0,
+            acc_w: pe.acc_width,
+            sum_w,
+            x_bits,
+            y_bits,
+            sh_bits,
+            reference: false,
+            sel: false,
+        },
+        &m,
+    )?;
+    add(m.clone(), Role::PeTop, top);
+    if edge(cfg) {
+        let ms = format!("{prefix}_pe_solo");
+        let text = render(
+            &PeSoloTpl {
+                header: &hdr(&ms, "PE with its own edge conditioning (PE-level tests)"),
+                prefix,
+                lanes: pe.threads,
+                acc_w: pe.acc_width,
+                act_w: act_link_width(cfg),
+                wgt_w: wgt_link_width(cfg),
+                pre_wgt: link_fields(cfg).1 > 0,
+            },
+            &ms,
+        )?;
+        add(ms, Role::PeSolo, text);
+    }
+
+    let mut all = leaf;
+    all.extend(files);
+    all.push(GeneratedFile::filelist(&m, &all));
+    Ok(all)
+}
