@@ -31,6 +31,7 @@ pub mod sta;
 pub mod stimulus;
 pub mod synth;
 pub mod tensors;
+pub mod workload;
 
 pub use config::{Config, ConfigBuilder, PeConfig};
 pub use error::{Error, Result};
