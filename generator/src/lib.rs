@@ -13,6 +13,7 @@ pub mod array;
 pub mod bench;
 pub mod config;
 pub mod cover;
+pub mod documents;
 pub mod engine;
 pub mod error;
 pub mod eval;

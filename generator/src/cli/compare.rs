@@ -2,8 +2,8 @@
 
 use super::args::CompareArgs;
 use super::names_or_all;
+use smtgen::documents;
 use smtgen::error::Result;
-use smtgen::rtl;
 use smtgen::select::{Fallback, Selection};
 
 /// Runs `smtgen compare`.
@@ -28,7 +28,6 @@ fn compare_cmd(
     out: &std::path::Path,
     lib: &smtgen::sta::LibArgs,
 ) -> Result<()> {
-    use smtgen::report::{scatter_svg, Point};
     use smtgen::synth;
     let names = names_or_all(presets);
     // Every point and the output directory are validated before anything is
@@ -67,41 +66,9 @@ fn compare_cmd(
     print!("{}", parts.to_text());
     let csv = out.join("compare.csv");
     let md = out.join("compare.md");
-    let text = format!(
-        "# smtgen compare ({scope})\n\nProduced by smtgen {} with {yosys}; cell library `synth/smtgen_ge.lib` (areas in NAND2 gate equivalents). Depth is the longest combinational path of the flattened PE, in cells.\n\n{}\n## PE area by part (GE)\n\n{}",
-        rtl::VERSION,
-        table.to_markdown(),
-        parts.to_markdown()
-    );
-    let base = costs
-        .iter()
-        .find(|c| c.preset == base)
-        .map(|c| c.array.as_ref().map_or(c.pe.area, |a| a.area))
-        .unwrap_or(1.0);
-    let points: Vec<Point> = costs
-        .iter()
-        .map(|c| Point {
-            label: c.preset.clone(),
-            x: c.array.as_ref().map_or(c.pe.area, |a| a.area) / base,
-            y: f64::from(c.lanes),
-        })
-        .collect();
     let svg = out.join("compare.svg");
-    let chart = scatter_svg(
-        &format!("Area against throughput ({scope}, {yosys})"),
-        &format!("area relative to {base}"),
-        "lanes (MACs) per cycle",
-        &points,
-    );
-    smtgen::guard::write_set(
-        "--out",
-        out,
-        &[
-            ("compare.csv".into(), table.to_csv().into_bytes()),
-            ("compare.md".into(), text.into_bytes()),
-            ("compare.svg".into(), chart.into_bytes()),
-        ],
-    )?;
+    let set = documents::compare_set(&costs, base, &scope, &yosys, &table, &parts);
+    smtgen::guard::write_set("--out", out, &set)?;
     println!(
         "wrote {}, {}, {}",
         csv.display(),

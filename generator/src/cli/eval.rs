@@ -2,8 +2,8 @@
 
 use super::args::EvalArgs;
 use super::names_or_all;
+use smtgen::documents;
 use smtgen::error::{Error, Result};
-use smtgen::rtl;
 use smtgen::select::{Fallback, Selection};
 use smtgen::workload::{self, Workload};
 use std::path::PathBuf;
@@ -129,17 +129,8 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
         println!("against the exact GEMM of the dense (unpruned) weights:");
         println!("  {:<24} {:>10} {:>12}", "design", "SQNR dB", "rel L2 %");
         let row = |label: &str, c: &[i64]| {
-            let (mut num, mut den) = (0f64, 0f64);
-            for (x, r) in c.iter().zip(&dense) {
-                num += ((x - r) as f64).powi(2);
-                den += (*r as f64).powi(2);
-            }
-            println!(
-                "  {:<24} {:>10.2} {:>12.3}",
-                label,
-                10.0 * (den / num.max(f64::MIN_POSITIVE)).log10(),
-                100.0 * (num / den.max(f64::MIN_POSITIVE)).sqrt()
-            );
+            let (sqnr, rel) = documents::sqnr_rel_l2(c, &dense);
+            println!("  {:<24} {:>10.2} {:>12.3}", label, sqnr, rel);
         };
         row("exact on pruned weights", &exact);
         for (e, c) in evals.iter().zip(&results) {
@@ -158,55 +149,23 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
         },
         kernel
     );
-    let json = serde_json::json!({
-        "generator": format!("smtgen {}", rtl::VERSION),
-        "workload": name,
-        "m": g.m, "k": g.k, "n": g.n,
-        "array": {"rows": a.rows, "cols": a.cols},
-        "quantization": quant,
-        "designs": evals,
-    });
-    let json_text = serde_json::to_string_pretty(&json)
-        .map_err(|e| Error::tool("serde_json", e.to_string()))?;
+    let json_text = documents::eval_json(&name, &g, a.rows, a.cols, quant.as_ref(), &evals)?;
     if let Some(p) = &a.json {
         smtgen::guard::write_file(p, json_text.as_bytes())?;
     }
     if let Some(dir) = &a.report {
-        use smtgen::report::{scatter_svg, Point};
         // The report set is rendered in full, then written at once.
-        let set = std::cell::RefCell::new(Vec::<(String, Vec<u8>)>::new());
-        let w = |f: &str, t: &str| -> Result<()> {
-            set.borrow_mut()
-                .push((f.to_string(), t.as_bytes().to_vec()));
-            Ok(())
-        };
-        w("report.json", &json_text)?;
-        if let Some(q) = &quant {
-            w(
-                "quant.json",
-                &serde_json::to_string_pretty(q)
-                    .map_err(|e| Error::tool("serde_json", e.to_string()))?,
-            )?;
-        }
-        let points: Vec<Point> = evals
-            .iter()
-            .map(|e| Point {
-                label: e.design.clone(),
-                x: e.speedup,
-                y: 100.0 * e.rel_l2_error,
-            })
-            .collect();
-        w(
-            "report.svg",
-            &scatter_svg(
-                &format!("Error against speedup: {name}"),
-                "speedup over baseline (same array)",
-                "relative L2 error of C (%)",
-                &points,
-            ),
+        let set = documents::eval_report_set(
+            &name,
+            &g,
+            a.rows,
+            a.cols,
+            &json_text,
+            quant.as_ref(),
+            &evals,
+            &table,
         )?;
-        w("report.md", &format!("# smtgen eval\n\nWorkload: {name}, {} MACs, {}x{} array. smtgen {}.\n\n{}\nActive lanes/cycle: share of PE cycles with 0, 1, ..., T active lanes. Reduced: share of active lane products that went through a window or nibble. Errors against the exact integer GEMM.\n\n![error against speedup](report.svg)\n", g.m * g.n * g.k, a.rows, a.cols, rtl::VERSION, table.to_markdown()))?;
-        smtgen::guard::write_set("--report", dir, &set.into_inner())?;
+        smtgen::guard::write_set("--report", dir, &set)?;
         println!("wrote {}", dir.display());
     }
     Ok(())
