@@ -13,6 +13,7 @@ pub mod array;
 pub mod bench;
 pub mod config;
 pub mod cover;
+pub mod documents;
 pub mod engine;
 pub mod error;
 pub mod eval;
@@ -31,6 +32,7 @@ pub mod sta;
 pub mod stimulus;
 pub mod synth;
 pub mod tensors;
+pub mod workload;
 
 pub use config::{Config, ConfigBuilder, PeConfig};
 pub use error::{Error, Result};

@@ -1,0 +1,406 @@
+//! The command line's flags: the top-level [`Cli`], the shared design-selection
+//! group [`ConfigArgs`] and one argument struct per subcommand. The bodies that
+//! use them live in the sibling modules, one per subcommand.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use smtgen::error::Result;
+use smtgen::select::Selection;
+use smtgen::Config;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "smtgen",
+    version,
+    about = "Generate, verify and measure sparsity-exploiting DNN accelerator datapaths (SySMT, SPARQ)"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub cmd: Cmd,
+    /// Ceiling on the elements of any tensor read, built or written (default 16777216).
+    #[arg(long, global = true)]
+    pub max_elements: Option<u64>,
+    /// Ceiling on simulated or modelled cycles per run (default 16777216).
+    #[arg(long, global = true)]
+    pub max_cycles: Option<u64>,
+}
+
+#[derive(Args, Clone, Default)]
+pub struct ConfigArgs {
+    /// Start from a named preset (see `smtgen presets`); default sysmt2 when no --config.
+    #[arg(long)]
+    pub preset: Option<String>,
+    /// YAML config file, laid over the preset.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Override one field, e.g. --set pe.rounding=truncate (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// Array rows (same as --set array.rows=R).
+    #[arg(long)]
+    pub rows: Option<u32>,
+    /// Array columns (same as --set array.cols=C).
+    #[arg(long)]
+    pub cols: Option<u32>,
+}
+
+impl ConfigArgs {
+    /// The design points named by --preset (`PRESET[+key=value...]`, comma-separated).
+    pub fn specs(&self) -> Vec<String> {
+        let p = self.preset.iter();
+        p.flat_map(|p| p.split(',').map(str::to_string)).collect()
+    }
+
+    /// The design-point selection these flags make, over `specs`.
+    pub fn selection<'a>(&'a self, specs: &'a [String]) -> Selection<'a> {
+        let mut flags = Vec::new();
+        flags.extend(self.rows.map(|r| ("--rows", "array.rows", r.to_string())));
+        flags.extend(self.cols.map(|c| ("--cols", "array.cols", c.to_string())));
+        Selection {
+            specs,
+            file: self.config.as_deref(),
+            sets: &self.sets,
+            flags,
+        }
+    }
+
+    /// The one design point these flags name.
+    pub fn build(&self) -> Result<Config> {
+        self.selection(&self.specs()).resolve_one()
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum SimChoice {
+    Verilator,
+    Icarus,
+    Both,
+}
+
+#[derive(Args)]
+pub struct RegressArgs {
+    /// Comma-separated design points (default: every preset): a preset, or a preset
+    /// with overrides, e.g. sysmt4+pe.window_logic=edge+pe.pipeline=1
+    #[arg(long, value_delimiter = ',')]
+    pub presets: Vec<String>,
+    /// Only the PE regression (default: PE and arrays).
+    #[arg(long)]
+    pub pe: bool,
+    /// Only the array regression.
+    #[arg(long)]
+    pub array: bool,
+    /// Random cycles per PE under Verilator (plus the directed ones).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub cycles: usize,
+    /// Random cycles per PE under Icarus (plus light directed ones).
+    #[arg(long, default_value_t = 20_000)]
+    pub icarus_cycles: usize,
+    /// Array sizes RxC (default 1x1,2x3,4x4,8x8,16x16; with --cover 2x3,4x4).
+    #[arg(long, value_delimiter = ',')]
+    pub sizes: Vec<String>,
+    /// Regress the covering set instead of the presets: design points that between
+    /// them render every combination of every template's branch values.
+    #[arg(long, conflicts_with = "presets")]
+    pub cover: bool,
+    /// With --cover: leave out the points that are presets (the default run has them).
+    #[arg(long, requires = "cover")]
+    pub skip_presets: bool,
+    /// With --cover: print the covering set and which point takes each branch; run nothing.
+    #[arg(long, requires = "cover")]
+    pub list: bool,
+    /// Largest K of the random GEMMs.
+    #[arg(long, default_value_t = 512)]
+    pub max_k: usize,
+    /// Seed (default: from the clock, printed).
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+#[derive(Args)]
+pub struct EvalArgs {
+    /// Threads for the engine (0: all cores).
+    #[arg(long, default_value_t = 0)]
+    pub jobs: usize,
+    /// Prune the weights first: 2:4 keeps the two largest |w| of each aligned group of
+    /// four k (ties to the lower k); errors are then also reported against the dense
+    /// weights. Never applied unless asked for.
+    #[arg(long, value_parser = smtgen::sparse::parse_prune)]
+    pub prune: Option<smtgen::sparse::Prune>,
+    /// Comma-separated design points (default: every preset): a preset, or a preset
+    /// with overrides, e.g. sysmt4+pe.window_logic=edge
+    #[arg(long, value_delimiter = ',')]
+    pub presets: Vec<String>,
+    /// Array rows for the cycle counts.
+    #[arg(long, default_value_t = 16)]
+    pub rows: u32,
+    /// Array columns for the cycle counts.
+    #[arg(long, default_value_t = 16)]
+    pub cols: u32,
+    /// GEMM activations A (M×K): .npy uint8 or float32 (quantized), or .csv.
+    #[arg(long)]
+    pub a: Option<PathBuf>,
+    /// GEMM weights W (K×N): .npy int8 or float32 (quantized per column), or .csv.
+    #[arg(long)]
+    pub w: Option<PathBuf>,
+    /// Convolution input, NCHW .npy (uint8 or float32).
+    #[arg(long)]
+    pub input: Option<PathBuf>,
+    /// Convolution weights, OIHW .npy (int8 or float32).
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
+    /// Convolution stride.
+    #[arg(long, default_value_t = 1)]
+    pub stride: usize,
+    /// Convolution zero padding.
+    #[arg(long, default_value_t = 0)]
+    pub padding: usize,
+    /// Synthetic layer: relu | exp | uniform activations.
+    #[arg(long)]
+    pub synthetic: Option<String>,
+    /// Synthetic M (output rows / pixels).
+    #[arg(long, default_value_t = 256)]
+    pub m: usize,
+    /// Synthetic K (reduction length).
+    #[arg(long, default_value_t = 576)]
+    pub k: usize,
+    /// Synthetic N (output channels).
+    #[arg(long, default_value_t = 64)]
+    pub n: usize,
+    /// Synthetic fraction of zero activations.
+    #[arg(long, default_value_t = 0.5)]
+    pub zero: f64,
+    /// Seed of the synthetic layer.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Area ratios from a `smtgen compare` CSV.
+    #[arg(long)]
+    pub area: Option<PathBuf>,
+    /// Write the report as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write report.md, report.svg, report.json (and quant.json) into this directory.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+pub enum Cmd {
+    /// List the named presets.
+    Presets,
+    /// Print the effective config (preset, file and --set resolved and validated).
+    Config {
+        #[command(flatten)]
+        cfg: ConfigArgs,
+    },
+    /// Generate the array (and its PE) as Verilog with filelists.
+    Gen(GenArgs),
+    /// Run the golden model on a CSV of cycles `a0,w0,a1,w1,...` (or - for stdin);
+    /// prints `p0,...,p{T-1},acc` per cycle.
+    Model(ModelArgs),
+    /// Lint the generated Verilog with verilator --lint-only -Wall (no waivers).
+    Lint(LintArgs),
+    /// Simulate one PE against the golden model.
+    Sim(SimArgs),
+    /// The regression: every preset's PE and arrays under Verilator and Icarus.
+    Regress(RegressArgs),
+    /// Synthesize the PE (and with --array the array) with Yosys and report area.
+    Synth(SynthArgs),
+    /// Synthesize several presets and compare area, throughput per area and depth
+    /// with the baseline: a terminal table plus CSV, Markdown and an SVG chart.
+    Compare(CompareArgs),
+    /// What each design does to a layer: collisions, error, cycles (see README).
+    Eval(EvalArgs),
+    /// Prove PE datapaths equal to their behavioural reference for every input
+    /// (Yosys + ABC; two- and four-lane PEs split by lane activity).
+    Prove(ProveArgs),
+    /// Run C = A·W on the configured array: prints the cycle count, writes C.
+    Gemm(GemmArgs),
+    /// Measure throughput: the golden model (lane-MACs/s per preset, one core) or,
+    /// with --array, Verilator simulation of arrays (array cycles/s), or, with
+    /// --gemm, the GEMM engine per design against a float32 GEMM.
+    Bench(BenchArgs),
+}
+
+// The flags of `smtgen gen`.
+#[derive(Args)]
+pub struct GenArgs {
+    #[command(flatten)]
+    pub cfg: ConfigArgs,
+    /// Output directory.
+    #[arg(long, default_value = "rtl_out")]
+    pub out: PathBuf,
+    /// Only the PE and its submodules, no array.
+    #[arg(long)]
+    pub pe_only: bool,
+    /// Also write the behavioural reference `<name>_ref.v` (used by `prove`).
+    #[arg(long)]
+    pub reference: bool,
+}
+
+// The flags of `smtgen model`.
+#[derive(Args)]
+pub struct ModelArgs {
+    #[command(flatten)]
+    pub cfg: ConfigArgs,
+    /// Input CSV file, or - for standard input.
+    #[arg(long)]
+    pub input: String,
+}
+
+// The flags of `smtgen lint`.
+#[derive(Args)]
+pub struct LintArgs {
+    #[command(flatten)]
+    pub cfg: ConfigArgs,
+    /// Lint every preset.
+    #[arg(long)]
+    pub all: bool,
+}
+
+// The flags of `smtgen sim`.
+#[derive(Args)]
+pub struct SimArgs {
+    #[command(flatten)]
+    pub cfg: ConfigArgs,
+    /// Which simulator(s).
+    #[arg(long, value_enum, default_value = "verilator")]
+    pub simulator: SimChoice,
+    /// Random cycles after the directed ones.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub cycles: usize,
+    /// Seed of the random stimulus (default: from the clock, printed).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Write an FST waveform (Verilator; also WAVES=1 writes pe.fst or array.fst).
+    #[arg(long)]
+    pub waves: Option<PathBuf>,
+    /// Keep the build directory here.
+    #[arg(long)]
+    pub keep: Option<PathBuf>,
+    /// Simulate the array (random tiled GEMMs) instead of one PE.
+    #[arg(long)]
+    pub array: bool,
+}
+
+// The flags of `smtgen synth`.
+#[derive(Args)]
+pub struct SynthArgs {
+    #[command(flatten)]
+    pub cfg: ConfigArgs,
+    /// Also synthesize the whole array at the configured size.
+    #[arg(long)]
+    pub array: bool,
+    #[command(flatten)]
+    pub lib: smtgen::sta::LibArgs,
+}
+
+// The flags of `smtgen compare`.
+#[derive(Args)]
+pub struct CompareArgs {
+    /// Comma-separated design points (default: every preset): a preset, or a
+    /// preset with overrides, e.g. sysmt4+pe.window_logic=edge
+    #[arg(long, value_delimiter = ',')]
+    pub presets: Vec<String>,
+    /// Array rows.
+    #[arg(long, default_value_t = 8)]
+    pub rows: u32,
+    /// Array columns.
+    #[arg(long, default_value_t = 8)]
+    pub cols: u32,
+    /// PEs only (no array synthesis).
+    #[arg(long)]
+    pub pe_only: bool,
+    /// The design point every ratio is against (e.g. baseline+pe.pipeline=1 when
+    /// comparing pipelined PEs).
+    #[arg(long, default_value = "baseline")]
+    pub baseline: String,
+    /// Output directory for compare.csv, compare.md and compare.svg.
+    #[arg(long, default_value = "synth_out")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub lib: smtgen::sta::LibArgs,
+}
+
+// The flags of `smtgen prove`.
+#[derive(Args)]
+pub struct ProveArgs {
+    /// Comma-separated presets (default: all); --preset works too.
+    #[arg(long, alias = "preset", value_delimiter = ',')]
+    pub presets: Vec<String>,
+    /// Prove one configuration instead: this YAML file over the (first) preset.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Prove one configuration with these overrides (repeatable), e.g.
+    /// --set pe.zero_test=act.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// Both rounding modes of every reducing preset.
+    #[arg(long)]
+    pub both_roundings: bool,
+    /// Seconds allowed per proof.
+    #[arg(long, default_value_t = 1800)]
+    pub timeout: u64,
+}
+
+// The flags of `smtgen gemm`.
+#[derive(Args)]
+pub struct GemmArgs {
+    #[command(flatten)]
+    pub cfg: ConfigArgs,
+    /// Activations A (M×K): .npy uint8 or .csv.
+    #[arg(long)]
+    pub a: PathBuf,
+    /// Weights W (K×N): .npy int8 or .csv.
+    #[arg(long)]
+    pub w: PathBuf,
+    /// Result C (M×N): .npy (int32, or int64 when acc_width > 32) or .csv.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Also run the cycle-accurate array model and check it against the fast path
+    /// and the latency formula (slow for large problems).
+    #[arg(long)]
+    pub cycle_accurate: bool,
+    /// Threads for the engine (0: all cores).
+    #[arg(long, default_value_t = 0)]
+    pub jobs: usize,
+    /// Prune W first: 2:4 keeps the two largest |w| of each aligned group of four
+    /// k (ties to the lower k). Never applied unless asked for.
+    #[arg(long, value_parser = smtgen::sparse::parse_prune)]
+    pub prune: Option<smtgen::sparse::Prune>,
+}
+
+// The flags of `smtgen bench`.
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Cycles per measurement (default 4 M for the model, 100 k for arrays).
+    #[arg(long)]
+    pub cycles: Option<usize>,
+    /// Benchmark Verilator array simulation instead of the model.
+    #[arg(long)]
+    pub array: bool,
+    /// Benchmark `eval` (MACs/s per design on a 3136x576x64 ReLU layer).
+    #[arg(long)]
+    pub eval: bool,
+    /// Benchmark the GEMM engine against a float32 GEMM, one core and all cores.
+    #[arg(long)]
+    pub gemm: bool,
+    /// GEMM shapes MxKxN (with --gemm).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "3136x576x64,2048x2048x2048"
+    )]
+    pub shapes: Vec<String>,
+    /// Threads for the "all cores" runs (with --gemm; 0: all cores).
+    #[arg(long, default_value_t = 0)]
+    pub jobs: usize,
+    /// Array sizes RxC (with --array).
+    #[arg(long, value_delimiter = ',', default_value = "16x16,32x32")]
+    pub sizes: Vec<String>,
+    /// Comma-separated presets (with --array; default all).
+    #[arg(long, value_delimiter = ',')]
+    pub presets: Vec<String>,
+    /// Runs of each built array model (with --array); best and median are shown.
+    #[arg(long, default_value_t = 5)]
+    pub repeat: u32,
+}

@@ -1,0 +1,79 @@
+//! `smtgen compare`: several design points synthesized and set against a baseline.
+
+use super::args::CompareArgs;
+use super::names_or_all;
+use smtgen::documents;
+use smtgen::error::Result;
+use smtgen::select::{Fallback, Selection};
+
+/// Runs `smtgen compare`.
+pub fn run(a: CompareArgs) -> Result<()> {
+    compare_cmd(
+        &a.presets,
+        &a.baseline,
+        a.rows,
+        a.cols,
+        a.pe_only,
+        &a.out,
+        &a.lib,
+    )
+}
+
+fn compare_cmd(
+    presets: &[String],
+    base: &str,
+    rows: u32,
+    cols: u32,
+    pe_only: bool,
+    out: &std::path::Path,
+    lib: &smtgen::sta::LibArgs,
+) -> Result<()> {
+    use smtgen::synth;
+    let names = names_or_all(presets);
+    // Every point and the output directory are validated before anything is
+    // synthesized or written.
+    let mut all = names.clone();
+    all.push(base.to_string());
+    Selection {
+        specs: &all,
+        flags: vec![
+            ("--rows", "array.rows", rows.to_string()),
+            ("--cols", "array.cols", cols.to_string()),
+        ],
+        ..Default::default()
+    }
+    .resolve(Fallback::All)?;
+    smtgen::guard::check_out_dir("--out", out)?;
+    if let Some(l) = lib.library()? {
+        return smtgen::sta::compare_cmd(&names, base, rows, cols, pe_only, out, &l, lib);
+    }
+    let t0 = std::time::Instant::now();
+    let costs = synth::compare(&names, base, rows, cols, !pe_only)?;
+    let yosys = costs
+        .first()
+        .map(|c| c.pe.yosys.clone())
+        .unwrap_or_default();
+    let table = synth::compare_table(&costs, base);
+    let parts = synth::parts_table(&costs);
+    let scope = if pe_only {
+        "PE".to_string()
+    } else {
+        format!("PE and {rows}x{cols} array")
+    };
+    println!("smtgen compare: {scope}, areas in NAND2 equivalents (GE), ratios (x) to {base}; {yosys}; {:.0} s on 2 cores", t0.elapsed().as_secs_f64());
+    print!("{}", table.to_text());
+    println!("\nPE area by part (GE):");
+    print!("{}", parts.to_text());
+    let csv = out.join("compare.csv");
+    let md = out.join("compare.md");
+    let svg = out.join("compare.svg");
+    let set = documents::compare_set(&costs, base, &scope, &yosys, &table, &parts);
+    smtgen::guard::write_set("--out", out, &set)?;
+    println!(
+        "wrote {}, {}, {}",
+        csv.display(),
+        md.display(),
+        svg.display()
+    );
+    Ok(())
+}
