@@ -1,0 +1,106 @@
+//! Unit tests of presets, YAML parsing, overrides, design points and defaults.
+
+use super::*;
+
+fn err(yaml: &str) -> String {
+    Config::from_yaml(yaml).unwrap_err().to_string()
+}
+
+#[test]
+fn every_preset_validates_and_round_trips() {
+    for p in PRESETS {
+        let c = Config::preset(p.name).unwrap();
+        let again = Config::from_yaml(&c.to_yaml()).unwrap();
+        assert_eq!(c, again, "{}", p.name);
+    }
+}
+
+#[test]
+fn bad_configs_name_field_value_and_allowed() {
+    let e = err("pe: {policy: sysmt, threads: 3}");
+    assert!(e.contains("pe.threads = 3") && e.contains("2, 4"), "{e}");
+    let e = err("pe: {policy: sysmt, threads: 1}");
+    assert!(e.contains("pe.threads = 1") && e.contains("sysmt"), "{e}");
+    let e = err("pe: {policy: sparq, window: 5b}");
+    assert!(e.contains("pe.window = 5b") && e.contains("4b5opt"), "{e}");
+    let e = err("pe: {policy: baseline, acc_width: 8}");
+    assert!(
+        e.contains("pe.acc_width = 8") && e.contains("16..64"),
+        "{e}"
+    );
+    let e = err("pe: {policy: baseline, colour: red}");
+    assert!(e.contains("pe.colour") && e.contains("unknown"), "{e}");
+    let e = err("pe: {policy: baseline}\nfoo: 1");
+    assert!(e.contains("foo") && e.contains("unknown"), "{e}");
+    let e = err("pe: {policy: sparq, window: 6b3opt}");
+    assert!(e.contains("pe.window = 6b3opt"), "{e}");
+    let e = err("pe: {policy: baseline}\narray: {rows: 0}");
+    assert!(e.contains("array.rows = 0") && e.contains("1..128"), "{e}");
+    let e = err("pe: {policy: warp}");
+    assert!(e.contains("pe.policy = warp") && e.contains("sysmt"), "{e}");
+    let e = err("pe: {policy: ideal, rounding: truncate}");
+    assert!(e.contains("pe.rounding = truncate"), "{e}");
+    let e = err("pe: {policy: sparq, window: 3b6opt, window_logic: edge}");
+    assert!(
+        e.contains("pe.window_logic = edge") && e.contains("4-bit window"),
+        "{e}"
+    );
+    let e = err("pe: {policy: sysmt, pipeline: 2}");
+    assert!(e.contains("pe.pipeline = 2") && e.contains("0, 1"), "{e}");
+    let e = err("pe: {policy: sysmt, window_logic: west}");
+    assert!(
+        e.contains("pe.window_logic = west") && e.contains("in_pe, edge"),
+        "{e}"
+    );
+}
+
+#[test]
+fn overrides_apply_in_order_and_are_validated() {
+    let c = ConfigBuilder::new()
+        .preset(Some("sysmt4"))
+        .sets(&["pe.rounding=truncate", "array.rows=16"])
+        .build()
+        .unwrap();
+    assert_eq!(c.pe.rounding, Some(Rounding::Truncate));
+    assert_eq!(c.array.rows, 16);
+    assert_eq!(c.pe.threads, 4);
+    let e = ConfigBuilder::new()
+        .preset(Some("sysmt4"))
+        .sets(&["pe.threads=3"])
+        .build()
+        .unwrap_err();
+    assert!(e.to_string().contains("pe.threads = 3"));
+    let e = ConfigBuilder::new()
+        .sets(&["pe.nope=1"])
+        .build()
+        .unwrap_err();
+    assert!(e.to_string().contains("pe.nope"));
+}
+
+#[test]
+fn design_points_are_a_preset_plus_overrides() {
+    let c = design_point(
+        "sysmt4+pe.window_logic=edge+pe.rounding=truncate",
+        &["array.rows=4"],
+    )
+    .unwrap();
+    assert_eq!(c.pe.window_logic, WindowLogic::Edge);
+    assert_eq!(c.pe.rounding, Some(Rounding::Truncate));
+    assert_eq!((c.name.as_str(), c.array.rows), ("sysmt4", 4));
+    let e = design_point("ideal2+pe.window_logic=edge", &[] as &[&str]).unwrap_err();
+    assert!(e.to_string().contains("pe.window_logic = edge"), "{e}");
+    let e = design_point("sysmt5", &[] as &[&str]).unwrap_err();
+    assert!(e.to_string().contains("preset = sysmt5"), "{e}");
+}
+
+#[test]
+fn defaults_follow_the_spec() {
+    let c = Config::from_yaml("pe: {policy: sysmt}").unwrap();
+    assert_eq!(c.pe.threads, 2);
+    assert_eq!(c.pe.zero_test, Some(ZeroTest::ActOrWeight));
+    assert_eq!(c.pe.rounding, Some(Rounding::NearestEven));
+    let c = Config::from_yaml("pe: {policy: sparq}").unwrap();
+    assert_eq!(c.pe.zero_test, Some(ZeroTest::Act));
+    assert_eq!(c.pe.window, Some(WindowSet::W4b5opt));
+    assert_eq!(c.pe.acc_width, 32);
+}
