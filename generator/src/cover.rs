@@ -362,7 +362,7 @@ mod tests {
                 assert!(
                     table.keys().any(|(t, i)| *t == name && *i == input),
                     "template {name}: its condition reads `{input}`, which the template \
-                     struct does not report (add it to the struct's `branches!` line in rtl.rs)"
+                     struct does not report (add it to the struct's `branches!` line beside it in src/rtl/)"
                 );
             }
         }
