@@ -8,6 +8,8 @@
 //! design point, [`rtl`] emits it, [`stimulus`] builds seeded test vectors and [`sim`]
 //! drives the simulators.
 
+#![warn(missing_docs)]
+
 pub mod aiger;
 pub mod array;
 pub mod bench;
