@@ -1,3 +1,4 @@
+{%- import "macros.v" as m -%}
 {#- The window is non-zero exactly when a is. -#}
 {%- macro on0() -%}
 (|act_i[19:16]){% if zt_weight && fault.weight0 %} & wgt_i[16]{% endif %}
@@ -18,21 +19,7 @@
 // test{% if rne %} (a != 0 is its rounded window != 0){% endif %} and{% if rne %} its rounded window{% else %} flags{% endif %} come precomputed from
 // {{ prefix }}_pre_act{% if zt_weight %} and {{ prefix }}_pre_wgt{% endif %}; the window's position, the unrounded window
 // and the bits below it are still taken from the plain activation here.
-{%- if cut %}
-// Proof variant (smtgen prove): the lanes' zero tests leave through on_o and the
-// datapath takes the lanes' activity from on_i; otherwise identical to {{ prefix }}_cond.
-{%- endif %}
-module {{ prefix }}_cond{% if cut %}_cut{% endif %} (
-  input  wire [{{ act_w - 1 }}:0] act_i,
-  input  wire [{{ wgt_w - 1 }}:0] wgt_i,
-{%- if cut %}
-  input  wire [1:0]  on_i,
-  output wire [1:0]  on_o,
-{%- endif %}
-  output reg  [7:0] unit_act_o,
-  output reg  [15:0] unit_wgt_o,
-  output reg  [7:0]  unit_shift_o
-);
+{{- m::cond_head(2, 8, 16, 8, "reg ") }}
 
   // One block per PE. With the windows precomputed at the edge, a lone active lane
   // needs no window at all: its high nibble goes to one unit (shift 4), its low

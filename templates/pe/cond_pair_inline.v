@@ -1,3 +1,4 @@
+{%- import "macros.v" as m -%}
 {%- macro on0() -%}
 (|act_i[7:0]){% if zt_weight && fault.weight0 %} & (|wgt_i[7:0]){% endif %}
 {%- endmacro -%}
@@ -15,21 +16,7 @@
 //   below the window (shift 0): the two add up to the exact product. So the lone
 //   lane reuses the window logic the pair needs, and each unit input is a 2:1 mux.
 // A unit always takes its activation and weight from the same lane.
-{%- if cut %}
-// Proof variant (smtgen prove): the lanes' zero tests leave through on_o and the
-// datapath takes the lanes' activity from on_i; otherwise identical to {{ prefix }}_cond.
-{%- endif %}
-module {{ prefix }}_cond{% if cut %}_cut{% endif %} (
-  input  wire [{{ act_w - 1 }}:0] act_i,
-  input  wire [{{ wgt_w - 1 }}:0] wgt_i,
-{%- if cut %}
-  input  wire [1:0]  on_i,
-  output wire [1:0]  on_o,
-{%- endif %}
-  output reg  [7:0] unit_act_o,
-  output reg  [15:0] unit_wgt_o,
-  output reg  [7:0]  unit_shift_o
-);
+{{- m::cond_head(2, 8, 16, 8, "reg ") }}
 
   // One block per PE: the two windows are inline, so each lane's window, shift,
   // round-up condition and the bits below the window come from one selection.

@@ -1,3 +1,4 @@
+{%- import "macros.v" as m -%}
 {{ header }}
 `default_nettype none
 // Operand conditioning for two lanes sharing two {{ n }}b x 8b units ({{ policy }}).
@@ -7,21 +8,7 @@
 //   else lane 0): the lane's {{ 2 * n }}-bit window win(a; {{ solo_set }}) is split in two
 //   {{ n }}-bit halves, unit 0 the upper (shift s + {{ n }}), unit 1 the lower (shift s).
 // A unit always takes its activation and weight from the same lane.
-{%- if cut %}
-// Proof variant (smtgen prove): the lanes' zero tests leave through on_o and the
-// datapath takes the lanes' activity from on_i; otherwise identical to {{ prefix }}_cond.
-{%- endif %}
-module {{ prefix }}_cond{% if cut %}_cut{% endif %} (
-  input  wire [{{ act_w - 1 }}:0] act_i,
-  input  wire [{{ wgt_w - 1 }}:0] wgt_i,
-{%- if cut %}
-  input  wire [1:0]  on_i,
-  output wire [1:0]  on_o,
-{%- endif %}
-  output wire [{{ 2 * n - 1 }}:0] unit_act_o,
-  output wire [15:0] unit_wgt_o,
-  output wire [7:0]  unit_shift_o
-);
+{{- m::cond_head(2, 2 * n, 16, 8, "wire") }}
 
   wire [7:0] a0 = act_i[7:0];
   wire [7:0] a1 = act_i[15:8];

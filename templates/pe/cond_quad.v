@@ -25,21 +25,7 @@
 // nib4 from {{ prefix }}_pre_wgt (q at bits 32 + 5k, the high-nibble flag e above it;
 // w_k != 0 is e or q != 0). Only the window's position is decoded here.
 {%- endif %}
-{%- if cut %}
-// Proof variant (smtgen prove): the lanes' zero tests leave through on_o and the
-// datapath takes the lanes' activity from on_i; otherwise identical to {{ prefix }}_cond.
-{%- endif %}
-module {{ prefix }}_cond{% if cut %}_cut{% endif %} (
-  input  wire [{{ act_w - 1 }}:0] act_i,
-  input  wire [{{ wgt_w - 1 }}:0] wgt_i,
-{%- if cut %}
-  input  wire [3:0]  on_i,
-  output wire [3:0]  on_o,
-{%- endif %}
-  output reg  [15:0] unit_act_o,
-  output reg  [19:0] unit_wgt_o,
-  output reg  [15:0] unit_shift_o
-);
+{{- m::cond_head(4, 16, 20, 16, "reg ") }}
 
   // split_var lets the simulator keep each lane's signals apart.
   wire [7:0] a [0:3] /*verilator split_var*/;
