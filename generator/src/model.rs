@@ -132,47 +132,21 @@ impl PeModel {
             Rule::Pair { solo, pair } => {
                 let x0 = self.active(acts[0], wgts[0]);
                 let x1 = self.active(acts[1], wgts[1]);
-                let tab = if x0 && x1 { pair } else { solo };
-                if x0 {
-                    c.products[0] = i32::from(tab[acts[0] as usize]) * i32::from(wgts[0]);
-                }
-                if x1 {
-                    c.products[1] = i32::from(tab[acts[1] as usize]) * i32::from(wgts[1]);
-                }
-                c.active = u32::from(x0) + u32::from(x1);
-                c.reduced = if x0 && x1 {
-                    2
-                } else {
-                    u32::from(self.solo_reduces) * c.active
-                };
+                self.pair_rule(&mut c, solo, pair, acts, wgts, [(0, x0), (1, x1)]);
             }
             Rule::Stc { solo, pair } => {
                 // The first two lanes with a non-zero weight, in lane order; a group
                 // with more (not 2:4, rejected where weights are loaded) keeps the
                 // first two, as the RTL's priority selection does.
-                let mut sel = [usize::MAX; 2];
+                let mut slots = [(0, false); 2];
                 let mut n = 0;
                 for (i, &w) in wgts.iter().enumerate() {
                     if w != 0 && n < 2 {
-                        sel[n] = i;
+                        slots[n] = (i, acts[i] != 0);
                         n += 1;
                     }
                 }
-                let on = |k: usize| sel[k] != usize::MAX && acts[sel[k]] != 0;
-                let (x0, x1) = (on(0), on(1));
-                let tab = if x0 && x1 { pair } else { solo };
-                for (k, x) in [x0, x1].into_iter().enumerate() {
-                    if x {
-                        let i = sel[k];
-                        c.products[i] = i32::from(tab[acts[i] as usize]) * i32::from(wgts[i]);
-                    }
-                }
-                c.active = u32::from(x0) + u32::from(x1);
-                c.reduced = if x0 && x1 {
-                    2
-                } else {
-                    u32::from(self.solo_reduces) * c.active
-                };
+                self.pair_rule(&mut c, solo, pair, acts, wgts, slots);
             }
             Rule::Quad { win, nib4 } => {
                 let mut on = [false; 4];
@@ -197,6 +171,33 @@ impl PeModel {
         }
         c.sum = c.products[..t].iter().sum();
         c
+    }
+
+    /// The two-lane rule on two (lane, active) slots: with both active each takes the
+    /// pair window, otherwise the active one takes the solo table.
+    #[inline(always)]
+    fn pair_rule(
+        &self,
+        c: &mut Cycle,
+        solo: &[u8; 256],
+        pair: &[u8; 256],
+        acts: &[u8],
+        wgts: &[i8],
+        slots: [(usize, bool); 2],
+    ) {
+        let both = slots[0].1 && slots[1].1;
+        let tab = if both { pair } else { solo };
+        for (i, on) in slots {
+            if on {
+                c.products[i] = i32::from(tab[acts[i] as usize]) * i32::from(wgts[i]);
+            }
+        }
+        c.active = slots.iter().map(|s| u32::from(s.1)).sum();
+        c.reduced = if both {
+            2
+        } else {
+            u32::from(self.solo_reduces) * c.active
+        };
     }
 
     /// Runs one cycle with the PE's `valid` and `clear` controls and returns the
