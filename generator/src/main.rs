@@ -39,7 +39,7 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
     match cmd {
         Cmd::Presets => {
             for p in PRESETS {
-                println!("{:<15} {}", p.name, p.about);
+                println!("{:<15} {}", p.name, p.about());
             }
         }
         Cmd::Config { cfg } => print!("{}", cfg.build()?.to_yaml()),

@@ -428,7 +428,7 @@ fn describe<'py>(py: Python<'py>, design: &Bound<'py, PyAny>) -> PyResult<Bound<
     d.set_item("stc", cfg.pe.stc)?;
     if let Ok(s) = design.extract::<String>() {
         if let Some(p) = PRESETS.iter().find(|p| p.name == s) {
-            d.set_item("about", p.about)?;
+            d.set_item("about", p.about())?;
         }
     }
     d.set_item("yaml", cfg.to_yaml())?;

@@ -343,13 +343,23 @@ pub struct Config {
     pub array: ArrayConfig,
 }
 
-/// A named, documented design point.
+/// A named, documented design point: one file under `configs/presets/`.
 #[derive(Debug, Clone, Copy)]
 pub struct Preset {
-    /// Name used with `--preset`.
+    /// Name used with `--preset` (the file's stem).
     pub name: &'static str,
-    /// One line saying what it is.
-    pub about: &'static str,
-    /// The preset's fields as YAML (defaults fill the rest).
+    /// The preset's file: a `# ` comment line saying what it is, then its fields as
+    /// YAML (defaults fill the rest).
     pub yaml: &'static str,
+}
+
+impl Preset {
+    /// One line saying what the preset is: its file's first comment line.
+    pub fn about(&self) -> &'static str {
+        self.yaml
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("# "))
+            .unwrap_or("")
+    }
 }

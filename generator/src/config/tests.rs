@@ -16,6 +16,37 @@ fn every_preset_validates_and_round_trips() {
 }
 
 #[test]
+fn presets_are_the_files_under_configs_presets() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/presets");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    let mut listed: Vec<String> = PRESETS.iter().map(|p| p.name.to_string()).collect();
+    listed.sort();
+    assert_eq!(files, listed, "configs/presets/*.yaml vs PRESETS");
+    for p in PRESETS {
+        assert!(
+            !p.about().is_empty(),
+            "{}: first line must be `# what it is`",
+            p.name
+        );
+        // A preset file is also a config file a user can copy and pass to --config.
+        let path = dir.join(format!("{}.yaml", p.name));
+        let from_file = ConfigBuilder::new().file(Some(&path)).build().unwrap();
+        assert_eq!(
+            from_file.pe,
+            Config::preset(p.name).unwrap().pe,
+            "{}",
+            p.name
+        );
+    }
+}
+
+#[test]
 fn bad_configs_name_field_value_and_allowed() {
     let e = err("pe: {policy: sysmt, threads: 3}");
     assert!(e.contains("pe.threads = 3") && e.contains("2, 4"), "{e}");
