@@ -1,0 +1,50 @@
+//! The output-stationary array: its published latency formula, a cycle-accurate
+//! model that mirrors the generated RTL register by register (what comes out on
+//! which cycle), and a driver that streams a tiled GEMM through it.
+//!
+//! Timing contract (the RTL, this model and the tests agree on it): a tile whose last
+//! group is presented at cycle `tL` puts `C[r][c]` on row `r`'s result port at cycle
+//! `tL + 2·COLS + r − c + E`, where `E` counts the extra register stages on the way:
+//! the edge stage (1 when the window logic sits at the array edge) plus the PE's
+//! pipeline stages (`pe.pipeline`); see [`crate::config::PeConfig::extra_latency`]. Consecutive last groups must be
+//! at least `COLS` cycles apart (`last_ready`), so tiles of `G ≥ COLS` groups stream
+//! back to back.
+//!
+//! `model` holds the cycle-accurate model ([`ArrayModel`] and its port types),
+//! `stream` the tiled GEMM driver ([`Gemm`], [`run_gemms`], [`run_with_reset`]) and
+//! the functional reference [`gemm_functional`].
+
+mod model;
+mod stream;
+#[cfg(test)]
+mod tests;
+
+pub use model::{ArrayInput, ArrayModel, ArrayOutput};
+pub use stream::{gemm_functional, run_gemm, run_gemms, run_with_reset, ArrayRun, Gemm};
+
+/// Cycles from a tile's first group at the array's inputs to its last result at the
+/// outputs, inclusive: `G + R + 2C − 1 + E` for `G` groups on an R×C array with `E`
+/// extra stages (edge and PE pipeline).
+pub fn tile_latency(rows: u64, cols: u64, edge: u64, groups: u64) -> u64 {
+    groups + rows + 2 * cols - 1 + edge
+}
+
+/// Cycles for `tiles` tiles of `groups` groups each, presented as early as the array
+/// accepts them (no idle cycles of the user's):
+/// `(tiles − 1)·max(G, C) + G + R + 2C − 1 + E`.
+pub fn gemm_cycles(rows: u64, cols: u64, edge: u64, groups: u64, tiles: u64) -> u64 {
+    stream_cycles(rows, cols, edge, &vec![groups; tiles as usize])
+}
+
+/// Cycles for a stream of tiles with `groups[i]` groups each, presented as early as
+/// the array accepts them: `G₀ + Σ_{i≥1} max(Gᵢ, C) + R + 2C − 1 + E` (the first group
+/// in to the last result out, inclusive). Tile i's last group enters `max(Gᵢ, C)`
+/// cycles after tile i−1's.
+pub fn stream_cycles(rows: u64, cols: u64, edge: u64, groups: &[u64]) -> u64 {
+    match groups.split_first() {
+        None => 0,
+        Some((g0, rest)) => {
+            g0 + rest.iter().map(|&g| g.max(cols)).sum::<u64>() + rows + 2 * cols - 1 + edge
+        }
+    }
+}
