@@ -77,7 +77,7 @@ impl Selection<'_> {
             return Err(Error::config(
                 "--preset",
                 self.specs.join(","),
-                "one design point for this command (lists are for lint, prove, eval, compare and regress)",
+                "one design point: this command computes one result (gen, lint, sim, synth, prove, eval, compare and regress take lists)",
             ));
         }
         let mut v = self.resolve(Fallback::One)?;

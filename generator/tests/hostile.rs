@@ -440,9 +440,41 @@ fn case08_design_points_flags_and_unused_flags_never_silently_lose() {
         None,
     );
     assert!(o.status.success(), "{}", stderr(&o));
+    // Lists: gen writes every design point, gemm (one result) names what it takes.
+    let o = smtgen(
+        &["gen", "--presets", "sysmt2,sysmt4", "--out", s(d.path())],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    for f in ["sysmt2_array.f", "sysmt4_array.f"] {
+        assert!(d.path().join(f).is_file(), "{f} missing");
+    }
     fails_clearly(
         &smtgen(
-            &["gen", "--preset", "sysmt2,sysmt4", "--out", s(d.path())],
+            &[
+                "gen",
+                "--presets",
+                "sysmt4,sysmt4+pe.rounding=truncate",
+                "--out",
+                s(d.path()),
+            ],
+            None,
+        ),
+        &["sysmt4+pe.rounding=truncate", "both write", "+name="],
+    );
+    fails_clearly(
+        &smtgen(
+            &[
+                "gemm",
+                "--preset",
+                "sysmt2,sysmt4",
+                "--a",
+                "a.npy",
+                "--w",
+                "w.npy",
+                "--out",
+                "c.npy",
+            ],
             None,
         ),
         &["--preset", "sysmt2,sysmt4", "one design point"],

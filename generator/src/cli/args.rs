@@ -27,9 +27,16 @@ pub struct Cli {
 
 #[derive(Args, Clone, Default)]
 pub struct ConfigArgs {
-    /// Start from a named preset (see `smtgen presets`); default sysmt2 when no --config.
-    #[arg(long)]
-    pub preset: Option<String>,
+    /// Design point(s): a preset (see `smtgen presets`) or PRESET+key=value, e.g.
+    /// sysmt4+pe.window_logic=edge; comma-separated or repeated for several; default
+    /// sysmt2 when no --config.
+    #[arg(
+        long,
+        visible_alias = "presets",
+        value_delimiter = ',',
+        value_name = "POINT"
+    )]
+    pub preset: Vec<String>,
     /// YAML config file, laid over the preset.
     #[arg(long)]
     pub config: Option<PathBuf>,
@@ -45,10 +52,9 @@ pub struct ConfigArgs {
 }
 
 impl ConfigArgs {
-    /// The design points named by --preset (`PRESET[+key=value...]`, comma-separated).
+    /// The design points named by --preset (`PRESET[+key=value...]`), in order.
     pub fn specs(&self) -> Vec<String> {
-        let p = self.preset.iter();
-        p.flat_map(|p| p.split(',').map(str::to_string)).collect()
+        self.preset.clone()
     }
 
     /// The design-point selection these flags make, over `specs`.
@@ -64,9 +70,16 @@ impl ConfigArgs {
         }
     }
 
-    /// The one design point these flags name.
+    /// The one design point these flags name (for commands that compute one result).
     pub fn build(&self) -> Result<Config> {
         self.selection(&self.specs()).resolve_one()
+    }
+
+    /// Every design point these flags name (the default preset when none), each with
+    /// its label for reports.
+    pub fn build_all(&self) -> Result<Vec<(String, Config)>> {
+        self.selection(&self.specs())
+            .resolve_labelled(smtgen::select::Fallback::One)
     }
 }
 
@@ -81,7 +94,12 @@ pub enum SimChoice {
 pub struct RegressArgs {
     /// Comma-separated design points (default: every preset): a preset, or a preset
     /// with overrides, e.g. sysmt4+pe.window_logic=edge+pe.pipeline=1
-    #[arg(long, value_delimiter = ',')]
+    #[arg(
+        long,
+        visible_alias = "preset",
+        value_delimiter = ',',
+        value_name = "POINT"
+    )]
     pub presets: Vec<String>,
     /// Only the PE regression (default: PE and arrays).
     #[arg(long)]
@@ -128,7 +146,12 @@ pub struct EvalArgs {
     pub prune: Option<smtgen::sparse::Prune>,
     /// Comma-separated design points (default: every preset): a preset, or a preset
     /// with overrides, e.g. sysmt4+pe.window_logic=edge
-    #[arg(long, value_delimiter = ',')]
+    #[arg(
+        long,
+        visible_alias = "preset",
+        value_delimiter = ',',
+        value_name = "POINT"
+    )]
     pub presets: Vec<String>,
     /// Array rows for the cycle counts.
     #[arg(long, default_value_t = 16)]
@@ -299,7 +322,12 @@ pub struct SynthArgs {
 pub struct CompareArgs {
     /// Comma-separated design points (default: every preset): a preset, or a
     /// preset with overrides, e.g. sysmt4+pe.window_logic=edge
-    #[arg(long, value_delimiter = ',')]
+    #[arg(
+        long,
+        visible_alias = "preset",
+        value_delimiter = ',',
+        value_name = "POINT"
+    )]
     pub presets: Vec<String>,
     /// Array rows.
     #[arg(long, default_value_t = 8)]
@@ -325,7 +353,12 @@ pub struct CompareArgs {
 #[derive(Args)]
 pub struct ProveArgs {
     /// Comma-separated presets (default: all); --preset works too.
-    #[arg(long, alias = "preset", value_delimiter = ',')]
+    #[arg(
+        long,
+        visible_alias = "preset",
+        value_delimiter = ',',
+        value_name = "POINT"
+    )]
     pub presets: Vec<String>,
     /// Prove one configuration instead: this YAML file over the (first) preset.
     #[arg(long)]
@@ -398,7 +431,12 @@ pub struct BenchArgs {
     #[arg(long, value_delimiter = ',', default_value = "16x16,32x32")]
     pub sizes: Vec<String>,
     /// Comma-separated presets (with --array; default all).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(
+        long,
+        visible_alias = "preset",
+        value_delimiter = ',',
+        value_name = "POINT"
+    )]
     pub presets: Vec<String>,
     /// Runs of each built array model (with --array); best and median are shown.
     #[arg(long, default_value_t = 5)]

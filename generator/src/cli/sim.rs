@@ -10,18 +10,41 @@ use smtgen::stimulus::{pe_stimulus, Depth};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// Runs `smtgen sim`: exit code 1 when any simulation mismatched.
+/// Runs `smtgen sim` for every design point named, one after the other: exit code 1
+/// when any simulation mismatched.
 pub fn run(a: SimArgs) -> Result<ExitCode> {
+    let cfgs = a.cfg.build_all()?;
+    if cfgs.len() > 1 {
+        if let Some(w) = &a.waves {
+            let allowed = "one design point (a waveform file holds one design)";
+            return Err(Error::config("--waves", w.display(), allowed));
+        }
+        if let Some(k) = &a.keep {
+            let allowed = "one design point (one build directory)";
+            return Err(Error::config("--keep", k.display(), allowed));
+        }
+    }
+    let mut code = ExitCode::SUCCESS;
+    for (_, cfg) in &cfgs {
+        if sim_one(cfg, &a)? != ExitCode::SUCCESS {
+            code = ExitCode::from(1);
+        }
+    }
+    Ok(code)
+}
+
+fn sim_one(cfg: &smtgen::Config, a: &SimArgs) -> Result<ExitCode> {
+    let cfg = cfg.clone();
     let SimArgs {
-        cfg,
         simulator,
         cycles,
         seed,
-        waves,
-        keep,
+        ref waves,
+        ref keep,
         array,
-    } = a;
-    let cfg = cfg.build()?;
+        ..
+    } = *a;
+    let (waves, keep) = (waves.clone(), keep.clone());
     smtgen::guard::cycles("--cycles", cycles as u64, true)?;
     let seed = seed_or_clock(seed);
     let waves = waves.or_else(|| {

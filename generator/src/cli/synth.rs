@@ -3,18 +3,21 @@
 use super::args::SynthArgs;
 use smtgen::error::Result;
 
-/// Runs `smtgen synth`.
+/// Runs `smtgen synth` for every design point named, one after the other.
 pub fn run(a: SynthArgs) -> Result<()> {
     let SynthArgs { cfg, array, lib } = a;
-    let cfg = cfg.build()?;
-    if let Some(l) = lib.library()? {
-        smtgen::sta::synth_cmd(&cfg, &l, &lib, array)?;
-        return Ok(());
-    }
-    let pe = smtgen::synth::synth_pe(&cfg)?;
-    print_synth(&pe);
-    if array {
-        print_synth(&smtgen::synth::synth_array(&cfg)?);
+    let cfgs = cfg.build_all()?;
+    let library = lib.library()?;
+    for (_, cfg) in &cfgs {
+        if let Some(l) = &library {
+            smtgen::sta::synth_cmd(cfg, l, &lib, array)?;
+            continue;
+        }
+        let pe = smtgen::synth::synth_pe(cfg)?;
+        print_synth(&pe);
+        if array {
+            print_synth(&smtgen::synth::synth_array(cfg)?);
+        }
     }
     Ok(())
 }
