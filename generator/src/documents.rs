@@ -4,7 +4,7 @@
 
 use crate::array::Gemm;
 use crate::error::{Error, Result};
-use crate::eval::{DesignEval, QuantParams};
+use crate::eval::{DesignEval, PruneReport, QuantParams};
 use crate::report::{scatter_svg, Point, Table};
 use crate::rtl;
 use crate::synth::DesignCost;
@@ -12,21 +12,9 @@ use crate::synth::DesignCost;
 /// A set of rendered files: name within the output directory, and contents.
 pub type FileSet = Vec<(String, Vec<u8>)>;
 
-/// SQNR in dB and relative L2 error in percent of `c` against `reference`.
-pub fn sqnr_rel_l2(c: &[i64], reference: &[i64]) -> (f64, f64) {
-    let (mut num, mut den) = (0f64, 0f64);
-    for (x, r) in c.iter().zip(reference) {
-        num += ((x - r) as f64).powi(2);
-        den += (*r as f64).powi(2);
-    }
-    (
-        10.0 * (den / num.max(f64::MIN_POSITIVE)).log10(),
-        100.0 * (num / den.max(f64::MIN_POSITIVE)).sqrt(),
-    )
-}
-
 /// The JSON document of an eval run (`--json`, and `report.json` of `--report`):
-/// generator version, workload, GEMM shape, array size, quantization and designs.
+/// generator version, workload, GEMM shape, array size, quantization, designs and,
+/// under `--prune`, what pruning zeroed and the errors against the dense weights.
 pub fn eval_json(
     name: &str,
     g: &Gemm,
@@ -34,6 +22,7 @@ pub fn eval_json(
     cols: u32,
     quant: Option<&QuantParams>,
     evals: &[DesignEval],
+    prune: Option<&PruneReport>,
 ) -> Result<String> {
     let json = serde_json::json!({
         "generator": format!("smtgen {}", rtl::VERSION),
@@ -42,6 +31,7 @@ pub fn eval_json(
         "array": {"rows": rows, "cols": cols},
         "quantization": quant,
         "designs": evals,
+        "prune": prune,
     });
     serde_json::to_string_pretty(&json).map_err(|e| Error::tool("serde_json", e.to_string()))
 }

@@ -392,6 +392,62 @@ pub fn evaluate_design_jobs(
     (eval, c)
 }
 
+/// What `eval --prune` did to the weights and what it cost: the rule, the weights it
+/// zeroed, and the error of each result against the exact GEMM of the dense
+/// (unpruned) weights. (Every [`DesignEval`] figure is against the exact GEMM of the
+/// pruned weights, the ones the design ran on.)
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PruneReport {
+    /// The pruning rule, e.g. `2:4`.
+    pub rule: String,
+    /// Non-zero weights before pruning.
+    pub nonzero_dense: u64,
+    /// Weights pruning set to zero.
+    pub zeroed: u64,
+    /// The exact GEMM of the pruned weights first (`exact on pruned weights`: what
+    /// pruning alone costs), then each design in order.
+    pub against_dense: Vec<DenseError>,
+}
+
+/// One result's error against the exact GEMM of the dense weights.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DenseError {
+    /// Design label, or `exact on pruned weights`.
+    pub design: String,
+    /// Largest |C − C_dense|.
+    pub max_abs_error: i64,
+    /// ‖C − C_dense‖₂ / ‖C_dense‖₂.
+    pub rel_l2_error: f64,
+    /// 10·log10(Σ C_dense² / Σ (C − C_dense)²); infinite when equal.
+    pub sqnr_db: f64,
+}
+
+impl DenseError {
+    /// The error of `c` against `dense`, the exact GEMM of the dense weights.
+    pub fn of(design: &str, c: &[i64], dense: &[i64]) -> DenseError {
+        let (mut max, mut err2, mut ref2) = (0i64, 0f64, 0f64);
+        for (&x, &r) in c.iter().zip(dense) {
+            max = max.max((x - r).abs());
+            err2 += ((x - r) as f64).powi(2);
+            ref2 += (r as f64).powi(2);
+        }
+        DenseError {
+            design: design.to_string(),
+            max_abs_error: max,
+            rel_l2_error: if ref2 > 0.0 {
+                (err2 / ref2).sqrt()
+            } else {
+                0.0
+            },
+            sqnr_db: if err2 > 0.0 {
+                10.0 * (ref2 / err2).log10()
+            } else {
+                f64::INFINITY
+            },
+        }
+    }
+}
+
 /// Reads area ratios from a `smtgen compare` CSV: the `array x` column when
 /// present, else `PE x`; keyed by design name.
 pub fn read_area_ratios(path: &std::path::Path) -> Result<Vec<(String, f64)>> {

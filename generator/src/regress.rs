@@ -292,12 +292,24 @@ pub fn array_line_for(
             ));
         }
     }
-    let formula = stream_cycles(
-        rows.into(),
-        cols.into(),
-        cfg.pe.extra_latency(),
-        &tight.tile_groups,
-    );
+    // The formula's groups come from the GEMM shapes, not from the run: G = ⌈K/T⌉
+    // (at least 1) for T = `pe.threads` lanes per row, so four under `pe.stc`.
+    let lanes = cfg.pe.threads as usize;
+    let groups: Vec<u64> = gemms
+        .iter()
+        .flat_map(|g| {
+            let tiles = g.m.div_ceil(rows as usize) * g.n.div_ceil(cols as usize);
+            std::iter::repeat_n(g.k.div_ceil(lanes).max(1) as u64, tiles)
+        })
+        .collect();
+    if groups != tight.tile_groups {
+        line.ok = false;
+        line.notes.push(format!(
+            "cycle model streamed tiles of {:?} groups, the shapes give {groups:?} (G = ceil(K/{lanes}))",
+            tight.tile_groups
+        ));
+    }
+    let formula = stream_cycles(rows.into(), cols.into(), cfg.pe.extra_latency(), &groups);
     line.ok &= formula == tight.cycles;
     line.cols.push((tight.tiles + loose.tiles).to_string());
     line.cols

@@ -1,10 +1,12 @@
 //! `smtgen eval`: its error figures agree with `smtgen gemm`'s output against the
 //! exact product, a layer whose lanes never collide is exact on every SMT design,
 //! float tensors are quantized and the parameters saved, convolutions lower
-//! correctly, and bad inputs are rejected with the file and what is wrong.
+//! correctly, bad inputs are rejected with the file and what is wrong, and under
+//! `--prune 2:4` the 2:4 designs' collisions and errors are reported against the
+//! exact GEMM of the pruned weights and of the dense ones.
 
 mod common;
-use common::{smtgen, stderr};
+use common::{active, smtgen, spec_gemm, stderr};
 use smtgen::stimulus::Rng;
 use smtgen::tensors::{read_int_tensor, write_npy};
 
@@ -278,4 +280,155 @@ fn bad_inputs_are_rejected_with_the_file_and_what_is_wrong() {
     );
     let e = stderr(&smtgen(&["eval"], None));
     assert!(e.contains("exactly one of"), "{e}");
+}
+
+/// Largest |err|, relative L2 error of `c` against `r`.
+fn errors(c: &[i64], r: &[i64]) -> (i64, f64) {
+    let max = c.iter().zip(r).map(|(x, y)| (x - y).abs()).max().unwrap();
+    let e2: f64 = c.iter().zip(r).map(|(x, y)| ((x - y) as f64).powi(2)).sum();
+    let r2: f64 = r.iter().map(|&y| (y as f64).powi(2)).sum();
+    (max, (e2 / r2).sqrt())
+}
+
+#[test]
+fn pruned_weights_report_collisions_and_errors_against_pruned_and_dense_exact_gemms() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = 15;
+    let mut rng = Rng::new(seed);
+    // K = 38: nine full groups of four and a partial one.
+    let (m, k, n) = (11, 38, 6);
+    let a: Vec<u8> = (0..m * k)
+        .map(|_| if rng.chance(0.3) { 0 } else { rng.byte() })
+        .collect();
+    let w: Vec<i8> = (0..k * n)
+        .map(|_| if rng.chance(0.1) { 0 } else { rng.byte() as i8 })
+        .collect();
+    let (ap, wp) = (dir.path().join("a.npy"), dir.path().join("w.npy"));
+    write_npy(&ap, &[m, k], &a).unwrap();
+    write_npy(&wp, &[k, n], &w).unwrap();
+    let mut pruned = w.clone();
+    let zeroed = smtgen::sparse::prune_2_4(&mut pruned, k, n);
+    assert!(zeroed > 0);
+    let exact = |w: &[i8]| -> Vec<i64> {
+        (0..m * n)
+            .map(|x| {
+                (0..k)
+                    .map(|kk| i64::from(a[(x / n) * k + kk]) * i64::from(w[kk * n + x % n]))
+                    .sum()
+            })
+            .collect()
+    };
+    let (exact_pruned, exact_dense) = (exact(&pruned), exact(&w));
+    let presets = ["sparq-stc-4b5opt", "sparq-stc-4b2opt", "sparq-4b5opt"];
+    let v = eval_json(&[
+        "--presets",
+        &presets.join(","),
+        "--prune",
+        "2:4",
+        "--a",
+        ap.to_str().unwrap(),
+        "--w",
+        wp.to_str().unwrap(),
+    ]);
+    let p = &v["prune"];
+    assert_eq!(p["rule"], "2:4");
+    assert_eq!(p["zeroed"].as_u64().unwrap(), zeroed as u64, "seed {seed}");
+    assert_eq!(
+        p["nonzero_dense"].as_u64().unwrap(),
+        w.iter().filter(|&&x| x != 0).count() as u64
+    );
+    let dense = p["against_dense"].as_array().unwrap();
+    assert_eq!(dense.len(), presets.len() + 1);
+    // What pruning alone costs: the exact GEMM of the pruned weights against the dense.
+    let (max, rel) = errors(&exact_pruned, &exact_dense);
+    assert!(max > 0);
+    assert_eq!(dense[0]["design"], "exact on pruned weights");
+    assert_eq!(dense[0]["max_abs_error"].as_i64().unwrap(), max);
+    assert!((dense[0]["rel_l2_error"].as_f64().unwrap() - rel).abs() < 1e-12);
+    for (i, name) in presets.iter().enumerate() {
+        let cfg = smtgen::config::design_point(name, &[] as &[&str]).unwrap();
+        // The design's C from the spec, on the pruned weights it ran on.
+        let c = spec_gemm(&cfg.pe, m, k, n, &a, &pruned);
+        let d = &v["designs"][i];
+        assert_eq!(d["design"], *name);
+        let (max, rel) = errors(&c, &exact_pruned);
+        assert!(max > 0, "{name}: a test that cannot fail");
+        assert_eq!(
+            d["max_abs_error"].as_i64().unwrap(),
+            max,
+            "{name} seed {seed}"
+        );
+        assert!(
+            (d["rel_l2_error"].as_f64().unwrap() - rel).abs() < 1e-12,
+            "{name}"
+        );
+        let (max, rel) = errors(&c, &exact_dense);
+        assert_eq!(dense[i + 1]["design"], *name);
+        assert_eq!(
+            dense[i + 1]["max_abs_error"].as_i64().unwrap(),
+            max,
+            "{name}"
+        );
+        assert!(
+            (dense[i + 1]["rel_l2_error"].as_f64().unwrap() - rel).abs() < 1e-12,
+            "{name}"
+        );
+        // Collisions: per output and group of T lanes, the active lanes (under stc the
+        // selected lanes, those of non-zero weight, at most two in a 2:4 group, with a
+        // non-zero act; else the zero test); two active lanes collide on the pair and
+        // both go through a window (4-bit windows: a lone lane is exact).
+        let t = cfg.pe.lanes();
+        let mut hist = vec![0u64; t + 1];
+        let (mut on_lanes, mut reduced) = (0u64, 0u64);
+        for i in 0..m {
+            for j in 0..n {
+                for g in 0..k.div_ceil(t) {
+                    let on = (g * t..(g * t + t).min(k))
+                        .filter(|&kk| {
+                            let (x, y) = (a[i * k + kk], pruned[kk * n + j]);
+                            if cfg.pe.stc {
+                                x != 0 && y != 0
+                            } else {
+                                active(&cfg.pe, x, y)
+                            }
+                        })
+                        .count();
+                    hist[on] += 1;
+                    on_lanes += on as u64;
+                    if on == 2 {
+                        reduced += 2;
+                    }
+                }
+            }
+        }
+        let got: Vec<u64> = d["active_histogram"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_u64().unwrap())
+            .collect();
+        assert_eq!(got, hist, "{name}");
+        let want = reduced as f64 / on_lanes as f64;
+        assert!(want > 0.0);
+        assert!(
+            (d["reduced_fraction"].as_f64().unwrap() - want).abs() < 1e-12,
+            "{name}"
+        );
+        // G = ⌈K/T⌉ groups per tile: the 2:4 designs take half the pair's cycles' groups.
+        assert_eq!(d["lanes"].as_u64().unwrap(), t as u64);
+        assert_eq!(
+            d["lane_slots"].as_u64().unwrap(),
+            (m * n * k.div_ceil(t) * t) as u64
+        );
+    }
+    // Without --prune the JSON says so.
+    let v = eval_json(&[
+        "--presets",
+        "sparq-4b5opt",
+        "--a",
+        ap.to_str().unwrap(),
+        "--w",
+        wp.to_str().unwrap(),
+    ]);
+    assert!(v["prune"].is_null());
 }

@@ -1,6 +1,7 @@
 //! The synthesis flow: every preset's PE and a small array map cleanly (no latches,
 //! no undriven or multiply-driven nets, no black boxes), the numbers repeat exactly,
-//! a latch is caught, and `smtgen compare` writes its table, CSV, Markdown and SVG.
+//! a latch is caught, and `smtgen compare` writes its table, CSV, Markdown and SVG
+//! (throughput per area counting the lanes a PE consumes: four for a 2:4 PE).
 
 mod common;
 use common::{require, smtgen};
@@ -141,4 +142,37 @@ fn pipelined_pes_compare_against_a_pipelined_baseline_and_cut_the_depth() {
         .any(|l| l.starts_with("baseline+pe.pipeline=1,1,") && l.contains(",1.00,")));
     assert!(depth("baseline+pe.pipeline=1") < depth("baseline"), "{csv}");
     assert!(depth("sysmt4+pe.pipeline=1") < 56, "{csv}");
+}
+
+#[test]
+fn a_two_four_pe_counts_the_four_lanes_it_consumes_in_throughput_per_area() {
+    if !require("yosys") {
+        return;
+    }
+    let (dir, _) = compare_pe(&["--presets", "sparq-4b5opt,sparq-stc-4b5opt"]);
+    // design,T,PE GE,PE x,PE-acc GE,PE-acc x,lanes/area x,depth,depth x
+    let csv = std::fs::read_to_string(dir.path().join("compare.csv")).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let col = |h: &str| header.iter().position(|x| *x == h).unwrap();
+    let row = |name: &str| -> (u32, f64, f64) {
+        let l = csv
+            .lines()
+            .find(|l| l.split(',').next() == Some(name))
+            .unwrap_or_else(|| panic!("{name} missing: {csv}"));
+        let f: Vec<&str> = l.split(',').collect();
+        (
+            f[col("T")].parse().unwrap(),
+            f[col("PE x")].parse().unwrap(),
+            f[col("lanes/area x")].parse().unwrap(),
+        )
+    };
+    let (t2, x2, l2) = row("sparq-4b5opt");
+    let (t4, x4, l4) = row("sparq-stc-4b5opt");
+    assert_eq!((t2, t4), (2, 4), "{csv}");
+    // The selection in front of the pair costs area, but less than a second pair.
+    assert!(x4 > x2 && x4 < 2.0 * x2, "{csv}");
+    for (t, x, l) in [(t2, x2, l2), (t4, x4, l4)] {
+        assert!((l - f64::from(t) / x).abs() < 0.02, "{csv}");
+    }
+    assert!(l4 > l2, "{csv}");
 }

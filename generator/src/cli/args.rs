@@ -129,6 +129,10 @@ pub struct RegressArgs {
     /// Largest K of the random GEMMs.
     #[arg(long, default_value_t = 512)]
     pub max_k: usize,
+    /// Run every array point under Icarus too (default: the 4x4 point of the first
+    /// design of each policy and weight mode, dense or 2:4).
+    #[arg(long)]
+    pub icarus_all: bool,
     /// Seed (default: from the clock, printed).
     #[arg(long)]
     pub seed: Option<u64>,

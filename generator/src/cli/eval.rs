@@ -14,7 +14,10 @@ pub fn run(a: EvalArgs) -> Result<()> {
 }
 
 fn eval_cmd(a: EvalArgs) -> Result<()> {
-    use smtgen::eval::{eval_table, evaluate_design_jobs, exact_gemm_jobs, read_area_ratios};
+    use smtgen::eval::{
+        eval_table, evaluate_design_jobs, exact_gemm_jobs, read_area_ratios, DenseError,
+        PruneReport,
+    };
     let kernel = smtgen::engine::Kernel::from_env()?;
     let mut names = names_or_all(&a.presets);
     let mut cfgs = Selection {
@@ -116,8 +119,13 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
     bar.finish_and_clear();
     let secs = t0.elapsed().as_secs_f64();
     let table = eval_table(&evals);
+    if dense_w.is_some() {
+        println!(
+            "errors against the exact GEMM of the pruned weights (the ones the designs ran on):"
+        );
+    }
     print!("{}", table.to_text());
-    if let Some(dw) = &dense_w {
+    let prune = dense_w.as_ref().map(|dw| {
         // Against the dense weights: what pruning and the design cost together.
         let dense = exact_gemm_jobs(
             &smtgen::array::Gemm {
@@ -126,15 +134,31 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
             },
             a.jobs,
         );
-        println!("against the exact GEMM of the dense (unpruned) weights:");
-        println!("  {:<24} {:>10} {:>12}", "design", "SQNR dB", "rel L2 %");
-        let row = |label: &str, c: &[i64]| {
-            let (sqnr, rel) = documents::sqnr_rel_l2(c, &dense);
-            println!("  {:<24} {:>10.2} {:>12.3}", label, sqnr, rel);
-        };
-        row("exact on pruned weights", &exact);
+        let mut against = vec![DenseError::of("exact on pruned weights", &exact, &dense)];
         for (e, c) in evals.iter().zip(&results) {
-            row(&e.design, c);
+            against.push(DenseError::of(&e.design, c, &dense));
+        }
+        PruneReport {
+            rule: "2:4".into(),
+            nonzero_dense: dw.iter().filter(|&&x| x != 0).count() as u64,
+            zeroed: dw.iter().zip(&g.w).filter(|(d, p)| d != p).count() as u64,
+            against_dense: against,
+        }
+    });
+    if let Some(p) = &prune {
+        println!("against the exact GEMM of the dense (unpruned) weights:");
+        println!(
+            "  {:<24} {:>10} {:>10} {:>12}",
+            "design", "max |err|", "SQNR dB", "rel L2 %"
+        );
+        for d in &p.against_dense {
+            println!(
+                "  {:<24} {:>10} {:>10.2} {:>12.3}",
+                d.design,
+                d.max_abs_error,
+                d.sqnr_db,
+                100.0 * d.rel_l2_error
+            );
         }
     }
     println!(
@@ -149,7 +173,15 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
         },
         kernel
     );
-    let json_text = documents::eval_json(&name, &g, a.rows, a.cols, quant.as_ref(), &evals)?;
+    let json_text = documents::eval_json(
+        &name,
+        &g,
+        a.rows,
+        a.cols,
+        quant.as_ref(),
+        &evals,
+        prune.as_ref(),
+    )?;
     if let Some(p) = &a.json {
         smtgen::guard::write_file(p, json_text.as_bytes())?;
     }

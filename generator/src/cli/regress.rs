@@ -87,16 +87,16 @@ pub fn run(a: RegressArgs) -> Result<ExitCode> {
         } else {
             parse_sizes(&a.sizes)?
         };
-        // One array configuration per policy also runs under Icarus.
+        // One array configuration per policy and weight mode (dense, or 2:4 under
+        // `pe.stc`) also runs under Icarus, at 4x4; with --icarus-all every one does.
         let mut icarus_policy = std::collections::HashSet::new();
         let w = [24, 5, 5, 7, 7, 7, 16, 7, 8, 12];
         print_row(&w, &regress::ARRAY_HEADER.map(String::from));
         for name in &names {
-            let policy = smtgen::config::design_point(name, &[] as &[&str])?
-                .pe
-                .policy;
+            let pe = smtgen::config::design_point(name, &[] as &[&str])?.pe;
             for &(r, c) in &sizes {
-                let icarus = (r, c) == (4, 4) && icarus_policy.insert(policy);
+                let icarus =
+                    a.icarus_all || ((r, c) == (4, 4) && icarus_policy.insert((pe.policy, pe.stc)));
                 let line = regress::array_line(name, r, c, tools, icarus, seed, a.max_k)?;
                 let mut cols = vec![line.name.clone()];
                 cols.extend(line.cols.iter().cloned());
