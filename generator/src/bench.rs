@@ -75,7 +75,13 @@ pub fn array_throughput(cfg: &Config, cycles: usize, repeat: u32) -> Result<crat
         repeat,
         ..Default::default()
     };
-    crate::sim::run_verilator_array(cfg, &files, &run, 0xBE7C, &opts)
+    crate::sim::simulate(
+        cfg,
+        &files,
+        crate::sim::Simulator::Verilator,
+        crate::sim::Bench::Array(&run, 0xBE7C),
+        &opts,
+    )
 }
 
 /// Evaluation throughput per preset: MACs per second of `eval` on a synthetic

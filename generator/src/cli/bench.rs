@@ -111,11 +111,7 @@ fn bench_gemm(shapes: &[String], presets: &[String], repeat: u32, jobs: usize) -
             }
         }
     }
-    let threads = if jobs == 0 {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    } else {
-        jobs
-    };
+    let threads = smtgen::tool::jobs(jobs);
     for shape in parsed {
         let b = bench::gemm_throughput(shape, &designs, jobs, repeat.max(1) as usize)?;
         let (m, k, n) = b.shape;

@@ -5,16 +5,31 @@ use smtgen::error::Result;
 
 /// Runs `smtgen synth`.
 pub fn run(a: SynthArgs) -> Result<()> {
-    let SynthArgs { cfg, array, lib } = a;
+    let SynthArgs {
+        cfg,
+        array,
+        jobs,
+        lib,
+    } = a;
     let cfg = cfg.build()?;
     if let Some(l) = lib.library()? {
         smtgen::sta::synth_cmd(&cfg, &l, &lib, array)?;
         return Ok(());
     }
-    let pe = smtgen::synth::synth_pe(&cfg)?;
-    print_synth(&pe);
-    if array {
-        print_synth(&smtgen::synth::synth_array(&cfg)?);
+    if !array {
+        print_synth(&smtgen::synth::synth_pe(&cfg, jobs)?);
+        return Ok(());
+    }
+    // The PE and the array at once when there are workers for both.
+    let reports = smtgen::tool::parallel_map(jobs, &[false, true], |_, &whole| {
+        if whole {
+            smtgen::synth::synth_array(&cfg)
+        } else {
+            smtgen::synth::synth_pe(&cfg, (smtgen::tool::jobs(jobs) - 1).max(1))
+        }
+    });
+    for r in reports {
+        print_synth(&r?);
     }
     Ok(())
 }
