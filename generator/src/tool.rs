@@ -200,7 +200,20 @@ impl Tool {
         {
             use std::os::unix::process::CommandExt;
             // Its own process group, so that a timeout kills everything it started.
+            // That group no longer gets the terminal's Ctrl-C: smtgen's interrupt
+            // handler stops its descendants (guard), and on Linux the tool is also
+            // told to stop if smtgen dies without running it (a library caller,
+            // a test binary killed).
             self.cmd.process_group(0);
+            #[cfg(target_os = "linux")]
+            // SAFETY: the closure runs in the forked child before exec and calls
+            // only prctl(2), which is async-signal-safe.
+            unsafe {
+                self.cmd.pre_exec(|| {
+                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                    Ok(())
+                });
+            }
         }
         let t0 = Instant::now();
         let mut child = self
