@@ -44,7 +44,7 @@ pub fn run(b: BenchArgs) -> Result<()> {
             for name in &names {
                 let size = [format!("array.rows={r}"), format!("array.cols={c}")];
                 let cfg = smtgen::config::design_point(name, &size)?;
-                let rep = bench::array_throughput(&cfg, cycles, repeat)?;
+                let rep = bench::array_throughput(&cfg, cycles, repeat, jobs)?;
                 let mut runs = rep.runs.clone();
                 runs.sort_by(f64::total_cmp);
                 let rate = |s: f64| rep.cycles as f64 / s.max(1e-9) / 1e3;
