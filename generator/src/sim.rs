@@ -212,14 +212,14 @@ fn verilator_run(
     if crate::tool::available("ccache") {
         cmd = cmd.env("OBJCACHE", "ccache");
     }
-    let build_s = cmd.log("build.log").run()?.seconds;
+    let build_s = cmd.log("verilator_build.log").run()?.seconds;
     write_data(&dir.join(data_name))?;
     let mut first: Option<String> = None;
     let mut runs = Vec::new();
     for k in 0..opts.repeat.max(1) {
         let mut run_cmd = Tool::new("verilator model", dir.join("obj_dir").join("tb"), &dir)
             .arg(data_name)
-            .log(&format!("run{k}.log"));
+            .log(&format!("verilator_run{k}.log"));
         if let Some(w) = &opts.waves {
             run_cmd = run_cmd.arg(w);
         }
@@ -254,13 +254,13 @@ fn icarus_run(
         .args(["-g2005", "-o", "tb.vvp", "-s", "tb"])
         .args(args)
         .args(["-c", &list, "tb.v"])
-        .log("build.log")
+        .log("iverilog_build.log")
         .run()?
         .seconds;
     write_data(&dir.join("data.txt"))?;
     let out = Tool::new("vvp", "vvp", &dir)
         .args(["-n", "tb.vvp", &format!("+{plusarg}=data.txt")])
-        .log("run.log")
+        .log("vvp_run.log")
         .execute()?;
     let text = out.text()?;
     let run_s = field(&text, "sim_us=").map_or(out.seconds, |us| us as f64 / 1e6);
