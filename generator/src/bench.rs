@@ -54,7 +54,13 @@ pub fn model_throughput(cycles: usize, reps: usize) -> Result<Vec<ModelThroughpu
 /// one speed build run `repeat` times, and reports the harness's own loop time per
 /// run (cycles compared every cycle included) in `runs`. Timing on a shared
 /// machine varies from run to run: compare the fastest or the median, not one run.
-pub fn array_throughput(cfg: &Config, cycles: usize, repeat: u32) -> Result<crate::sim::SimReport> {
+/// `jobs` is the build's compile jobs ([`crate::tool::jobs`]); the model runs on one.
+pub fn array_throughput(
+    cfg: &Config,
+    cycles: usize,
+    repeat: u32,
+    jobs: usize,
+) -> Result<crate::sim::SimReport> {
     use crate::array::{run_gemm, Gemm};
     let (r, c, t) = (
         cfg.array.rows as usize,
@@ -73,9 +79,16 @@ pub fn array_throughput(cfg: &Config, cycles: usize, repeat: u32) -> Result<crat
         keep_dir: std::env::var_os("SMTGEN_KEEP_DIR").map(std::path::PathBuf::from),
         fast: true,
         repeat,
+        jobs,
         ..Default::default()
     };
-    crate::sim::run_verilator_array(cfg, &files, &run, 0xBE7C, &opts)
+    crate::sim::simulate(
+        cfg,
+        &files,
+        crate::sim::Simulator::Verilator,
+        crate::sim::Bench::Array(&run, 0xBE7C),
+        &opts,
+    )
 }
 
 /// Evaluation throughput per preset: MACs per second of `eval` on a synthetic

@@ -34,6 +34,7 @@ pub mod sta;
 pub mod stimulus;
 pub mod synth;
 pub mod tensors;
+pub mod tool;
 pub mod workload;
 
 pub use config::{Config, ConfigBuilder, PeConfig};

@@ -22,8 +22,8 @@ use crate::config::{Config, ZeroTest};
 use crate::error::{Error, Result};
 use crate::model::PeModel;
 use crate::rtl::{self, GeneratedFile, Role};
+use crate::tool::Tool;
 use std::path::Path;
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -250,7 +250,13 @@ fn sel_miter(cfg: &Config) -> Result<String> {
 /// Proves the generated PE of `cfg` within `timeout_s` seconds (an unfinished
 /// proof is neither proven nor refuted).
 pub fn prove(cfg: &Config, timeout_s: u64) -> Result<Proof> {
-    prove_files(cfg, &rtl::generate_pe(cfg)?, timeout_s)
+    prove_jobs(cfg, timeout_s, 0)
+}
+
+/// [`prove`] deciding the miters on `jobs` workers ([`crate::tool::jobs`]: 0 is
+/// every core). The verdict does not depend on `jobs`.
+pub fn prove_jobs(cfg: &Config, timeout_s: u64, jobs: usize) -> Result<Proof> {
+    prove_files_jobs(cfg, &rtl::generate_pe(cfg)?, timeout_s, jobs)
 }
 
 /// One miter to decide: its top module and, for activity cases, the case.
@@ -269,6 +275,16 @@ enum Verdict {
 /// returns the counterexample found. `files` are the PE's generated files (pass a
 /// modified set to check that a broken fabric is refuted).
 pub fn prove_files(cfg: &Config, files: &[GeneratedFile], timeout_s: u64) -> Result<Proof> {
+    prove_files_jobs(cfg, files, timeout_s, 0)
+}
+
+/// [`prove_files`] on `workers` workers ([`crate::tool::jobs`]: 0 is every core).
+pub fn prove_files_jobs(
+    cfg: &Config,
+    files: &[GeneratedFile],
+    timeout_s: u64,
+    workers: usize,
+) -> Result<Proof> {
     let t0 = Instant::now();
     // SMTGEN_KEEP_DIR keeps the miters, AIGs and logs for inspection.
     let tmp = crate::guard::work_dir()?;
@@ -347,7 +363,7 @@ pub fn prove_files(cfg: &Config, files: &[GeneratedFile], timeout_s: u64) -> Res
     let sources: Vec<&str> = all.iter().map(|f| f.name.as_str()).collect();
     write_aigs(dir, &sources, &jobs, cfg)?;
 
-    // Decide the miters on both cores; stop handing out work after a refutation
+    // Decide the miters on the workers; stop handing out work after a refutation
     // or when time is up.
     let next = AtomicUsize::new(0);
     let stop = std::sync::atomic::AtomicBool::new(false);
@@ -355,7 +371,7 @@ pub fn prove_files(cfg: &Config, files: &[GeneratedFile], timeout_s: u64) -> Res
     let deadline = t0 + std::time::Duration::from_secs(timeout_s);
     let failure: Mutex<Option<Error>> = Mutex::new(None);
     std::thread::scope(|s| {
-        for _ in 0..2 {
+        for _ in 0..crate::tool::workers(workers, jobs.len()) {
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 if i >= jobs.len() || stop.load(Ordering::SeqCst) {
@@ -490,29 +506,22 @@ fn decide(dir: &Path, job: &Job, left_s: u64) -> Result<Verdict> {
 }
 
 fn abc(dir: &Path, script: &str, timeout_s: u64) -> Result<Verdict> {
-    let out = Command::new("timeout")
-        .current_dir(dir)
-        .args(["-k", "5", &timeout_s.to_string(), "yosys-abc", "-c", script])
-        .output()
-        .map_err(|e| Error::tool("yosys-abc", format!("cannot start: {e}")))?;
-    let text = String::from_utf8_lossy(&out.stdout);
+    let out = Tool::new("yosys-abc", "yosys-abc", dir)
+        .args(["-c", script])
+        .timeout(std::time::Duration::from_secs(timeout_s))
+        .execute()?;
+    if out.timed_out {
+        return Ok(Verdict::Undecided);
+    }
+    let text = out.text()?;
     if text.contains("UNSATISFIABLE") {
         Ok(Verdict::Proven)
     } else if text.contains("SATISFIABLE") {
         Ok(Verdict::Refuted)
-    } else if out.status.code() == Some(124)
-        || out.status.code() == Some(137)
-        || text.contains("UNDECIDED")
-    {
+    } else if text.contains("UNDECIDED") {
         Ok(Verdict::Undecided)
     } else {
-        Err(Error::tool(
-            "yosys-abc",
-            format!(
-                "unexpected answer on {script}:\n{text}{}",
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        ))
+        Err(out.error(&format!("unexpected answer on {script}")))
     }
 }
 
@@ -570,38 +579,19 @@ fn run_yosys(
     design: &str,
 ) -> Result<Option<String>> {
     let ys = format!("{name}.ys");
-    let log = format!("{name}.log");
     std::fs::write(dir.join(&ys), script).map_err(|e| Error::io(dir, e))?;
-    let out = Command::new("timeout")
-        .current_dir(dir)
-        .args([
-            "-k",
-            "5",
-            &timeout_s.to_string(),
-            "yosys",
-            "-q",
-            "-l",
-            &log,
-            "-s",
-            &ys,
-        ])
-        .output()
-        .map_err(|e| Error::tool("yosys", format!("cannot start: {e}")))?;
-    if out.status.code() == Some(124) || out.status.code() == Some(137) {
+    let out = Tool::new("yosys", "yosys", dir)
+        .args(["-s", &ys])
+        .log(&format!("{name}.log"))
+        .timeout(std::time::Duration::from_secs(timeout_s))
+        .execute()?;
+    if out.timed_out {
         return Ok(None);
     }
-    if !out.status.success() {
-        return Err(Error::tool(
-            "yosys",
-            format!(
-                "proof of {design} did not run:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        ));
+    if !out.success() {
+        return Err(out.error(&format!("proof of {design}")));
     }
-    Ok(Some(
-        std::fs::read_to_string(dir.join(&log)).unwrap_or_default(),
-    ))
+    Ok(Some(out.text()?))
 }
 
 /// Reads `\act_i`, `\wgt_i`, `\opt_o`, `\ref_o` from the value table Yosys prints

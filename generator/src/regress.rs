@@ -18,14 +18,17 @@ pub struct Tools {
     pub verilator: bool,
     /// Icarus Verilog is installed.
     pub icarus: bool,
+    /// Parallel jobs of each simulator build (`--jobs`; 0: every core).
+    pub jobs: usize,
 }
 
 impl Tools {
     /// Looks the simulators up; under `CI=true` a missing one is an error.
     pub fn detect() -> Result<Tools> {
         let t = Tools {
-            verilator: sim::tool_available("verilator"),
-            icarus: sim::tool_available("iverilog"),
+            verilator: crate::tool::available("verilator"),
+            icarus: crate::tool::available("iverilog"),
+            jobs: 0,
         };
         if std::env::var("CI").as_deref() == Ok("true") {
             for (name, have) in [("verilator", t.verilator), ("iverilog", t.icarus)] {
@@ -38,6 +41,14 @@ impl Tools {
             }
         }
         Ok(t)
+    }
+
+    /// Simulation options of a regression run: defaults but for `jobs`.
+    pub fn sim_options(&self) -> SimOptions {
+        SimOptions {
+            jobs: self.jobs,
+            ..SimOptions::default()
+        }
     }
 }
 
@@ -119,14 +130,26 @@ pub fn pe_line(
     line.cols.push(lint);
     if tools.verilator {
         let stim = pe_stimulus(&cfg.pe, seed, Depth::Full, cycles);
-        let r = sim::run_verilator_pe(&cfg, &files, &stim, &SimOptions::default());
+        let r = sim::simulate(
+            &cfg,
+            &files,
+            sim::Simulator::Verilator,
+            sim::Bench::Pe(&stim),
+            &tools.sim_options(),
+        );
         sim_cols(r, &mut line, false);
     } else {
         skip_cols(&mut line, 2);
     }
     if tools.icarus {
         let stim = pe_stimulus(&cfg.pe, seed, Depth::Light, icarus_cycles);
-        let r = sim::run_icarus_pe(&cfg, &files, &stim, &SimOptions::default());
+        let r = sim::simulate(
+            &cfg,
+            &files,
+            sim::Simulator::Icarus,
+            sim::Bench::Pe(&stim),
+            &tools.sim_options(),
+        );
         sim_cols(r, &mut line, false);
     } else {
         skip_cols(&mut line, 2);
@@ -143,7 +166,13 @@ pub fn pe_line(
         let lint = sim::lint(&rfiles, &format!("{}_pe", rcfg.name));
         match (
             lint,
-            sim::run_verilator_pe(&rcfg, &rfiles, &stim, &SimOptions::default()),
+            sim::simulate(
+                &rcfg,
+                &rfiles,
+                sim::Simulator::Verilator,
+                sim::Bench::Pe(&stim),
+                &tools.sim_options(),
+            ),
         ) {
             (Ok(l), Ok(r)) if l.trim().is_empty() => {
                 line.ok &= r.mismatches == 0;
@@ -341,13 +370,25 @@ pub fn array_line_for(
     }
     let both = concat(&concat(&tight, &loose), &reset_run);
     if tools.verilator {
-        let r = sim::run_verilator_array(&cfg, &files, &both, seed, &SimOptions::default());
+        let r = sim::simulate(
+            &cfg,
+            &files,
+            sim::Simulator::Verilator,
+            sim::Bench::Array(&both, seed),
+            &tools.sim_options(),
+        );
         sim_cols(r, &mut line, true);
     } else {
         skip_cols(&mut line, 3);
     }
     if icarus && tools.icarus {
-        match sim::run_icarus_array(&cfg, &files, &both, seed, &SimOptions::default()) {
+        match sim::simulate(
+            &cfg,
+            &files,
+            sim::Simulator::Icarus,
+            sim::Bench::Array(&both, seed),
+            &tools.sim_options(),
+        ) {
             Ok(r) => {
                 line.ok &= r.mismatches == 0;
                 line.notes

@@ -8,9 +8,8 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::rtl::{self, GeneratedFile};
 use crate::stimulus::Stimulus;
+use crate::tool::Tool;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::Instant;
 
 /// The Verilator harness (`testbench/pe_tb.cpp`).
 pub const PE_TB_CPP: &str = include_str!("../../testbench/pe_tb.cpp");
@@ -70,37 +69,6 @@ pub struct SimReport {
     pub runs: Vec<f64>,
 }
 
-/// True when `tool` can be started (`tool -V` or `--version` answers).
-pub fn tool_available(tool: &str) -> bool {
-    ["--version", "-V"].iter().any(|flag| {
-        Command::new(tool)
-            .arg(flag)
-            .output()
-            .map(|o| o.status.success() || !o.stdout.is_empty())
-            .unwrap_or(false)
-    })
-}
-
-fn run(cmd: &mut Command, tool: &str) -> Result<String> {
-    let out = cmd
-        .output()
-        .map_err(|e| Error::tool(tool, format!("cannot start: {e} (is it installed?)")))?;
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    if !out.status.success() {
-        return Err(Error::tool(
-            tool,
-            format!("failed ({}):\n{}", out.status, tail(&text, 40)),
-        ));
-    }
-    Ok(text)
-}
-
-fn tail(s: &str, lines: usize) -> String {
-    let v: Vec<&str> = s.lines().collect();
-    v[v.len().saturating_sub(lines)..].join("\n")
-}
-
 /// Writes the design's files into `dir` and returns the name of `top`'s filelist:
 /// `<top>.f`, or else the filelist that names `<top>.v` (`<name>_pe_solo` is listed
 /// in `<name>_pe.f`).
@@ -132,13 +100,12 @@ pub fn lint(files: &[GeneratedFile], top: &str) -> Result<String> {
     let list = stage(dir.path(), files, top)?;
     std::fs::write(dir.path().join("flags.vc"), VERILATOR_FLAGS)
         .map_err(|e| Error::io(dir.path(), e))?;
-    run(
-        Command::new("verilator")
-            .current_dir(dir.path())
-            .args(["--lint-only", "-f", "flags.vc", "--top-module", top, "-F"])
-            .arg(&list),
-        "verilator",
-    )
+    Tool::new("verilator", "verilator", dir.path())
+        .args(["--lint-only", "-f", "flags.vc", "--top-module", top, "-F"])
+        .arg(&list)
+        .log("lint.log")
+        .run()?
+        .text()
 }
 
 /// Options for a PE simulation.
@@ -154,6 +121,8 @@ pub struct SimOptions {
     /// Run the built Verilator model this many times (benchmarks; at least once).
     /// Mismatches come from the first run; `SimReport::runs` has every run's time.
     pub repeat: u32,
+    /// Parallel compile jobs of a Verilator build (`--jobs`; 0: every core).
+    pub jobs: usize,
 }
 
 /// The work directory and what keeps it: a temporary directory (removed when
@@ -191,9 +160,24 @@ fn parse_result(out: &str) -> Option<(u64, u64)> {
     Some((field(out, "cycles=")?, field(out, "mismatches=")?))
 }
 
-/// Builds `top` with a Verilator harness and runs it on the data `write_data` puts
-/// in the work directory. Returns the harness's stdout, stderr and the timings.
-#[allow(clippy::too_many_arguments)]
+/// What a bench replays: a PE's stimulus, or an array run and its seed.
+#[derive(Debug, Clone, Copy)]
+pub enum Bench<'a> {
+    /// One PE on these vectors.
+    Pe(&'a Stimulus),
+    /// The array on this trace (`seed` is printed with the result).
+    Array(&'a ArrayRun, u64),
+}
+
+/// What one bench run printed and how long it took.
+struct Ran {
+    text: String,
+    build_s: f64,
+    runs: Vec<f64>,
+}
+
+/// Builds `top` with a Verilator harness and runs the model binary on the data
+/// `write_data` puts in the work directory, `opts.repeat` times.
 fn verilator_run(
     files: &[GeneratedFile],
     top: &str,
@@ -202,54 +186,54 @@ fn verilator_run(
     data_name: &str,
     write_data: &dyn Fn(&Path) -> Result<()>,
     opts: &SimOptions,
-) -> Result<(String, Vec<u8>, f64, Vec<f64>)> {
+) -> Result<Ran> {
     let (_guard, _kept, dir) = workdir(opts)?;
     let list = stage(&dir, files, top)?;
     let io = |e| Error::io(&dir, e);
     std::fs::write(dir.join(harness.0), harness.1).map_err(io)?;
     std::fs::write(dir.join("tb_util.h"), TB_UTIL_H).map_err(io)?;
     std::fs::write(dir.join("flags.vc"), VERILATOR_FLAGS).map_err(io)?;
-    let t0 = Instant::now();
-    let mut cmd = Command::new("verilator");
-    cmd.current_dir(&dir)
-        .args(["--cc", "--exe", "--build", "-j", "2", "-f", "flags.vc"])
+    let jobs = crate::tool::jobs(opts.jobs).to_string();
+    let mut cmd = Tool::new("verilator", "verilator", &dir)
+        .args(["--cc", "--exe", "--build", "-j", &jobs, "-f", "flags.vc"])
         .args(["--top-module", top, "--prefix", "Vdut", "-o", "tb"]);
     for f in cflags {
-        cmd.args(["-CFLAGS", f]);
+        cmd = cmd.args(["-CFLAGS", f]);
     }
-    cmd.args(["-F", &list, harness.0]);
+    cmd = cmd.args(["-F", &list, harness.0]);
     if opts.waves.is_some() {
-        cmd.args(["--trace-fst", "-CFLAGS", "-DSMTGEN_WAVES"]);
+        cmd = cmd.args(["--trace-fst", "-CFLAGS", "-DSMTGEN_WAVES"]);
     }
     if opts.fast {
-        cmd.args(["--x-assign", "fast", "--x-initial", "fast", "-O3"])
+        cmd = cmd
+            .args(["--x-assign", "fast", "--x-initial", "fast", "-O3"])
             .args(["-MAKEFLAGS", "OPT_FAST=-O2 OPT_SLOW=-O1"]);
     }
-    if tool_available("ccache") {
-        cmd.env("OBJCACHE", "ccache");
+    if crate::tool::available("ccache") {
+        cmd = cmd.env("OBJCACHE", "ccache");
     }
-    run(&mut cmd, "verilator")?;
-    let build_s = t0.elapsed().as_secs_f64();
+    let build_s = cmd.log("verilator_build.log").run()?.seconds;
     write_data(&dir.join(data_name))?;
-    let mut first: Option<(String, Vec<u8>)> = None;
+    let mut first: Option<String> = None;
     let mut runs = Vec::new();
-    for _ in 0..opts.repeat.max(1) {
-        let t1 = Instant::now();
-        let mut run_cmd = Command::new(dir.join("obj_dir").join("tb"));
-        run_cmd.current_dir(&dir).arg(data_name);
+    for k in 0..opts.repeat.max(1) {
+        let mut run_cmd = Tool::new("verilator model", dir.join("obj_dir").join("tb"), &dir)
+            .arg(data_name)
+            .log(&format!("verilator_run{k}.log"));
         if let Some(w) = &opts.waves {
-            run_cmd.arg(w);
+            run_cmd = run_cmd.arg(w);
         }
-        let out = run_cmd
-            .output()
-            .map_err(|e| Error::tool("verilator harness", format!("cannot start: {e}")))?;
-        let wall = t1.elapsed().as_secs_f64();
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
-        runs.push(field(&text, "sim_us=").map_or(wall, |us| us as f64 / 1e6));
-        first.get_or_insert((text, out.stderr));
+        // The bench's exit status is not the verdict: its RESULT line is.
+        let out = run_cmd.execute()?;
+        let text = out.text()?;
+        runs.push(field(&text, "sim_us=").map_or(out.seconds, |us| us as f64 / 1e6));
+        first.get_or_insert(text);
     }
-    let (text, err) = first.unwrap_or_default();
-    Ok((text, err, build_s, runs))
+    Ok(Ran {
+        text: first.unwrap_or_default(),
+        build_s,
+        runs,
+    })
 }
 
 /// Builds `top` with an Icarus bench (`-P` parameters, `-D` defines) and runs it
@@ -262,157 +246,113 @@ fn icarus_run(
     plusarg: &str,
     write_data: &dyn Fn(&Path) -> Result<()>,
     opts: &SimOptions,
-) -> Result<(String, Vec<u8>, f64, Vec<f64>)> {
+) -> Result<Ran> {
     let (_guard, _kept, dir) = workdir(opts)?;
     let list = stage(&dir, files, top)?;
     std::fs::write(dir.join("tb.v"), bench).map_err(|e| Error::io(&dir, e))?;
-    let t0 = Instant::now();
-    run(
-        Command::new("iverilog")
-            .current_dir(&dir)
-            .args(["-g2005", "-o", "tb.vvp", "-s", "tb"])
-            .args(args)
-            .args(["-c", &list, "tb.v"]),
-        "iverilog",
-    )?;
-    let build_s = t0.elapsed().as_secs_f64();
+    let build_s = Tool::new("iverilog", "iverilog", &dir)
+        .args(["-g2005", "-o", "tb.vvp", "-s", "tb"])
+        .args(args)
+        .args(["-c", &list, "tb.v"])
+        .log("iverilog_build.log")
+        .run()?
+        .seconds;
     write_data(&dir.join("data.txt"))?;
-    let t1 = Instant::now();
-    let out = Command::new("vvp")
-        .current_dir(&dir)
+    let out = Tool::new("vvp", "vvp", &dir)
         .args(["-n", "tb.vvp", &format!("+{plusarg}=data.txt")])
-        .output()
-        .map_err(|e| Error::tool("vvp", format!("cannot start: {e}")))?;
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let run_s = field(&text, "sim_us=").map_or(t1.elapsed().as_secs_f64(), |us| us as f64 / 1e6);
-    Ok((text, out.stderr, build_s, vec![run_s]))
+        .log("vvp_run.log")
+        .execute()?;
+    let text = out.text()?;
+    let run_s = field(&text, "sim_us=").map_or(out.seconds, |us| us as f64 / 1e6);
+    Ok(Ran {
+        text,
+        build_s,
+        runs: vec![run_s],
+    })
 }
 
-/// Builds the PE with the Verilator harness and replays `stim` through it.
-pub fn run_verilator_pe(
+/// Builds the PE or the array (`bench`) with `sim`'s bench and replays the
+/// stimulus or trace through it, comparing every output on every cycle.
+pub fn simulate(
     cfg: &Config,
     files: &[GeneratedFile],
-    stim: &Stimulus,
+    sim: Simulator,
+    bench: Bench,
     opts: &SimOptions,
 ) -> Result<SimReport> {
-    let (text, err, b, r) = verilator_run(
-        files,
-        &rtl::pe_top(cfg),
-        ("pe_tb.cpp", PE_TB_CPP),
-        &[format!("-DSMTGEN_LANES={}", cfg.pe.threads)],
-        "vectors.bin",
-        &|p| stim.write_binary(p),
-        opts,
-    )?;
-    report(
-        cfg,
-        Simulator::Verilator,
-        stim.cycles() as u64,
-        stim.seed,
-        &text,
-        &err,
-        b,
-        r,
-    )
-}
-
-/// Builds the PE with the Icarus bench and replays `stim` through it.
-pub fn run_icarus_pe(
-    cfg: &Config,
-    files: &[GeneratedFile],
-    stim: &Stimulus,
-    opts: &SimOptions,
-) -> Result<SimReport> {
-    let top = rtl::pe_top(cfg);
-    let (text, err, b, r) = icarus_run(
-        files,
-        &top,
-        PE_TB_V,
-        &[
-            format!("-DDUT={top}"),
-            format!("-Ptb.LANES={}", cfg.pe.threads),
-            format!("-Ptb.ACC_W={}", cfg.pe.acc_width),
-        ],
-        "vectors",
-        &|p| stim.write_text(p),
-        opts,
-    )?;
-    report(
-        cfg,
-        Simulator::Icarus,
-        stim.cycles() as u64,
-        stim.seed,
-        &text,
-        &err,
-        b,
-        r,
-    )
-}
-
-/// Builds the array with the Verilator harness and replays the run's trace,
-/// comparing every output on every cycle.
-pub fn run_verilator_array(
-    cfg: &Config,
-    files: &[GeneratedFile],
-    run: &ArrayRun,
-    seed: u64,
-    opts: &SimOptions,
-) -> Result<SimReport> {
-    let (text, err, b, r) = verilator_run(
-        files,
-        &format!("{}_array", cfg.name),
-        ("array_tb.cpp", ARRAY_TB_CPP),
-        &[],
-        "trace.bin",
-        &|p| write_array_trace_binary(cfg, run, seed, p),
-        opts,
-    )?;
-    report(
-        cfg,
-        Simulator::Verilator,
-        run.inputs.len() as u64,
-        seed,
-        &text,
-        &err,
-        b,
-        r,
-    )
-}
-
-/// Builds the array with the Icarus bench and replays the run's trace.
-pub fn run_icarus_array(
-    cfg: &Config,
-    files: &[GeneratedFile],
-    run: &ArrayRun,
-    seed: u64,
-    opts: &SimOptions,
-) -> Result<SimReport> {
-    let top = format!("{}_array", cfg.name);
-    let (text, err, b, r) = icarus_run(
-        files,
-        &top,
-        ARRAY_TB_V,
-        &[
-            format!("-DDUT={top}"),
-            format!("-Ptb.ROWS={}", cfg.array.rows),
-            format!("-Ptb.COLS={}", cfg.array.cols),
-            format!("-Ptb.LANES={}", cfg.pe.threads),
-            format!("-Ptb.ACC_W={}", cfg.pe.acc_width),
-        ],
-        "trace",
-        &|p| write_array_trace_text(cfg, run, seed, p),
-        opts,
-    )?;
-    report(
-        cfg,
-        Simulator::Icarus,
-        run.inputs.len() as u64,
-        seed,
-        &text,
-        &err,
-        b,
-        r,
-    )
+    let (ran, want, seed) = match (sim, bench) {
+        (Simulator::Verilator, Bench::Pe(stim)) => (
+            verilator_run(
+                files,
+                &rtl::pe_top(cfg),
+                ("pe_tb.cpp", PE_TB_CPP),
+                &[format!("-DSMTGEN_LANES={}", cfg.pe.threads)],
+                "vectors.bin",
+                &|p| stim.write_binary(p),
+                opts,
+            )?,
+            stim.cycles() as u64,
+            stim.seed,
+        ),
+        (Simulator::Icarus, Bench::Pe(stim)) => {
+            let top = rtl::pe_top(cfg);
+            let params = [
+                format!("-DDUT={top}"),
+                format!("-Ptb.LANES={}", cfg.pe.threads),
+                format!("-Ptb.ACC_W={}", cfg.pe.acc_width),
+            ];
+            (
+                icarus_run(
+                    files,
+                    &top,
+                    PE_TB_V,
+                    &params,
+                    "vectors",
+                    &|p| stim.write_text(p),
+                    opts,
+                )?,
+                stim.cycles() as u64,
+                stim.seed,
+            )
+        }
+        (Simulator::Verilator, Bench::Array(run, seed)) => (
+            verilator_run(
+                files,
+                &format!("{}_array", cfg.name),
+                ("array_tb.cpp", ARRAY_TB_CPP),
+                &[],
+                "trace.bin",
+                &|p| write_array_trace_binary(cfg, run, seed, p),
+                opts,
+            )?,
+            run.inputs.len() as u64,
+            seed,
+        ),
+        (Simulator::Icarus, Bench::Array(run, seed)) => {
+            let top = format!("{}_array", cfg.name);
+            let params = [
+                format!("-DDUT={top}"),
+                format!("-Ptb.ROWS={}", cfg.array.rows),
+                format!("-Ptb.COLS={}", cfg.array.cols),
+                format!("-Ptb.LANES={}", cfg.pe.threads),
+                format!("-Ptb.ACC_W={}", cfg.pe.acc_width),
+            ];
+            (
+                icarus_run(
+                    files,
+                    &top,
+                    ARRAY_TB_V,
+                    &params,
+                    "trace",
+                    &|p| write_array_trace_text(cfg, run, seed, p),
+                    opts,
+                )?,
+                run.inputs.len() as u64,
+                seed,
+            )
+        }
+    };
+    report(cfg, sim, want, seed, ran)
 }
 
 /// Writes the binary trace `testbench/array_tb.cpp` reads: `SMTGENA1`, u32 rows,
@@ -515,24 +455,24 @@ pub fn write_array_trace_text(cfg: &Config, run: &ArrayRun, seed: u64, path: &Pa
     w.flush().map_err(io)
 }
 
-#[allow(clippy::too_many_arguments)]
 fn report(
     cfg: &Config,
     sim: Simulator,
     want_cycles: u64,
     seed: u64,
-    text: &str,
-    stderr: &[u8],
-    build_s: f64,
-    runs: Vec<f64>,
+    ran: Ran,
 ) -> Result<SimReport> {
-    let (cycles, mismatches) = parse_result(text).ok_or_else(|| {
+    let Ran {
+        text,
+        build_s,
+        runs,
+    } = ran;
+    let (cycles, mismatches) = parse_result(&text).ok_or_else(|| {
         Error::tool(
             sim.name(),
             format!(
-                "the bench printed no RESULT line:\n{}{}",
-                tail(text, 20),
-                String::from_utf8_lossy(stderr)
+                "the bench printed no RESULT line; its last lines:\n{}",
+                tail(&text, 20)
             ),
         )
     })?;
@@ -547,7 +487,7 @@ fn report(
         simulator: sim,
         cycles,
         mismatches,
-        results: field(text, "results=").unwrap_or(0),
+        results: field(&text, "results=").unwrap_or(0),
         seed,
         details: text
             .lines()
@@ -558,4 +498,9 @@ fn report(
         run_s: runs.iter().copied().fold(f64::INFINITY, f64::min),
         runs,
     })
+}
+
+fn tail(s: &str, lines: usize) -> String {
+    let v: Vec<&str> = s.lines().collect();
+    v[v.len().saturating_sub(lines)..].join("\n")
 }

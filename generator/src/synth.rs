@@ -8,9 +8,9 @@
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::rtl::{self, GeneratedFile};
+use crate::tool::Tool;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 use std::time::Instant;
 
 /// The cell library (areas in NAND2 gate equivalents), compiled into the binary.
@@ -95,42 +95,36 @@ impl SynthReport {
     }
 }
 
-/// The part of the design a module belongs to, by its name.
-pub fn part_of(module: &str) -> &'static str {
-    let base = module.rsplit('\\').next().unwrap_or(module);
-    if base.ends_with("_cond")
-        || base.contains("_win_")
-        || base.ends_with("_nib4")
-        || base.ends_with("_sel")
-    {
-        "conditioning"
-    } else if base.ends_with("_fabric") || base.ends_with("_mul") {
-        "multiplier fabric"
-    } else if base.ends_with("_acc") {
-        "accumulator"
-    } else if base.ends_with("_pe") {
-        "PE registers"
-    } else if base.ends_with("_cell") {
-        "result chain"
-    } else {
-        "array edge"
+/// The generated module a netlist module was elaborated from: the name itself, or
+/// for a parameterized instance (`$paramod$<hash>\\m`, `$paramod\\m\\P=V...`) `m`.
+pub fn netlist_module(name: &str) -> &str {
+    let name = name.trim_start_matches('\\');
+    match name.strip_prefix("$paramod") {
+        Some(rest) => {
+            let rest = match rest.strip_prefix('$') {
+                Some(hashed) => hashed.split_once('\\').map_or(hashed, |(_, m)| m),
+                None => rest.trim_start_matches('\\'),
+            };
+            rest.split('\\').next().unwrap_or(rest)
+        }
+        None => name,
     }
 }
 
 /// `yosys -V`, or an error saying Yosys is missing.
 pub fn yosys_version() -> Result<String> {
-    let out = Command::new("yosys").arg("-V").output().map_err(|e| {
-        Error::tool(
-            "yosys",
-            format!("cannot start: {e} (run scripts/install-tools.sh)"),
-        )
-    })?;
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    crate::tool::version("yosys", "-V")
 }
 
 /// Synthesizes `top` from `files`: hierarchically for the area breakdown, and, when
-/// `depth` is set, flattened as well for the longest combinational path.
-pub fn synthesize(files: &[GeneratedFile], top: &str, depth: bool) -> Result<SynthReport> {
+/// `depth` is set, flattened as well for the longest combinational path. With
+/// `jobs` ([`crate::tool::jobs`]) of 2 or more the two flows run at once.
+pub fn synthesize(
+    files: &[GeneratedFile],
+    top: &str,
+    depth: bool,
+    jobs: usize,
+) -> Result<SynthReport> {
     let yosys = yosys_version()?;
     let dir = crate::guard::work_dir()?;
     rtl::write_files(dir.path(), files)?;
@@ -141,12 +135,24 @@ pub fn synthesize(files: &[GeneratedFile], top: &str, depth: bool) -> Result<Syn
         .map(|f| f.name.as_str())
         .collect();
     let t0 = Instant::now();
-    let stats = run_yosys(dir.path(), &sources, top, false)?;
+    let (stats, flat) = if depth && crate::tool::jobs(jobs) >= 2 {
+        std::thread::scope(|s| {
+            let flat = s.spawn(|| run_yosys(dir.path(), &sources, top, true));
+            let hier = run_yosys(dir.path(), &sources, top, false);
+            let flat = flat
+                .join()
+                .unwrap_or_else(|_| Err(Error::tool("smtgen", "a synthesis thread panicked")));
+            (hier, Some(flat))
+        })
+    } else {
+        let hier = run_yosys(dir.path(), &sources, top, false);
+        let flat = depth.then(|| run_yosys(dir.path(), &sources, top, true));
+        (hier, flat)
+    };
     let areas = liberty_areas(LIBERTY);
-    let mut report = summarize(&stats, top, &areas)?;
-    if depth {
-        let flat = run_yosys(dir.path(), &sources, top, true)?;
-        report.depth = flat.1;
+    let mut report = summarize(&stats?, top, &areas, files)?;
+    if let Some(flat) = flat {
+        report.depth = flat?.1;
     }
     report.yosys = yosys;
     report.seconds = t0.elapsed().as_secs_f64();
@@ -154,8 +160,10 @@ pub fn synthesize(files: &[GeneratedFile], top: &str, depth: bool) -> Result<Syn
 }
 
 /// Runs one Yosys flow; returns `stat -json` text and the ltp depth (flat runs).
+/// The two flows write to their own files, so they may run at once in one directory.
 fn run_yosys(dir: &Path, sources: &[&str], top: &str, flat: bool) -> Result<(String, Option<u64>)> {
-    let stat = if flat { "flat.json" } else { "hier.json" };
+    let name = if flat { "flat" } else { "hier" };
+    let stat = format!("{name}.json");
     let script = format!(
         "read_liberty -lib cells.lib\n\
          read_verilog -defer {}\n\
@@ -175,25 +183,17 @@ fn run_yosys(dir: &Path, sources: &[&str], top: &str, flat: bool) -> Result<(Str
             ""
         }
     );
-    std::fs::write(dir.join("flow.ys"), &script).map_err(|e| Error::io(dir, e))?;
-    let out = Command::new("yosys")
-        .current_dir(dir)
-        .args(["-q", "-l", "yosys.log", "-s", "flow.ys"])
-        .output()
-        .map_err(|e| Error::tool("yosys", format!("cannot start: {e}")))?;
-    if !out.status.success() {
-        let log = std::fs::read_to_string(dir.join("yosys.log")).unwrap_or_default();
-        let tail: Vec<&str> = log.lines().rev().take(25).collect();
-        return Err(Error::tool(
-            "yosys",
-            format!(
-                "synthesis of {top} failed:\n{}{}",
-                tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        ));
+    let ys = format!("{name}.ys");
+    std::fs::write(dir.join(&ys), &script).map_err(|e| Error::io(dir, e))?;
+    let out = Tool::new("yosys", "yosys", dir)
+        .args(["-s", &ys])
+        .log(&format!("{name}.log"))
+        .execute()?;
+    if !out.success() {
+        return Err(out.error(&format!("synthesis of {top}")));
     }
-    let json = std::fs::read_to_string(dir.join(stat)).map_err(|e| Error::io(dir.join(stat), e))?;
+    let json =
+        std::fs::read_to_string(dir.join(&stat)).map_err(|e| Error::io(dir.join(&stat), e))?;
     let depth = if flat {
         let ltp = std::fs::read_to_string(dir.join("ltp.txt"))
             .map_err(|e| Error::io(dir.join("ltp.txt"), e))?;
@@ -214,7 +214,13 @@ fn summarize(
     stats: &(String, Option<u64>),
     top: &str,
     areas: &BTreeMap<String, f64>,
+    files: &[GeneratedFile],
 ) -> Result<SynthReport> {
+    // Each module's part, as the generator set it on its file.
+    let part_of: BTreeMap<&str, rtl::Part> = files
+        .iter()
+        .filter_map(|f| Some((f.module_name()?, f.part?)))
+        .collect();
     // Yosys 0.23 writes the hierarchy of its "design" section into the JSON as raw
     // text; the "modules" object before it is well formed, so read only that.
     let text = match stats
@@ -302,7 +308,13 @@ fn summarize(
         for (t, n) in cells.iter().filter(|(t, _)| areas.contains_key(*t)) {
             *cells_total.entry(t.clone()).or_insert(0) += n * k;
         }
-        *parts.entry(part_of(m)).or_insert(0.0) += a * *k as f64;
+        let part = part_of.get(netlist_module(m)).ok_or_else(|| {
+            Error::tool(
+                "yosys",
+                format!("netlist module {m} comes from no generated file with a part"),
+            )
+        })?;
+        *parts.entry(part.name()).or_insert(0.0) += a * *k as f64;
         total += a * *k as f64;
         mods.push((m.clone(), a, *k));
     }
@@ -333,9 +345,14 @@ fn summarize(
     })
 }
 
-/// Synthesizes a config's PE (with depth).
-pub fn synth_pe(cfg: &Config) -> Result<SynthReport> {
-    synthesize(&rtl::generate_pe(cfg)?, &format!("{}_pe", cfg.name), true)
+/// Synthesizes a config's PE (with depth); `jobs` as in [`synthesize`].
+pub fn synth_pe(cfg: &Config, jobs: usize) -> Result<SynthReport> {
+    synthesize(
+        &rtl::generate_pe(cfg)?,
+        &format!("{}_pe", cfg.name),
+        true,
+        jobs,
+    )
 }
 
 /// Synthesizes a config's array (hierarchical only; depth is the PE's).
@@ -344,6 +361,7 @@ pub fn synth_array(cfg: &Config) -> Result<SynthReport> {
         &rtl::generate_array(cfg)?,
         &format!("{}_array", cfg.name),
         false,
+        1,
     )
 }
 
@@ -377,16 +395,18 @@ pub struct DesignCost {
 }
 
 /// Synthesizes each design point's PE (and array at `rows`×`cols` when `arrays`) on
-/// both cores; a point is a preset with optional overrides, `PRESET[+key=value...]`
-/// ([`crate::config::design_point`]). The reference point `base` (usually
-/// `baseline`; `baseline+pe.pipeline=1` to compare pipelined PEs) is added first
-/// when missing, since every ratio is against it.
+/// `jobs` workers ([`crate::tool::jobs`]: 0 is every core); a point is a preset with
+/// optional overrides, `PRESET[+key=value...]` ([`crate::config::design_point`]).
+/// The reference point `base` (usually `baseline`; `baseline+pe.pipeline=1` to
+/// compare pipelined PEs) is added first when missing, since every ratio is against
+/// it. The numbers do not depend on `jobs`.
 pub fn compare(
     presets: &[String],
     base: &str,
     rows: u32,
     cols: u32,
     arrays: bool,
+    jobs: usize,
 ) -> Result<Vec<DesignCost>> {
     let mut names: Vec<String> = presets.to_vec();
     if !names.iter().any(|n| n == base) {
@@ -397,42 +417,21 @@ pub fn compare(
         .iter()
         .map(|n| crate::config::design_point(n, &size))
         .collect::<Result<_>>()?;
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: std::sync::Mutex<Vec<Option<Result<DesignCost>>>> =
-        std::sync::Mutex::new(vec![None; 0]);
-    results
-        .lock()
-        .map_err(|_| Error::tool("smtgen", "poisoned lock"))?
-        .resize_with(cfgs.len(), || None);
-    std::thread::scope(|s| {
-        for _ in 0..2 {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                let Some(cfg) = cfgs.get(i) else { break };
-                let r = (|| {
-                    Ok(DesignCost {
-                        preset: names[i].clone(),
-                        lanes: cfg.pe.threads,
-                        pe: synth_pe(cfg)?,
-                        array: if arrays {
-                            Some(synth_array(cfg)?)
-                        } else {
-                            None
-                        },
-                    })
-                })();
-                if let Ok(mut v) = results.lock() {
-                    v[i] = Some(r);
-                }
-            });
-        }
-    });
-    results
-        .into_inner()
-        .map_err(|_| Error::tool("smtgen", "poisoned lock"))?
-        .into_iter()
-        .map(|r| r.unwrap_or_else(|| Err(Error::tool("smtgen", "a synthesis job did not run"))))
-        .collect()
+    crate::tool::parallel_map(jobs, &cfgs, |i, cfg| {
+        Ok(DesignCost {
+            preset: names[i].clone(),
+            lanes: cfg.pe.threads,
+            // One Yosys at a time per worker: the workers are the parallelism.
+            pe: synth_pe(cfg, 1)?,
+            array: if arrays {
+                Some(synth_array(cfg)?)
+            } else {
+                None
+            },
+        })
+    })
+    .into_iter()
+    .collect()
 }
 
 /// The side-by-side table: area and ratio to the reference point `base` (PE and

@@ -252,3 +252,30 @@ fn closed_stdout_pipe_ends_quietly() {
         out.status
     );
 }
+
+#[test]
+fn every_parallel_command_takes_jobs_the_same_way() {
+    let mut help = None;
+    for cmd in [
+        "synth", "prove", "regress", "compare", "sim", "eval", "gemm", "bench",
+    ] {
+        let o = smtgen(&[cmd, "--help"], None);
+        assert!(o.status.success(), "{cmd}");
+        let out = String::from_utf8_lossy(&o.stdout).to_string();
+        let line = out
+            .lines()
+            .find_map(|l| l.trim_start().strip_prefix("--jobs <JOBS>"))
+            .unwrap_or_else(|| panic!("{cmd} has no --jobs: {out}"))
+            .trim()
+            .to_string();
+        assert!(
+            line.contains("0 or absent: every available core"),
+            "{cmd}: {out}"
+        );
+        assert_eq!(help.get_or_insert(line.clone()), &line, "{cmd}");
+    }
+    // A count that is not a number is rejected naming the flag.
+    let o = smtgen(&["synth", "--jobs", "two"], None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--jobs"), "{}", stderr(&o));
+}

@@ -46,6 +46,7 @@ fn proof_variants_and_references_are_lint_clean_too() {
             files.push(smtgen::rtl::GeneratedFile {
                 name: format!("{top}.f"),
                 role: Role::Filelist,
+                part: None,
                 text: list.join("\n") + "\n",
             });
             let out = sim::lint(&files, &top).unwrap();
@@ -62,12 +63,26 @@ fn every_preset_matches_the_model_under_verilator_and_icarus() {
         let files = generate_pe(&cfg).unwrap();
         let stim = pe_stimulus(&cfg.pe, 11, Depth::Light, 4000);
         if v {
-            let r = sim::run_verilator_pe(&cfg, &files, &stim, &SimOptions::default()).unwrap();
+            let r = sim::simulate(
+                &cfg,
+                &files,
+                sim::Simulator::Verilator,
+                sim::Bench::Pe(&stim),
+                &SimOptions::default(),
+            )
+            .unwrap();
             assert_eq!(r.mismatches, 0, "{}: {:?}", p.name, r.details);
             assert_eq!(r.cycles, stim.cycles() as u64);
         }
         if i {
-            let r = sim::run_icarus_pe(&cfg, &files, &stim, &SimOptions::default()).unwrap();
+            let r = sim::simulate(
+                &cfg,
+                &files,
+                sim::Simulator::Icarus,
+                sim::Bench::Pe(&stim),
+                &SimOptions::default(),
+            )
+            .unwrap();
             assert_eq!(r.mismatches, 0, "{}: {:?}", p.name, r.details);
         }
     }
@@ -115,12 +130,26 @@ fn truncating_and_narrow_accumulator_variants_match_too() {
         let files = generate_pe(&cfg).unwrap();
         if v {
             let stim = pe_stimulus(&cfg.pe, 12, Depth::Full, 20_000);
-            let r = sim::run_verilator_pe(&cfg, &files, &stim, &SimOptions::default()).unwrap();
+            let r = sim::simulate(
+                &cfg,
+                &files,
+                sim::Simulator::Verilator,
+                sim::Bench::Pe(&stim),
+                &SimOptions::default(),
+            )
+            .unwrap();
             assert_eq!(r.mismatches, 0, "{preset} {sets:?}: {:?}", r.details);
         }
         if i {
             let stim = pe_stimulus(&cfg.pe, 12, Depth::Light, 2000);
-            let r = sim::run_icarus_pe(&cfg, &files, &stim, &SimOptions::default()).unwrap();
+            let r = sim::simulate(
+                &cfg,
+                &files,
+                sim::Simulator::Icarus,
+                sim::Bench::Pe(&stim),
+                &SimOptions::default(),
+            )
+            .unwrap();
             assert_eq!(r.mismatches, 0, "{preset} {sets:?}: {:?}", r.details);
         }
     }
@@ -137,7 +166,14 @@ fn benches_report_a_corrupted_expectation_with_its_cycle() {
     let k = stim.cycles() / 2;
     stim.vectors[k].acc ^= 1 << 5;
     if v {
-        let r = sim::run_verilator_pe(&cfg, &files, &stim, &SimOptions::default()).unwrap();
+        let r = sim::simulate(
+            &cfg,
+            &files,
+            sim::Simulator::Verilator,
+            sim::Bench::Pe(&stim),
+            &SimOptions::default(),
+        )
+        .unwrap();
         assert_eq!(r.mismatches, 1);
         let d = &r.details[0];
         assert!(
@@ -146,7 +182,14 @@ fn benches_report_a_corrupted_expectation_with_its_cycle() {
         );
     }
     if i {
-        let r = sim::run_icarus_pe(&cfg, &files, &stim, &SimOptions::default()).unwrap();
+        let r = sim::simulate(
+            &cfg,
+            &files,
+            sim::Simulator::Icarus,
+            sim::Bench::Pe(&stim),
+            &SimOptions::default(),
+        )
+        .unwrap();
         assert_eq!(r.mismatches, 1);
         assert!(
             r.details[0].contains(&format!("cycle={k} ")),
@@ -164,6 +207,7 @@ fn small_arrays_match_the_cycle_model_under_verilator_and_icarus() {
     let tools = smtgen::regress::Tools {
         verilator: v,
         icarus: i,
+        jobs: 0,
     };
     for (preset, r, c) in [("sysmt4", 2, 3), ("sparq-2b", 3, 2), ("baseline", 1, 1)] {
         let line = smtgen::regress::array_line(preset, r, c, tools, true, 5, 40).unwrap();
@@ -206,11 +250,48 @@ fn array_bench_reports_a_corrupted_result() {
     let cy = run.outputs.iter().position(|o| o.res_valid[1]).unwrap();
     run.outputs[cy].res[1] += 1;
     let files = smtgen::rtl::generate_array(&cfg).unwrap();
-    let r = sim::run_verilator_array(&cfg, &files, &run, 3, &SimOptions::default()).unwrap();
+    let r = sim::simulate(
+        &cfg,
+        &files,
+        sim::Simulator::Verilator,
+        sim::Bench::Array(&run, 3),
+        &SimOptions::default(),
+    )
+    .unwrap();
     assert_eq!(r.mismatches, 1);
     assert!(
         r.details[0].contains(&format!("cycle={cy} res row=1")),
         "{}",
         r.details[0]
     );
+}
+
+/// `regress --jobs 1` and the default (every core) print the same lines for one
+/// design point: parallelism changes how fast, never what is checked.
+#[test]
+fn regress_on_one_job_prints_what_every_core_prints() {
+    if !(require("verilator") && require("iverilog")) {
+        return;
+    }
+    let run = |jobs: &[&str]| {
+        let mut args = vec![
+            "regress",
+            "--presets",
+            "baseline",
+            "--pe",
+            "--cycles",
+            "3000",
+            "--icarus-cycles",
+            "300",
+            "--seed",
+            "11",
+        ];
+        args.extend_from_slice(jobs);
+        let o = common::smtgen(&args, None);
+        assert!(o.status.success(), "{}", common::stderr(&o));
+        String::from_utf8_lossy(&o.stdout).to_string()
+    };
+    let one = run(&["--jobs", "1"]);
+    assert!(one.contains("1 passed, 0 failed"), "{one}");
+    assert_eq!(one, run(&[]));
 }

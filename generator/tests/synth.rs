@@ -6,7 +6,7 @@
 mod common;
 use common::{require, smtgen};
 use smtgen::config::{Config, ConfigBuilder, PRESETS};
-use smtgen::rtl::{GeneratedFile, Role};
+use smtgen::rtl::{GeneratedFile, Part, Role};
 use smtgen::synth::{synth_array, synth_pe, synthesize};
 
 #[test]
@@ -15,7 +15,7 @@ fn every_preset_pe_and_a_small_array_synthesize_cleanly() {
         return;
     }
     for p in PRESETS {
-        let r = synth_pe(&Config::preset(p.name).unwrap()).unwrap();
+        let r = synth_pe(&Config::preset(p.name).unwrap(), 0).unwrap();
         assert!(r.area > 500.0, "{}: {} GE", p.name, r.area);
         assert!(r.depth.unwrap_or(0) > 10, "{}", p.name);
         assert!(
@@ -31,7 +31,7 @@ fn every_preset_pe_and_a_small_array_synthesize_cleanly() {
         .build()
         .unwrap();
     let a = synth_array(&cfg).unwrap();
-    let pe = synth_pe(&cfg).unwrap();
+    let pe = synth_pe(&cfg, 0).unwrap();
     assert!(
         a.area > 4.0 * pe.area,
         "array {} vs 4 PEs of {}",
@@ -47,7 +47,7 @@ fn same_input_same_numbers() {
         return;
     }
     let cfg = Config::preset("sparq-3b").unwrap();
-    let (a, b) = (synth_pe(&cfg).unwrap(), synth_pe(&cfg).unwrap());
+    let (a, b) = (synth_pe(&cfg, 0).unwrap(), synth_pe(&cfg, 1).unwrap());
     assert_eq!((a.area, a.depth, &a.cells), (b.area, b.depth, &b.cells));
 }
 
@@ -57,19 +57,13 @@ fn a_latch_is_rejected() {
         return;
     }
     let v = "module latchy (input wire en_i, input wire d_i, output reg q_o);\n  always @* if (en_i) q_o = d_i;\nendmodule\n";
-    let files = vec![
-        GeneratedFile {
-            name: "latchy.v".into(),
-            role: Role::Datapath,
-            text: v.into(),
-        },
-        GeneratedFile {
-            name: "latchy.f".into(),
-            role: Role::Filelist,
-            text: "latchy.v\n".into(),
-        },
-    ];
-    let e = synthesize(&files, "latchy", false).unwrap_err().to_string();
+    let latchy =
+        GeneratedFile::module("latchy", Role::Datapath, v.into()).with_part(Part::Conditioning);
+    let list = GeneratedFile::filelist("latchy", [&latchy]);
+    let files = vec![latchy, list];
+    let e = synthesize(&files, "latchy", false, 0)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("latch"), "{e}");
 }
 
@@ -175,4 +169,66 @@ fn a_two_four_pe_counts_the_four_lanes_it_consumes_in_throughput_per_area() {
         assert!((l - f64::from(t) / x).abs() < 0.02, "{csv}");
     }
     assert!(l4 > l2, "{csv}");
+}
+
+#[test]
+fn compare_on_one_worker_gives_the_numbers_of_every_core_and_says_how_many() {
+    if !require("yosys") {
+        return;
+    }
+    let presets = ["--presets", "sysmt2"];
+    let (one, out1) = compare_pe(&[presets[0], presets[1], "--jobs", "1"]);
+    let (all, out_all) = compare_pe(&presets);
+    let csv =
+        |d: &tempfile::TempDir| std::fs::read_to_string(d.path().join("compare.csv")).unwrap();
+    assert_eq!(csv(&one), csv(&all));
+    assert!(out1.contains(" s on 1 core\n"), "{out1}");
+    // Two designs (baseline and sysmt2): as many workers as cores, at most two.
+    let n = smtgen::tool::workers(0, 2);
+    let want = if n == 1 {
+        " s on 1 core\n".to_string()
+    } else {
+        format!(" s on {n} cores\n")
+    };
+    assert!(out_all.contains(&want), "{out_all}");
+}
+
+#[test]
+fn netlist_modules_map_back_to_their_generated_module() {
+    use smtgen::synth::netlist_module;
+    assert_eq!(netlist_module("\\x_cond"), "x_cond");
+    assert_eq!(netlist_module("x_cond"), "x_cond");
+    assert_eq!(netlist_module("$paramod$03d65e78\\x_cell"), "x_cell");
+    assert_eq!(
+        netlist_module("$paramod\\x_pe\\ACC_W=s32'00000000000000000000000000100000"),
+        "x_pe"
+    );
+}
+
+#[test]
+fn every_pe_and_array_module_carries_its_part() {
+    let cfg = ConfigBuilder::new()
+        .preset(Some("sysmt4"))
+        .sets(&["array.rows=2", "array.cols=2", "pe.window_logic=edge"])
+        .build()
+        .unwrap();
+    let files = smtgen::rtl::generate_array(&cfg).unwrap();
+    for f in &files {
+        match f.role {
+            Role::Filelist => assert_eq!(f.part, None, "{}", f.name),
+            _ => assert!(f.part.is_some(), "{} has no part", f.name),
+        }
+    }
+    let part = |m: &str| {
+        files
+            .iter()
+            .find(|f| f.name == format!("sysmt4_{m}.v"))
+            .and_then(|f| f.part)
+    };
+    assert_eq!(part("cond"), Some(Part::Conditioning));
+    assert_eq!(part("fabric"), Some(Part::MultiplierFabric));
+    assert_eq!(part("acc"), Some(Part::Accumulator));
+    assert_eq!(part("pe"), Some(Part::PeRegisters));
+    assert_eq!(part("cell"), Some(Part::ResultChain));
+    assert_eq!(part("pre_act"), Some(Part::ArrayEdge));
 }

@@ -83,6 +83,9 @@ impl ConfigArgs {
     }
 }
 
+/// The help of every `--jobs` flag (the same on every command).
+pub const JOBS_HELP: &str = "Parallel workers: tool runs at once (Yosys, ABC, OpenSTA), Verilator compile jobs, engine threads. 0 or absent: every available core";
+
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum SimChoice {
     Verilator,
@@ -136,12 +139,13 @@ pub struct RegressArgs {
     /// Seed (default: from the clock, printed).
     #[arg(long)]
     pub seed: Option<u64>,
+    #[arg(long, default_value_t = 0, help = JOBS_HELP)]
+    pub jobs: usize,
 }
 
 #[derive(Args)]
 pub struct EvalArgs {
-    /// Threads for the engine (0: all cores).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, help = JOBS_HELP)]
     pub jobs: usize,
     /// Prune the weights first: 2:4 keeps the two largest |w| of each aligned group of
     /// four k (ties to the lower k); errors are then also reported against the dense
@@ -307,6 +311,8 @@ pub struct SimArgs {
     /// Simulate the array (random tiled GEMMs) instead of one PE.
     #[arg(long)]
     pub array: bool,
+    #[arg(long, default_value_t = 0, help = JOBS_HELP)]
+    pub jobs: usize,
 }
 
 // The flags of `smtgen synth`.
@@ -317,6 +323,8 @@ pub struct SynthArgs {
     /// Also synthesize the whole array at the configured size.
     #[arg(long)]
     pub array: bool,
+    #[arg(long, default_value_t = 0, help = JOBS_HELP)]
+    pub jobs: usize,
     #[command(flatten)]
     pub lib: smtgen::sta::LibArgs,
 }
@@ -349,6 +357,8 @@ pub struct CompareArgs {
     /// Output directory for compare.csv, compare.md and compare.svg.
     #[arg(long, default_value = "synth_out")]
     pub out: PathBuf,
+    #[arg(long, default_value_t = 0, help = JOBS_HELP)]
+    pub jobs: usize,
     #[command(flatten)]
     pub lib: smtgen::sta::LibArgs,
 }
@@ -377,6 +387,8 @@ pub struct ProveArgs {
     /// Seconds allowed per proof.
     #[arg(long, default_value_t = 1800)]
     pub timeout: u64,
+    #[arg(long, default_value_t = 0, help = JOBS_HELP)]
+    pub jobs: usize,
 }
 
 // The flags of `smtgen gemm`.
@@ -397,8 +409,7 @@ pub struct GemmArgs {
     /// and the latency formula (slow for large problems).
     #[arg(long)]
     pub cycle_accurate: bool,
-    /// Threads for the engine (0: all cores).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, help = JOBS_HELP)]
     pub jobs: usize,
     /// Prune W first: 2:4 keeps the two largest |w| of each aligned group of four
     /// k (ties to the lower k). Never applied unless asked for.
@@ -428,8 +439,7 @@ pub struct BenchArgs {
         default_value = "3136x576x64,2048x2048x2048"
     )]
     pub shapes: Vec<String>,
-    /// Threads for the "all cores" runs (with --gemm; 0: all cores).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, help = JOBS_HELP)]
     pub jobs: usize,
     /// Array sizes RxC (with --array).
     #[arg(long, value_delimiter = ',', default_value = "16x16,32x32")]

@@ -44,7 +44,7 @@ pub fn run(b: BenchArgs) -> Result<()> {
             for name in &names {
                 let size = [format!("array.rows={r}"), format!("array.cols={c}")];
                 let cfg = smtgen::config::design_point(name, &size)?;
-                let rep = bench::array_throughput(&cfg, cycles, repeat)?;
+                let rep = bench::array_throughput(&cfg, cycles, repeat, jobs)?;
                 let mut runs = rep.runs.clone();
                 runs.sort_by(f64::total_cmp);
                 let rate = |s: f64| rep.cycles as f64 / s.max(1e-9) / 1e3;
@@ -111,11 +111,7 @@ fn bench_gemm(shapes: &[String], presets: &[String], repeat: u32, jobs: usize) -
             }
         }
     }
-    let threads = if jobs == 0 {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    } else {
-        jobs
-    };
+    let threads = smtgen::tool::jobs(jobs);
     for shape in parsed {
         let b = bench::gemm_throughput(shape, &designs, jobs, repeat.max(1) as usize)?;
         let (m, k, n) = b.shape;

@@ -16,9 +16,11 @@ pub fn run(a: CompareArgs) -> Result<()> {
         a.pe_only,
         &a.out,
         &a.lib,
+        a.jobs,
     )
 }
 
+#[allow(clippy::too_many_arguments)]
 fn compare_cmd(
     presets: &[String],
     base: &str,
@@ -27,6 +29,7 @@ fn compare_cmd(
     pe_only: bool,
     out: &std::path::Path,
     lib: &smtgen::sta::LibArgs,
+    jobs: usize,
 ) -> Result<()> {
     use smtgen::synth;
     let names = names_or_all(presets);
@@ -45,10 +48,10 @@ fn compare_cmd(
     .resolve(Fallback::All)?;
     smtgen::guard::check_out_dir("--out", out)?;
     if let Some(l) = lib.library()? {
-        return smtgen::sta::compare_cmd(&names, base, rows, cols, pe_only, out, &l, lib);
+        return smtgen::sta::compare_cmd(&names, base, rows, cols, pe_only, out, &l, lib, jobs);
     }
     let t0 = std::time::Instant::now();
-    let costs = synth::compare(&names, base, rows, cols, !pe_only)?;
+    let costs = synth::compare(&names, base, rows, cols, !pe_only, jobs)?;
     let yosys = costs
         .first()
         .map(|c| c.pe.yosys.clone())
@@ -60,7 +63,8 @@ fn compare_cmd(
     } else {
         format!("PE and {rows}x{cols} array")
     };
-    println!("smtgen compare: {scope}, areas in NAND2 equivalents (GE), ratios (x) to {base}; {yosys}; {:.0} s on 2 cores", t0.elapsed().as_secs_f64());
+    let cores = smtgen::tool::cores_note(jobs, costs.len());
+    println!("smtgen compare: {scope}, areas in NAND2 equivalents (GE), ratios (x) to {base}; {yosys}; {:.0} s {cores}", t0.elapsed().as_secs_f64());
     print!("{}", table.to_text());
     println!("\nPE area by part (GE):");
     print!("{}", parts.to_text());

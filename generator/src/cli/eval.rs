@@ -166,11 +166,7 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
         secs,
         (g.m * g.n * g.k * cfgs.len()) as f64 / secs / 1e6,
         cfgs.len(),
-        if a.jobs == 0 {
-            std::thread::available_parallelism().map_or(1, |n| n.get())
-        } else {
-            a.jobs
-        },
+        smtgen::tool::jobs(a.jobs),
         kernel
     );
     let json_text = documents::eval_json(

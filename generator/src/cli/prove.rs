@@ -14,6 +14,7 @@ pub fn run(a: ProveArgs) -> Result<ExitCode> {
         sets,
         both_roundings,
         timeout,
+        jobs,
     } = a;
     // With no design point named, --config/--set make one configuration
     // (over the default preset, or the file alone); otherwise every point
@@ -26,13 +27,14 @@ pub fn run(a: ProveArgs) -> Result<ExitCode> {
         flags: Vec::new(),
     };
     let chosen = sel.resolve_labelled(if one { Fallback::One } else { Fallback::All })?;
-    prove_cmd(chosen, both_roundings, timeout)
+    prove_cmd(chosen, both_roundings, timeout, jobs)
 }
 
 fn prove_cmd(
     chosen: Vec<(String, Config)>,
     both_roundings: bool,
     timeout: u64,
+    jobs: usize,
 ) -> Result<ExitCode> {
     let mut cfgs = Vec::new();
     for (label, c) in chosen {
@@ -57,7 +59,7 @@ fn prove_cmd(
         "design", "rounding", "input bits", "miters", "seconds", "slowest"
     );
     for (label, c) in &cfgs {
-        let p = smtgen::prove::prove(c, timeout)?;
+        let p = smtgen::prove::prove_jobs(c, timeout, jobs)?;
         let r = c.pe.rounding.map_or("-", |r| r.name());
         let row = format!(
             "{:<22} {:>12} {:>10} {:>6} {:>8.1} {:>8.1}",

@@ -16,7 +16,10 @@ pub fn run(a: RegressArgs) -> Result<ExitCode> {
     }
     // The largest array tile is 2*128+2 rows of A over K.
     smtgen::guard::elements("--max-k", &[258, a.max_k as u64])?;
-    let tools = Tools::detect()?;
+    let tools = Tools {
+        jobs: a.jobs,
+        ..Tools::detect()?
+    };
     for (tool, have) in [("verilator", tools.verilator), ("iverilog", tools.icarus)] {
         if !have {
             println!("WARNING: {tool} not installed: its part of the regression is SKIPPED");

@@ -42,6 +42,7 @@ fn sim_one(cfg: &smtgen::Config, a: &SimArgs) -> Result<ExitCode> {
         ref waves,
         ref keep,
         array,
+        jobs,
         ..
     } = *a;
     let (waves, keep) = (waves.clone(), keep.clone());
@@ -62,6 +63,7 @@ fn sim_one(cfg: &smtgen::Config, a: &SimArgs) -> Result<ExitCode> {
     let opts = SimOptions {
         waves: waves.clone(),
         keep_dir: keep,
+        jobs,
         ..Default::default()
     };
     let mut ok = true;
@@ -71,10 +73,22 @@ fn sim_one(cfg: &smtgen::Config, a: &SimArgs) -> Result<ExitCode> {
         let run =
             smtgen::array::run_gemms(&cfg, &gemms, 0.1, &mut smtgen::stimulus::Rng::new(seed));
         if simulator != SimChoice::Icarus {
-            ok &= print_report(&sim::run_verilator_array(&cfg, &files, &run, seed, &opts)?);
+            ok &= print_report(&sim::simulate(
+                &cfg,
+                &files,
+                sim::Simulator::Verilator,
+                sim::Bench::Array(&run, seed),
+                &opts,
+            )?);
         }
         if simulator != SimChoice::Verilator {
-            ok &= print_report(&sim::run_icarus_array(&cfg, &files, &run, seed, &opts)?);
+            ok &= print_report(&sim::simulate(
+                &cfg,
+                &files,
+                sim::Simulator::Icarus,
+                sim::Bench::Array(&run, seed),
+                &opts,
+            )?);
         }
         return Ok(if ok {
             ExitCode::SUCCESS
@@ -85,12 +99,24 @@ fn sim_one(cfg: &smtgen::Config, a: &SimArgs) -> Result<ExitCode> {
     let files = rtl::generate_pe(&cfg)?;
     if simulator != SimChoice::Icarus {
         let stim = pe_stimulus(&cfg.pe, seed, Depth::Full, cycles);
-        let r = sim::run_verilator_pe(&cfg, &files, &stim, &opts)?;
+        let r = sim::simulate(
+            &cfg,
+            &files,
+            sim::Simulator::Verilator,
+            sim::Bench::Pe(&stim),
+            &opts,
+        )?;
         ok &= print_report(&r);
     }
     if simulator != SimChoice::Verilator {
         let stim = pe_stimulus(&cfg.pe, seed, Depth::Light, cycles.min(200_000));
-        let r = sim::run_icarus_pe(&cfg, &files, &stim, &opts)?;
+        let r = sim::simulate(
+            &cfg,
+            &files,
+            sim::Simulator::Icarus,
+            sim::Bench::Pe(&stim),
+            &opts,
+        )?;
         ok &= print_report(&r);
     }
     if let Some(w) = waves.filter(|w| !w.is_file()) {

@@ -5,7 +5,12 @@ use smtgen::error::Result;
 
 /// Runs `smtgen synth` for every design point named, one after the other.
 pub fn run(a: SynthArgs) -> Result<()> {
-    let SynthArgs { cfg, array, lib } = a;
+    let SynthArgs {
+        cfg,
+        array,
+        jobs,
+        lib,
+    } = a;
     let cfgs = cfg.build_all()?;
     let library = lib.library()?;
     for (_, cfg) in &cfgs {
@@ -13,10 +18,20 @@ pub fn run(a: SynthArgs) -> Result<()> {
             smtgen::sta::synth_cmd(cfg, l, &lib, array)?;
             continue;
         }
-        let pe = smtgen::synth::synth_pe(cfg)?;
-        print_synth(&pe);
-        if array {
-            print_synth(&smtgen::synth::synth_array(cfg)?);
+        if !array {
+            print_synth(&smtgen::synth::synth_pe(cfg, jobs)?);
+            continue;
+        }
+        // The PE and the array at once when there are workers for both.
+        let reports = smtgen::tool::parallel_map(jobs, &[false, true], |_, &whole| {
+            if whole {
+                smtgen::synth::synth_array(cfg)
+            } else {
+                smtgen::synth::synth_pe(cfg, (smtgen::tool::jobs(jobs) - 1).max(1))
+            }
+        });
+        for r in reports {
+            print_synth(&r?);
         }
     }
     Ok(())

@@ -3,7 +3,7 @@
 
 use super::design::{act_link_width, edge, link_fields, wgt_link_width};
 use super::header::{array_header, render, Branches};
-use super::{generate_pe, GeneratedFile, Role};
+use super::{generate_pe, GeneratedFile, Part, Role};
 use crate::config::Config;
 use crate::error::Result;
 use askama::Template;
@@ -57,7 +57,7 @@ pub fn generate_array(cfg: &Config) -> Result<Vec<GeneratedFile>> {
         },
         &m,
     )?;
-    files.push(GeneratedFile::module(&m, Role::Array, text));
+    files.push(GeneratedFile::module(&m, Role::Array, text).with_part(Part::ArrayEdge));
     let m = format!("{prefix}_cell");
     let text = render(
         &CellTpl {
@@ -70,7 +70,7 @@ pub fn generate_array(cfg: &Config) -> Result<Vec<GeneratedFile>> {
         },
         &m,
     )?;
-    files.push(GeneratedFile::module(&m, Role::Array, text));
+    files.push(GeneratedFile::module(&m, Role::Array, text).with_part(Part::ResultChain));
     let m = format!("{prefix}_array");
     let text = render(
         &ArrayTpl {
@@ -89,7 +89,7 @@ pub fn generate_array(cfg: &Config) -> Result<Vec<GeneratedFile>> {
         },
         &m,
     )?;
-    files.push(GeneratedFile::module(&m, Role::Array, text));
+    files.push(GeneratedFile::module(&m, Role::Array, text).with_part(Part::ArrayEdge));
     // The lone PE's wrapper (`<name>_pe_solo`, in the PE's filelist) is for PE-level
     // tests; the array has its own edge, so its filelist leaves the wrapper out.
     let list = GeneratedFile::filelist(

@@ -1,6 +1,6 @@
 //! The in-memory form of generated output: [`GeneratedFile`] (one module's `.v` or a
-//! `.f` filelist), its [`Role`] in a design, and [`write_files`], the one place that
-//! puts rendered files on disk.
+//! `.f` filelist), its [`Role`] in a design and its [`Part`] of the area breakdown,
+//! and [`write_files`], the one place that puts rendered files on disk.
 
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -12,8 +12,44 @@ pub struct GeneratedFile {
     pub name: String,
     /// What the file is, so that callers pick files by role rather than by name.
     pub role: Role,
+    /// The part of the design its module's area counts to (synthesis reports);
+    /// `None` for filelists and for modules never synthesized (references, proof
+    /// variants, miters).
+    pub part: Option<Part>,
     /// Full text, ending in a newline.
     pub text: String,
+}
+
+/// The part of a design a module's area counts to in synthesis reports, set where
+/// the module is generated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Part {
+    /// Operand conditioning: windows, weight nibbles, the cond, the 2:4 selection.
+    Conditioning,
+    /// The multiplier units and the lane adder.
+    MultiplierFabric,
+    /// The accumulator.
+    Accumulator,
+    /// The PE top's own registers and glue.
+    PeRegisters,
+    /// An array cell's result-chain slot.
+    ResultChain,
+    /// The array around its cells: delay lines, edge conditioning, the array top.
+    ArrayEdge,
+}
+
+impl Part {
+    /// The name reports print (`conditioning`, `multiplier fabric`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Part::Conditioning => "conditioning",
+            Part::MultiplierFabric => "multiplier fabric",
+            Part::Accumulator => "accumulator",
+            Part::PeRegisters => "PE registers",
+            Part::ResultChain => "result chain",
+            Part::ArrayEdge => "array edge",
+        }
+    }
 }
 
 /// The role of a [`GeneratedFile`] in a design.
@@ -42,13 +78,27 @@ pub enum Role {
 }
 
 impl GeneratedFile {
-    /// The file `<module>.v` of one module.
+    /// The file `<module>.v` of one module, with no [`Part`] (see [`Self::with_part`]).
     pub fn module(module: &str, role: Role, text: String) -> GeneratedFile {
         GeneratedFile {
             name: format!("{module}.v"),
             role,
+            part: None,
             text,
         }
+    }
+
+    /// The same file, its module counted to `part` in synthesis reports.
+    pub fn with_part(self, part: Part) -> GeneratedFile {
+        GeneratedFile {
+            part: Some(part),
+            ..self
+        }
+    }
+
+    /// The module a `.v` file holds (its name without `.v`), `None` for filelists.
+    pub fn module_name(&self) -> Option<&str> {
+        self.name.strip_suffix(".v")
     }
 
     /// The filelist `<top>.f` naming `files` in order.
@@ -59,6 +109,7 @@ impl GeneratedFile {
         GeneratedFile {
             name: format!("{top}.f"),
             role: Role::Filelist,
+            part: None,
             text: files.into_iter().map(|f| format!("{}\n", f.name)).collect(),
         }
     }

@@ -37,7 +37,7 @@ pub use design::{
     act_link_width, edge, link_fields, pe_top, solo_set, units, wgt_link_width, win_module, Unit,
 };
 pub use fault::{generate_pe_with_fault, Fault};
-pub use files::{write_files, GeneratedFile, Role};
+pub use files::{write_files, GeneratedFile, Part, Role};
 pub use header::{header, VERSION};
 pub use pe::generate_pe;
 pub use proof::{cond_front, generate_proof_variants, has_activity_modes};

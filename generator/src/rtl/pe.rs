@@ -10,7 +10,7 @@ use super::design::{
 use super::exprs::{balanced_sum, pair_lane, round_up, sign_extension, term, term_with, PairLane};
 use super::fault::{FaultView, SelFaultView};
 use super::header::{header, render, Branches};
-use super::{Fault, GeneratedFile, Role};
+use super::{Fault, GeneratedFile, Part, Role};
 use crate::config::{Config, Policy, Rounding, WindowSet};
 use crate::error::Result;
 use askama::Template;
@@ -210,20 +210,23 @@ fn generate_stc_pe(cfg: &Config, fault: Option<Fault>) -> Result<Vec<GeneratedFi
         .filter(|f| !matches!(f.role, Role::PeTop | Role::Filelist))
         .collect();
     let m = format!("{prefix}_sel");
-    files.push(GeneratedFile::module(
-        &m,
-        Role::Datapath,
-        render(
-            &SelTpl {
-                header: &header(&m, "2:4 operand selection", cfg),
-                prefix,
-                fault: SelFaultView {
-                    lane1_after_lane0: fault != Some(Fault::SelPriorityIgnoresLane0),
-                },
-            },
+    files.push(
+        GeneratedFile::module(
             &m,
-        )?,
-    ));
+            Role::Datapath,
+            render(
+                &SelTpl {
+                    header: &header(&m, "2:4 operand selection", cfg),
+                    prefix,
+                    fault: SelFaultView {
+                        lane1_after_lane0: fault != Some(Fault::SelPriorityIgnoresLane0),
+                    },
+                },
+                &m,
+            )?,
+        )
+        .with_part(Part::Conditioning),
+    );
     let us = units(&c);
     let text = render(
         &PeTpl {
@@ -244,7 +247,7 @@ fn generate_stc_pe(cfg: &Config, fault: Option<Fault>) -> Result<Vec<GeneratedFi
         },
         &top,
     )?;
-    files.push(GeneratedFile::module(&top, Role::PeTop, text));
+    files.push(GeneratedFile::module(&top, Role::PeTop, text).with_part(Part::PeRegisters));
     files.push(GeneratedFile::filelist(&top, &files));
     Ok(files)
 }
@@ -307,7 +310,7 @@ fn win_file(
         },
         &module,
     )?;
-    Ok(GeneratedFile::module(&module, Role::Datapath, text))
+    Ok(GeneratedFile::module(&module, Role::Datapath, text).with_part(Part::Conditioning))
 }
 
 /// Renders every file of one PE (leaf modules first) and its filelist
@@ -335,8 +338,8 @@ fn pe_files(cfg: &Config, shown: &Config, fault: Option<Fault>) -> Result<Vec<Ge
     let sh_bits = 4 * us.len() as u32;
     let rnd = pe.rounding_or_default();
     let mut files = Vec::new();
-    let mut add = |module: String, role: Role, text: String| {
-        files.push(GeneratedFile::module(&module, role, text))
+    let mut add = |module: String, role: Role, part: Part, text: String| {
+        files.push(GeneratedFile::module(&module, role, text).with_part(part))
     };
     let hdr = |m: &str, what: &str| header(m, what, shown);
 
@@ -360,26 +363,30 @@ fn pe_files(cfg: &Config, shown: &Config, fault: Option<Fault>) -> Result<Vec<Ge
     if pe.policy == Policy::Sysmt && pe.threads == 4 {
         let m = format!("{prefix}_nib4");
         let h = hdr(&m, "SySMT signed weight nibble");
-        leaf.push(GeneratedFile::module(
-            &m,
-            Role::Datapath,
-            render(
-                &Nib4Tpl {
-                    header: &h,
-                    prefix,
-                    rounding: rnd.name(),
-                    rne: rnd == Rounding::NearestEven,
-                    fault: FaultView::of(fault),
-                },
+        leaf.push(
+            GeneratedFile::module(
                 &m,
-            )?,
-        ));
+                Role::Datapath,
+                render(
+                    &Nib4Tpl {
+                        header: &h,
+                        prefix,
+                        rounding: rnd.name(),
+                        rne: rnd == Rounding::NearestEven,
+                        fault: FaultView::of(fault),
+                    },
+                    &m,
+                )?,
+            )
+            .with_part(Part::Conditioning),
+        );
     }
 
     let m = format!("{prefix}_mul");
     add(
         m.clone(),
         Role::Datapath,
+        Part::MultiplierFabric,
         render(
             &MulTpl {
                 header: &hdr(&m, "multiplier unit"),
@@ -410,7 +417,7 @@ fn pe_files(cfg: &Config, shown: &Config, fault: Option<Fault>) -> Result<Vec<Ge
             },
             &m,
         )?;
-        add(m, Role::Datapath, text);
+        add(m, Role::Datapath, Part::ArrayEdge, text);
         if pw > 0 {
             let m = format!("{prefix}_pre_wgt");
             let text = render(
@@ -423,14 +430,14 @@ fn pe_files(cfg: &Config, shown: &Config, fault: Option<Fault>) -> Result<Vec<Ge
                 },
                 &m,
             )?;
-            add(m, Role::Datapath, text);
+            add(m, Role::Datapath, Part::ArrayEdge, text);
         }
     }
 
     // Conditioning.
     let m = format!("{prefix}_cond");
     let cond = cond_text(cfg, false, shown, fault)?;
-    add(m, Role::Datapath, cond);
+    add(m, Role::Datapath, Part::Conditioning, cond);
 
     // Fabric.
     let (mut xo, mut yo) = (0, 0);
@@ -495,7 +502,7 @@ fn pe_files(cfg: &Config, shown: &Config, fault: Option<Fault>) -> Result<Vec<Ge
         },
         &m,
     )?;
-    add(m, Role::Datapath, fabric);
+    add(m, Role::Datapath, Part::MultiplierFabric, fabric);
 
     let m = format!("{prefix}_acc");
     let acc = render(
@@ -509,7 +516,7 @@ fn pe_files(cfg: &Config, shown: &Config, fault: Option<Fault>) -> Result<Vec<Ge
         },
         &m,
     )?;
-    add(m, Role::Accumulator, acc);
+    add(m, Role::Accumulator, Part::Accumulator, acc);
 
     let m = format!("{prefix}_pe");
     let top = render(
@@ -531,7 +538,7 @@ fn pe_files(cfg: &Config, shown: &Config, fault: Option<Fault>) -> Result<Vec<Ge
         },
         &m,
     )?;
-    add(m.clone(), Role::PeTop, top);
+    add(m.clone(), Role::PeTop, Part::PeRegisters, top);
     if edge(cfg) {
         let ms = format!("{prefix}_pe_solo");
         let text = render(
@@ -546,7 +553,7 @@ fn pe_files(cfg: &Config, shown: &Config, fault: Option<Fault>) -> Result<Vec<Ge
             },
             &ms,
         )?;
-        add(ms, Role::PeSolo, text);
+        add(ms, Role::PeSolo, Part::PeRegisters, text);
     }
 
     let mut all = leaf;

@@ -239,6 +239,7 @@ pub fn compare_cmd(
     out: &Path,
     lib: &Library,
     args: &LibArgs,
+    jobs: usize,
 ) -> Result<()> {
     use crate::report::{scatter_svg_spread as scatter_svg, Point};
     let w = if pe_only {
@@ -247,7 +248,17 @@ pub fn compare_cmd(
         Some(args.workload()?)
     };
     let t0 = Instant::now();
-    let costs = compare(names, base, rows, cols, lib, w.as_ref(), args.clock_ps)?;
+    let costs = compare(
+        names,
+        base,
+        rows,
+        cols,
+        lib,
+        w.as_ref(),
+        args.clock_ps,
+        jobs,
+    )?;
+    let cores = crate::tool::cores_note(jobs, costs.len());
     let secs = t0.elapsed().as_secs_f64();
     let clk = report_clock(&costs, args.clock_ps);
     let table = compare_table(&costs, base, clk);
@@ -267,7 +278,7 @@ pub fn compare_cmd(
         None => "no energy (--pe-only)".into(),
     };
     println!(
-        "smtgen compare on {}: {scope}; ratios (x) to {base}; {clock_note}; {energy_note}; {secs:.0} s on 2 cores",
+        "smtgen compare on {}: {scope}; ratios (x) to {base}; {clock_note}; {energy_note}; {secs:.0} s {cores}",
         describe(lib)
     );
     print!("{}", table.to_text());
@@ -283,7 +294,7 @@ pub fn compare_cmd(
     let md = write(
         "compare.md",
         format!(
-            "# smtgen compare on {} ({scope})\n\nProduced by smtgen {}; library {}; {clock_note}; {energy_note}; {secs:.0} s on 2 cores. Areas in library units (µm²) and NAND2 equivalents; `crit` is the PE's critical path (period - slack), `in->reg` and `reg->reg` the worst paths from the data inputs and from registers (the two halves of a pipelined PE).\n\n{}\n## PE timing paths\n\n{}",
+            "# smtgen compare on {} ({scope})\n\nProduced by smtgen {}; library {}; {clock_note}; {energy_note}; {secs:.0} s {cores}. Areas in library units (µm²) and NAND2 equivalents; `crit` is the PE's critical path (period - slack), `in->reg` and `reg->reg` the worst paths from the data inputs and from registers (the two halves of a pipelined PE).\n\n{}\n## PE timing paths\n\n{}",
             lib.label,
             rtl::VERSION,
             describe(lib),

@@ -1,5 +1,5 @@
 //! The flows per design and across designs: one design mapped, timed and (with a
-//! workload) simulated for energy; every design point on both cores; the clock
+//! workload) simulated for energy; the design points on parallel workers; the clock
 //! energy is reported at; and the side-by-side and timing-path tables.
 
 use super::{
@@ -10,7 +10,6 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::report::Table;
 use crate::rtl;
-use std::collections::BTreeMap;
 use std::time::Instant;
 
 /// One design on the real library.
@@ -79,7 +78,9 @@ pub fn cost(
     })
 }
 
-/// [`cost`] for every design point on both cores, the reference `base` first.
+/// [`cost`] for every design point on `jobs` workers ([`crate::tool::jobs`]: 0 is
+/// every core), the reference `base` first.
+#[allow(clippy::too_many_arguments)]
 pub fn compare(
     presets: &[String],
     base: &str,
@@ -88,6 +89,7 @@ pub fn compare(
     lib: &Library,
     workload: Option<&Workload>,
     clock_ps: Option<f64>,
+    jobs: usize,
 ) -> Result<Vec<StaCost>> {
     let mut names: Vec<String> = presets.to_vec();
     if !names.iter().any(|n| n == base) {
@@ -100,42 +102,24 @@ pub fn compare(
         .collect::<Result<_>>()?;
     sta_binary()?;
     let period = clock_ps.unwrap_or(UNCONSTRAINED_PS);
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: std::sync::Mutex<BTreeMap<usize, Result<StaCost>>> =
-        std::sync::Mutex::new(BTreeMap::new());
-    std::thread::scope(|s| {
-        for _ in 0..2 {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                let Some(cfg) = cfgs.get(i) else { break };
-                let r = cost(cfg, &names[i], lib, workload, period);
-                if let Ok(c) = &r {
-                    eprintln!(
-                        "smtgen compare: {} mapped, timed{} in {:.0} s",
-                        c.preset,
-                        if c.array.as_ref().is_some_and(|a| a.2.is_some()) {
-                            " and simulated"
-                        } else {
-                            ""
-                        },
-                        c.seconds
-                    );
-                }
-                if let Ok(mut v) = results.lock() {
-                    v.insert(i, r);
-                }
-            });
+    crate::tool::parallel_map(jobs, &cfgs, |i, cfg| {
+        let r = cost(cfg, &names[i], lib, workload, period);
+        if let Ok(c) = &r {
+            eprintln!(
+                "smtgen compare: {} mapped, timed{} in {:.0} s",
+                c.preset,
+                if c.array.as_ref().is_some_and(|a| a.2.is_some()) {
+                    " and simulated"
+                } else {
+                    ""
+                },
+                c.seconds
+            );
         }
-    });
-    let mut map = results
-        .into_inner()
-        .map_err(|_| Error::tool("smtgen", "poisoned lock"))?;
-    (0..cfgs.len())
-        .map(|i| {
-            map.remove(&i)
-                .unwrap_or_else(|| Err(Error::tool("smtgen", "a job did not run")))
-        })
-        .collect()
+        r
+    })
+    .into_iter()
+    .collect()
 }
 
 /// The clock energy is reported at: `--clock-ps`, else the slowest design's

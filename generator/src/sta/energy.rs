@@ -8,9 +8,9 @@ use super::{Library, Mapped};
 use crate::array::{self, Gemm};
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::tool::Tool;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
 /// Every net's switching activity over a simulation.
 #[derive(Debug, Clone, Default)]
@@ -250,8 +250,8 @@ pub fn simulate_array(
     std::fs::write(dir.join("dump.v"), DUMP_V).map_err(|e| Error::io(dir, e))?;
     std::fs::write(dir.join("netlist.v"), &m.netlist).map_err(|e| Error::io(dir, e))?;
     crate::sim::write_array_trace_text(cfg, &run, seed, &dir.join("trace.txt"))?;
-    let out = Command::new("iverilog")
-        .current_dir(dir)
+    let models = models.to_path_buf();
+    Tool::new("iverilog", "iverilog", dir)
         .args(["-g2005", "-o", "gate.vvp", "-s", "tb", "-s", "dump"])
         .arg(format!("-DDUT={}", m.top))
         .args([
@@ -260,35 +260,22 @@ pub fn simulate_array(
             format!("-Ptb.LANES={}", cfg.pe.threads),
             format!("-Ptb.ACC_W={}", cfg.pe.acc_width),
         ])
-        .arg(models)
+        .arg(&models)
         .args(["netlist.v", "tb.v", "dump.v"])
-        .output()
-        .map_err(|e| {
-            Error::tool(
-                "iverilog",
-                format!("cannot start: {e} (run scripts/install-tools.sh)"),
-            )
+        .log("gate_build.log")
+        .execute()
+        .and_then(|o| {
+            if o.success() {
+                Ok(o)
+            } else {
+                Err(o.error(&format!("gate-level build of {}", m.top)))
+            }
         })?;
-    if !out.status.success() {
-        return Err(Error::tool(
-            "iverilog",
-            format!(
-                "gate-level build of {} failed: {}",
-                m.top,
-                String::from_utf8_lossy(&out.stderr)
-                    .lines()
-                    .take(10)
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            ),
-        ));
-    }
-    let out = Command::new("vvp")
-        .current_dir(dir)
+    let text = Tool::new("vvp", "vvp", dir)
         .args(["-n", "gate.vvp", "+trace=trace.txt"])
-        .output()
-        .map_err(|e| Error::tool("vvp", format!("cannot start: {e}")))?;
-    let text = String::from_utf8_lossy(&out.stdout);
+        .log("gate_run.log")
+        .execute()?
+        .text()?;
     let result = text
         .lines()
         .find(|l| l.starts_with("RESULT"))

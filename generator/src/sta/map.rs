@@ -5,9 +5,9 @@
 use super::Library;
 use crate::error::{Error, Result};
 use crate::rtl::{self, GeneratedFile};
+use crate::tool::Tool;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
 /// A flat netlist mapped onto the library.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,28 +54,12 @@ pub fn map(files: &[GeneratedFile], top: &str, lib: &Library, dir: &Path) -> Res
         sources.join(" ")
     );
     std::fs::write(dir.join("map.ys"), &script).map_err(|e| Error::io(dir, e))?;
-    let out = Command::new("yosys")
-        .current_dir(dir)
-        .args(["-q", "-l", "map.log", "-s", "map.ys"])
-        .output()
-        .map_err(|e| {
-            Error::tool(
-                "yosys",
-                format!("cannot start: {e} (run scripts/install-tools.sh)"),
-            )
-        })?;
-    if !out.status.success() {
-        let log = std::fs::read_to_string(dir.join("map.log")).unwrap_or_default();
-        let tail: Vec<&str> = log.lines().rev().take(20).collect();
-        return Err(Error::tool(
-            "yosys",
-            format!(
-                "mapping {top} onto {} failed:\n{}{}",
-                lib.label,
-                tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        ));
+    let out = Tool::new("yosys", "yosys", dir)
+        .args(["-s", "map.ys"])
+        .log("map.log")
+        .execute()?;
+    if !out.success() {
+        return Err(out.error(&format!("mapping {top} onto {}", lib.label)));
     }
     let netlist = std::fs::read_to_string(dir.join("netlist.v"))
         .map_err(|e| Error::io(dir.join("netlist.v"), e))?;

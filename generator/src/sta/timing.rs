@@ -4,8 +4,8 @@
 
 use super::{Library, Mapped};
 use crate::error::{Error, Result};
+use crate::tool::Tool;
 use std::path::Path;
-use std::process::Command;
 
 /// The Debian package that ships `sta`.
 pub const STA_PACKAGE: &str = "opensta";
@@ -15,7 +15,7 @@ pub const STA_ENV: &str = "SMTGEN_STA";
 /// The OpenSTA binary: `$SMTGEN_STA` or `sta`, checked to start.
 pub fn sta_binary() -> Result<String> {
     let bin = std::env::var(STA_ENV).unwrap_or_else(|_| "sta".to_string());
-    match Command::new(&bin).arg("-version").output() {
+    match crate::tool::probe(&bin, "-version") {
         Ok(o) if o.status.success() => Ok(bin),
         Ok(o) => Err(Error::tool(
             "sta",
@@ -66,23 +66,14 @@ pub(super) fn run_sta(dir: &Path, script: &str, what: &str) -> Result<String> {
     let bin = sta_binary()?;
     let file = format!("{what}.tcl");
     std::fs::write(dir.join(&file), script).map_err(|e| Error::io(dir, e))?;
-    let out = Command::new(&bin)
-        .current_dir(dir)
+    let out = Tool::new("sta", &bin, dir)
         .args(["-no_splash", "-exit", &file])
-        .output()
-        .map_err(|e| Error::tool("sta", format!("cannot start {bin}: {e}")))?;
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    if !out.status.success() || text.contains("Error:") {
-        let tail: Vec<&str> = text
-            .lines()
-            .filter(|l| l.contains("Error") || l.contains("Warning"))
-            .take(10)
-            .collect();
-        return Err(Error::tool(
-            "sta",
-            format!("{what} failed: {}", tail.join("\n")),
-        ));
+        .log(&format!("{what}.log"))
+        .execute()?;
+    let text = out.text()?;
+    // OpenSTA exits 0 after a failed command in a script; its log says "Error:".
+    if !out.success() || text.contains("Error:") {
+        return Err(out.error(what));
     }
     Ok(text)
 }

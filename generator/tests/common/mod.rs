@@ -28,7 +28,7 @@ pub fn stderr(o: &Output) -> String {
 /// True when `tool` is installed. When it is not: under CI=true the test fails
 /// (CI must not skip), elsewhere the test says it is skipped and returns false.
 pub fn require(tool: &str) -> bool {
-    if smtgen::sim::tool_available(tool) {
+    if smtgen::tool::available(tool) {
         return true;
     }
     if std::env::var("CI").as_deref() == Ok("true") {
