@@ -198,11 +198,14 @@ struct CasesTpl {
 }
 
 /// The 2:4 selection's miter: `<name>_sel` against the plain `<name>_ref_sel` on
-/// all four lanes (the selected operands, activations then weights, must agree).
+/// all four lanes (the selected operands, activations then weights, must agree); at
+/// the edge, the row edge `<name>_pre_act` and `<name>_sel` over link words against
+/// `<name>_ref_sel` and the core's pair edge `<name>_pre_pair`.
 #[derive(askama::Template)]
 #[template(path = "proof/sel_miter.v")]
 struct SelMiterTpl<'a> {
     prefix: &'a str,
+    edge: bool,
 }
 
 /// Renders a miter template (text ending in a newline).
@@ -244,7 +247,8 @@ fn cases_miter(cfg: &Config) -> Result<String> {
 }
 
 fn sel_miter(cfg: &Config) -> Result<String> {
-    text_of(&SelMiterTpl { prefix: &cfg.name }, "selection miter")
+    let (prefix, edge) = (&cfg.name, rtl::edge(cfg));
+    text_of(&SelMiterTpl { prefix, edge }, "selection miter")
 }
 
 /// Proves the generated PE of `cfg` within `timeout_s` seconds (an unfinished
@@ -300,6 +304,9 @@ pub fn prove_files_jobs(
     // the plain selection (one miter over all 64 input bits), and the two-lane core
     // behind it (cond + fabric) against the plain pair rule with the activity split,
     // as every two-lane design. The reference is the same composition (ref_stc.v).
+    // At the edge: the row edge and the selection over link words against the plain
+    // selection and the core's pair edge `<name>_pre_pair`, where the core's proof
+    // (through `<name>_front`) starts.
     let whole = cfg;
     let core_cfg = Config {
         pe: cfg.pe.core(),
@@ -312,7 +319,8 @@ pub fn prove_files_jobs(
         .cloned()
         .collect();
     all.extend(rtl::generate_reference(cfg)?);
-    all.extend(rtl::generate_proof_variants(cfg)?);
+    // (Of the whole design: for stc its core's variants, and at the edge its pair edge.)
+    all.extend(rtl::generate_proof_variants(whole)?);
     let mut jobs = Vec::new();
     if whole.pe.stc {
         all.push(rtl::generate_ref_sel(whole)?);
@@ -596,13 +604,17 @@ fn run_yosys(
 
 /// Reads `\act_i`, `\wgt_i`, `\opt_o`, `\ref_o` from the value table Yosys prints
 /// for a failed proof (`Signal Dec Hex Bin` rows). The hex column: Yosys prints the
-/// decimal one signed for 32-bit signals, so a set top bit reads as negative.
+/// decimal one signed for 32-bit signals, so a set top bit reads as negative; past
+/// 32 bits (the 2:4 selection miter over link words) it prints `--` there, so then
+/// the binary column.
 fn parse_counterexample(cfg: &Config, log: &str, t: usize) -> Result<Counterexample> {
     let value = |name: &str| -> Option<u128> {
         log.lines().find_map(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
             let i = f.iter().position(|w| *w == name)?;
-            u128::from_str_radix(f.get(i + 2)?, 16).ok()
+            u128::from_str_radix(f.get(i + 2)?, 16)
+                .or_else(|_| u128::from_str_radix(f.get(i + 3).unwrap_or(&""), 2))
+                .ok()
         })
     };
     let missing = || {
@@ -664,5 +676,19 @@ mod tests {
         assert_eq!(x.acts, vec![0x07, 0x2c, 0xcc, 0xa8]);
         assert_eq!(x.wgts, vec![-4, 0x06, 0x18, 0x58]);
         assert_eq!((x.optimized, x.reference), (16388, 22276));
+    }
+
+    /// Past 32 bits (the 2:4 selection miter over link words) Yosys prints `--` in
+    /// the decimal and hex columns: the binary column is read.
+    #[test]
+    fn a_witness_wider_than_32_bits_is_read_from_the_binary_column() {
+        let log = "  \\act_i  -1258227544  b500f8a8  10110101000000001111100010101000
+  \\opt_o  --  --  1110100100010000101100001011010111111000
+  \\ref_o  --  --  1110100100010000101111111011010111111000
+  \\wgt_i  -385871872  e9001000  11101001000000000001000000000000\n";
+        let x = parse_counterexample(&Config::preset("sparq-4b5opt").unwrap(), log, 4).unwrap();
+        assert_eq!(x.acts, vec![0xa8, 0xf8, 0x00, 0xb5]);
+        // The low 17 bits (the sum width), sign-extended.
+        assert_eq!((x.optimized, x.reference), (0xb5f8, 0x1b5f8 - (1 << 17)));
     }
 }

@@ -113,6 +113,11 @@ fn truncating_and_narrow_accumulator_variants_match_too() {
             "sparq-4b3opt",
             vec!["pe.window_logic=edge", "pe.rounding=truncate"],
         ),
+        // The 2:4 mode at the edge: four lanes' windows in, selection over link words.
+        (
+            "sparq-stc-4b2opt",
+            vec!["pe.window_logic=edge", "pe.rounding=truncate"],
+        ),
         // A pipeline stage before the accumulator: acc_o follows one cycle later.
         ("sysmt4", vec!["pe.pipeline=1"]),
         ("baseline", vec!["pe.pipeline=1", "pe.acc_width=16"]),
@@ -221,6 +226,7 @@ fn small_arrays_match_the_cycle_model_under_verilator_and_icarus() {
     // at the edge, and PEs with a pipeline stage (the cell captures a cycle later).
     for (spec, r, c) in [
         ("sysmt4+pe.window_logic=edge", 2, 3),
+        ("sparq-stc-4b5opt+pe.window_logic=edge", 2, 3),
         ("baseline+pe.pipeline=1", 3, 2),
         ("sysmt2-edge+pe.pipeline=1", 2, 2),
     ] {

@@ -55,6 +55,13 @@ fn the_other_zero_test_and_other_windows_are_proven_too() {
         // lanes without a weight flag (zero test act).
         ("sysmt4", vec!["pe.window_logic=edge"]),
         ("sparq-4b5opt", vec!["pe.window_logic=edge"]),
+        // The 2:4 mode at the edge: the row edge and the selection over link words
+        // against the plain selection and the pair edge, then the core's edge proof.
+        ("sparq-stc-4b5opt", vec!["pe.window_logic=edge"]),
+        (
+            "sparq-stc-4b2opt",
+            vec!["pe.window_logic=edge", "pe.rounding=truncate"],
+        ),
         ("bsparq-4b5opt", vec!["pe.window=3b6opt"]),
         (
             "bsparq-4b5opt",
@@ -219,10 +226,31 @@ fn a_broken_two_of_four_priority_pick_is_refuted() {
     if !require("yosys") {
         return;
     }
-    let cfg = Config::preset("sparq-stc-4b5opt").unwrap();
-    // Lane 1 may take slot 0 although lane 0's weight is non-zero: the selection
-    // miter must refute it.
-    let files = generate_pe_with_fault(&cfg, Fault::SelPriorityIgnoresLane0).unwrap();
+    for sets in [vec![], vec!["pe.window_logic=edge"]] {
+        let cfg = config("sparq-stc-4b5opt", &sets);
+        // Lane 1 may take slot 0 although lane 0's weight is non-zero: the selection
+        // miter (over link words at the edge) must refute it.
+        let files = generate_pe_with_fault(&cfg, Fault::SelPriorityIgnoresLane0).unwrap();
+        let p = prove_files(&cfg, &files, 300).unwrap();
+        assert!(
+            !p.proven,
+            "{sets:?}: a broken 2:4 selection was proven: {p:?}"
+        );
+        assert!(p.counterexample.is_some(), "{sets:?}: {p:?}");
+    }
+}
+
+#[test]
+fn a_row_edge_window_that_forgets_to_saturate_is_refuted_in_the_two_of_four_mode() {
+    if !require("yosys") {
+        return;
+    }
+    // The 2:4 row edge streams all four lanes' windows; the selection miter holds it
+    // to the core's own pair edge, which the core's proof starts from.
+    let cfg = config("sparq-stc-4b5opt", &["pe.window_logic=edge"]);
+    let files =
+        generate_pe_with_fault(&cfg, Fault::EdgeWindowWithoutSaturation { lane: 1 }).unwrap();
     let p = prove_files(&cfg, &files, 300).unwrap();
-    assert!(!p.proven, "a broken 2:4 selection was proven: {p:?}");
+    assert!(!p.proven, "a broken row edge was proven: {p:?}");
+    assert!(p.counterexample.is_some(), "{p:?}");
 }

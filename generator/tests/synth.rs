@@ -213,10 +213,20 @@ fn every_pe_and_array_module_carries_its_part() {
         .build()
         .unwrap();
     let files = smtgen::rtl::generate_array(&cfg).unwrap();
-    for f in &files {
-        match f.role {
-            Role::Filelist => assert_eq!(f.part, None, "{}", f.name),
-            _ => assert!(f.part.is_some(), "{} has no part", f.name),
+    // Every preset, in the PE and at the edge where it has an edge form.
+    let mut points: Vec<String> = smtgen::config::PRESETS
+        .iter()
+        .map(|p| p.name.to_string())
+        .collect();
+    points.push("sparq-stc-4b5opt+pe.window_logic=edge".into());
+    points.push("sparq-4b5opt+pe.window_logic=edge".into());
+    for point in &points {
+        let c = smtgen::config::design_point(point, &["array.rows=2", "array.cols=2"]).unwrap();
+        for f in smtgen::rtl::generate_array(&c).unwrap() {
+            match f.role {
+                Role::Filelist => assert_eq!(f.part, None, "{point}: {}", f.name),
+                _ => assert!(f.part.is_some(), "{point}: {} has no part", f.name),
+            }
         }
     }
     let part = |m: &str| {

@@ -49,7 +49,7 @@ module {{ prefix }}_pe #(
 
   // 2:4-sparse mode: the first two lanes with a non-zero weight go on to the
   // two-lane datapath.
-  wire [15:0] act_s;
+  wire [{% if edge %}23{% else %}15{% endif %}:0] act_s;
   wire [15:0] wgt_s;
 
   {{ prefix }}_sel u_sel (

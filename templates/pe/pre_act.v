@@ -8,7 +8,7 @@
 // non-zero exactly when a_k is: the PE takes the activation half of the lane's zero
 // test from it. This logic sits once per row, in front of the edge register, instead
 // of in every PE of the row.
-module {{ prefix }}_pre_act (
+module {{ module }} (
   input  wire [{{ lanes * 8 - 1 }}:0] act_i,
   output {% if quad %}wire{% else %}reg {% endif %} [{{ link_w - 1 }}:0] link_o
 );
@@ -36,7 +36,7 @@ module {{ prefix }}_pre_act (
   assign link_o = {nib, act_i};
 {%- else %}
 
-  reg  [7:0] a0, a1;
+  reg  [7:0] {{ act_regs }};
 {%- for l in lane_views %}
   reg  [3:0] t{{ l.k }}, r{{ l.k }};
 {%- for g in l.above %}
@@ -45,8 +45,9 @@ module {{ prefix }}_pre_act (
 {%- endfor %}
 
   always @* begin
-    a0 = act_i[7:0];
-    a1 = act_i[15:8];
+{%- for l in lane_views %}
+    a{{ l.k }} = act_i[{{ 8 * l.k + 7 }}:{{ 8 * l.k }}];
+{%- endfor %}
 {%- for l in lane_views %}
 {%- for g in l.above %}
     {{ g.0 }} = {{ g.1 }};
@@ -58,7 +59,7 @@ module {{ prefix }}_pre_act (
     r{{ l.k }} = t{{ l.k }};
 {%- endif %}
 {%- endfor %}
-    link_o = {r1, r0, act_i};
+    link_o = {{ link_expr }};
   end
 {%- endif %}
 

@@ -7,10 +7,16 @@
 // data-dependent branch when simulated). A group with more than two non-zero weights
 // is not 2:4 (smtgen rejects such weights where they are loaded); here it keeps its
 // first two.
+{%- if edge %}
+// Window logic at the edge: act_i is the row's link word (the four activations, then
+// lane k's 4-bit window field at bits 32 + 4k +: 4) and act_o the pair's (the two
+// slots' activations, then slot t's field at bits 16 + 4t +: 4): each field goes
+// with its activation. The weights stream plain (zero test act).
+{%- endif %}
 module {{ prefix }}_sel (
-  input  wire [31:0] act_i,
+  input  wire [{% if edge %}47{% else %}31{% endif %}:0] act_i,
   input  wire [31:0] wgt_i,
-  output wire [15:0] act_o,
+  output wire [{% if edge %}23{% else %}15{% endif %}:0] act_o,
   output wire [15:0] wgt_o
 );
 
@@ -28,6 +34,12 @@ module {{ prefix }}_sel (
                      | ({8{second[3]}} & act_i[31:24]);
   assign wgt_o[15:8] = ({8{second[1]}} & wgt_i[15:8]) | ({8{second[2]}} & wgt_i[23:16])
                      | ({8{second[3]}} & wgt_i[31:24]);
+{%- if edge %}
+  assign act_o[19:16] = ({4{first[0]}} & act_i[35:32]) | ({4{first[1]}} & act_i[39:36])
+                      | ({4{first[2]}} & act_i[43:40]) | ({4{first[3]}} & act_i[47:44]);
+  assign act_o[23:20] = ({4{second[1]}} & act_i[39:36]) | ({4{second[2]}} & act_i[43:40])
+                      | ({4{second[3]}} & act_i[47:44]);
+{%- endif %}
 
 endmodule
 `default_nettype wire

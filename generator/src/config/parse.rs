@@ -402,12 +402,11 @@ fn from_mapping(root: &Mapping) -> Result<Config> {
         Some(w) => return Err(Error::config("pe.acc_width", w, "16..64")),
     };
 
+    // With stc the edge is the pair's: four lanes' windows, weights plain.
     let edge_ok = policy == Policy::Sysmt
-        || (policy == Policy::Sparq && !stc && window.is_some_and(|w| w.bits() == 4));
+        || (policy == Policy::Sparq && window.is_some_and(|w| w.bits() == 4));
     let wl_allowed = if edge_ok {
         "in_pe, edge"
-    } else if stc {
-        "in_pe (the edge is not built for stc: true)"
     } else {
         "in_pe (edge is built for sysmt and for sparq with a 4-bit window: 4b5opt, 4b3opt or 4b2opt)"
     };

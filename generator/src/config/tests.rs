@@ -76,6 +76,14 @@ fn bad_configs_name_field_value_and_allowed() {
         e.contains("pe.window_logic = edge") && e.contains("4-bit window"),
         "{e}"
     );
+    // 2:4 mode: the edge applies with a 4-bit window only, as without it.
+    let e = err("pe: {policy: sparq, stc: true, window: 3b6opt, window_logic: edge}");
+    assert!(
+        e.contains("pe.window_logic = edge") && e.contains("4-bit window"),
+        "{e}"
+    );
+    let e = err("pe: {policy: sparq, stc: true, window: 2b7opt, window_logic: edge}");
+    assert!(e.contains("pe.window_logic = edge"), "{e}");
     let e = err("pe: {policy: sysmt, pipeline: 2}");
     assert!(e.contains("pe.pipeline = 2") && e.contains("0, 1"), "{e}");
     let e = err("pe: {policy: sysmt, window_logic: west}");
@@ -118,6 +126,10 @@ fn design_points_are_a_preset_plus_overrides() {
     assert_eq!(c.pe.window_logic, WindowLogic::Edge);
     assert_eq!(c.pe.rounding, Some(Rounding::Truncate));
     assert_eq!((c.name.as_str(), c.array.rows), ("sysmt4", 4));
+    for p in ["sparq-stc-4b5opt", "sparq-stc-4b2opt+pe.window=4b3opt"] {
+        let c = design_point(&format!("{p}+pe.window_logic=edge"), &[] as &[&str]).unwrap();
+        assert!(c.pe.stc && c.pe.window_logic == WindowLogic::Edge, "{p}");
+    }
     let e = design_point("ideal2+pe.window_logic=edge", &[] as &[&str]).unwrap_err();
     assert!(e.to_string().contains("pe.window_logic = edge"), "{e}");
     let e = design_point("sysmt5", &[] as &[&str]).unwrap_err();

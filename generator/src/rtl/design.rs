@@ -91,8 +91,9 @@ pub fn edge(cfg: &Config) -> bool {
 /// Bits the edge adds per activation lane (its 4-bit window as the PE uses it when
 /// it reduces the lane: non-zero exactly when the activation is, so it doubles as
 /// the zero flag) and per weight lane (two lanes: its non-zero flag under zero test
-/// `act_or_weight`; four lanes: its nib4, 4 bits and the high-nibble flag); zero with
-/// the window logic in the PE.
+/// `act_or_weight`; four lanes: its nib4, 4 bits and the high-nibble flag; none under
+/// `stc`, whose zero test is `act` and whose selection reads the plain weights); zero
+/// with the window logic in the PE.
 pub fn link_fields(cfg: &Config) -> (u32, u32) {
     if !edge(cfg) {
         return (0, 0);
@@ -100,7 +101,7 @@ pub fn link_fields(cfg: &Config) -> (u32, u32) {
     let zw = cfg.pe.zero_test == Some(ZeroTest::ActOrWeight);
     (
         4,
-        if cfg.pe.threads == 4 {
+        if cfg.pe.threads == 4 && !cfg.pe.stc {
             5
         } else {
             u32::from(zw)

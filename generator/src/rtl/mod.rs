@@ -40,5 +40,5 @@ pub use fault::{generate_pe_with_fault, Fault};
 pub use files::{write_files, GeneratedFile, Part, Role};
 pub use header::{header, VERSION};
 pub use pe::generate_pe;
-pub use proof::{cond_front, generate_proof_variants, has_activity_modes};
+pub use proof::{cond_front, generate_proof_variants, has_activity_modes, pre_pair};
 pub use reference::{generate_ref_sel, generate_reference, generate_reference_pe};

@@ -120,7 +120,8 @@ struct Nib4Tpl<'a> {
 #[template(path = "pe/pre_act.v")]
 struct PreActTpl<'a> {
     header: &'a str,
-    prefix: &'a str,
+    /// `<name>_pre_act`, or the 2:4 core's pair edge `<name>_pre_pair` in a proof.
+    module: &'a str,
     lanes: u32,
     quad: bool,
     win_module: &'a str,
@@ -128,6 +129,10 @@ struct PreActTpl<'a> {
     set: &'a str,
     rne: bool,
     lane_views: Vec<PairLane>,
+    /// The lanes' activation registers, `a0, a1, ...`.
+    act_regs: String,
+    /// The link word: the lanes' rounded windows, highest lane first, then the lanes.
+    link_expr: String,
     fault: FaultView,
 }
 
@@ -193,11 +198,13 @@ impl Branches for FabricTpl<'_> {
 struct SelTpl<'a> {
     header: &'a str,
     prefix: &'a str,
+    /// Window logic at the edge: the selection takes and gives link words.
+    edge: bool,
     /// Planted faults (mutation tests only).
     fault: SelFaultView,
 }
 
-branches!(SelTpl, "pe/sel.v");
+branches!(SelTpl, "pe/sel.v", edge);
 
 /// The PE of a 2:4-sparse design (spec §5.1): the two-lane core's files, the
 /// selection `<name>_sel` and a four-lane PE top that puts it in front of the cond.
@@ -205,10 +212,25 @@ fn generate_stc_pe(cfg: &Config, fault: Option<Fault>) -> Result<Vec<GeneratedFi
     let prefix = cfg.name.as_str();
     let c = core(cfg);
     let top = format!("{prefix}_pe");
-    let mut files: Vec<GeneratedFile> = pe_files(&c, cfg, fault)?
-        .into_iter()
-        .filter(|f| !matches!(f.role, Role::PeTop | Role::Filelist))
-        .collect();
+    let e = edge(cfg);
+    // With the window logic at the edge the core's pair edge gives way to the
+    // four-lane row edge (same per-lane window field, streamed for all four lanes).
+    let pre_act = format!("{prefix}_pre_act");
+    let mut files = Vec::new();
+    for f in pe_files(&c, cfg, fault)? {
+        if f.role == Role::Datapath && f.name == format!("{pre_act}.v") {
+            files.push(
+                GeneratedFile::module(
+                    &pre_act,
+                    Role::Datapath,
+                    pre_act_text(cfg, &pre_act, cfg, fault)?,
+                )
+                .with_part(Part::ArrayEdge),
+            );
+        } else if !matches!(f.role, Role::PeTop | Role::Filelist | Role::PeSolo) {
+            files.push(f);
+        }
+    }
     let m = format!("{prefix}_sel");
     files.push(
         GeneratedFile::module(
@@ -218,6 +240,7 @@ fn generate_stc_pe(cfg: &Config, fault: Option<Fault>) -> Result<Vec<GeneratedFi
                 &SelTpl {
                     header: &header(&m, "2:4 operand selection", cfg),
                     prefix,
+                    edge: e,
                     fault: SelFaultView {
                         lane1_after_lane0: fault != Some(Fault::SelPriorityIgnoresLane0),
                     },
@@ -235,7 +258,7 @@ fn generate_stc_pe(cfg: &Config, fault: Option<Fault>) -> Result<Vec<GeneratedFi
             lanes: cfg.pe.threads,
             act_w: act_link_width(cfg),
             wgt_w: wgt_link_width(cfg),
-            edge: false,
+            edge: e,
             pipe: cfg.pe.pipeline > 0,
             acc_w: cfg.pe.acc_width,
             sum_w: cfg.pe.sum_width(),
@@ -248,8 +271,72 @@ fn generate_stc_pe(cfg: &Config, fault: Option<Fault>) -> Result<Vec<GeneratedFi
         &top,
     )?;
     files.push(GeneratedFile::module(&top, Role::PeTop, text).with_part(Part::PeRegisters));
+    if e {
+        files.push(pe_solo_file(cfg, cfg)?);
+    }
     files.push(GeneratedFile::filelist(&top, &files));
     Ok(files)
+}
+
+/// `<name>_pe_solo`: the PE behind its own (combinational) edge logic.
+fn pe_solo_file(cfg: &Config, shown: &Config) -> Result<GeneratedFile> {
+    let ms = format!("{}_pe_solo", cfg.name);
+    let text = render(
+        &PeSoloTpl {
+            header: &header(
+                &ms,
+                "PE with its own edge conditioning (PE-level tests)",
+                shown,
+            ),
+            prefix: &cfg.name,
+            lanes: cfg.pe.threads,
+            acc_w: cfg.pe.acc_width,
+            act_w: act_link_width(cfg),
+            wgt_w: wgt_link_width(cfg),
+            pre_wgt: link_fields(cfg).1 > 0,
+        },
+        &ms,
+    )?;
+    Ok(GeneratedFile::module(&ms, Role::PeSolo, text).with_part(Part::PeRegisters))
+}
+
+/// The text of module `module`: the west-edge conditioning of `cfg`'s activation
+/// lanes (the design `shown` in its header). Four-lane `sysmt` streams each lane's
+/// window from the window module; two-lane `sparq`/`sysmt` and the 2:4 mode (four
+/// lanes) each lane's rounded pair window, inline.
+pub(super) fn pre_act_text(
+    cfg: &Config,
+    module: &str,
+    shown: &Config,
+    fault: Option<Fault>,
+) -> Result<String> {
+    let pe = &cfg.pe;
+    let set = pe.window.unwrap_or(WindowSet::W4b2opt);
+    let rnd = pe.rounding_or_default();
+    let quad = pe.threads == 4 && !pe.stc;
+    let pair_lanes = if quad { 2 } else { pe.threads as usize };
+    let regs: Vec<String> = (0..pair_lanes).map(|k| format!("a{k}")).collect();
+    let fields: Vec<String> = (0..pair_lanes).rev().map(|k| format!("r{k}")).collect();
+    let wm = win_module(&cfg.name, set, rnd);
+    render(
+        &PreActTpl {
+            header: &header(module, "edge conditioning of a row's activations", shown),
+            module,
+            lanes: pe.threads,
+            quad,
+            win_module: &wm,
+            link_w: act_link_width(cfg),
+            set: set.name(),
+            rne: rnd == Rounding::NearestEven,
+            lane_views: (0..pair_lanes)
+                .map(|k| pair_lane(k, set.positions()))
+                .collect(),
+            act_regs: regs.join(", "),
+            link_expr: format!("{{{}, act_i}}", fields.join(", ")),
+            fault: FaultView::of(fault),
+        },
+        module,
+    )
 }
 
 fn win_file(
@@ -400,23 +487,8 @@ fn pe_files(cfg: &Config, shown: &Config, fault: Option<Fault>) -> Result<Vec<Ge
     if edge(cfg) {
         let pw = link_fields(cfg).1;
         let quad = pe.threads == 4;
-        let wm = win_module(prefix, set, rnd);
         let m = format!("{prefix}_pre_act");
-        let text = render(
-            &PreActTpl {
-                header: &hdr(&m, "edge conditioning of a row's activations"),
-                prefix,
-                lanes: pe.threads,
-                quad,
-                win_module: &wm,
-                link_w: act_link_width(cfg),
-                set: set.name(),
-                rne: rnd == Rounding::NearestEven,
-                lane_views: (0..2).map(|k| pair_lane(k, set.positions())).collect(),
-                fault: FaultView::of(fault),
-            },
-            &m,
-        )?;
+        let text = pre_act_text(cfg, &m, shown, fault)?;
         add(m, Role::Datapath, Part::ArrayEdge, text);
         if pw > 0 {
             let m = format!("{prefix}_pre_wgt");
@@ -539,25 +611,12 @@ fn pe_files(cfg: &Config, shown: &Config, fault: Option<Fault>) -> Result<Vec<Ge
         &m,
     )?;
     add(m.clone(), Role::PeTop, Part::PeRegisters, top);
-    if edge(cfg) {
-        let ms = format!("{prefix}_pe_solo");
-        let text = render(
-            &PeSoloTpl {
-                header: &hdr(&ms, "PE with its own edge conditioning (PE-level tests)"),
-                prefix,
-                lanes: pe.threads,
-                acc_w: pe.acc_width,
-                act_w: act_link_width(cfg),
-                wgt_w: wgt_link_width(cfg),
-                pre_wgt: link_fields(cfg).1 > 0,
-            },
-            &ms,
-        )?;
-        add(ms, Role::PeSolo, Part::PeRegisters, text);
-    }
-
     let mut all = leaf;
     all.extend(files);
+    if edge(cfg) {
+        all.push(pe_solo_file(cfg, shown)?);
+    }
+
     all.push(GeneratedFile::filelist(&m, &all));
     Ok(all)
 }

@@ -1,11 +1,13 @@
 //! The proof variants `smtgen prove` takes besides the production modules:
 //! `<name>_cond_cut` and `<name>_ref_cut` with the lanes' activity cut out, and with
 //! the window logic at the edge the wrappers `<name>_front` (`_front_cut`)
-//! ([`generate_proof_variants`], [`cond_front`]).
+//! ([`generate_proof_variants`], [`cond_front`]), and for a 2:4-sparse design at the
+//! edge its pair edge `<name>_pre_pair` ([`pre_pair`]).
 
 use super::cond::cond_text;
 use super::design::{act_link_width, core, edge, link_fields, units, wgt_link_width};
 use super::header::{header, render, Branches};
+use super::pe::pre_act_text;
 use super::reference::reference_file;
 use super::{GeneratedFile, Role};
 use crate::config::{Config, Policy};
@@ -47,6 +49,16 @@ fn proof_variants(cfg: &Config, shown: &Config) -> Result<Vec<GeneratedFile>> {
         reference_file(cfg, true, &format!("{}_ref_cut", cfg.name), shown)?,
     ];
     if edge(cfg) {
+        if shown.pe.stc {
+            // The 2:4 core's own edge: the row edge's field for two plain lanes. The
+            // selection miter ties the row edge to it, the fronts take it.
+            let m = pre_pair(cfg);
+            v.push(GeneratedFile::module(
+                &m,
+                Role::ProofVariant,
+                pre_act_text(cfg, &m, shown, None)?,
+            ));
+        }
         for cut in [false, true] {
             v.push(GeneratedFile::module(
                 &cond_front(cfg, cut),
@@ -67,6 +79,12 @@ pub fn cond_front(cfg: &Config, cut: bool) -> String {
     format!("{}_{base}{}", cfg.name, if cut { "_cut" } else { "" })
 }
 
+/// `<name>_pre_pair`: a 2:4-sparse design's pair edge (two plain lanes to the core's
+/// link word), a proof variant; the row edge `<name>_pre_act` streams four lanes.
+pub fn pre_pair(cfg: &Config) -> String {
+    format!("{}_pre_pair", cfg.name)
+}
+
 /// `<name>_front` (`_front_cut`): plain lanes through the edge logic into the cond,
 /// so the proof covers the edge and the PE's conditioning together.
 fn front_text(cfg: &Config, cut: bool, shown: &Config) -> Result<String> {
@@ -77,6 +95,11 @@ fn front_text(cfg: &Config, cut: bool, shown: &Config) -> Result<String> {
             header: &header(&m, "proof wrapper: edge conditioning and cond", shown),
             prefix: &cfg.name,
             module: &m,
+            pre_act: &if shown.pe.stc {
+                pre_pair(cfg)
+            } else {
+                format!("{}_pre_act", cfg.name)
+            },
             lanes: cfg.pe.threads,
             cut,
             pre_wgt: link_fields(cfg).1 > 0,
@@ -96,6 +119,8 @@ struct FrontTpl<'a> {
     header: &'a str,
     prefix: &'a str,
     module: &'a str,
+    /// The edge module in front of the cond.
+    pre_act: &'a str,
     lanes: u32,
     cut: bool,
     pre_wgt: bool,
