@@ -60,12 +60,8 @@ uint64_t get_bits(const P& port, unsigned lo, unsigned width) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) {
-    std::fprintf(stderr, "usage: %s TRACE [WAVES.fst]\n", argv[0]);
-    return 2;
-  }
   std::vector<uint8_t> buf;
-  if (!smtgen_tb::read_trace(argv[1], "SMTGENA1", 40, buf)) return 2;
+  if (!smtgen_tb::load_trace(argc, argv, "TRACE", "SMTGENA1", 40, buf)) return 2;
   const uint32_t rows = le<uint32_t>(buf.data() + 8);
   const uint32_t cols = le<uint32_t>(buf.data() + 12);
   const uint32_t lanes = le<uint32_t>(buf.data() + 16);
@@ -78,7 +74,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s: size does not match the header\n", argv[1]);
     return 2;
   }
-  const uint64_t mask = acc_w >= 64 ? ~0ull : ((1ull << acc_w) - 1);
+  const uint64_t mask = smtgen_tb::acc_mask(acc_w);
 
   smtgen_tb::Sim<Vdut> dut(argc, argv, "array.fst");
   auto settle = [&]() { dut.settle(); };
@@ -91,13 +87,7 @@ int main(int argc, char** argv) {
   dut->in_last_i = 0;
   set_bytes(dut->act_i, zeros.data(), na);
   set_bytes(dut->wgt_i, zeros.data(), nw);
-  settle();
-  for (int i = 0; i < 2; ++i) {
-    dut->clk_i = 1;
-    settle();
-    dut->clk_i = 0;
-    settle();
-  }
+  dut.reset_cycles(2);
   dut->rst_ni = 1;
   settle();
 

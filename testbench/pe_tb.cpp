@@ -64,12 +64,8 @@ uint64_t pack(const uint8_t* b) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) {
-    std::fprintf(stderr, "usage: %s VECTORS [WAVES.fst]\n", argv[0]);
-    return 2;
-  }
   std::vector<uint8_t> buf;
-  if (!smtgen_tb::read_trace(argv[1], "SMTGENV1", 32, buf)) return 2;
+  if (!smtgen_tb::load_trace(argc, argv, "VECTORS", "SMTGENV1", 32, buf)) return 2;
   const uint32_t lanes = le<uint32_t>(buf.data() + 8);
   const uint32_t acc_w = le<uint32_t>(buf.data() + 12);
   const uint64_t seed = le<uint64_t>(buf.data() + 16);
@@ -78,7 +74,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s: lanes %u (harness %d) or size does not match\n", argv[1], lanes, kLanes);
     return 2;
   }
-  const uint64_t mask = acc_w >= 64 ? ~0ull : ((1ull << acc_w) - 1);
+  const uint64_t mask = smtgen_tb::acc_mask(acc_w);
 
   smtgen_tb::Sim<Vdut> dut(argc, argv, "pe.fst");
   auto settle = [&]() { dut.settle(); };
@@ -90,13 +86,7 @@ int main(int argc, char** argv) {
   dut->clear_i = 0;
   dut->act_i = 0;
   dut->wgt_i = 0;
-  settle();
-  for (int i = 0; i < 2; ++i) {
-    dut->clk_i = 1;
-    settle();
-    dut->clk_i = 0;
-    settle();
-  }
+  dut.reset_cycles(2);
 
   uint64_t mismatches = 0;
   const auto t0 = std::chrono::steady_clock::now();

@@ -42,6 +42,21 @@ inline bool read_trace(const char* path, const char* magic, size_t min_size, std
   return true;
 }
 
+// Checks the command line (argv[1] a trace file, argv[2] an optional FST) and reads
+// the trace (see read_trace); `what` names argv[1] in the usage line. On failure
+// prints why and returns false.
+inline bool load_trace(int argc, char** argv, const char* what, const char* magic, size_t min_size,
+                       std::vector<uint8_t>& buf) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: %s %s [WAVES.fst]\n", argv[0], what);
+    return false;
+  }
+  return read_trace(argv[1], magic, min_size, buf);
+}
+
+// The bits of an acc_w-bit accumulator in a 64-bit word.
+inline uint64_t acc_mask(uint32_t acc_w) { return acc_w >= 64 ? ~0ull : ((1ull << acc_w) - 1); }
+
 // A Verilated design with its context and, when built with -DSMTGEN_WAVES, an FST
 // trace that records every evaluation.
 template <typename Dut>
@@ -67,6 +82,17 @@ class Sim {
     tfp_->dump(time_);
 #endif
     ++time_;
+  }
+  // From clk_i low: settles, then gives `n` clock cycles (rising then falling edge,
+  // each settled). With rst_ni low this is the power-on reset.
+  void reset_cycles(int n) {
+    settle();
+    for (int i = 0; i < n; ++i) {
+      dut_->clk_i = 1;
+      settle();
+      dut_->clk_i = 0;
+      settle();
+    }
   }
   void finish() {
     dut_->final();

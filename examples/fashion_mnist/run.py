@@ -204,11 +204,14 @@ def main(argv=None) -> int:
     stc = [d for d in designs if smtgen.describe(d)["stc"]]
     dense = [d for d in designs if d not in stc]
 
-    def run_design(d, state, label, rows_out):
+    def run_design(d, state, label, rows_out, layer_rows_out=None):
         t = time.time()
         model.load_state_dict(state)
         st.simulate(model, d)
         top1 = st.evaluate(model, test, desc=label)
+        if layer_rows_out is not None:
+            for s in st.layer_stats(model, stat_batch):
+                layer_rows_out.append(s | {"design": d})
         recal_loader = fmnist.Loader(images, labels, train_idx, batch=BATCH, shuffle=True, augment=True, seed=2)
         st.recalibrate_bn(model, recal_loader, batches=CALIB_BATCHES)
         top1_recal = st.evaluate(model, test, desc=f"{label} + BN recal")
@@ -222,24 +225,7 @@ def main(argv=None) -> int:
               f"({time.time() - t:.0f}s)", file=sys.stderr, flush=True)
 
     for d in ["exact"] + dense:
-        t = time.time()
-        model.load_state_dict(pristine)
-        st.simulate(model, d)
-        top1 = st.evaluate(model, test, desc=f"{d}")
-        for s in st.layer_stats(model, stat_batch):
-            layer_rows.append(s | {"design": d})
-        recal_loader = fmnist.Loader(images, labels, train_idx, batch=BATCH, shuffle=True, augment=True, seed=2)
-        st.recalibrate_bn(model, recal_loader, batches=CALIB_BATCHES)
-        top1_recal = st.evaluate(model, test, desc=f"{d} + BN recal")
-        name = "int8 (exact)" if d == "exact" else d
-        lanes = 1 if d == "exact" else smtgen.describe(d)["lanes"]
-        rows.append(
-            dict(design=name, lanes=lanes, top1=top1, top1_recal=top1_recal,
-                 speedup=1.0 if d == "exact" else speedup(dims, d),
-                 area=1.0 if d == "exact" else area.get(d), secs=time.time() - t)
-        )
-        print(f"{name}: top-1 {top1:.2f}% -> {top1_recal:.2f}% after BN recalibration "
-              f"({time.time() - t:.0f}s)", file=sys.stderr, flush=True)
+        run_design(d, pristine, "int8 (exact)" if d == "exact" else d, rows, layer_rows)
     # 2:4-sparse designs: the simulated layers' weights pruned 2:4 after training
     # (no fine-tuning), against int8 and the dense-weight SPARQ pair on the same
     # pruned weights.

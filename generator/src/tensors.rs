@@ -74,35 +74,11 @@ fn read_npy(path: &Path, dtypes: &[&str], what: &str) -> Result<(Vec<usize>, Npy
     let fortran = npy.order() == npyz::Order::Fortran;
     let io = |e: std::io::Error| input_err(path, "data", format!("cannot read values: {e}"));
     let mut vals = match descr.as_str() {
-        "|u1" => NpyValues::Int(
-            npy.into_vec::<u8>()
-                .map_err(io)?
-                .into_iter()
-                .map(i64::from)
-                .collect(),
-        ),
-        "|i1" => NpyValues::Int(
-            npy.into_vec::<i8>()
-                .map_err(io)?
-                .into_iter()
-                .map(i64::from)
-                .collect(),
-        ),
-        "<i4" => NpyValues::Int(
-            npy.into_vec::<i32>()
-                .map_err(io)?
-                .into_iter()
-                .map(i64::from)
-                .collect(),
-        ),
+        "|u1" => NpyValues::Int(widened::<u8, _>(npy).map_err(io)?),
+        "|i1" => NpyValues::Int(widened::<i8, _>(npy).map_err(io)?),
+        "<i4" => NpyValues::Int(widened::<i32, _>(npy).map_err(io)?),
         "<i8" => NpyValues::Int(npy.into_vec::<i64>().map_err(io)?),
-        "<f4" => NpyValues::Float(
-            npy.into_vec::<f32>()
-                .map_err(io)?
-                .into_iter()
-                .map(f64::from)
-                .collect(),
-        ),
+        "<f4" => NpyValues::Float(widened::<f32, _>(npy).map_err(io)?),
         "<f8" => NpyValues::Float(npy.into_vec::<f64>().map_err(io)?),
         d => return Err(input_err(path, "dtype", format!("{d} is not supported"))),
     };
@@ -124,6 +100,11 @@ fn read_npy(path: &Path, dtypes: &[&str], what: &str) -> Result<(Vec<usize>, Npy
         vals = vals.permuted(&fortran_to_c(&shape));
     }
     Ok((shape, vals))
+}
+
+/// A `.npy` file's values stored as `T`, each widened losslessly to `U`.
+fn widened<T: npyz::Deserialize, U: From<T>>(npy: npyz::NpyFile<&[u8]>) -> std::io::Result<Vec<U>> {
+    Ok(npy.into_vec::<T>()?.into_iter().map(U::from).collect())
 }
 
 /// Rejects a finite float that float32 cannot hold (it would become infinite).

@@ -203,7 +203,8 @@ fn example_configs_validate() {
     for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();
         if p.is_dir() {
-            continue; // configs/presets: checked by the config unit tests
+            // configs/presets: checked as config files by the unit tests of config.
+            continue;
         }
         let o = smtgen(&["config", "--config", p.to_str().unwrap()], None);
         assert!(o.status.success(), "{}: {}", p.display(), stderr(&o));

@@ -5,6 +5,7 @@
 //! statistics against a count from the model; the kernel override variable.
 
 mod common;
+use common::files::{gemm, gemm_args, write_operands};
 use common::{smtgen, stderr};
 use proptest::prelude::*;
 use smtgen::array::{gemm_functional, Gemm};
@@ -308,25 +309,13 @@ fn lane_statistics_equal_the_models_counts() {
 fn the_kernel_variable_forces_a_kernel_and_rejects_unknown_ones() {
     let dir = tempfile::tempdir().unwrap();
     let g = operands(37, 91, 45, Mix::Sparse(30), 11);
-    let (ap, wp) = (dir.path().join("a.npy"), dir.path().join("w.npy"));
-    smtgen::tensors::write_npy(&ap, &[g.m, g.k], &g.a).unwrap();
-    smtgen::tensors::write_npy(&wp, &[g.k, g.n], &g.w).unwrap();
+    let (ap, wp) = write_operands(dir.path(), (g.m, g.k, g.n), &g.a, &g.w);
     let cfg = Config::preset("sysmt4").unwrap();
     let want = gemm_functional(&cfg, &g);
     let run = |kernel: &str, out: &std::path::Path| {
         std::process::Command::new(env!("CARGO_BIN_EXE_smtgen"))
             .env(engine::KERNEL_ENV, kernel)
-            .args([
-                "gemm",
-                "--preset",
-                "sysmt4",
-                "--a",
-                ap.to_str().unwrap(),
-                "--w",
-                wp.to_str().unwrap(),
-                "--out",
-                out.to_str().unwrap(),
-            ])
+            .args(gemm_args(&ap, &wp, out, &["--preset", "sysmt4"]))
             .output()
             .unwrap()
     };
@@ -355,21 +344,11 @@ fn the_kernel_variable_forces_a_kernel_and_rejects_unknown_ones() {
     );
     assert!(!dir.path().join("c.npy").exists(), "an output was written");
     // The plain command (no variable) agrees too.
-    let o = smtgen(
-        &[
-            "gemm",
-            "--preset",
-            "sysmt4",
-            "--jobs",
-            "1",
-            "--a",
-            ap.to_str().unwrap(),
-            "--w",
-            wp.to_str().unwrap(),
-            "--out",
-            dir.path().join("d.npy").to_str().unwrap(),
-        ],
-        None,
+    let o = gemm(
+        &ap,
+        &wp,
+        &dir.path().join("d.npy"),
+        &["--preset", "sysmt4", "--jobs", "1"],
     );
     assert!(o.status.success(), "{}", stderr(&o));
 }

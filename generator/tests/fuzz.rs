@@ -8,6 +8,8 @@
 //! `SMTGEN_FUZZ_SECS` sets the time budget per target (default 4 s) and
 //! `SMTGEN_FUZZ_SEED` the seed.
 
+mod common;
+use common::files::npy_bytes as npy_file;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config as PtConfig, RngAlgorithm, TestRng, TestRunner};
@@ -113,16 +115,7 @@ fn npy_bytes() -> impl Strategy<Value = Vec<u8>> {
                 1 => format!("({},)", dims[0]),
                 _ => format!("({})", dims.join(", ")),
             };
-            let f = if fortran { "True" } else { "False" };
-            let mut h = format!("{{'descr': '{d}', 'fortran_order': {f}, 'shape': {shape}, }}");
-            while (10 + h.len() + 1) % 64 != 0 {
-                h.push(' ');
-            }
-            h.push('\n');
-            let mut b = b"\x93NUMPY\x01\x00".to_vec();
-            b.extend((h.len() as u16).to_le_bytes());
-            b.extend(h.as_bytes());
-            b.extend(data);
+            let mut b = npy_file(&d, fortran, &shape, &data);
             let at = usize::from(at) % b.len();
             match mutate {
                 0 => b.truncate(at),
@@ -166,14 +159,26 @@ fn check_tensor(path: &Path) {
     }
 }
 
-#[test]
-fn fuzz_npy_reader() {
+/// Fuzzes the tensor readers on bytes from `strategy` written to a scratch file
+/// `x.EXT`, then runs `more` on the same bytes.
+fn fuzz_file<S: Strategy<Value = Vec<u8>>>(
+    name: &str,
+    ext: &str,
+    strategy: S,
+    more: impl Fn(&[u8]),
+) {
     let d = scratch();
-    let p = d.path().join("x.npy");
-    fuzz("npy", npy_bytes(), |b| {
+    let p = d.path().join(format!("x.{ext}"));
+    fuzz(name, strategy, |b| {
         std::fs::write(&p, b).unwrap();
         check_tensor(&p);
+        more(b);
     });
+}
+
+#[test]
+fn fuzz_npy_reader() {
+    fuzz_file("npy", "npy", npy_bytes(), |_| {});
 }
 
 /// CSV-like bytes: digits, signs, separators and every kind of line break, with
@@ -189,11 +194,7 @@ fn csv_bytes() -> impl Strategy<Value = Vec<u8>> {
 
 #[test]
 fn fuzz_csv_readers() {
-    let d = scratch();
-    let p = d.path().join("x.csv");
-    fuzz("csv", csv_bytes(), |b| {
-        std::fs::write(&p, b).unwrap();
-        check_tensor(&p);
+    fuzz_file("csv", "csv", csv_bytes(), |b| {
         for lanes in [1, 2, 4] {
             if let Ok(ops) = smtgen::operands::parse_lane_csv_bytes(b, lanes, "fuzz") {
                 let rows = smtgen::operands::text_lines(b, "fuzz").unwrap().len();

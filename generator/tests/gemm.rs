@@ -4,7 +4,8 @@
 //! latency formula, and clear errors for bad inputs.
 
 mod common;
-use common::{smtgen, spec_gemm, stderr};
+use common::files::{gemm, write_operands};
+use common::{spec_gemm, stderr};
 use smtgen::array::gemm_cycles;
 use smtgen::config::{Config, ConfigBuilder, PRESETS};
 use smtgen::stimulus::Rng;
@@ -24,31 +25,21 @@ fn gemm_equals_the_spec_for_every_preset_and_prints_the_formula_cycles() {
             // 2:4-sparse designs take 2:4-sparse weights only.
             smtgen::sparse::prune_2_4(&mut w, k, n);
         }
-        let (ap, wp, cp) = (
-            dir.path().join("a.npy"),
-            dir.path().join("w.npy"),
-            dir.path().join("c.npy"),
-        );
-        write_npy(&ap, &[m, k], &a).unwrap();
-        write_npy(&wp, &[k, n], &w).unwrap();
-        let o = smtgen(
+        let (ap, wp) = write_operands(dir.path(), (m, k, n), &a, &w);
+        let cp = dir.path().join("c.npy");
+        let o = gemm(
+            &ap,
+            &wp,
+            &cp,
             &[
-                "gemm",
                 "--preset",
                 p.name,
                 "--rows",
                 "3",
                 "--cols",
                 "4",
-                "--a",
-                ap.to_str().unwrap(),
-                "--w",
-                wp.to_str().unwrap(),
-                "--out",
-                cp.to_str().unwrap(),
                 "--cycle-accurate",
             ],
-            None,
         );
         assert!(o.status.success(), "{}: {}", p.name, stderr(&o));
         let cfg = ConfigBuilder::new()
@@ -82,21 +73,11 @@ fn gemm_reads_csv_and_writes_int64_for_wide_accumulators() {
     );
     std::fs::write(&ap, "255,0,3\n1,2,3\n").unwrap();
     std::fs::write(&wp, "-128\n127\n5\n").unwrap();
-    let o = smtgen(
-        &[
-            "gemm",
-            "--preset",
-            "sysmt2",
-            "--set",
-            "pe.acc_width=40",
-            "--a",
-            ap.to_str().unwrap(),
-            "--w",
-            wp.to_str().unwrap(),
-            "--out",
-            cp.to_str().unwrap(),
-        ],
-        None,
+    let o = gemm(
+        &ap,
+        &wp,
+        &cp,
+        &["--preset", "sysmt2", "--set", "pe.acc_width=40"],
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let (_, c) = read_int_tensor(&cp, "<i8", "C").unwrap();
@@ -112,20 +93,7 @@ fn gemm_rejects_bad_shapes_dtypes_and_values() {
     write_npy(&p("w.npy"), &[4, 2], &[1i8; 8]).unwrap();
     write_npy(&p("f.npy"), &[3, 2], &[1.0f32; 6]).unwrap();
     write_npy(&p("a3.npy"), &[1, 2, 3], &[1u8; 6]).unwrap();
-    let run = |a: &str, w: &str| {
-        smtgen(
-            &[
-                "gemm",
-                "--a",
-                p(a).to_str().unwrap(),
-                "--w",
-                p(w).to_str().unwrap(),
-                "--out",
-                p("c.npy").to_str().unwrap(),
-            ],
-            None,
-        )
-    };
+    let run = |a: &str, w: &str| gemm(&p(a), &p(w), &p("c.npy"), &[]);
     let e = stderr(&run("a.npy", "w.npy"));
     assert!(e.contains("A is 2x3 and W is 4x2"), "{e}");
     let e = stderr(&run("a.npy", "f.npy"));
@@ -147,36 +115,20 @@ fn gemm_rejects_bad_shapes_dtypes_and_values() {
 #[test]
 fn two_four_designs_reject_dense_weights_and_prune_says_what_it_zeroed() {
     let dir = tempfile::tempdir().unwrap();
-    let (ap, wp, cp) = (
-        dir.path().join("a.npy"),
-        dir.path().join("w.npy"),
-        dir.path().join("c.npy"),
-    );
     // K = 8, N = 2; column 1's second group (k = 4..7) has three non-zero weights.
     let a: Vec<u8> = (0..3 * 8).map(|i| (i * 37 % 256) as u8).collect();
     let w: Vec<i8> = vec![
         1, 0, 0, 0, 2, 0, 0, 0, // k = 0..3
         0, 5, 0, -7, 0, 9, 0, 0, // k = 4..7
     ];
-    write_npy(&ap, &[3, 8], &a).unwrap();
-    write_npy(&wp, &[8, 2], &w).unwrap();
-    let args = |extra: &[&str]| {
-        let mut v = vec![
-            "gemm",
-            "--preset",
-            "sparq-stc-4b5opt",
-            "--a",
-            ap.to_str().unwrap(),
-            "--w",
-            wp.to_str().unwrap(),
-            "--out",
-            cp.to_str().unwrap(),
-        ];
+    let (ap, wp) = write_operands(dir.path(), (3, 8, 2), &a, &w);
+    let cp = dir.path().join("c.npy");
+    let run = |extra: &[&str]| {
+        let mut v = vec!["--preset", "sparq-stc-4b5opt"];
         v.extend_from_slice(extra);
-        v.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+        gemm(&ap, &wp, &cp, &v)
     };
-    let a1 = args(&[]);
-    let o = smtgen(&a1.iter().map(String::as_str).collect::<Vec<_>>(), None);
+    let o = run(&[]);
     let e = stderr(&o);
     assert!(!o.status.success() && !cp.exists(), "{e}");
     assert!(
@@ -187,8 +139,7 @@ fn two_four_designs_reject_dense_weights_and_prune_says_what_it_zeroed() {
         "{e}"
     );
     assert!(!e.contains("panicked"), "{e}");
-    let a2 = args(&["--prune", "2:4"]);
-    let o = smtgen(&a2.iter().map(String::as_str).collect::<Vec<_>>(), None);
+    let o = run(&["--prune", "2:4"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("zeroed 1 of 5 non-zero weights"), "{out}");
@@ -202,8 +153,7 @@ fn two_four_designs_reject_dense_weights_and_prune_says_what_it_zeroed() {
     let cfg = Config::preset("sparq-stc-4b5opt").unwrap();
     let (_, c) = read_int_tensor(&cp, "<i4", "C").unwrap();
     assert_eq!(c, spec_gemm(&cfg.pe, 3, 8, 2, &a, &pruned));
-    let a3 = args(&["--prune", "1:4"]);
-    let o = smtgen(&a3.iter().map(String::as_str).collect::<Vec<_>>(), None);
+    let o = run(&["--prune", "1:4"]);
     assert!(
         !o.status.success() && stderr(&o).contains("allowed 2:4"),
         "{}",

@@ -10,15 +10,19 @@ use smtgen::rtl::{generate_pe, Role};
 use smtgen::sim::{self, SimOptions};
 use smtgen::stimulus::{pe_stimulus, Depth};
 
+/// Every preset's configuration.
+fn presets() -> impl Iterator<Item = Config> {
+    PRESETS.iter().map(|p| Config::preset(p.name).unwrap())
+}
+
 #[test]
 fn every_preset_is_lint_clean_under_wall_without_waivers() {
     if !require("verilator") {
         return;
     }
-    for p in PRESETS {
-        let cfg = Config::preset(p.name).unwrap();
+    for cfg in presets() {
         let out = sim::lint(&generate_pe(&cfg).unwrap(), &format!("{}_pe", cfg.name)).unwrap();
-        assert!(out.trim().is_empty(), "{}: {out}", p.name);
+        assert!(out.trim().is_empty(), "{}: {out}", cfg.name);
     }
 }
 
@@ -27,8 +31,7 @@ fn proof_variants_and_references_are_lint_clean_too() {
     if !require("verilator") {
         return;
     }
-    for p in PRESETS {
-        let cfg = Config::preset(p.name).unwrap();
+    for cfg in presets() {
         let pe = generate_pe(&cfg).unwrap();
         let mut extra = smtgen::rtl::generate_reference(&cfg).unwrap();
         extra.extend(smtgen::rtl::generate_proof_variants(&cfg).unwrap());
@@ -58,8 +61,7 @@ fn proof_variants_and_references_are_lint_clean_too() {
 #[test]
 fn every_preset_matches_the_model_under_verilator_and_icarus() {
     let (v, i) = (require("verilator"), require("iverilog"));
-    for p in PRESETS {
-        let cfg = Config::preset(p.name).unwrap();
+    for cfg in presets() {
         let files = generate_pe(&cfg).unwrap();
         let stim = pe_stimulus(&cfg.pe, 11, Depth::Light, 4000);
         if v {
@@ -71,7 +73,7 @@ fn every_preset_matches_the_model_under_verilator_and_icarus() {
                 &SimOptions::default(),
             )
             .unwrap();
-            assert_eq!(r.mismatches, 0, "{}: {:?}", p.name, r.details);
+            assert_eq!(r.mismatches, 0, "{}: {:?}", cfg.name, r.details);
             assert_eq!(r.cycles, stim.cycles() as u64);
         }
         if i {
@@ -83,7 +85,7 @@ fn every_preset_matches_the_model_under_verilator_and_icarus() {
                 &SimOptions::default(),
             )
             .unwrap();
-            assert_eq!(r.mismatches, 0, "{}: {:?}", p.name, r.details);
+            assert_eq!(r.mismatches, 0, "{}: {:?}", cfg.name, r.details);
         }
     }
 }

@@ -4,40 +4,16 @@
 //! never panics; a failed or interrupted output leaves its directory untouched.
 
 mod common;
+use common::files::{fails_clearly, gemm, gemm_args, raw_npy, rejects, s, write_operands};
 use common::{require, smtgen, stderr};
 use std::path::Path;
 use std::process::Output;
 
-/// Asserts `o` failed cleanly: non-zero exit, no panic, and exactly one line on
-/// standard error that contains every one of `needles`.
-fn fails_clearly(o: &Output, needles: &[&str]) {
-    let e = stderr(o);
-    assert!(!o.status.success(), "expected failure, got success: {e}");
-    assert_ne!(o.status.code(), Some(101), "exit 101 (panic): {e}");
-    assert!(!e.contains("panicked"), "panicked: {e}");
-    let lines: Vec<&str> = e.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(lines.len(), 1, "expected one line, got: {e}");
-    for n in needles {
-        assert!(lines[0].contains(n), "`{n}` missing from: {}", lines[0]);
-    }
-}
-
-/// Writes a `.npy` file with a hand-made header (so shapes need not match data).
-fn raw_npy(path: &Path, descr: &str, shape: &str, data: &[u8]) {
-    let mut h = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
-    while (10 + h.len() + 1) % 64 != 0 {
-        h.push(' ');
-    }
-    h.push('\n');
-    let mut b = b"\x93NUMPY\x01\x00".to_vec();
-    b.extend((h.len() as u16).to_le_bytes());
-    b.extend(h.as_bytes());
-    b.extend(data);
-    std::fs::write(path, b).unwrap();
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
+/// Runs `smtgen eval --presets baseline`, then `args`.
+fn eval(args: &[&str]) -> Output {
+    let mut v = vec!["eval", "--presets", "baseline"];
+    v.extend_from_slice(args);
+    smtgen(&v, None)
 }
 
 /// Every file under `dir` with its bytes, sorted (to show a directory untouched).
@@ -67,107 +43,54 @@ fn case01_npy_shape_past_2_pow_64_is_rejected_not_wrapped() {
     raw_npy(&a, "|u1", "(4611686018427387904, 4)", &[]);
     raw_npy(&w, "|i1", "(4, 2)", &[0; 8]);
     let c = d.path().join("c.npy");
-    for args in [
-        vec!["gemm", "--a", s(&a), "--w", s(&w), "--out", s(&c)],
-        vec!["eval", "--presets", "baseline", "--a", s(&a), "--w", s(&w)],
-    ] {
+    for o in [gemm(&a, &w, &c, &[]), eval(&["--a", s(&a), "--w", s(&w)])] {
         fails_clearly(
-            &smtgen(&args, None),
+            &o,
             &["a.npy", "shape", "4611686018427387904, 4", "--max-elements"],
         );
     }
     assert!(!c.exists());
     // A shape whose product fits but whose data is short is rejected too.
     raw_npy(&a, "|u1", "(2, 4)", &[1, 2, 3]);
-    fails_clearly(
-        &smtgen(&["gemm", "--a", s(&a), "--w", s(&w), "--out", s(&c)], None),
-        &["a.npy", "data"],
-    );
+    fails_clearly(&gemm(&a, &w, &c, &[]), &["a.npy", "data"]);
     // A small shape over a file far larger than the ceiling allows is not read.
     raw_npy(&a, "|u1", "(2, 2)", &vec![0; 3 << 20]);
     fails_clearly(
-        &smtgen(
-            &[
-                "gemm",
-                "--a",
-                s(&a),
-                "--w",
-                s(&w),
-                "--out",
-                s(&c),
-                "--max-elements",
-                "4",
-            ],
-            None,
-        ),
+        &gemm(&a, &w, &c, &["--max-elements", "4"]),
         &["a.npy", "bytes", "--max-elements"],
     );
 }
 
 #[test]
 fn case02_empty_dimensions_are_rejected_the_same_way_everywhere() {
-    let o = smtgen(
-        &[
-            "eval",
-            "--presets",
-            "baseline",
-            "--synthetic",
-            "relu",
-            "--n",
-            "0",
-        ],
-        None,
-    );
+    let o = eval(&["--synthetic", "relu", "--n", "0"]);
     fails_clearly(&o, &["--m/--k/--n", "N=0", "at least 1"]);
     let d = tempfile::tempdir().unwrap();
-    let a = d.path().join("a.npy");
-    let w = d.path().join("w.npy");
-    smtgen::tensors::write_npy(&a, &[2, 3], &[1u8; 6]).unwrap();
-    smtgen::tensors::write_npy(&w, &[3, 0], &[] as &[i8]).unwrap();
+    let (a, w) = write_operands(d.path(), (2, 3, 0), &[1; 6], &[]);
     let c = d.path().join("c.npy");
     fails_clearly(
-        &smtgen(
-            &["eval", "--presets", "baseline", "--a", s(&a), "--w", s(&w)],
-            None,
-        ),
+        &eval(&["--a", s(&a), "--w", s(&w)]),
         &["--a/--w", "N=0", "at least 1"],
     );
-    fails_clearly(
-        &smtgen(&["gemm", "--a", s(&a), "--w", s(&w), "--out", s(&c)], None),
-        &["--a/--w", "N=0", "at least 1"],
-    );
+    fails_clearly(&gemm(&a, &w, &c, &[]), &["--a/--w", "N=0", "at least 1"]);
     // Convolution weights with no outputs.
     let x = d.path().join("x.npy");
     let k = d.path().join("k.npy");
     smtgen::tensors::write_npy(&x, &[1, 1, 2, 2], &[1u8; 4]).unwrap();
     smtgen::tensors::write_npy(&k, &[0, 1, 1, 1], &[] as &[i8]).unwrap();
     fails_clearly(
-        &smtgen(
-            &[
-                "eval",
-                "--presets",
-                "baseline",
-                "--input",
-                s(&x),
-                "--weights",
-                s(&k),
-            ],
-            None,
-        ),
+        &eval(&["--input", s(&x), "--weights", s(&k)]),
         &["--weights", "O=0", "at least 1"],
     );
 }
 
 #[test]
 fn case03_bench_cycles_beyond_the_ceiling_are_rejected_up_front() {
-    fails_clearly(
-        &smtgen(&["bench", "--cycles", "18446744073709551615"], None),
+    rejects(
+        &["bench", "--cycles", "18446744073709551615"],
         &["--cycles", "18446744073709551615", "--max-cycles"],
     );
-    fails_clearly(
-        &smtgen(&["bench", "--cycles", "0"], None),
-        &["--cycles", "0", "1.."],
-    );
+    rejects(&["bench", "--cycles", "0"], &["--cycles", "0", "1.."]);
 }
 
 #[test]
@@ -177,22 +100,7 @@ fn case04_padding_is_checked_arithmetic_against_the_ceiling() {
     let k = d.path().join("k.npy");
     smtgen::tensors::write_npy(&x, &[1, 1, 1, 1], &[3u8]).unwrap();
     smtgen::tensors::write_npy(&k, &[1, 1, 1, 1], &[2i8]).unwrap();
-    let run = |pad: &str| {
-        smtgen(
-            &[
-                "eval",
-                "--presets",
-                "baseline",
-                "--input",
-                s(&x),
-                "--weights",
-                s(&k),
-                "--padding",
-                pad,
-            ],
-            None,
-        )
-    };
+    let run = |pad: &str| eval(&["--input", s(&x), "--weights", s(&k), "--padding", pad]);
     fails_clearly(
         &run("9223372036854775807"),
         &["--input/--padding", "--max-elements"],
@@ -215,62 +123,35 @@ fn case05_work_and_memory_have_a_declared_ceiling() {
     let c = d.path().join("c.npy");
     raw_npy(&a, "|u1", "(100000, 0)", &[]);
     raw_npy(&w, "|i1", "(0, 100000)", &[]);
+    fails_clearly(&gemm(&a, &w, &c, &[]), &["--a/--w", "K=0"]);
+    write_operands(d.path(), (5000, 1, 5000), &[1; 5000], &[1; 5000]);
     fails_clearly(
-        &smtgen(&["gemm", "--a", s(&a), "--w", s(&w), "--out", s(&c)], None),
-        &["--a/--w", "K=0"],
-    );
-    smtgen::tensors::write_npy(&a, &[5000, 1], &[1u8; 5000]).unwrap();
-    smtgen::tensors::write_npy(&w, &[1, 5000], &[1i8; 5000]).unwrap();
-    fails_clearly(
-        &smtgen(&["gemm", "--a", s(&a), "--w", s(&w), "--out", s(&c)], None),
+        &gemm(&a, &w, &c, &[]),
         &["C (MxN)", "5000x5000", "at most 16777216", "--max-elements"],
     );
     // The flag raises the ceiling; a lower one is honoured as well.
-    let o = smtgen(
-        &[
-            "gemm",
-            "--a",
-            s(&a),
-            "--w",
-            s(&w),
-            "--out",
-            s(&c),
-            "--max-elements",
-            "30000000",
-        ],
-        None,
-    );
+    let o = gemm(&a, &w, &c, &["--max-elements", "30000000"]);
     assert!(o.status.success(), "{}", stderr(&o));
     // Endless inputs are read only up to the ceiling.
+    let zero = Path::new("/dev/zero");
     for args in [
         vec!["config", "--config", "/dev/zero"],
         vec!["model", "--input", "/dev/zero"],
-        vec![
-            "gemm",
-            "--a",
-            "/dev/zero",
-            "--w",
-            "/dev/zero",
-            "--out",
-            s(&c),
-        ],
+        gemm_args(zero, zero, &c, &[]),
         vec!["eval", "--synthetic", "relu", "--area", "/dev/zero"],
     ] {
-        fails_clearly(&smtgen(&args, None), &["/dev/zero", "size", "more than"]);
+        rejects(&args, &["/dev/zero", "size", "more than"]);
     }
-    fails_clearly(
-        &smtgen(&["sim", "--cycles", "1000000000000"], None),
+    rejects(
+        &["sim", "--cycles", "1000000000000"],
         &["--cycles", "1000000000000", "--max-cycles"],
     );
-    fails_clearly(
-        &smtgen(
-            &["eval", "--synthetic", "relu", "--m", "100000000000"],
-            None,
-        ),
+    rejects(
+        &["eval", "--synthetic", "relu", "--m", "100000000000"],
         &["--m/--k/--n", "100000000000x576", "--max-elements"],
     );
-    fails_clearly(
-        &smtgen(&["regress", "--max-k", "100000000"], None),
+    rejects(
+        &["regress", "--max-k", "100000000"],
         &["--max-k", "100000000", "--max-elements"],
     );
 }
@@ -283,10 +164,7 @@ fn case06_float64_beyond_float32_is_rejected_not_quantized_to_zero() {
     smtgen::tensors::write_npy(&a, &[1, 2], &[1e300f64, 1.0]).unwrap();
     smtgen::tensors::write_npy(&w, &[2, 1], &[1i8, 2]).unwrap();
     fails_clearly(
-        &smtgen(
-            &["eval", "--presets", "baseline", "--a", s(&a), "--w", s(&w)],
-            None,
-        ),
+        &eval(&["--a", s(&a), "--w", s(&w)]),
         &["a.npy", "flat index 0", "1e300", "float32"],
     );
 }
@@ -320,40 +198,31 @@ fn case07_empty_or_null_set_values_are_errors_not_defaults() {
     let d = tempfile::tempdir().unwrap();
     let f = d.path().join("c.yaml");
     std::fs::write(&f, "pe:\n  policy: sysmt\n  threads:\n").unwrap();
-    fails_clearly(
-        &smtgen(&["config", "--config", s(&f)], None),
-        &["pe.threads", "(empty)"],
-    );
+    rejects(&["config", "--config", s(&f)], &["pe.threads", "(empty)"]);
 }
 
 #[test]
 fn case08_design_points_flags_and_unused_flags_never_silently_lose() {
     // A design point's own override against a flag that would replace it.
-    fails_clearly(
-        &smtgen(
-            &[
-                "eval",
-                "--presets",
-                "sysmt2+array.rows=2",
-                "--synthetic",
-                "relu",
-            ],
-            None,
-        ),
+    rejects(
+        &[
+            "eval",
+            "--presets",
+            "sysmt2+array.rows=2",
+            "--synthetic",
+            "relu",
+        ],
         &["array.rows", "sysmt2+array.rows=2", "--rows 16"],
     );
     // prove applies --set to every design point (the second one rejects it).
-    fails_clearly(
-        &smtgen(
-            &[
-                "prove",
-                "--presets",
-                "sysmt2,baseline",
-                "--set",
-                "pe.rounding=truncate",
-            ],
-            None,
-        ),
+    rejects(
+        &[
+            "prove",
+            "--presets",
+            "sysmt2,baseline",
+            "--set",
+            "pe.rounding=truncate",
+        ],
         &["pe.rounding", "truncate", "baseline"],
     );
     // ... and proves every one of them (two cheap exact designs).
@@ -373,56 +242,47 @@ fn case08_design_points_flags_and_unused_flags_never_silently_lose() {
         assert!(out.contains("2 passed, 0 failed"), "{out}");
     }
     // lint --all takes the overrides and the size.
-    fails_clearly(
-        &smtgen(&["lint", "--all", "--set", "pe.bogus=1"], None),
+    rejects(
+        &["lint", "--all", "--set", "pe.bogus=1"],
         &["pe.bogus", "unknown key"],
     );
-    fails_clearly(
-        &smtgen(&["lint", "--all", "--rows", "999"], None),
+    rejects(
+        &["lint", "--all", "--rows", "999"],
         &["array.rows", "999", "1..128"],
     );
     // sim --waves into a missing directory, or with Icarus.
     let d = tempfile::tempdir().unwrap();
     let fst = d.path().join("missing").join("w.fst");
-    fails_clearly(
-        &smtgen(&["sim", "--waves", s(&fst)], None),
+    rejects(
+        &["sim", "--waves", s(&fst)],
         &["--waves", "missing", "existing directory"],
     );
-    fails_clearly(
-        &smtgen(
-            &[
-                "sim",
-                "--simulator",
-                "icarus",
-                "--waves",
-                s(&d.path().join("w.fst")),
-            ],
-            None,
-        ),
+    rejects(
+        &[
+            "sim",
+            "--simulator",
+            "icarus",
+            "--waves",
+            s(&d.path().join("w.fst")),
+        ],
         &["--waves", "verilator"],
     );
     // Flags a command does not use.
-    fails_clearly(
-        &smtgen(&["eval", "--synthetic", "relu", "--stride", "2"], None),
+    rejects(
+        &["eval", "--synthetic", "relu", "--stride", "2"],
         &["--stride", "2", "--input"],
     );
-    fails_clearly(
-        &smtgen(&["bench", "--sizes", "2x2"], None),
-        &["--sizes", "2x2", "--array"],
-    );
+    rejects(&["bench", "--sizes", "2x2"], &["--sizes", "2x2", "--array"]);
     // Every command takes PRESET+key=value the same way (bench --array too).
-    fails_clearly(
-        &smtgen(
-            &[
-                "bench",
-                "--array",
-                "--sizes",
-                "2x2",
-                "--presets",
-                "baseline+pe.bogus=1",
-            ],
-            None,
-        ),
+    rejects(
+        &[
+            "bench",
+            "--array",
+            "--sizes",
+            "2x2",
+            "--presets",
+            "baseline+pe.bogus=1",
+        ],
         &["pe.bogus", "unknown key"],
     );
     let o = smtgen(&["config", "--preset", "sysmt4+pe.window_logic=edge"], None);
@@ -449,34 +309,28 @@ fn case08_design_points_flags_and_unused_flags_never_silently_lose() {
     for f in ["sysmt2_array.f", "sysmt4_array.f"] {
         assert!(d.path().join(f).is_file(), "{f} missing");
     }
-    fails_clearly(
-        &smtgen(
-            &[
-                "gen",
-                "--presets",
-                "sysmt4,sysmt4+pe.rounding=truncate",
-                "--out",
-                s(d.path()),
-            ],
-            None,
-        ),
+    rejects(
+        &[
+            "gen",
+            "--presets",
+            "sysmt4,sysmt4+pe.rounding=truncate",
+            "--out",
+            s(d.path()),
+        ],
         &["sysmt4+pe.rounding=truncate", "both write", "+name="],
     );
-    fails_clearly(
-        &smtgen(
-            &[
-                "gemm",
-                "--preset",
-                "sysmt2,sysmt4",
-                "--a",
-                "a.npy",
-                "--w",
-                "w.npy",
-                "--out",
-                "c.npy",
-            ],
-            None,
-        ),
+    rejects(
+        &[
+            "gemm",
+            "--preset",
+            "sysmt2,sysmt4",
+            "--a",
+            "a.npy",
+            "--w",
+            "w.npy",
+            "--out",
+            "c.npy",
+        ],
         &["--preset", "sysmt2,sysmt4", "one design point"],
     );
 }
@@ -484,25 +338,10 @@ fn case08_design_points_flags_and_unused_flags_never_silently_lose() {
 #[test]
 fn case09_cycle_accurate_and_fast_paths_agree_on_empty_gemms() {
     let d = tempfile::tempdir().unwrap();
-    let a = d.path().join("a.npy");
-    let w = d.path().join("w.npy");
+    let (a, w) = write_operands(d.path(), (0, 3, 2), &[], &[1; 6]);
     let c = d.path().join("c.npy");
-    smtgen::tensors::write_npy(&a, &[0, 3], &[] as &[u8]).unwrap();
-    smtgen::tensors::write_npy(&w, &[3, 2], &[1i8; 6]).unwrap();
-    let plain = smtgen(&["gemm", "--a", s(&a), "--w", s(&w), "--out", s(&c)], None);
-    let exact = smtgen(
-        &[
-            "gemm",
-            "--a",
-            s(&a),
-            "--w",
-            s(&w),
-            "--out",
-            s(&c),
-            "--cycle-accurate",
-        ],
-        None,
-    );
+    let plain = gemm(&a, &w, &c, &[]);
+    let exact = gemm(&a, &w, &c, &["--cycle-accurate"]);
     fails_clearly(&plain, &["--a/--w", "M=0", "at least 1"]);
     assert_eq!(stderr(&plain), stderr(&exact));
     assert!(!stderr(&exact).contains("mismatch"));
@@ -515,8 +354,8 @@ fn case10_failed_and_concurrent_outputs_are_never_half_written() {
     std::fs::create_dir(d.path().join("sysmt2_fabric.v")).unwrap();
     std::fs::write(d.path().join("keep.txt"), "mine").unwrap();
     let before = snapshot(d.path());
-    fails_clearly(
-        &smtgen(&["gen", "--preset", "sysmt2", "--out", s(d.path())], None),
+    rejects(
+        &["gen", "--preset", "sysmt2", "--out", s(d.path())],
         &["--out", "sysmt2_fabric.v", "directory"],
     );
     assert_eq!(snapshot(d.path()), before);
@@ -524,45 +363,18 @@ fn case10_failed_and_concurrent_outputs_are_never_half_written() {
     let r = tempfile::tempdir().unwrap();
     std::fs::create_dir(r.path().join("report.svg")).unwrap();
     let before = snapshot(r.path());
-    let o = smtgen(
-        &[
-            "eval",
-            "--presets",
-            "baseline",
-            "--synthetic",
-            "relu",
-            "--m",
-            "8",
-            "--report",
-            s(r.path()),
-        ],
-        None,
-    );
+    let o = eval(&["--synthetic", "relu", "--m", "8", "--report", s(r.path())]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("report.svg"), "{}", stderr(&o));
     assert_eq!(snapshot(r.path()), before);
     let bad = r.path().join("missing").join("e.json");
-    let o = smtgen(
-        &[
-            "eval",
-            "--presets",
-            "baseline",
-            "--synthetic",
-            "relu",
-            "--json",
-            s(&bad),
-        ],
-        None,
-    );
+    let o = eval(&["--synthetic", "relu", "--json", s(&bad)]);
     fails_clearly(&o, &["--json", "existing directory"]);
     assert!(o.stdout.is_empty(), "work was done before the path check");
     let file = r.path().join("f");
     std::fs::write(&file, "x").unwrap();
-    fails_clearly(
-        &smtgen(
-            &["compare", "--presets", "baseline", "--out", s(&file)],
-            None,
-        ),
+    rejects(
+        &["compare", "--presets", "baseline", "--out", s(&file)],
         &["--out", "is a file"],
     );
     // Two concurrent runs into one directory, same file names, different configs:
@@ -607,8 +419,8 @@ fn case11_links_in_out_and_inputs_as_outputs_are_refused() {
     let victim = d.path().join("victim.txt");
     std::fs::write(&victim, "precious").unwrap();
     std::os::unix::fs::symlink(&victim, out.join("sysmt2_cond.v")).unwrap();
-    fails_clearly(
-        &smtgen(&["gen", "--preset", "sysmt2", "--out", s(&out)], None),
+    rejects(
+        &["gen", "--preset", "sysmt2", "--out", s(&out)],
         &["sysmt2_cond.v", "symbolic link"],
     );
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
@@ -617,7 +429,7 @@ fn case11_links_in_out_and_inputs_as_outputs_are_refused() {
     std::fs::write(&a, "1,2\n3,4\n").unwrap();
     std::fs::write(&w, "1,2\n3,4\n").unwrap();
     fails_clearly(
-        &smtgen(&["gemm", "--a", s(&a), "--w", s(&w), "--out", s(&a)], None),
+        &gemm(&a, &w, &a, &[]),
         &["--out", "a.csv", "other than the input"],
     );
     assert_eq!(std::fs::read_to_string(&a).unwrap(), "1,2\n3,4\n");
@@ -631,10 +443,7 @@ fn case11_links_in_out_and_inputs_as_outputs_are_refused() {
         let f = fifo.clone();
         std::thread::spawn(move || std::fs::read_to_string(f).unwrap())
     };
-    let o = smtgen(
-        &["gemm", "--a", s(&a), "--w", s(&w), "--out", s(&fifo)],
-        None,
-    );
+    let o = gemm(&a, &w, &fifo, &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(reader.join().unwrap(), "7,10\n15,22\n");
     use std::os::unix::fs::FileTypeExt;
@@ -644,13 +453,7 @@ fn case11_links_in_out_and_inputs_as_outputs_are_refused() {
         .is_fifo());
     let link = d.path().join("c.csv");
     std::os::unix::fs::symlink(&victim, &link).unwrap();
-    fails_clearly(
-        &smtgen(
-            &["gemm", "--a", s(&a), "--w", s(&w), "--out", s(&link)],
-            None,
-        ),
-        &["--out", "symbolic link"],
-    );
+    fails_clearly(&gemm(&a, &w, &link, &[]), &["--out", "symbolic link"]);
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
 }
 
@@ -702,8 +505,8 @@ fn case13_messages_say_what_is_wrong_where() {
     let d = tempfile::tempdir().unwrap();
     let f = d.path().join("c.yaml");
     std::fs::write(&f, "pe:\n  policy: sysmt\n  threads: \"2\"\n").unwrap();
-    fails_clearly(
-        &smtgen(&["config", "--config", s(&f)], None),
+    rejects(
+        &["config", "--config", s(&f)],
         &["pe.threads", "\"2\"", "an integer"],
     );
     std::fs::write(
@@ -711,8 +514,8 @@ fn case13_messages_say_what_is_wrong_where() {
         "pe:\n  policy: sysmt\n  threads: 2\n  rounding: truncate\n  threads: 4\n",
     )
     .unwrap();
-    fails_clearly(
-        &smtgen(&["config", "--config", s(&f)], None),
+    rejects(
+        &["config", "--config", s(&f)],
         &["c.yaml", "line 5", "duplicate key `threads`", "line 3"],
     );
     // A CR-only line break is a line break.
@@ -721,7 +524,7 @@ fn case13_messages_say_what_is_wrong_where() {
     let c = d.path().join("c.csv");
     std::fs::write(&a, "1,2\r3,4\r").unwrap();
     std::fs::write(&w, "1,0\r0,1").unwrap();
-    let o = smtgen(&["gemm", "--a", s(&a), "--w", s(&w), "--out", s(&c)], None);
+    let o = gemm(&a, &w, &c, &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(std::fs::read_to_string(&c).unwrap(), "1,2\n3,4\n");
     let o = smtgen(
@@ -732,14 +535,11 @@ fn case13_messages_say_what_is_wrong_where() {
     assert_eq!(String::from_utf8_lossy(&o.stdout), "p0,acc\n4,4\n5,9\n");
     // A non-UTF-8 CSV names its line.
     std::fs::write(&a, b"1,2\n3,\xff\n").unwrap();
-    fails_clearly(
-        &smtgen(&["gemm", "--a", s(&a), "--w", s(&w), "--out", s(&c)], None),
-        &["a.csv", "line 2", "UTF-8"],
-    );
+    fails_clearly(&gemm(&a, &w, &c, &[]), &["a.csv", "line 2", "UTF-8"]);
     let f2 = d.path().join("ops.csv");
     std::fs::write(&f2, b"1,2\n\xfe,1\n").unwrap();
-    fails_clearly(
-        &smtgen(&["model", "--preset", "baseline", "--input", s(&f2)], None),
+    rejects(
+        &["model", "--preset", "baseline", "--input", s(&f2)],
         &["ops.csv", "line 2", "UTF-8"],
     );
 }

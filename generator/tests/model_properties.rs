@@ -5,7 +5,7 @@
 
 use proptest::prelude::*;
 use smtgen::config::{Config, PeConfig, Policy, Rounding, WindowSet, ZeroTest, PRESETS};
-use smtgen::model::{wrap, PeModel};
+use smtgen::model::{wrap, Cycle, PeModel};
 use smtgen::numerics::{nib4, win_error_bound};
 
 mod common;
@@ -45,6 +45,20 @@ fn two_of_four(cfg: &PeConfig, wgts: &[i8]) -> bool {
     !cfg.stc || wgts.iter().filter(|&&w| w != 0).count() <= 2
 }
 
+/// Every design of [`presets`] that `wgts` are defined for (see [`two_of_four`]),
+/// with its lane count and the model's products on the first lanes.
+fn defined_runs(acts: &[u8], wgts: &[i8]) -> Vec<(PeConfig, usize, Cycle)> {
+    presets()
+        .into_iter()
+        .filter(|cfg| two_of_four(cfg, wgts))
+        .map(|cfg| {
+            let t = cfg.lanes();
+            let c = PeModel::new(&cfg).products(&acts[..t], &wgts[..t]);
+            (cfg, t, c)
+        })
+        .collect()
+}
+
 /// Lanes with a zero fraction near one half, so every active count appears.
 fn lanes() -> impl Strategy<Value = (Vec<u8>, Vec<i8>)> {
     let a = prop_oneof![Just(0u8), Just(255u8), any::<u8>(), any::<u8>()];
@@ -75,12 +89,7 @@ proptest! {
 
     #[test]
     fn exact_when_the_lanes_fit_and_idle_lanes_add_nothing((acts, wgts) in lanes()) {
-        for cfg in presets() {
-            let t = cfg.lanes();
-            if !two_of_four(&cfg, &wgts) {
-                continue;
-            }
-            let c = PeModel::new(&cfg).products(&acts[..t], &wgts[..t]);
+        for (cfg, t, c) in defined_runs(&acts, &wgts) {
             let on: Vec<bool> = (0..t).map(|i| active(&cfg, acts[i], wgts[i])).collect();
             let n_on = on.iter().filter(|&&x| x).count();
             for i in 0..t {
@@ -100,13 +109,8 @@ proptest! {
 
     #[test]
     fn error_never_exceeds_the_reduction_bound((acts, wgts) in lanes()) {
-        for cfg in presets() {
-            let t = cfg.lanes();
-            if !two_of_four(&cfg, &wgts) {
-                continue;
-            }
+        for (cfg, t, c) in defined_runs(&acts, &wgts) {
             let rnd = cfg.rounding.unwrap_or(Rounding::NearestEven);
-            let c = PeModel::new(&cfg).products(&acts[..t], &wgts[..t]);
             // The loosest window any mode of this PE uses, and nib4's bound.
             let sets: &[WindowSet] = match cfg.window {
                 None => &[],

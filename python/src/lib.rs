@@ -67,23 +67,23 @@ fn numpy_array<'py>(
     Ok(arr.clone())
 }
 
-/// Activations: numpy uint8 of rank `ndim`. A signed integer array with a negative
-/// value is a `ValueError` naming the value; any other dtype a `TypeError`.
-fn activations(
-    x: &Bound<'_, PyAny>,
-    name: &str,
-    ndim: usize,
-    what: &str,
-) -> PyResult<(Vec<usize>, Vec<u8>)> {
-    let arr = numpy_array(x, name, ndim, what)?;
-    let py = x.py();
-    let dt = arr.dtype();
-    if !dt.is_equiv_to(&dtype::<u8>(py)) {
+/// An operand's element type: what an array of any other dtype is told.
+trait Operand: numpy::Element + Copy {
+    /// The error for the array `x` (argument `name`), whose dtype is not this one.
+    fn wrong_dtype(x: &Bound<'_, PyAny>, name: &str) -> PyResult<PyErr>;
+}
+
+/// Activations: uint8. A signed integer array with a negative value is a
+/// `ValueError` naming the value; any other dtype a `TypeError`.
+impl Operand for u8 {
+    fn wrong_dtype(x: &Bound<'_, PyAny>, name: &str) -> PyResult<PyErr> {
+        let arr = x.downcast::<PyUntypedArray>()?;
+        let dt = arr.dtype();
         if dt.kind() == b'i' && arr.len() > 0 {
             let min: i64 = x.call_method0("min")?.extract()?;
             if min < 0 {
                 let at: usize = x.call_method0("argmin")?.extract()?;
-                return Err(PyValueError::new_err(format!(
+                return Ok(PyValueError::new_err(format!(
                     "{name} holds a negative activation {min} at flat index {at}: activations are unsigned 8-bit (0..255, post-ReLU)"
                 )));
             }
@@ -93,32 +93,36 @@ fn activations(
         } else {
             ""
         };
-        return Err(PyTypeError::new_err(format!(
+        Ok(PyTypeError::new_err(format!(
             "{name} must have dtype uint8 (unsigned 8-bit activations 0..255), got {}{hint}",
             dt.str()?
-        )));
+        )))
     }
-    let ro: PyReadonlyArrayDyn<'_, u8> = x.extract()?;
-    let v = ro.as_array();
-    Ok((v.shape().to_vec(), v.iter().copied().collect()))
 }
 
-/// Weights: numpy int8 of rank `ndim`; any other dtype is a `TypeError`.
-fn weights(
+/// Weights: int8; any other dtype is a `TypeError`.
+impl Operand for i8 {
+    fn wrong_dtype(x: &Bound<'_, PyAny>, name: &str) -> PyResult<PyErr> {
+        Ok(PyTypeError::new_err(format!(
+            "{name} must have dtype int8 (signed 8-bit weights -128..127), got {}",
+            x.downcast::<PyUntypedArray>()?.dtype().str()?
+        )))
+    }
+}
+
+/// An operand: a numpy array of rank `ndim` with element type `T` (see [`Operand`]
+/// for any other dtype); its shape and its values in C order.
+fn operand<T: Operand>(
     x: &Bound<'_, PyAny>,
     name: &str,
     ndim: usize,
     what: &str,
-) -> PyResult<(Vec<usize>, Vec<i8>)> {
+) -> PyResult<(Vec<usize>, Vec<T>)> {
     let arr = numpy_array(x, name, ndim, what)?;
-    let dt = arr.dtype();
-    if !dt.is_equiv_to(&dtype::<i8>(x.py())) {
-        return Err(PyTypeError::new_err(format!(
-            "{name} must have dtype int8 (signed 8-bit weights -128..127), got {}",
-            dt.str()?
-        )));
+    if !arr.dtype().is_equiv_to(&dtype::<T>(x.py())) {
+        return Err(T::wrong_dtype(x, name)?);
     }
-    let ro: PyReadonlyArrayDyn<'_, i8> = x.extract()?;
+    let ro: PyReadonlyArrayDyn<'_, T> = x.extract()?;
     let v = ro.as_array();
     Ok((v.shape().to_vec(), v.iter().copied().collect()))
 }
@@ -184,8 +188,8 @@ fn jobs_arg(jobs: i64) -> PyResult<usize> {
 
 /// Two 2-D operands as a GEMM problem, with the CLI's shape check.
 fn gemm_problem(a: &Bound<'_, PyAny>, w: &Bound<'_, PyAny>) -> PyResult<Gemm> {
-    let (ashape, a) = activations(a, "a", 2, "M x K activations")?;
-    let (wshape, w) = weights(w, "w", 2, "K x N weights")?;
+    let (ashape, a) = operand::<u8>(a, "a", 2, "M x K activations")?;
+    let (wshape, w) = operand::<i8>(w, "w", 2, "K x N weights")?;
     if ashape[1] != wshape[0] {
         return Err(PyValueError::new_err(format!(
             "a is {}x{} and w is {}x{}: a's columns must equal w's rows (K)",
@@ -201,15 +205,28 @@ fn gemm_problem(a: &Bound<'_, PyAny>, w: &Bound<'_, PyAny>) -> PyResult<Gemm> {
     })
 }
 
-/// A result as numpy: int32 when the accumulator is at most 32 bits wide (every
-/// value fits), else int64, with the given shape.
+/// Two 2-D operands and a design, checked together: the GEMM problem (see
+/// [`gemm_problem`]), the design point, and W's 2:4 sparsity where the design needs it.
+fn gemm_under(
+    a: &Bound<'_, PyAny>,
+    w: &Bound<'_, PyAny>,
+    design: &Bound<'_, PyAny>,
+) -> PyResult<(Gemm, Config)> {
+    let g = gemm_problem(a, w)?;
+    let cfg = self::design(design, &[])?;
+    two_four(&cfg, &g, "w")?;
+    Ok((g, cfg))
+}
+
+/// A result as numpy: int32 when the design's accumulator is at most 32 bits wide
+/// (every value fits), else int64, with the given shape.
 fn result<'py>(
     py: Python<'py>,
     c: Vec<i64>,
     shape: &[usize],
-    wide: bool,
+    cfg: &Config,
 ) -> PyResult<Bound<'py, PyAny>> {
-    if wide {
+    if cfg.pe.acc_width > 32 {
         Ok(PyArray1::from_vec(py, c).reshape(shape)?.into_any())
     } else {
         let c32: Vec<i32> = c.into_iter().map(|v| v as i32).collect();
@@ -230,12 +247,10 @@ fn gemm<'py>(
     design: &Bound<'py, PyAny>,
     jobs: i64,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let g = gemm_problem(a, w)?;
-    let cfg = self::design(design, &[])?;
+    let (g, cfg) = gemm_under(a, w, design)?;
     let jobs = jobs_arg(jobs)?;
-    two_four(&cfg, &g, "w")?;
     let c = py.allow_threads(|| run(&cfg, &g, jobs));
-    result(py, c, &[g.m, g.n], cfg.pe.acc_width > 32)
+    result(py, c, &[g.m, g.n], &cfg)
 }
 
 /// The golden model's GEMM (`gemm_functional`, one PE model per output; about a
@@ -247,11 +262,9 @@ fn gemm_reference<'py>(
     w: &Bound<'py, PyAny>,
     design: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let g = gemm_problem(a, w)?;
-    let cfg = self::design(design, &[])?;
-    two_four(&cfg, &g, "w")?;
+    let (g, cfg) = gemm_under(a, w, design)?;
     let c = py.allow_threads(|| smtgen::array::gemm_functional(&cfg, &g));
-    result(py, c, &[g.m, g.n], cfg.pe.acc_width > 32)
+    result(py, c, &[g.m, g.n], &cfg)
 }
 
 fn conv_arg(v: i64, name: &str, min: i64) -> PyResult<usize> {
@@ -277,8 +290,8 @@ fn conv2d<'py>(
     padding: i64,
     jobs: i64,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let (xs, xv) = activations(x, "x", 4, "N x C x H x W activations")?;
-    let (ws, wv) = weights(w, "w", 4, "O x C x KH x KW weights")?;
+    let (xs, xv) = operand::<u8>(x, "x", 4, "N x C x H x W activations")?;
+    let (ws, wv) = operand::<i8>(w, "w", 4, "O x C x KH x KW weights")?;
     let stride = conv_arg(stride, "stride", 1)?;
     let pad = conv_arg(padding, "padding", 0)?;
     let jobs = jobs_arg(jobs)?;
@@ -322,7 +335,7 @@ fn conv2d<'py>(
         }
         out
     });
-    result(py, out, &[s.n, s.o, oh, ow], cfg.pe.acc_width > 32)
+    result(py, out, &[s.n, s.o, oh, ow], &cfg)
 }
 
 /// `C = A·W` under a design with the design's statistics against the exact integer
@@ -335,9 +348,7 @@ fn gemm_stats<'py>(
     w: &Bound<'py, PyAny>,
     design: &Bound<'py, PyAny>,
 ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyDict>)> {
-    let g = gemm_problem(a, w)?;
-    let cfg = self::design(design, &[])?;
-    two_four(&cfg, &g, "w")?;
+    let (g, cfg) = gemm_under(a, w, design)?;
     let (ev, c) = py.allow_threads(|| {
         let exact = exact_gemm(&g);
         evaluate_design(&cfg, &g, &exact, &|| {})
@@ -364,7 +375,7 @@ fn gemm_stats<'py>(
     d.set_item("mean_abs_error", ev.mean_abs_error)?;
     d.set_item("rel_l2_error", ev.rel_l2_error)?;
     d.set_item("sqnr_db", ev.sqnr_db)?;
-    Ok((result(py, c, &[g.m, g.n], cfg.pe.acc_width > 32)?, d))
+    Ok((result(py, c, &[g.m, g.n], &cfg)?, d))
 }
 
 /// Cycles of an M×K·K×N GEMM on a `rows`×`cols` array of the design (the published

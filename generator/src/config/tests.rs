@@ -48,49 +48,69 @@ fn presets_are_the_files_under_configs_presets() {
 
 #[test]
 fn bad_configs_name_field_value_and_allowed() {
-    let e = err("pe: {policy: sysmt, threads: 3}");
-    assert!(e.contains("pe.threads = 3") && e.contains("2, 4"), "{e}");
-    let e = err("pe: {policy: sysmt, threads: 1}");
-    assert!(e.contains("pe.threads = 1") && e.contains("sysmt"), "{e}");
-    let e = err("pe: {policy: sparq, window: 5b}");
-    assert!(e.contains("pe.window = 5b") && e.contains("4b5opt"), "{e}");
-    let e = err("pe: {policy: baseline, acc_width: 8}");
-    assert!(
-        e.contains("pe.acc_width = 8") && e.contains("16..64"),
-        "{e}"
-    );
-    let e = err("pe: {policy: baseline, colour: red}");
-    assert!(e.contains("pe.colour") && e.contains("unknown"), "{e}");
-    let e = err("pe: {policy: baseline}\nfoo: 1");
-    assert!(e.contains("foo") && e.contains("unknown"), "{e}");
-    let e = err("pe: {policy: sparq, window: 6b3opt}");
-    assert!(e.contains("pe.window = 6b3opt"), "{e}");
-    let e = err("pe: {policy: baseline}\narray: {rows: 0}");
-    assert!(e.contains("array.rows = 0") && e.contains("1..128"), "{e}");
-    let e = err("pe: {policy: warp}");
-    assert!(e.contains("pe.policy = warp") && e.contains("sysmt"), "{e}");
-    let e = err("pe: {policy: ideal, rounding: truncate}");
-    assert!(e.contains("pe.rounding = truncate"), "{e}");
-    let e = err("pe: {policy: sparq, window: 3b6opt, window_logic: edge}");
-    assert!(
-        e.contains("pe.window_logic = edge") && e.contains("4-bit window"),
-        "{e}"
-    );
-    // 2:4 mode: the edge applies with a 4-bit window only, as without it.
-    let e = err("pe: {policy: sparq, stc: true, window: 3b6opt, window_logic: edge}");
-    assert!(
-        e.contains("pe.window_logic = edge") && e.contains("4-bit window"),
-        "{e}"
-    );
-    let e = err("pe: {policy: sparq, stc: true, window: 2b7opt, window_logic: edge}");
-    assert!(e.contains("pe.window_logic = edge"), "{e}");
-    let e = err("pe: {policy: sysmt, pipeline: 2}");
-    assert!(e.contains("pe.pipeline = 2") && e.contains("0, 1"), "{e}");
-    let e = err("pe: {policy: sysmt, window_logic: west}");
-    assert!(
-        e.contains("pe.window_logic = west") && e.contains("in_pe, edge"),
-        "{e}"
-    );
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "pe: {policy: sysmt, threads: 3}",
+            &["pe.threads = 3", "2, 4"],
+        ),
+        (
+            "pe: {policy: sysmt, threads: 1}",
+            &["pe.threads = 1", "sysmt"],
+        ),
+        (
+            "pe: {policy: sparq, window: 5b}",
+            &["pe.window = 5b", "4b5opt"],
+        ),
+        (
+            "pe: {policy: baseline, acc_width: 8}",
+            &["pe.acc_width = 8", "16..64"],
+        ),
+        (
+            "pe: {policy: baseline, colour: red}",
+            &["pe.colour", "unknown"],
+        ),
+        ("pe: {policy: baseline}\nfoo: 1", &["foo", "unknown"]),
+        (
+            "pe: {policy: sparq, window: 6b3opt}",
+            &["pe.window = 6b3opt"],
+        ),
+        (
+            "pe: {policy: baseline}\narray: {rows: 0}",
+            &["array.rows = 0", "1..128"],
+        ),
+        ("pe: {policy: warp}", &["pe.policy = warp", "sysmt"]),
+        (
+            "pe: {policy: ideal, rounding: truncate}",
+            &["pe.rounding = truncate"],
+        ),
+        (
+            "pe: {policy: sparq, window: 3b6opt, window_logic: edge}",
+            &["pe.window_logic = edge", "4-bit window"],
+        ),
+        // 2:4 mode: the edge applies with a 4-bit window only, as without it.
+        (
+            "pe: {policy: sparq, stc: true, window: 3b6opt, window_logic: edge}",
+            &["pe.window_logic = edge", "4-bit window"],
+        ),
+        (
+            "pe: {policy: sparq, stc: true, window: 2b7opt, window_logic: edge}",
+            &["pe.window_logic = edge"],
+        ),
+        (
+            "pe: {policy: sysmt, pipeline: 2}",
+            &["pe.pipeline = 2", "0, 1"],
+        ),
+        (
+            "pe: {policy: sysmt, window_logic: west}",
+            &["pe.window_logic = west", "in_pe, edge"],
+        ),
+    ];
+    for (yaml, needles) in cases {
+        let e = err(yaml);
+        for n in *needles {
+            assert!(e.contains(n), "{yaml:?}: `{n}` not in: {e}");
+        }
+    }
 }
 
 #[test]

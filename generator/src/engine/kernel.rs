@@ -478,6 +478,24 @@ mod tests {
         c
     }
 
+    /// `kernel` on A (`m`×`k`) packed into its row panels and W packed for it.
+    fn packed_gemm(
+        kernel: Kernel,
+        a: &[u8],
+        w: &[i8],
+        (m, k, n): (usize, usize, usize),
+    ) -> Vec<i64> {
+        let p = PackedW::new(kernel, w, k, n);
+        let mr = kernel.mr();
+        let mut ap = vec![0u8; m.div_ceil(mr) * mr * p.kp()];
+        for i in 0..m {
+            ap[i * p.kp()..i * p.kp() + k].copy_from_slice(&a[i * k..(i + 1) * k]);
+        }
+        let mut got = vec![0i64; m * n];
+        p.gemm_rows(&ap, m, &mut got);
+        got
+    }
+
     #[test]
     fn every_kernel_is_exact_on_random_and_extreme_operands() {
         let seed = 0x6e6e;
@@ -499,14 +517,7 @@ mod tests {
                     .collect();
                 let want = naive(&a, &w, m, k, n);
                 for kernel in Kernel::available_all() {
-                    let p = PackedW::new(kernel, &w, k, n);
-                    let mr = kernel.mr();
-                    let mut ap = vec![0u8; m.div_ceil(mr) * mr * p.kp()];
-                    for i in 0..m {
-                        ap[i * p.kp()..i * p.kp() + k].copy_from_slice(&a[i * k..(i + 1) * k]);
-                    }
-                    let mut got = vec![0i64; m * n];
-                    p.gemm_rows(&ap, m, &mut got);
+                    let got = packed_gemm(kernel, &a, &w, (m, k, n));
                     assert_eq!(got, want, "{kernel} {m}x{k}x{n} extreme={extreme}");
                 }
             }
@@ -522,14 +533,7 @@ mod tests {
         let w = vec![-128i8; k * n];
         let want = -(255 * 128) * k as i64;
         for kernel in Kernel::available_all() {
-            let p = PackedW::new(kernel, &w, k, n);
-            let mr = kernel.mr();
-            let mut ap = vec![0u8; m.div_ceil(mr) * mr * p.kp()];
-            for i in 0..m {
-                ap[i * p.kp()..i * p.kp() + k].copy_from_slice(&a[i * k..(i + 1) * k]);
-            }
-            let mut got = vec![0i64; m * n];
-            p.gemm_rows(&ap, m, &mut got);
+            let got = packed_gemm(kernel, &a, &w, (m, k, n));
             assert!(
                 got.iter().all(|&x| x == want),
                 "{kernel}: {got:?} want {want}"

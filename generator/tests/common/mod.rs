@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod files;
+
 use std::process::{Command, Output};
 
 /// Runs the `smtgen` binary with `args` and optional standard input.

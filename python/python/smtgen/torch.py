@@ -104,6 +104,17 @@ def _inputs(batch):
     return batch
 
 
+def _run_batches(model: nn.Module, loader: Iterable, batches: int, bar: Progress) -> None:
+    """Runs ``model`` without gradients on the first ``batches`` batches of ``loader``
+    (inputs as :func:`_inputs` takes them), ticking ``bar`` once a batch."""
+    with torch.no_grad():
+        for i, batch in enumerate(loader):
+            if i >= batches:
+                break
+            model(_inputs(batch))
+            bar.update()
+
+
 def _check_design(design: Design) -> Design:
     """Validates a design up front (``ValueError``/``TypeError`` from smtgen)."""
     if design is None or design in ("exact", "float"):
@@ -273,6 +284,15 @@ def quant_layers(model: nn.Module) -> List[QuantLayer]:
     return [m for m in model.modules() if isinstance(m, QuantLayer)]
 
 
+def _simulated_layers(model: nn.Module) -> List[QuantLayer]:
+    """The model's simulated layers; a model without one is rejected (call
+    :func:`quantize` first)."""
+    layers = quant_layers(model)
+    if not layers:
+        raise ValueError("model has no simulated layer: call smtgen.torch.quantize(model, loader) first")
+    return layers
+
+
 @dataclass
 class QuantizeReport:
     """What :func:`quantize` did: the layers it swapped, and every Conv2d/Linear that
@@ -380,12 +400,7 @@ def quantize(
     model.train()
     bar = Progress(batches, "calibrate", progress)
     try:
-        with torch.no_grad():
-            for i, batch in enumerate(calib_loader):
-                if i >= batches:
-                    break
-                model(_inputs(batch))
-                bar.update()
+        _run_batches(model, calib_loader, batches, bar)
         for q in layers:
             q.freeze()
     except BaseException:
@@ -433,9 +448,7 @@ def simulate(model: nn.Module, design: Union[Design, Mapping[str, Design]], defa
     A design is ``"exact"`` (the int8 baseline, computed exactly), ``"float"``
     (the layer's float path), a preset name, a ``"PRESET+key=value"`` string or a
     dict with a ``"preset"`` key (a mapping without one names layers). Every design is validated before anything changes. Returns the model."""
-    layers = quant_layers(model)
-    if not layers:
-        raise ValueError("model has no simulated layer: call smtgen.torch.quantize(model, loader) first")
+    layers = _simulated_layers(model)
     by_name = {q.name: q for q in layers}
     if isinstance(design, Mapping) and "preset" not in design:
         unknown = [k for k in design if k not in by_name]
@@ -463,12 +476,7 @@ def recalibrate_bn(model: nn.Module, loader: Iterable, batches: int = 17, progre
     model.train()
     bar = Progress(batches, "recalibrate BN", progress)
     try:
-        with torch.no_grad():
-            for i, batch in enumerate(loader):
-                if i >= batches:
-                    break
-                model(_inputs(batch))
-                bar.update()
+        _run_batches(model, loader, batches, bar)
     finally:
         bar.close()
         model.eval()
@@ -481,21 +489,14 @@ def layer_stats(model: nn.Module, loader: Iterable, batches: int = 1, progress: 
     share of PE cycles (groups) where two or more lanes are active (lanes collide),
     the share of active products computed at reduced precision, and the SQNR (dB) of
     the layer's output against the exact int8 layer on the same input."""
-    layers = quant_layers(model)
-    if not layers:
-        raise ValueError("model has no simulated layer: call smtgen.torch.quantize(model, loader) first")
+    layers = _simulated_layers(model)
     was = model.training
     model.eval()
     for q in layers:
         q.collect, q.stats = True, {}
     bar = Progress(batches, "layer stats", progress)
     try:
-        with torch.no_grad():
-            for i, batch in enumerate(loader):
-                if i >= batches:
-                    break
-                model(_inputs(batch))
-                bar.update()
+        _run_batches(model, loader, batches, bar)
     finally:
         bar.close()
         for q in layers:
