@@ -82,13 +82,7 @@ pub fn array_throughput(
         jobs,
         ..Default::default()
     };
-    crate::sim::simulate(
-        cfg,
-        &files,
-        crate::sim::Simulator::Verilator,
-        crate::sim::Bench::Array(&run, 0xBE7C),
-        &opts,
-    )
+    crate::sim::Simulator::Verilator.array(cfg, &files, &run, 0xBE7C, &opts)
 }
 
 /// Evaluation throughput per preset: MACs per second of `eval` on a synthetic

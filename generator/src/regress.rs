@@ -130,26 +130,14 @@ pub fn pe_line(
     line.cols.push(lint);
     if tools.verilator {
         let stim = pe_stimulus(&cfg.pe, seed, Depth::Full, cycles);
-        let r = sim::simulate(
-            &cfg,
-            &files,
-            sim::Simulator::Verilator,
-            sim::Bench::Pe(&stim),
-            &tools.sim_options(),
-        );
+        let r = sim::Simulator::Verilator.pe(&cfg, &files, &stim, &tools.sim_options());
         sim_cols(r, &mut line, false);
     } else {
         skip_cols(&mut line, 2);
     }
     if tools.icarus {
         let stim = pe_stimulus(&cfg.pe, seed, Depth::Light, icarus_cycles);
-        let r = sim::simulate(
-            &cfg,
-            &files,
-            sim::Simulator::Icarus,
-            sim::Bench::Pe(&stim),
-            &tools.sim_options(),
-        );
+        let r = sim::Simulator::Icarus.pe(&cfg, &files, &stim, &tools.sim_options());
         sim_cols(r, &mut line, false);
     } else {
         skip_cols(&mut line, 2);
@@ -166,13 +154,7 @@ pub fn pe_line(
         let lint = sim::lint(&rfiles, &format!("{}_pe", rcfg.name));
         match (
             lint,
-            sim::simulate(
-                &rcfg,
-                &rfiles,
-                sim::Simulator::Verilator,
-                sim::Bench::Pe(&stim),
-                &tools.sim_options(),
-            ),
+            sim::Simulator::Verilator.pe(&rcfg, &rfiles, &stim, &tools.sim_options()),
         ) {
             (Ok(l), Ok(r)) if l.trim().is_empty() => {
                 line.ok &= r.mismatches == 0;
@@ -370,25 +352,13 @@ pub fn array_line_for(
     }
     let both = concat(&concat(&tight, &loose), &reset_run);
     if tools.verilator {
-        let r = sim::simulate(
-            &cfg,
-            &files,
-            sim::Simulator::Verilator,
-            sim::Bench::Array(&both, seed),
-            &tools.sim_options(),
-        );
+        let r = sim::Simulator::Verilator.array(&cfg, &files, &both, seed, &tools.sim_options());
         sim_cols(r, &mut line, true);
     } else {
         skip_cols(&mut line, 3);
     }
     if icarus && tools.icarus {
-        match sim::simulate(
-            &cfg,
-            &files,
-            sim::Simulator::Icarus,
-            sim::Bench::Array(&both, seed),
-            &tools.sim_options(),
-        ) {
+        match sim::Simulator::Icarus.array(&cfg, &files, &both, seed, &tools.sim_options()) {
             Ok(r) => {
                 line.ok &= r.mismatches == 0;
                 line.notes

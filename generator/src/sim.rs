@@ -41,6 +41,29 @@ impl Simulator {
             Simulator::Icarus => "iverilog",
         }
     }
+
+    /// [`simulate`] with the PE bench on `stim`.
+    pub fn pe(
+        self,
+        cfg: &Config,
+        files: &[GeneratedFile],
+        stim: &Stimulus,
+        opts: &SimOptions,
+    ) -> Result<SimReport> {
+        simulate(cfg, files, self, Bench::Pe(stim), opts)
+    }
+
+    /// [`simulate`] with the array bench on `run` (made from `seed`).
+    pub fn array(
+        self,
+        cfg: &Config,
+        files: &[GeneratedFile],
+        run: &ArrayRun,
+        seed: u64,
+        opts: &SimOptions,
+    ) -> Result<SimReport> {
+        simulate(cfg, files, self, Bench::Array(run, seed), opts)
+    }
 }
 
 /// What one simulation run compared and found.

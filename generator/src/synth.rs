@@ -394,6 +394,26 @@ pub struct DesignCost {
     pub array: Option<SynthReport>,
 }
 
+/// The design points a comparison covers, at `rows`×`cols`: `base` first unless
+/// `presets` already names it, then `presets`, each with its validated config.
+pub fn compare_points(
+    presets: &[String],
+    base: &str,
+    rows: u32,
+    cols: u32,
+) -> Result<(Vec<String>, Vec<Config>)> {
+    let mut names: Vec<String> = presets.to_vec();
+    if !names.iter().any(|n| n == base) {
+        names.insert(0, base.into());
+    }
+    let size = [format!("array.rows={rows}"), format!("array.cols={cols}")];
+    let cfgs = names
+        .iter()
+        .map(|n| crate::config::design_point(n, &size))
+        .collect::<Result<Vec<Config>>>()?;
+    Ok((names, cfgs))
+}
+
 /// Synthesizes each design point's PE (and array at `rows`×`cols` when `arrays`) on
 /// `jobs` workers ([`crate::tool::jobs`]: 0 is every core); a point is a preset with
 /// optional overrides, `PRESET[+key=value...]` ([`crate::config::design_point`]).
@@ -408,15 +428,7 @@ pub fn compare(
     arrays: bool,
     jobs: usize,
 ) -> Result<Vec<DesignCost>> {
-    let mut names: Vec<String> = presets.to_vec();
-    if !names.iter().any(|n| n == base) {
-        names.insert(0, base.into());
-    }
-    let size = [format!("array.rows={rows}"), format!("array.cols={cols}")];
-    let cfgs: Vec<Config> = names
-        .iter()
-        .map(|n| crate::config::design_point(n, &size))
-        .collect::<Result<_>>()?;
+    let (names, cfgs) = compare_points(presets, base, rows, cols)?;
     crate::tool::parallel_map(jobs, &cfgs, |i, cfg| {
         Ok(DesignCost {
             preset: names[i].clone(),

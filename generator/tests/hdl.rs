@@ -65,26 +65,16 @@ fn every_preset_matches_the_model_under_verilator_and_icarus() {
         let files = generate_pe(&cfg).unwrap();
         let stim = pe_stimulus(&cfg.pe, 11, Depth::Light, 4000);
         if v {
-            let r = sim::simulate(
-                &cfg,
-                &files,
-                sim::Simulator::Verilator,
-                sim::Bench::Pe(&stim),
-                &SimOptions::default(),
-            )
-            .unwrap();
+            let r = sim::Simulator::Verilator
+                .pe(&cfg, &files, &stim, &SimOptions::default())
+                .unwrap();
             assert_eq!(r.mismatches, 0, "{}: {:?}", cfg.name, r.details);
             assert_eq!(r.cycles, stim.cycles() as u64);
         }
         if i {
-            let r = sim::simulate(
-                &cfg,
-                &files,
-                sim::Simulator::Icarus,
-                sim::Bench::Pe(&stim),
-                &SimOptions::default(),
-            )
-            .unwrap();
+            let r = sim::Simulator::Icarus
+                .pe(&cfg, &files, &stim, &SimOptions::default())
+                .unwrap();
             assert_eq!(r.mismatches, 0, "{}: {:?}", cfg.name, r.details);
         }
     }
@@ -137,26 +127,16 @@ fn truncating_and_narrow_accumulator_variants_match_too() {
         let files = generate_pe(&cfg).unwrap();
         if v {
             let stim = pe_stimulus(&cfg.pe, 12, Depth::Full, 20_000);
-            let r = sim::simulate(
-                &cfg,
-                &files,
-                sim::Simulator::Verilator,
-                sim::Bench::Pe(&stim),
-                &SimOptions::default(),
-            )
-            .unwrap();
+            let r = sim::Simulator::Verilator
+                .pe(&cfg, &files, &stim, &SimOptions::default())
+                .unwrap();
             assert_eq!(r.mismatches, 0, "{preset} {sets:?}: {:?}", r.details);
         }
         if i {
             let stim = pe_stimulus(&cfg.pe, 12, Depth::Light, 2000);
-            let r = sim::simulate(
-                &cfg,
-                &files,
-                sim::Simulator::Icarus,
-                sim::Bench::Pe(&stim),
-                &SimOptions::default(),
-            )
-            .unwrap();
+            let r = sim::Simulator::Icarus
+                .pe(&cfg, &files, &stim, &SimOptions::default())
+                .unwrap();
             assert_eq!(r.mismatches, 0, "{preset} {sets:?}: {:?}", r.details);
         }
     }
@@ -173,14 +153,9 @@ fn benches_report_a_corrupted_expectation_with_its_cycle() {
     let k = stim.cycles() / 2;
     stim.vectors[k].acc ^= 1 << 5;
     if v {
-        let r = sim::simulate(
-            &cfg,
-            &files,
-            sim::Simulator::Verilator,
-            sim::Bench::Pe(&stim),
-            &SimOptions::default(),
-        )
-        .unwrap();
+        let r = sim::Simulator::Verilator
+            .pe(&cfg, &files, &stim, &SimOptions::default())
+            .unwrap();
         assert_eq!(r.mismatches, 1);
         let d = &r.details[0];
         assert!(
@@ -189,14 +164,9 @@ fn benches_report_a_corrupted_expectation_with_its_cycle() {
         );
     }
     if i {
-        let r = sim::simulate(
-            &cfg,
-            &files,
-            sim::Simulator::Icarus,
-            sim::Bench::Pe(&stim),
-            &SimOptions::default(),
-        )
-        .unwrap();
+        let r = sim::Simulator::Icarus
+            .pe(&cfg, &files, &stim, &SimOptions::default())
+            .unwrap();
         assert_eq!(r.mismatches, 1);
         assert!(
             r.details[0].contains(&format!("cycle={k} ")),
@@ -258,14 +228,9 @@ fn array_bench_reports_a_corrupted_result() {
     let cy = run.outputs.iter().position(|o| o.res_valid[1]).unwrap();
     run.outputs[cy].res[1] += 1;
     let files = smtgen::rtl::generate_array(&cfg).unwrap();
-    let r = sim::simulate(
-        &cfg,
-        &files,
-        sim::Simulator::Verilator,
-        sim::Bench::Array(&run, 3),
-        &SimOptions::default(),
-    )
-    .unwrap();
+    let r = sim::Simulator::Verilator
+        .array(&cfg, &files, &run, 3, &SimOptions::default())
+        .unwrap();
     assert_eq!(r.mismatches, 1);
     assert!(
         r.details[0].contains(&format!("cycle={cy} res row=1")),

@@ -25,24 +25,48 @@ pub struct Cli {
     pub max_cycles: Option<u64>,
 }
 
+/// The design points a command works on: `--preset`/`--presets` (lists of
+/// `PRESET[+key=value...]`), with `--config` and each `--set` laid over every point.
+/// Every command that takes a YAML file or overrides flattens this one group.
 #[derive(Args, Clone, Default)]
-pub struct ConfigArgs {
+pub struct PointArgs {
     /// Design point(s): a preset (see `smtgen presets`) or PRESET+key=value, e.g.
-    /// sysmt4+pe.window_logic=edge; comma-separated or repeated for several; default
-    /// sysmt2 when no --config.
+    /// sysmt4+pe.window_logic=edge; comma-separated or repeated for several. Without
+    /// one: sysmt2 (or the --config file alone) for gen, sim, synth, lint, gemm and
+    /// model; every preset for prove.
     #[arg(
-        long,
+        long = "preset",
         visible_alias = "presets",
         value_delimiter = ',',
         value_name = "POINT"
     )]
-    pub preset: Vec<String>,
-    /// YAML config file, laid over the preset.
+    pub points: Vec<String>,
+    /// YAML config file, laid over each design point.
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Override one field, e.g. --set pe.rounding=truncate (repeatable).
+    /// Override one field of each design point, e.g. --set pe.rounding=truncate
+    /// (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub sets: Vec<String>,
+}
+
+impl PointArgs {
+    /// The selection these flags make, with command-line `flags` that set fields.
+    pub fn selection(&self, flags: Vec<(&'static str, &'static str, String)>) -> Selection<'_> {
+        Selection {
+            specs: &self.points,
+            file: self.config.as_deref(),
+            sets: &self.sets,
+            flags,
+        }
+    }
+}
+
+/// [`PointArgs`] with the array size flags of the commands that build one design.
+#[derive(Args, Clone, Default)]
+pub struct ConfigArgs {
+    #[command(flatten)]
+    pub points: PointArgs,
     /// Array rows (same as --set array.rows=R).
     #[arg(long)]
     pub rows: Option<u32>,
@@ -52,33 +76,23 @@ pub struct ConfigArgs {
 }
 
 impl ConfigArgs {
-    /// The design points named by --preset (`PRESET[+key=value...]`), in order.
-    pub fn specs(&self) -> Vec<String> {
-        self.preset.clone()
-    }
-
-    /// The design-point selection these flags make, over `specs`.
-    pub fn selection<'a>(&'a self, specs: &'a [String]) -> Selection<'a> {
+    /// The design-point selection these flags make.
+    pub fn selection(&self) -> Selection<'_> {
         let mut flags = Vec::new();
         flags.extend(self.rows.map(|r| ("--rows", "array.rows", r.to_string())));
         flags.extend(self.cols.map(|c| ("--cols", "array.cols", c.to_string())));
-        Selection {
-            specs,
-            file: self.config.as_deref(),
-            sets: &self.sets,
-            flags,
-        }
+        self.points.selection(flags)
     }
 
     /// The one design point these flags name (for commands that compute one result).
     pub fn build(&self) -> Result<Config> {
-        self.selection(&self.specs()).resolve_one()
+        self.selection().resolve_one()
     }
 
     /// Every design point these flags name (the default preset when none), each with
     /// its label for reports.
     pub fn build_all(&self) -> Result<Vec<(String, Config)>> {
-        self.selection(&self.specs())
+        self.selection()
             .resolve_labelled(smtgen::select::Fallback::One)
     }
 }
@@ -366,21 +380,8 @@ pub struct CompareArgs {
 // The flags of `smtgen prove`.
 #[derive(Args)]
 pub struct ProveArgs {
-    /// Comma-separated presets (default: all); --preset works too.
-    #[arg(
-        long,
-        visible_alias = "preset",
-        value_delimiter = ',',
-        value_name = "POINT"
-    )]
-    pub presets: Vec<String>,
-    /// Prove one configuration instead: this YAML file over the (first) preset.
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    /// Prove one configuration with these overrides (repeatable), e.g.
-    /// --set pe.zero_test=act.
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub sets: Vec<String>,
+    #[command(flatten)]
+    pub points: PointArgs,
     /// Both rounding modes of every reducing preset.
     #[arg(long)]
     pub both_roundings: bool,

@@ -9,10 +9,9 @@ use smtgen::sim;
 /// Runs `smtgen lint`.
 pub fn run(a: LintArgs) -> Result<()> {
     let LintArgs { cfg, all } = a;
-    let specs = cfg.specs();
-    let cfgs =
-        cfg.selection(&specs)
-            .resolve_labelled(if all { Fallback::All } else { Fallback::One })?;
+    let cfgs = cfg
+        .selection()
+        .resolve_labelled(if all { Fallback::All } else { Fallback::One })?;
     for (label, c) in cfgs {
         let files = rtl::generate_pe(&c)?;
         let out = sim::lint(&files, &rtl::pe_top(&c))?;

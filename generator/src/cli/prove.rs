@@ -3,15 +3,13 @@
 use super::args::ProveArgs;
 use smtgen::config::Config;
 use smtgen::error::Result;
-use smtgen::select::{Fallback, Selection};
+use smtgen::select::Fallback;
 use std::process::ExitCode;
 
 /// Runs `smtgen prove`: exit code 1 when any proof failed or timed out.
 pub fn run(a: ProveArgs) -> Result<ExitCode> {
     let ProveArgs {
-        presets,
-        config,
-        sets,
+        points,
         both_roundings,
         timeout,
         jobs,
@@ -19,13 +17,8 @@ pub fn run(a: ProveArgs) -> Result<ExitCode> {
     // With no design point named, --config/--set make one configuration
     // (over the default preset, or the file alone); otherwise every point
     // named (or every preset) takes the file and the overrides.
-    let one = presets.is_empty() && (config.is_some() || !sets.is_empty());
-    let sel = Selection {
-        specs: &presets,
-        file: config.as_deref(),
-        sets: &sets,
-        flags: Vec::new(),
-    };
+    let one = points.points.is_empty() && (points.config.is_some() || !points.sets.is_empty());
+    let sel = points.selection(Vec::new());
     let chosen = sel.resolve_labelled(if one { Fallback::One } else { Fallback::All })?;
     prove_cmd(chosen, both_roundings, timeout, jobs)
 }

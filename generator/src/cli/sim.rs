@@ -73,22 +73,10 @@ fn sim_one(cfg: &smtgen::Config, a: &SimArgs) -> Result<ExitCode> {
         let run =
             smtgen::array::run_gemms(&cfg, &gemms, 0.1, &mut smtgen::stimulus::Rng::new(seed));
         if simulator != SimChoice::Icarus {
-            ok &= print_report(&sim::simulate(
-                &cfg,
-                &files,
-                sim::Simulator::Verilator,
-                sim::Bench::Array(&run, seed),
-                &opts,
-            )?);
+            ok &= print_report(&sim::Simulator::Verilator.array(&cfg, &files, &run, seed, &opts)?);
         }
         if simulator != SimChoice::Verilator {
-            ok &= print_report(&sim::simulate(
-                &cfg,
-                &files,
-                sim::Simulator::Icarus,
-                sim::Bench::Array(&run, seed),
-                &opts,
-            )?);
+            ok &= print_report(&sim::Simulator::Icarus.array(&cfg, &files, &run, seed, &opts)?);
         }
         return Ok(if ok {
             ExitCode::SUCCESS
@@ -99,24 +87,12 @@ fn sim_one(cfg: &smtgen::Config, a: &SimArgs) -> Result<ExitCode> {
     let files = rtl::generate_pe(&cfg)?;
     if simulator != SimChoice::Icarus {
         let stim = pe_stimulus(&cfg.pe, seed, Depth::Full, cycles);
-        let r = sim::simulate(
-            &cfg,
-            &files,
-            sim::Simulator::Verilator,
-            sim::Bench::Pe(&stim),
-            &opts,
-        )?;
+        let r = sim::Simulator::Verilator.pe(&cfg, &files, &stim, &opts)?;
         ok &= print_report(&r);
     }
     if simulator != SimChoice::Verilator {
         let stim = pe_stimulus(&cfg.pe, seed, Depth::Light, cycles.min(200_000));
-        let r = sim::simulate(
-            &cfg,
-            &files,
-            sim::Simulator::Icarus,
-            sim::Bench::Pe(&stim),
-            &opts,
-        )?;
+        let r = sim::Simulator::Icarus.pe(&cfg, &files, &stim, &opts)?;
         ok &= print_report(&r);
     }
     if let Some(w) = waves.filter(|w| !w.is_file()) {

@@ -91,15 +91,7 @@ pub fn compare(
     clock_ps: Option<f64>,
     jobs: usize,
 ) -> Result<Vec<StaCost>> {
-    let mut names: Vec<String> = presets.to_vec();
-    if !names.iter().any(|n| n == base) {
-        names.insert(0, base.into());
-    }
-    let size = [format!("array.rows={rows}"), format!("array.cols={cols}")];
-    let cfgs: Vec<Config> = names
-        .iter()
-        .map(|n| crate::config::design_point(n, &size))
-        .collect::<Result<_>>()?;
+    let (names, cfgs) = crate::synth::compare_points(presets, base, rows, cols)?;
     sta_binary()?;
     let period = clock_ps.unwrap_or(UNCONSTRAINED_PS);
     crate::tool::parallel_map(jobs, &cfgs, |i, cfg| {
