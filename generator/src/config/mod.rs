@@ -8,11 +8,13 @@
 
 use std::fmt;
 
+mod datapath;
 mod parse;
 mod presets;
 #[cfg(test)]
 mod tests;
 
+pub use datapath::{solo_set, Buses, Datapath, Link, Rule, Select, Unit, Windows};
 pub use parse::{design_point, ConfigBuilder};
 pub use presets::{preset, DEFAULT_PRESET, PRESETS};
 
@@ -289,16 +291,6 @@ impl PeConfig {
             2
         } else {
             self.threads
-        }
-    }
-
-    /// The datapath behind the 2:4 selection: for `stc`, the two-lane `sparq` PE with
-    /// the same window, rounding and accumulator; otherwise the PE itself.
-    pub fn core(&self) -> PeConfig {
-        PeConfig {
-            threads: self.unit_lanes(),
-            stc: false,
-            ..*self
         }
     }
 
