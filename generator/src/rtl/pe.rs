@@ -4,14 +4,12 @@
 //! core.
 
 use super::cond::cond_text;
-use super::design::{
-    act_link_width, core, edge, link_fields, solo_set, units, wgt_link_width, win_module,
-};
+use super::design::{core, win_module};
 use super::exprs::{balanced_sum, pair_lane, round_up, sign_extension, term, term_with, PairLane};
 use super::fault::{FaultView, SelFaultView};
 use super::header::{header, render, Branches};
 use super::{Fault, GeneratedFile, Role};
-use crate::config::{Config, Policy, Rounding, WindowSet};
+use crate::config::{Config, Rounding, Rule, WindowSet};
 use crate::error::Result;
 use askama::Template;
 
@@ -224,21 +222,21 @@ fn generate_stc_pe(cfg: &Config, fault: Option<Fault>) -> Result<Vec<GeneratedFi
             &m,
         )?,
     ));
-    let us = units(&c);
+    let dp = cfg.pe.datapath();
     let text = render(
         &PeTpl {
             header: &header(&top, "processing element (2:4-sparse weights)", cfg),
             prefix,
-            lanes: cfg.pe.threads,
-            act_w: act_link_width(cfg),
-            wgt_w: wgt_link_width(cfg),
+            lanes: dp.lanes,
+            act_w: dp.link.act_width,
+            wgt_w: dp.link.wgt_width,
             edge: false,
             pipe: cfg.pe.pipeline > 0,
             acc_w: cfg.pe.acc_width,
-            sum_w: cfg.pe.sum_width(),
-            x_bits: us.iter().map(|u| u.aw).sum(),
-            y_bits: us.iter().map(|u| u.ww).sum(),
-            sh_bits: 4 * us.len() as u32,
+            sum_w: dp.sum_width,
+            x_bits: dp.buses.x,
+            y_bits: dp.buses.y,
+            sh_bits: dp.buses.sh,
             reference: false,
             sel: true,
         },
@@ -317,7 +315,7 @@ pub fn generate_pe(cfg: &Config) -> Result<Vec<GeneratedFile>> {
 }
 
 pub(super) fn generate_pe_faulty(cfg: &Config, fault: Option<Fault>) -> Result<Vec<GeneratedFile>> {
-    if cfg.pe.stc {
+    if cfg.pe.datapath().select.is_some() {
         return generate_stc_pe(cfg, fault);
     }
     pe_files(cfg, cfg, fault)
@@ -328,36 +326,24 @@ pub(super) fn generate_pe_faulty(cfg: &Config, fault: Option<Fault>) -> Result<V
 fn pe_files(cfg: &Config, shown: &Config, fault: Option<Fault>) -> Result<Vec<GeneratedFile>> {
     let prefix = cfg.name.as_str();
     let pe = &cfg.pe;
-    let us = units(cfg);
-    let sum_w = pe.sum_width();
-    let x_bits: u32 = us.iter().map(|u| u.aw).sum();
-    let y_bits: u32 = us.iter().map(|u| u.ww).sum();
-    let sh_bits = 4 * us.len() as u32;
-    let rnd = pe.rounding_or_default();
+    let dp = pe.datapath();
+    let us = &dp.units;
+    let sum_w = dp.sum_width;
+    let (x_bits, y_bits, sh_bits) = (dp.buses.x, dp.buses.y, dp.buses.sh);
+    let rnd = dp.rounding;
     let mut files = Vec::new();
     let mut add = |module: String, role: Role, text: String| {
         files.push(GeneratedFile::module(&module, role, text))
     };
     let hdr = |m: &str, what: &str| header(m, what, shown);
 
-    // Leaves: windows and nibbles.
-    let set = pe.window.unwrap_or(WindowSet::W4b2opt);
-    let mut wins = Vec::new();
-    // The two-lane cond keeps 4-bit windows inline (see cond_pair_inline.v).
-    let inline_win = pe.threads == 2 && set.bits() == 4 && pe.policy != Policy::Bsparq;
-    if pe.policy.reduces() && !inline_win {
-        wins.push(set);
-        if pe.threads == 2 {
-            if let Some(s) = solo_set(set) {
-                wins.push(s);
-            }
-        }
-    }
+    // Leaves: windows and nibbles (the two-lane cond keeps 4-bit windows inline, see
+    // cond_pair_inline.v, so those need no module).
     let mut leaf = Vec::new();
-    for s in &wins {
+    for s in &dp.window_modules {
         leaf.push(win_file(prefix, *s, rnd, shown, fault)?);
     }
-    if pe.policy == Policy::Sysmt && pe.threads == 4 {
+    if dp.nib4 {
         let m = format!("{prefix}_nib4");
         let h = hdr(&m, "SySMT signed weight nibble");
         leaf.push(GeneratedFile::module(
@@ -390,19 +376,19 @@ fn pe_files(cfg: &Config, shown: &Config, fault: Option<Fault>) -> Result<Vec<Ge
     );
 
     // Edge conditioning (window logic at the array edge).
-    if edge(cfg) {
-        let pw = link_fields(cfg).1;
-        let quad = pe.threads == 4;
+    if let Some(set) = dp.rule.window().filter(|_| dp.edge()) {
+        let pw = dp.link.wgt_field;
+        let quad = matches!(dp.rule, Rule::Quad { .. });
         let wm = win_module(prefix, set, rnd);
         let m = format!("{prefix}_pre_act");
         let text = render(
             &PreActTpl {
                 header: &hdr(&m, "edge conditioning of a row's activations"),
                 prefix,
-                lanes: pe.threads,
+                lanes: dp.lanes,
                 quad,
                 win_module: &wm,
-                link_w: act_link_width(cfg),
+                link_w: dp.link.act_width,
                 set: set.name(),
                 rne: rnd == Rounding::NearestEven,
                 lane_views: (0..2).map(|k| pair_lane(k, set.positions())).collect(),
@@ -417,9 +403,9 @@ fn pe_files(cfg: &Config, shown: &Config, fault: Option<Fault>) -> Result<Vec<Ge
                 &PreWgtTpl {
                     header: &hdr(&m, "edge conditioning of a column's weights"),
                     prefix,
-                    lanes: pe.threads,
+                    lanes: dp.lanes,
                     quad,
-                    link_w: wgt_link_width(cfg),
+                    link_w: dp.link.wgt_width,
                 },
                 &m,
             )?;
@@ -516,10 +502,10 @@ fn pe_files(cfg: &Config, shown: &Config, fault: Option<Fault>) -> Result<Vec<Ge
         &PeTpl {
             header: &hdr(&m, "processing element"),
             prefix,
-            lanes: pe.threads,
-            act_w: act_link_width(cfg),
-            wgt_w: wgt_link_width(cfg),
-            edge: edge(cfg),
+            lanes: dp.lanes,
+            act_w: dp.link.act_width,
+            wgt_w: dp.link.wgt_width,
+            edge: dp.edge(),
             pipe: pe.pipeline > 0,
             acc_w: pe.acc_width,
             sum_w,
@@ -532,17 +518,17 @@ fn pe_files(cfg: &Config, shown: &Config, fault: Option<Fault>) -> Result<Vec<Ge
         &m,
     )?;
     add(m.clone(), Role::PeTop, top);
-    if edge(cfg) {
+    if dp.edge() {
         let ms = format!("{prefix}_pe_solo");
         let text = render(
             &PeSoloTpl {
                 header: &hdr(&ms, "PE with its own edge conditioning (PE-level tests)"),
                 prefix,
-                lanes: pe.threads,
+                lanes: dp.lanes,
                 acc_w: pe.acc_width,
-                act_w: act_link_width(cfg),
-                wgt_w: wgt_link_width(cfg),
-                pre_wgt: link_fields(cfg).1 > 0,
+                act_w: dp.link.act_width,
+                wgt_w: dp.link.wgt_width,
+                pre_wgt: dp.link.wgt_field > 0,
             },
             &ms,
         )?;

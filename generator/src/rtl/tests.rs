@@ -106,16 +106,16 @@ fn terms_sign_extend_shift_and_wrap() {
 
 #[test]
 fn fabric_is_what_the_spec_names() {
-    let u = units(&Config::preset("sysmt4").unwrap());
+    let u = Config::preset("sysmt4").unwrap().pe.datapath().units;
     assert_eq!(u.len(), 4);
     assert!(u.iter().all(|u| u.aw == 4 && u.ww == 5));
-    let u = units(&Config::preset("sysmt2").unwrap());
+    let u = Config::preset("sysmt2").unwrap().pe.datapath().units;
     assert_eq!(u.len(), 2);
     assert!(u.iter().all(|u| u.aw == 4 && u.ww == 8));
-    let u = units(&Config::preset("sparq-3b").unwrap());
+    let u = Config::preset("sparq-3b").unwrap().pe.datapath().units;
     assert_eq!(u[0].shifts, vec![0, 1, 2, 3, 4, 5]);
     assert!(u.iter().all(|u| u.aw == 3));
-    let u = units(&Config::preset("ideal4").unwrap());
+    let u = Config::preset("ideal4").unwrap().pe.datapath().units;
     assert_eq!(u.len(), 4);
     assert!(u.iter().all(|u| u.aw == 8 && u.ww == 8));
 }
