@@ -284,34 +284,10 @@ impl PeConfig {
         self.threads as usize
     }
 
-    /// Lanes that reach the multiplier units each cycle: `threads`, except under `stc`,
-    /// where the 4→2 selection leaves two.
-    pub fn unit_lanes(&self) -> u32 {
-        if self.stc {
-            2
-        } else {
-            self.threads
-        }
-    }
-
-    /// Bits of the per-cycle lane sum before it meets the accumulator (spec §2).
-    pub fn sum_width(&self) -> u32 {
-        match self.unit_lanes() {
-            1 => 16,
-            2 => 17,
-            _ => 18,
-        }
-    }
-
     /// Cycles an array of this PE adds to the latency formula: the edge's register
     /// stage and the PE's pipeline stages.
     pub fn extra_latency(&self) -> u64 {
         self.window_logic.edge_stages() + u64::from(self.pipeline)
-    }
-
-    /// The rounding mode, or nearest-even for policies that never round.
-    pub fn rounding_or_default(&self) -> Rounding {
-        self.rounding.unwrap_or(Rounding::NearestEven)
     }
 }
 
