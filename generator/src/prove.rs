@@ -82,8 +82,9 @@ impl Case {
     }
 }
 
-/// The activity cases of `cfg` (empty for policies without activity modes): per
-/// lane active, idle with a = 0, or idle with w = 0 under `act_or_weight`.
+/// The activity cases of `cfg`'s rule (behind a 2:4 selection, the pair's two
+/// lanes; empty for rules without activity modes): per lane active, idle with
+/// a = 0, or idle with w = 0 under `act_or_weight`.
 pub fn cases(cfg: &Config) -> Vec<Case> {
     if !rtl::has_activity_modes(cfg) {
         return Vec::new();

@@ -1,3 +1,4 @@
+{%- import "macros.v" as m -%}
 {{ header }}
 `default_nettype none
 // West-edge conditioning of one row's activations (window logic at the array edge).
@@ -40,7 +41,7 @@ module {{ prefix }}_pre_act (
 {%- for l in lane_views %}
   reg  [3:0] t{{ l.k }}, r{{ l.k }};
 {%- for g in l.above %}
-  reg        {{ g.0 }};
+  reg        g{{ l.k }}_{{ g.0 }};
 {%- endfor %}
 {%- endfor %}
 
@@ -49,11 +50,11 @@ module {{ prefix }}_pre_act (
     a1 = act_i[15:8];
 {%- for l in lane_views %}
 {%- for g in l.above %}
-    {{ g.0 }} = {{ g.1 }};
+    g{{ l.k }}_{{ g.0 }} = |a{{ l.k }}[7:{{ g.1 }}];
 {%- endfor %}
-    t{{ l.k }} = {{ l.trunc }};
+    t{{ l.k }} = {% call m::pair_trunc(l) %}{% endcall %};
 {%- if rne %}
-    r{{ l.k }} = t{{ l.k }} + {3'd0, {{ l.round }}{% if fault.saturates(l.k) %} & ~(&t{{ l.k }}){% endif %}};
+    r{{ l.k }} = t{{ l.k }} + {3'd0, {% call m::pair_round(l) %}{% endcall %}{% if fault.saturates(l.k) %} & ~(&t{{ l.k }}){% endif %}};
 {%- else %}
     r{{ l.k }} = t{{ l.k }};
 {%- endif %}

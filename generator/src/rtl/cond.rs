@@ -4,7 +4,7 @@
 //! elaborated [`Datapath`](crate::config::Datapath) and filled by [`cond_text`].
 
 use super::design::win_module;
-use super::exprs::{pair_lane, PairLane};
+use super::exprs::{pair_lane, Next, PairLane};
 use super::fault::FaultView;
 use super::header::{header, render, Branches};
 use super::Fault;
@@ -157,9 +157,9 @@ pub(super) fn cond_text(
                     if dp.windows == Windows::Edge {
                         // Used only when both lanes are active: the edge's window.
                         let lo = 16 + pa * k as u32;
-                        l.next = format!("act_i[{}:{lo}]", lo + 3);
+                        l.next = Next::Edge { hi: lo + 3, lo };
                     } else if !rne {
-                        l.next = format!("t{k}");
+                        l.next = Next::Truncated;
                     }
                     l
                 })

@@ -17,9 +17,10 @@
 //! window form and modules); no renderer looks at the policy or the lane count.
 //!
 //! Layout: `files` holds the output types and the disk writer, `header` the shared
-//! header and rendering, `design` module names and thin readers of the datapath, `exprs` the Verilog
-//! expressions built in Rust, and `pe`, `cond`, `array`, `reference`, `proof` and
-//! `fault` the renderers of each kind of file. Everything public is re-exported here.
+//! header and rendering, `design` module names and the edge test, `exprs` the
+//! structure of the expressions the templates write (inline windows, fabric terms),
+//! and `pe`, `cond`, `array`, `reference`, `proof` and `fault` the renderers of each
+//! kind of file. Everything public is re-exported here.
 
 // Declared first: the renderers below use its `branches!` macro.
 #[macro_use]

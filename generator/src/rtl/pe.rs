@@ -5,7 +5,7 @@
 
 use super::cond::cond_text;
 use super::design::{core, win_module};
-use super::exprs::{balanced_sum, pair_lane, round_up, sign_extension, term, term_with, PairLane};
+use super::exprs::{pair_lane, sum_halves, term, PairLane, Term};
 use super::fault::{FaultView, SelFaultView};
 use super::header::{header, render, Branches};
 use super::{Fault, GeneratedFile, Role};
@@ -65,8 +65,8 @@ struct UnitView {
     sh_lo: u32,
     sh_hi: u32,
     shift_list: String,
-    cases: Vec<(u32, String)>,
-    default_term: String,
+    cases: Vec<(u32, Term)>,
+    default_term: Term,
 }
 
 #[derive(Template)]
@@ -79,16 +79,20 @@ struct FabricTpl<'a> {
     y_bits: u32,
     sh_bits: u32,
     sum_w: u32,
-    sum_expr: String,
+    /// The lane adder's tree: units summed within each half first.
+    sum_halves: Vec<Vec<usize>>,
 }
 
+/// One placement of a window module (`win.v` writes its hit, one-hot select,
+/// truncated window, shift and round-up terms).
 struct WinOpt {
     pos: u32,
-    hit: String,
-    sel: String,
-    trunc: String,
-    shift: String,
-    round: String,
+    /// Lowest bit above the window (`None`: the window reaches bit 7).
+    above: Option<u32>,
+    /// The next lower placement (`None`: this is the lowest).
+    prev: Option<u32>,
+    /// Round up without the sticky bits (a planted fault only).
+    no_sticky: bool,
 }
 
 #[derive(Template)]
@@ -261,31 +265,11 @@ fn win_file(
     let opts = pos
         .iter()
         .enumerate()
-        .map(|(i, &p)| {
-            let hit = if p + n <= 7 {
-                format!("~|a_i[7:{}]", p + n)
-            } else {
-                "1'b1".into()
-            };
-            let sel = if i == 0 {
-                format!("hit{p}")
-            } else {
-                format!("hit{p} & ~hit{}", pos[i - 1])
-            };
-            let up = if fault == Some(Fault::WindowRoundWithoutSticky { pos: p }) && p > 0 {
-                Some(format!("a_i[{}] & a_i[{p}]", p - 1))
-            } else {
-                round_up("a_i", p)
-            };
-            let round = up.map_or("1'b0".into(), |r| format!("(sel{p} & {r})"));
-            WinOpt {
-                pos: p,
-                hit,
-                sel,
-                trunc: format!("({{{n}{{sel{p}}}}} & a_i[{}:{p}])", p + n - 1),
-                shift: format!("({{3{{sel{p}}}}} & 3'd{p})"),
-                round,
-            }
+        .map(|(i, &p)| WinOpt {
+            pos: p,
+            above: (p + n <= 7).then_some(p + n),
+            prev: i.checked_sub(1).map(|j| pos[j]),
+            no_sticky: fault == Some(Fault::WindowRoundWithoutSticky { pos: p }),
         })
         .collect();
     let text = render(
@@ -425,21 +409,18 @@ fn pe_files(cfg: &Config, shown: &Config, fault: Option<Fault>) -> Result<Vec<Ge
         .enumerate()
         .map(|(i, u)| {
             let pw = u.aw + u.ww;
-            let mut cases: Vec<(u32, String)> = u
-                .shifts
-                .iter()
-                .map(|&k| (k, term(i, pw, k, sum_w)))
-                .collect();
-            let (default_k, mut default_term) = cases.pop().unwrap_or((0, term(i, pw, 0, sum_w)));
+            let mut cases: Vec<(u32, Term)> =
+                u.shifts.iter().map(|&k| (k, term(pw, k, sum_w))).collect();
+            let (_, mut default_term) = cases.pop().unwrap_or((0, term(pw, 0, sum_w)));
             if fault == Some(Fault::UnsignedProduct { unit: i }) {
                 // The first term in the text that extends the product's sign.
                 let first = cases
                     .iter_mut()
-                    .map(|(k, t)| (*k, t))
-                    .chain(std::iter::once((default_k, &mut default_term)))
-                    .find(|(k, _)| sign_extension(pw, *k, sum_w) > 0);
-                if let Some((k, t)) = first {
-                    *t = term_with(i, pw, k, sum_w, "1'b0");
+                    .map(|(_, t)| t)
+                    .chain(std::iter::once(&mut default_term))
+                    .find(|t| t.ext > 0);
+                if let Some(t) = first {
+                    t.unsigned = true;
                 }
             }
             let v = UnitView {
@@ -472,7 +453,7 @@ fn pe_files(cfg: &Config, shown: &Config, fault: Option<Fault>) -> Result<Vec<Ge
         &FabricTpl {
             header: &hdr(&m, "multiplier fabric and lane adder"),
             prefix,
-            sum_expr: balanced_sum(0, us.len()),
+            sum_halves: sum_halves(us.len()),
             units: views,
             x_bits,
             y_bits,
