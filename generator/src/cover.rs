@@ -113,8 +113,9 @@ pub fn candidates() -> Vec<(String, Config)> {
         let Ok(b) = design_point(base, fixed) else {
             continue;
         };
+        // Every user window where the form has one; validation drops the ones its
+        // policy does not take (sysmt has only 4b2opt).
         let windows: Vec<Option<WindowSet>> = match b.pe.window {
-            Some(_) if b.pe.policy == crate::config::Policy::Sysmt => vec![b.pe.window],
             Some(_) => WindowSet::USER.iter().map(|w| Some(*w)).collect(),
             None => vec![None],
         };

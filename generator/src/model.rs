@@ -1,13 +1,14 @@
-//! The golden model of one processing element: the per-cycle rule of every policy
-//! (spec §5) and the wrapping accumulator (spec §2), table-driven for speed. The RTL
-//! is checked against this model cycle by cycle.
+//! The golden model of one processing element: the per-cycle rule of its elaborated
+//! datapath ([`crate::config::Datapath`], spec §5) and the wrapping accumulator (spec
+//! §2), table-driven for speed. The RTL is checked against this model cycle by cycle.
 
-use crate::config::{PeConfig, Policy, WindowSet, ZeroTest};
+use crate::config::{PeConfig, Rule as DpRule, WindowSet};
 use crate::numerics::{nib4_table, win_table};
 
 /// Highest lane count any policy has.
 pub const MAX_LANES: usize = 4;
 
+/// The datapath's rule with its tables, in the form the cycle loop runs.
 #[derive(Clone)]
 enum Rule {
     /// Every lane exact (baseline, ideal).
@@ -60,37 +61,32 @@ pub struct PeModel {
 impl PeModel {
     /// Builds the model of a validated PE configuration.
     pub fn new(cfg: &PeConfig) -> Self {
-        let rnd = cfg.rounding_or_default();
-        let set = cfg.window.unwrap_or(WindowSet::W4b2opt);
+        let dp = cfg.datapath();
+        let rnd = dp.rounding;
+        let win = |s: WindowSet| Box::new(win_table(s, rnd));
         let ident: Box<[u8; 256]> = Box::new(std::array::from_fn(|a| a as u8));
-        let rule = match cfg.policy {
-            Policy::Baseline | Policy::Ideal => Rule::Exact,
-            Policy::Bsparq => Rule::Single {
-                win: Box::new(win_table(set, rnd)),
-            },
-            Policy::Sparq | Policy::Sysmt if cfg.unit_lanes() == 2 => {
-                let solo = match set.bits() {
-                    4 => ident,
-                    3 => Box::new(win_table(WindowSet::W6b3opt, rnd)),
-                    _ => Box::new(win_table(WindowSet::W4b5opt, rnd)),
-                };
-                let pair = Box::new(win_table(set, rnd));
-                if cfg.stc {
+        let rule = match dp.rule {
+            DpRule::Exact { .. } => Rule::Exact,
+            DpRule::Single { window } => Rule::Single { win: win(window) },
+            DpRule::Pair { pair, solo, .. } => {
+                let solo = solo.map_or(ident, win);
+                let pair = win(pair);
+                if dp.select.is_some() {
                     Rule::Stc { solo, pair }
                 } else {
                     Rule::Pair { solo, pair }
                 }
             }
-            Policy::Sparq | Policy::Sysmt => Rule::Quad {
-                win: Box::new(win_table(WindowSet::W4b2opt, rnd)),
+            DpRule::Quad { window, .. } => Rule::Quad {
+                win: win(window),
                 nib4: Box::new(nib4_table(rnd)),
             },
         };
         PeModel {
             cfg: *cfg,
             rule,
-            zt_weight: cfg.zero_test == Some(ZeroTest::ActOrWeight),
-            solo_reduces: cfg.unit_lanes() == 2 && set.bits() < 4,
+            zt_weight: dp.rule.weight_tested(),
+            solo_reduces: matches!(dp.rule, DpRule::Pair { solo: Some(_), .. }),
             acc: 0,
         }
     }

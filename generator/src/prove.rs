@@ -18,7 +18,7 @@
 //!    idle operand is a constant zero; only inputs whose real activity is the case's
 //!    count. Every input falls in some case, so link plus cases is the whole space.
 
-use crate::config::{Config, ZeroTest};
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::model::PeModel;
 use crate::rtl::{self, GeneratedFile, Role};
@@ -82,14 +82,16 @@ impl Case {
     }
 }
 
-/// The activity cases of `cfg` (empty for policies without activity modes): per
-/// lane active, idle with a = 0, or idle with w = 0 under `act_or_weight`.
+/// The activity cases of `cfg`'s rule (behind a 2:4 selection, the pair's two
+/// lanes; empty for rules without activity modes): per lane active, idle with
+/// a = 0, or idle with w = 0 under `act_or_weight`.
 pub fn cases(cfg: &Config) -> Vec<Case> {
     if !rtl::has_activity_modes(cfg) {
         return Vec::new();
     }
-    let t = cfg.pe.threads;
-    let weight = cfg.pe.zero_test.unwrap_or(ZeroTest::Act) == ZeroTest::ActOrWeight;
+    let rule = cfg.pe.datapath().rule;
+    let t = rule.lanes();
+    let weight = rule.weight_tested();
     let mut out = vec![Case {
         on: 0,
         zero_act: 0,
@@ -128,13 +130,13 @@ struct Widths {
 }
 
 fn widths(cfg: &Config) -> Widths {
-    let us = rtl::units(cfg);
+    let dp = cfg.pe.datapath();
     Widths {
-        lanes: cfg.pe.threads,
-        sum: cfg.pe.sum_width(),
-        x: us.iter().map(|u| u.aw).sum(),
-        y: us.iter().map(|u| u.ww).sum(),
-        sh: 4 * us.len() as u32,
+        lanes: dp.lanes,
+        sum: dp.sum_width,
+        x: dp.buses.x,
+        y: dp.buses.y,
+        sh: dp.buses.sh,
     }
 }
 
@@ -312,7 +314,8 @@ pub fn prove_files_jobs(
         pe: cfg.pe.core(),
         ..cfg.clone()
     };
-    let cfg = if whole.pe.stc { &core_cfg } else { whole };
+    let select = whole.pe.datapath().select;
+    let cfg = if select.is_some() { &core_cfg } else { whole };
     let mut all: Vec<GeneratedFile> = files
         .iter()
         .filter(|f| f.role == Role::Datapath)
@@ -322,7 +325,7 @@ pub fn prove_files_jobs(
     // (Of the whole design: for stc its core's variants, and at the edge its pair edge.)
     all.extend(rtl::generate_proof_variants(whole)?);
     let mut jobs = Vec::new();
-    if whole.pe.stc {
+    if select.is_some() {
         all.push(rtl::generate_ref_sel(whole)?);
         all.push(GeneratedFile::module(
             &format!("{p}_selmiter"),
@@ -423,7 +426,7 @@ pub fn prove_files_jobs(
     }
     Ok(Proof {
         design: cfg.name.clone(),
-        input_bits: 16 * whole.pe.threads,
+        input_bits: 16 * whole.pe.datapath().lanes,
         proven,
         counterexample,
         cases: jobs.len(),
@@ -625,7 +628,7 @@ fn parse_counterexample(cfg: &Config, log: &str, t: usize) -> Result<Counterexam
     };
     let act = value("\\act_i").ok_or_else(missing)?;
     let wgt = value("\\wgt_i").ok_or_else(missing)?;
-    let sw = cfg.pe.sum_width();
+    let sw = cfg.pe.datapath().sum_width;
     let signed = |v: u128| -> i64 {
         let sh = 64 - sw;
         ((v as i64) << sh) >> sh

@@ -226,7 +226,7 @@ pub fn array_workload(cfg: &Config, seed: u64, max_k: usize) -> Vec<Gemm> {
         *w = if rng.chance(0.2) { 0 } else { -128 };
     }
     gs.push(g);
-    if cfg.pe.stc {
+    if cfg.pe.datapath().requires_2_4() {
         // 2:4-sparse weights for all but the first GEMM (which keeps dense groups,
         // where the PE takes the first two non-zero lanes).
         for g in gs.iter_mut().skip(1) {

@@ -93,7 +93,7 @@ pub fn prepare_weights(
             before - zeroed
         )
     });
-    if designs.iter().any(|d| d.stc) {
+    if designs.iter().any(|d| d.datapath().requires_2_4()) {
         check_2_4(w, k, n, what)?;
     }
     Ok(note)

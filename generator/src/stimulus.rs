@@ -4,7 +4,7 @@
 //! seeded random cycles over the full operand ranges at several sparsity levels.
 //! Vectors are written in the formats the Verilator and Icarus benches read.
 
-use crate::config::{PeConfig, ZeroTest};
+use crate::config::PeConfig;
 use crate::error::{Error, Result};
 use crate::model::{PeModel, MAX_LANES};
 use std::io::Write;
@@ -197,11 +197,12 @@ impl Builder {
 /// `random_cycles` seeded random cycles.
 pub fn pe_stimulus(cfg: &PeConfig, seed: u64, depth: Depth, random_cycles: usize) -> Stimulus {
     let t = cfg.lanes();
+    let two_of_four = cfg.datapath().requires_2_4();
     let mut b = Builder {
         model: PeModel::new(cfg),
         pending: (cfg.pipeline > 0).then_some(None),
         lanes: t,
-        zt_weight: cfg.zero_test == Some(ZeroTest::ActOrWeight),
+        zt_weight: cfg.datapath().rule.weight_tested(),
         vectors: Vec::new(),
         segments: Vec::new(),
         start: 0,
@@ -355,7 +356,7 @@ pub fn pe_stimulus(cfg: &PeConfig, seed: u64, depth: Depth, random_cycles: usize
             b.end("every weight with four lanes active");
         }
 
-        if cfg.stc {
+        if two_of_four {
             // 2:4-sparse groups: every pair of lanes as the two non-zero weights (and
             // groups with one or none), the other lanes' activations random.
             for i in 0..4 {
@@ -428,7 +429,7 @@ pub fn pe_stimulus(cfg: &PeConfig, seed: u64, depth: Depth, random_cycles: usize
                 };
                 wgts[l] = if rng.chance(zw) { 0 } else { rng.byte() as i8 };
             }
-            if cfg.stc && rng.chance(0.75) {
+            if two_of_four && rng.chance(0.75) {
                 // Mostly 2:4-legal groups: keep two random lanes' weights.
                 let (x, y) = (rng.below(4) as usize, rng.below(4) as usize);
                 for (l, w) in wgts.iter_mut().enumerate().take(t) {

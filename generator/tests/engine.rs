@@ -9,7 +9,7 @@ use common::files::{gemm, gemm_args, write_operands};
 use common::{smtgen, stderr};
 use proptest::prelude::*;
 use smtgen::array::{gemm_functional, Gemm};
-use smtgen::config::{Config, ConfigBuilder, ZeroTest, PRESETS};
+use smtgen::config::{Config, ConfigBuilder, PRESETS};
 use smtgen::engine::{self, Kernel};
 use smtgen::model::PeModel;
 use smtgen::stimulus::Rng;
@@ -265,7 +265,7 @@ fn lane_statistics_equal_the_models_counts() {
                 let s = engine::lane_stats(&cfg, &g, 2);
                 let t = cfg.pe.lanes();
                 let (wt, kp) = g.padded_columns(t);
-                let wz = cfg.pe.zero_test == Some(ZeroTest::ActOrWeight);
+                let wz = cfg.pe.datapath().rule.weight_tested();
                 let model = PeModel::new(&cfg.pe);
                 let mut hist = [0u64; 5];
                 let (mut active, mut reduced) = (0u64, 0u64);
@@ -276,7 +276,7 @@ fn lane_statistics_equal_the_models_counts() {
                         let wcol = &wt[j * kp..(j + 1) * kp];
                         for (a, w) in arow.chunks_exact(t).zip(wcol.chunks_exact(t)) {
                             let cy = model.products(a, w);
-                            let on = if cfg.pe.policy.shares() {
+                            let on = if cfg.pe.datapath().rule.has_activity_modes() {
                                 cy.active
                             } else {
                                 a.iter()

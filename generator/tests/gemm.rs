@@ -21,7 +21,7 @@ fn gemm_equals_the_spec_for_every_preset_and_prints_the_formula_cycles() {
             .map(|_| if rng.chance(0.4) { 0 } else { rng.byte() })
             .collect();
         let mut w: Vec<i8> = (0..k * n).map(|_| rng.byte() as i8).collect();
-        if Config::preset(p.name).unwrap().pe.stc {
+        if Config::preset(p.name).unwrap().pe.datapath().requires_2_4() {
             // 2:4-sparse designs take 2:4-sparse weights only.
             smtgen::sparse::prune_2_4(&mut w, k, n);
         }

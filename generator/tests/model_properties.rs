@@ -4,7 +4,7 @@
 //! accumulator in two's complement.
 
 use proptest::prelude::*;
-use smtgen::config::{Config, PeConfig, Policy, Rounding, WindowSet, ZeroTest, PRESETS};
+use smtgen::config::{Config, PeConfig, Rounding, Rule, ZeroTest, PRESETS};
 use smtgen::model::{wrap, Cycle, PeModel};
 use smtgen::numerics::{nib4, win_error_bound};
 
@@ -42,7 +42,7 @@ fn presets() -> Vec<PeConfig> {
 /// Whether the weights are ones the design is defined for: any, except that a 2:4-sparse
 /// design (spec §5.1) takes at most two non-zero weights per group.
 fn two_of_four(cfg: &PeConfig, wgts: &[i8]) -> bool {
-    !cfg.stc || wgts.iter().filter(|&&w| w != 0).count() <= 2
+    !cfg.datapath().requires_2_4() || wgts.iter().filter(|&&w| w != 0).count() <= 2
 }
 
 /// Every design of [`presets`] that `wgts` are defined for (see [`two_of_four`]),
@@ -97,10 +97,15 @@ proptest! {
                 if !on[i] {
                     prop_assert_eq!(c.products[i], 0, "idle lane {} of {:?}", i, cfg);
                 }
-                let exact_policy = matches!(cfg.policy, Policy::Baseline | Policy::Ideal);
-                let fits = n_on <= 1
-                    && ((cfg.threads == 4 && !cfg.stc) || cfg.window.map(|w| w.bits()) == Some(4));
-                if exact_policy || (cfg.policy != Policy::Bsparq && fits) {
+                // Exact rules always; pair and quad when at most one lane is active
+                // and the lone lane's mode is exact (quad, and pairs of 4-bit units).
+                let exact_rule = match cfg.datapath().rule {
+                    Rule::Exact { .. } => true,
+                    Rule::Single { .. } => false,
+                    Rule::Pair { solo, .. } => n_on <= 1 && solo.is_none(),
+                    Rule::Quad { .. } => n_on <= 1,
+                };
+                if exact_rule {
                     prop_assert_eq!(c.products[i], exact, "lane {} of {:?}", i, cfg);
                 }
             }
@@ -110,23 +115,18 @@ proptest! {
     #[test]
     fn error_never_exceeds_the_reduction_bound((acts, wgts) in lanes()) {
         for (cfg, t, c) in defined_runs(&acts, &wgts) {
-            let rnd = cfg.rounding.unwrap_or(Rounding::NearestEven);
+            let dp = cfg.datapath();
+            let rnd = dp.rounding;
             // The loosest window any mode of this PE uses, and nib4's bound.
-            let sets: &[WindowSet] = match cfg.window {
-                None => &[],
-                Some(s) => match s.bits() {
-                    3 => &[WindowSet::W3b6opt, WindowSet::W6b3opt],
-                    2 => &[WindowSet::W2b7opt, WindowSet::W4b5opt],
-                    _ => std::slice::from_ref(cfg.window.as_ref().unwrap()),
-                },
-            };
+            let sets = dp.rule.windows();
             let ba = sets.iter().map(|&s| win_error_bound(s, rnd)).max().unwrap_or(0) as i64;
             let bw = (-128..=127i32).map(|w| (i32::from(nib4(w as i8, rnd)) - w).unsigned_abs()).max().unwrap() as i64;
             for i in 0..t {
                 let exact = i64::from(acts[i]) * i64::from(wgts[i]);
                 let err = (i64::from(c.products[i]) - exact).abs();
                 let w = i64::from(wgts[i]).abs();
-                let bound = if cfg.threads == 4 { ba * w + 255 * bw } else { ba * w };
+                let nibbles = matches!(dp.rule, Rule::Quad { .. });
+                let bound = if nibbles { ba * w + 255 * bw } else { ba * w };
                 prop_assert!(err <= bound, "lane {} err {} > bound {} for {:?}", i, err, bound, cfg);
             }
         }

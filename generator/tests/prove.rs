@@ -6,7 +6,7 @@
 
 mod common;
 use common::{require, spec_products};
-use smtgen::config::{Config, ConfigBuilder, ZeroTest, PRESETS};
+use smtgen::config::{Config, ConfigBuilder, PRESETS};
 use smtgen::model::PeModel;
 use smtgen::prove::{cases, prove, prove_files};
 use smtgen::rtl::{generate_pe_with_fault, Fault};
@@ -95,7 +95,7 @@ fn activity_cases_cover_every_input() {
     for name in ["sysmt4", "sparq-4b5opt"] {
         let cfg = Config::preset(name).unwrap();
         let cs = cases(&cfg);
-        let weight = cfg.pe.zero_test == Some(ZeroTest::ActOrWeight);
+        let weight = cfg.pe.datapath().rule.weight_tested();
         let mut x = 0x9e37_79b9_7f4a_7c15u64;
         for _ in 0..20_000 {
             x ^= x << 13;

@@ -27,7 +27,7 @@ fn run(cfg: &Config, g: &Gemm, jobs: usize) -> Vec<i64> {
 /// Refuses weights a 2:4-sparse design cannot take (spec §5.1) before any work,
 /// naming the column, the group of k and its count; other designs take any weights.
 fn two_four(cfg: &Config, g: &Gemm, what: &str) -> PyResult<()> {
-    if cfg.pe.stc {
+    if cfg.pe.datapath().requires_2_4() {
         smtgen::sparse::check_2_4(&g.w, g.k, g.n, what).map_err(value_err)?;
     }
     Ok(())

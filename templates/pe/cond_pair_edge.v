@@ -31,7 +31,7 @@
   reg  [3:0] n{{ l.k }};
   reg  [2:0] s{{ l.k }};
 {%- for g in l.above %}
-  reg        {{ g.0 }};
+  reg        g{{ l.k }}_{{ g.0 }};
 {%- endfor %}
 {%- endfor %}
 {%- if cut %}
@@ -57,10 +57,10 @@
 {%- for l in lanes %}
     // Lane {{ l.k }}: win(a{{ l.k }}; {{ set }}) is n{{ l.k }} << s{{ l.k }}, n{{ l.k }} {% if rne %}rounded{% else %}truncated{% endif %} at the edge.
 {%- for g in l.above %}
-    {{ g.0 }} = {{ g.1 }};
+    g{{ l.k }}_{{ g.0 }} = |a{{ l.k }}[7:{{ g.1 }}];
 {%- endfor %}
-    s{{ l.k }} = {{ l.shift }};
-    n{{ l.k }} = {{ l.next }};
+    s{{ l.k }} = {% call m::pair_shift(l) %}{% endcall %};
+    n{{ l.k }} = {% call m::pair_next(l) %}{% endcall %};
 {%- endfor %}
     // A unit always takes its activation and weight from the same lane. The three
     // cases are one-hot; AND-OR keeps the simulation free of data-dependent branches.

@@ -26,7 +26,7 @@
   reg  [3:0] t{{ l.k }}, n{{ l.k }}, l{{ l.k }};
   reg  [2:0] s{{ l.k }};
 {%- for g in l.above %}
-  reg        {{ g.0 }};
+  reg        g{{ l.k }}_{{ g.0 }};
 {%- endfor %}
 {%- endfor %}
 {%- if cut %}
@@ -53,12 +53,12 @@
     // Lane {{ l.k }}: win(a{{ l.k }}; {{ set }}) is n{{ l.k }} << s{{ l.k }}: the window t{{ l.k }}{% if rne %}, rounded to nearest (ties
     // to even; a carry out saturates) when both lanes are active{% endif %}; l{{ l.k }}: the bits below it.
 {%- for g in l.above %}
-    {{ g.0 }} = {{ g.1 }};
+    g{{ l.k }}_{{ g.0 }} = |a{{ l.k }}[7:{{ g.1 }}];
 {%- endfor %}
-    t{{ l.k }} = {{ l.trunc }};
-    s{{ l.k }} = {{ l.shift }};
-    l{{ l.k }} = {{ l.low }};
-    n{{ l.k }} = {{ l.next }};
+    t{{ l.k }} = {% call m::pair_trunc(l) %}{% endcall %};
+    s{{ l.k }} = {% call m::pair_shift(l) %}{% endcall %};
+    l{{ l.k }} = {% call m::pair_low(l) %}{% endcall %};
+    n{{ l.k }} = {% call m::pair_next(l) %}{% endcall %};
 {%- endfor %}
     // A unit always takes its activation and weight from the same lane. The three
     // cases are one-hot; AND-OR keeps the simulation free of data-dependent branches.

@@ -1,3 +1,4 @@
+{%- import "macros.v" as m -%}
 {{ header }}
 `default_nettype none
 // Multiplier fabric: {{ units.len() }} unit(s), each an unsigned activation nibble times
@@ -30,7 +31,7 @@ module {{ prefix }}_fabric (
 {% if u.cases.is_empty() %}
   // The only shift this unit ever needs.
   wire unused_sh{{ u.idx }} = ^unit_shift_i[{{ u.sh_hi }}:{{ u.sh_lo }}];
-  always @* t{{ u.idx }} = {{ u.default_term }};
+  always @* t{{ u.idx }} = {% call m::term(u, u.default_term) %}{% endcall %};
 {% else %}
   // One-hot AND-OR rather than a case: the same gates, and Verilator then compiles
   // no data-dependent branch (mispredictions halve array simulation speed).
@@ -38,13 +39,13 @@ module {{ prefix }}_fabric (
   always @* begin
     t{{ u.idx }} =
 {%- for c in u.cases %}
-      ({{ "{" }}{{ sum_w }}{{ "{" }}sh{{ u.idx }} == 4'd{{ c.0 }}}} & {{ c.1 }}) |
+      ({{ "{" }}{{ sum_w }}{{ "{" }}sh{{ u.idx }} == 4'd{{ c.0 }}}} & {% call m::term(u, c.1) %}{% endcall %}) |
 {%- endfor %}
-      ({{ "{" }}{{ sum_w }}{{ "{" }}{% for c in u.cases %}{% if !loop.first %} & {% endif %}(sh{{ u.idx }} != 4'd{{ c.0 }}){% endfor %}}} & {{ u.default_term }});
+      ({{ "{" }}{{ sum_w }}{{ "{" }}{% for c in u.cases %}{% if !loop.first %} & {% endif %}(sh{{ u.idx }} != 4'd{{ c.0 }}){% endfor %}}} & {% call m::term(u, u.default_term) %}{% endcall %});
   end
 {% endif %}
 {%- endfor %}
-  assign sum_o = {{ sum_expr }};
+  assign sum_o = {% call m::sum_tree(sum_halves) %}{% endcall %};
 
 endmodule
 `default_nettype wire

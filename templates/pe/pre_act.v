@@ -1,3 +1,4 @@
+{%- import "macros.v" as m -%}
 {{ header }}
 `default_nettype none
 // West-edge conditioning of one row's activations (window logic at the array edge).
@@ -36,11 +37,11 @@ module {{ module }} (
   assign link_o = {nib, act_i};
 {%- else %}
 
-  reg  [7:0] {{ act_regs }};
+  reg  [7:0] {% for l in lane_views %}a{{ l.k }}{% if !loop.last %}, {% endif %}{% endfor %};
 {%- for l in lane_views %}
   reg  [3:0] t{{ l.k }}, r{{ l.k }};
 {%- for g in l.above %}
-  reg        {{ g.0 }};
+  reg        g{{ l.k }}_{{ g.0 }};
 {%- endfor %}
 {%- endfor %}
 
@@ -50,16 +51,16 @@ module {{ module }} (
 {%- endfor %}
 {%- for l in lane_views %}
 {%- for g in l.above %}
-    {{ g.0 }} = {{ g.1 }};
+    g{{ l.k }}_{{ g.0 }} = |a{{ l.k }}[7:{{ g.1 }}];
 {%- endfor %}
-    t{{ l.k }} = {{ l.trunc }};
+    t{{ l.k }} = {% call m::pair_trunc(l) %}{% endcall %};
 {%- if rne %}
-    r{{ l.k }} = t{{ l.k }} + {3'd0, {{ l.round }}{% if fault.saturates(l.k) %} & ~(&t{{ l.k }}){% endif %}};
+    r{{ l.k }} = t{{ l.k }} + {3'd0, {% call m::pair_round(l) %}{% endcall %}{% if fault.saturates(l.k) %} & ~(&t{{ l.k }}){% endif %}};
 {%- else %}
     r{{ l.k }} = t{{ l.k }};
 {%- endif %}
 {%- endfor %}
-    link_o = {{ link_expr }};
+    link_o = {{ "{" }}{% for l in lane_views.iter().rev() %}r{{ l.k }}, {% endfor %}act_i};
   end
 {%- endif %}
 

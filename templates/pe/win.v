@@ -1,3 +1,4 @@
+{%- import "macros.v" as m -%}
 {{ header }}
 `default_nettype none
 // bSPARQ activation window win(a; {{ set }}, {{ rounding }}): keeps a {{ n }}-bit window of
@@ -20,23 +21,23 @@ module {{ module }} (
 
   // hitK: no bit of a_i is set above the window at position K.
 {%- for o in opts %}
-  wire hit{{ o.pos }} = {{ o.hit }};
+  wire hit{{ o.pos }} = {% call m::win_hit(o) %}{% endcall %};
 {%- endfor %}
 
   // selK: one-hot, the lowest position whose window covers the leading one.
 {%- for o in opts %}
-  wire sel{{ o.pos }} = {{ o.sel }};
+  wire sel{{ o.pos }} = {% call m::win_sel(o) %}{% endcall %};
 {%- endfor %}
 
   wire [{{ n - 1 }}:0] trunc =
 {%- for o in opts %}
-    {{ o.trunc }}{% if loop.last %};{% else %} |{% endif %}
+    ({{ "{" }}{{ n }}{{ "{" }}sel{{ o.pos }}}} & a_i[{{ o.pos + n - 1 }}:{{ o.pos }}]){% if loop.last %};{% else %} |{% endif %}
 {%- endfor %}
 {% if rne %}
   // Round up when the guard bit is set and either the window LSB or a sticky bit is.
   wire inc =
 {%- for o in opts %}
-    {{ o.round }}{% if loop.last %};{% else %} |{% endif %}
+    {% call m::win_round(o) %}{% endcall %}{% if loop.last %};{% else %} |{% endif %}
 {%- endfor %}
   wire full = &trunc;
 
@@ -47,7 +48,7 @@ module {{ module }} (
 {% endif %}
   assign sh_o =
 {%- for o in opts %}
-    {{ o.shift }}{% if loop.last %};{% else %} |{% endif %}
+    ({{ "{" }}3{{ "{" }}sel{{ o.pos }}}} & 3'd{{ o.pos }}){% if loop.last %};{% else %} |{% endif %}
 {%- endfor %}
 
 endmodule

@@ -56,21 +56,24 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
     if a.presets.is_empty()
         && a.prune.is_none()
         && !smtgen::sparse::is_2_4(&g.w, g.k, g.n)
-        && cfgs.iter().any(|c| c.pe.stc)
+        && cfgs.iter().any(|c| c.pe.datapath().requires_2_4())
     {
         // The default list leaves the 2:4-sparse designs out of a dense workload, and
         // says so; named ones are checked (and refused) below.
         let left: Vec<String> = names
             .iter()
             .zip(&cfgs)
-            .filter(|(_, c)| c.pe.stc)
+            .filter(|(_, c)| c.pe.datapath().requires_2_4())
             .map(|(n, _)| n.clone())
             .collect();
         println!(
             "note: {} left out: {what} are not 2:4-sparse (add --prune 2:4, or name them in --presets)",
             left.join(", ")
         );
-        let keep: Vec<bool> = cfgs.iter().map(|c| !c.pe.stc).collect();
+        let keep: Vec<bool> = cfgs
+            .iter()
+            .map(|c| !c.pe.datapath().requires_2_4())
+            .collect();
         let mut it = keep.iter();
         cfgs.retain(|_| *it.next().unwrap_or(&true));
         let mut it = keep.iter();

@@ -98,8 +98,9 @@ pub fn run(a: RegressArgs) -> Result<ExitCode> {
         for name in &names {
             let pe = smtgen::config::design_point(name, &[] as &[&str])?.pe;
             for &(r, c) in &sizes {
-                let icarus =
-                    a.icarus_all || ((r, c) == (4, 4) && icarus_policy.insert((pe.policy, pe.stc)));
+                let icarus = a.icarus_all
+                    || ((r, c) == (4, 4)
+                        && icarus_policy.insert((pe.policy, pe.datapath().requires_2_4())));
                 let line = regress::array_line(name, r, c, tools, icarus, seed, a.max_k)?;
                 let mut cols = vec![line.name.clone()];
                 cols.extend(line.cols.iter().cloned());

@@ -8,11 +8,13 @@
 
 use std::fmt;
 
+mod datapath;
 mod parse;
 mod presets;
 #[cfg(test)]
 mod tests;
 
+pub use datapath::{solo_set, Buses, Datapath, Link, Rule, Select, Unit, Windows};
 pub use parse::{design_point, ConfigBuilder};
 pub use presets::{preset, DEFAULT_PRESET, PRESETS};
 
@@ -282,44 +284,10 @@ impl PeConfig {
         self.threads as usize
     }
 
-    /// Lanes that reach the multiplier units each cycle: `threads`, except under `stc`,
-    /// where the 4→2 selection leaves two.
-    pub fn unit_lanes(&self) -> u32 {
-        if self.stc {
-            2
-        } else {
-            self.threads
-        }
-    }
-
-    /// The datapath behind the 2:4 selection: for `stc`, the two-lane `sparq` PE with
-    /// the same window, rounding and accumulator; otherwise the PE itself.
-    pub fn core(&self) -> PeConfig {
-        PeConfig {
-            threads: self.unit_lanes(),
-            stc: false,
-            ..*self
-        }
-    }
-
-    /// Bits of the per-cycle lane sum before it meets the accumulator (spec §2).
-    pub fn sum_width(&self) -> u32 {
-        match self.unit_lanes() {
-            1 => 16,
-            2 => 17,
-            _ => 18,
-        }
-    }
-
     /// Cycles an array of this PE adds to the latency formula: the edge's register
     /// stage and the PE's pipeline stages.
     pub fn extra_latency(&self) -> u64 {
         self.window_logic.edge_stages() + u64::from(self.pipeline)
-    }
-
-    /// The rounding mode, or nearest-even for policies that never round.
-    pub fn rounding_or_default(&self) -> Rounding {
-        self.rounding.unwrap_or(Rounding::NearestEven)
     }
 }
 

@@ -25,7 +25,7 @@
 
 use super::kernel::{Kernel, PackedW};
 use crate::array::Gemm;
-use crate::config::{PeConfig, Policy, WindowSet, ZeroTest};
+use crate::config::{PeConfig, Rule as DpRule};
 use crate::numerics::{nib4_table, win_table};
 
 /// Index of the all-zero table.
@@ -37,7 +37,8 @@ const T2: u8 = 2;
 /// Index of the second design table.
 const T3: u8 = 3;
 
-/// The per-cycle rule, from the config fields (as [`crate::model::PeModel`] reads them).
+/// The datapath's per-cycle rule ([`crate::config::Rule`], with the 2:4 selection
+/// folded in), as the plan's tables index it.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Rule {
     Exact,
@@ -61,44 +62,40 @@ fn stc_selected(mw: usize) -> usize {
 }
 
 fn rule(pe: &PeConfig) -> Rule {
-    match pe.policy {
-        Policy::Baseline | Policy::Ideal => Rule::Exact,
-        Policy::Bsparq => Rule::Single,
-        Policy::Sparq if pe.stc => Rule::Stc {
-            solo_reduces: pe.window.unwrap_or(WindowSet::W4b2opt).bits() < 4,
+    let dp = pe.datapath();
+    match dp.rule {
+        DpRule::Exact { .. } => Rule::Exact,
+        DpRule::Single { .. } => Rule::Single,
+        DpRule::Pair { solo, .. } if dp.select.is_some() => Rule::Stc {
+            solo_reduces: solo.is_some(),
         },
-        Policy::Sparq | Policy::Sysmt if pe.threads == 2 => Rule::Pair {
-            solo_reduces: pe.window.unwrap_or(WindowSet::W4b2opt).bits() < 4,
+        DpRule::Pair { solo, .. } => Rule::Pair {
+            solo_reduces: solo.is_some(),
         },
-        Policy::Sparq | Policy::Sysmt => Rule::Quad,
+        DpRule::Quad { .. } => Rule::Quad,
     }
 }
 
 /// Whether the rule depends on which weights are zero (zero test `act_or_weight`, or
 /// the 2:4 selection).
 fn weight_test(pe: &PeConfig) -> bool {
-    pe.zero_test == Some(ZeroTest::ActOrWeight) || pe.stc
+    pe.datapath().weight_dependent()
 }
 
 /// Activation tables: zero, identity, then the rule's tables (pair: solo, pair;
 /// single and quad: the window).
 fn tables(pe: &PeConfig) -> Vec<[u8; 256]> {
-    let rnd = pe.rounding_or_default();
-    let set = pe.window.unwrap_or(WindowSet::W4b2opt);
+    let dp = pe.datapath();
+    let rnd = dp.rounding;
     let ident: [u8; 256] = std::array::from_fn(|a| a as u8);
     let mut t = vec![[0u8; 256], ident];
-    match rule(pe) {
-        Rule::Exact => {}
-        Rule::Single => t.push(win_table(set, rnd)),
-        Rule::Pair { .. } | Rule::Stc { .. } => {
-            t.push(match set.bits() {
-                4 => ident,
-                3 => win_table(WindowSet::W6b3opt, rnd),
-                _ => win_table(WindowSet::W4b5opt, rnd),
-            });
-            t.push(win_table(set, rnd));
+    match dp.rule {
+        DpRule::Exact { .. } => {}
+        DpRule::Single { window } | DpRule::Quad { window, .. } => t.push(win_table(window, rnd)),
+        DpRule::Pair { pair, solo, .. } => {
+            t.push(solo.map_or(ident, |s| win_table(s, rnd)));
+            t.push(win_table(pair, rnd));
         }
-        Rule::Quad => t.push(win_table(WindowSet::W4b2opt, rnd)),
     }
     t
 }
@@ -394,7 +391,7 @@ impl Plan {
             weight_test: wt,
             class_of,
             luts,
-            nib4: nib4_table(pe.rounding_or_default()),
+            nib4: nib4_table(pe.datapath().rounding),
             terms,
             kprime: off,
             simd: false,

@@ -1,7 +1,6 @@
 //! The array around the PEs: the delay line, the cell (a PE and its result-chain
 //! slot) and the array top `<name>_array` with its filelist ([`generate_array`]).
 
-use super::design::{act_link_width, edge, link_fields, wgt_link_width};
 use super::header::{array_header, render, Branches};
 use super::{generate_pe, GeneratedFile, Part, Role};
 use crate::config::Config;
@@ -47,6 +46,7 @@ struct ArrayTpl<'a> {
 /// `<name>_array` and its filelist `<name>_array.f` (the PE's own `.f` is kept too).
 pub fn generate_array(cfg: &Config) -> Result<Vec<GeneratedFile>> {
     let prefix = cfg.name.as_str();
+    let dp = cfg.pe.datapath();
     let mut files = generate_pe(cfg)?;
     let hdr = |m: &str, what: &str| array_header(m, what, cfg);
     let m = format!("{prefix}_delay");
@@ -63,8 +63,8 @@ pub fn generate_array(cfg: &Config) -> Result<Vec<GeneratedFile>> {
         &CellTpl {
             header: &hdr(&m, "array cell: PE and result-chain slot"),
             prefix,
-            act_w: act_link_width(cfg),
-            wgt_w: wgt_link_width(cfg),
+            act_w: dp.link.act_width,
+            wgt_w: dp.link.wgt_width,
             acc_w: cfg.pe.acc_width,
             pipe: cfg.pe.pipeline > 0,
         },
@@ -76,13 +76,13 @@ pub fn generate_array(cfg: &Config) -> Result<Vec<GeneratedFile>> {
         &ArrayTpl {
             header: &hdr(&m, "output-stationary array"),
             prefix,
-            lanes: cfg.pe.threads,
-            act_w: act_link_width(cfg),
-            wgt_w: wgt_link_width(cfg),
-            edge: edge(cfg),
+            lanes: dp.lanes,
+            act_w: dp.link.act_width,
+            wgt_w: dp.link.wgt_width,
+            edge: dp.edge(),
             edge_stages: cfg.pe.window_logic.edge_stages(),
             pipeline: cfg.pe.pipeline,
-            pre_wgt: link_fields(cfg).1 > 0,
+            pre_wgt: dp.link.wgt_field > 0,
             acc_w: cfg.pe.acc_width,
             rows: cfg.array.rows,
             cols: cfg.array.cols,

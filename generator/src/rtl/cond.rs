@@ -1,13 +1,14 @@
 //! The PE's operand conditioning `<name>_cond` and its proof variant
-//! `<name>_cond_cut`: one template per policy and lane count (exact, bsparq, the
-//! two-lane pair conds, the four-lane quad cond), chosen and filled by [`cond_text`].
+//! `<name>_cond_cut`: one template per datapath rule and window form (exact, single,
+//! the pair conds with inline, edge or module windows, quad), chosen from the
+//! elaborated [`Datapath`](crate::config::Datapath) and filled by [`cond_text`].
 
-use super::design::{act_link_width, edge, link_fields, solo_set, wgt_link_width, win_module};
-use super::exprs::{pair_lane, PairLane};
+use super::design::win_module;
+use super::exprs::{pair_lane, Next, PairLane};
 use super::fault::FaultView;
 use super::header::{header, render, Branches};
 use super::Fault;
-use crate::config::{Config, Policy, Rounding, WindowSet, ZeroTest};
+use crate::config::{Config, Rounding, Rule, WindowSet, Windows, ZeroTest};
 use crate::error::Result;
 use askama::Template;
 
@@ -120,45 +121,45 @@ pub(super) fn cond_text(
     fault: Option<Fault>,
 ) -> Result<String> {
     let prefix = cfg.name.as_str();
-    let pe = &cfg.pe;
-    let rnd = pe.rounding_or_default();
-    let zt = pe.zero_test.unwrap_or(ZeroTest::Act);
-    let set = pe.window.unwrap_or(WindowSet::W4b2opt);
+    let dp = cfg.pe.datapath();
+    let rnd = dp.rounding;
     let m = format!("{prefix}_cond{}", if cut { "_cut" } else { "" });
     let h = header(&m, "operand conditioning and routing", shown);
-    let wm = win_module(prefix, set, rnd);
-    Ok(match pe.policy {
-        Policy::Baseline | Policy::Ideal => render(
+    let (act_w, wgt_w) = (dp.link.act_width, dp.link.wgt_width);
+    Ok(match dp.rule {
+        Rule::Exact { lanes } => render(
             &CondExactTpl {
                 header: &h,
                 prefix,
-                lanes: pe.threads,
+                lanes,
             },
             &m,
         )?,
-        Policy::Bsparq => render(
+        Rule::Single { window } => render(
             &CondBsparqTpl {
                 header: &h,
                 prefix,
-                n: set.bits(),
-                win_module: &wm,
+                n: window.bits(),
+                win_module: &win_module(prefix, window, rnd),
             },
             &m,
         )?,
-        Policy::Sparq | Policy::Sysmt if pe.threads == 2 => {
-            let solo = solo_set(set);
-            let swm = solo.map(|s| win_module(prefix, s, rnd)).unwrap_or_default();
+        Rule::Pair {
+            pair: set,
+            solo,
+            zero_test: zt,
+        } => {
             let rne = rnd == Rounding::NearestEven;
-            let (pa, _) = link_fields(cfg);
+            let pa = dp.link.act_field;
             let lanes = (0..2usize)
                 .map(|k| {
                     let mut l = pair_lane(k, set.positions());
-                    if edge(cfg) {
+                    if dp.windows == Windows::Edge {
                         // Used only when both lanes are active: the edge's window.
                         let lo = 16 + pa * k as u32;
-                        l.next = format!("act_i[{}:{lo}]", lo + 3);
+                        l.next = Next::Edge { hi: lo + 3, lo };
                     } else if !rne {
-                        l.next = format!("t{k}");
+                        l.next = Next::Truncated;
                     }
                     l
                 })
@@ -169,14 +170,14 @@ pub(super) fn cond_text(
                         &$t {
                             header: &h,
                             prefix,
-                            policy: pe.policy.name(),
+                            policy: cfg.pe.policy.name(),
                             zero_test: zt.name(),
                             zt_weight: zt == ZeroTest::ActOrWeight,
                             set: set.name(),
                             cut,
                             rne,
-                            act_w: act_link_width(cfg),
-                            wgt_w: wgt_link_width(cfg),
+                            act_w,
+                            wgt_w,
                             lanes,
                             fault: FaultView::of(fault),
                             $($extra: $v,)*
@@ -185,41 +186,46 @@ pub(super) fn cond_text(
                     )?
                 };
             }
-            match (set.bits(), edge(cfg)) {
-                (4, false) => pair4!(CondPairInlineTpl),
-                (4, true) => pair4!(CondPairEdgeTpl, act_field: pa),
+            match dp.windows {
+                Windows::Inline => pair4!(CondPairInlineTpl),
+                Windows::Edge => pair4!(CondPairEdgeTpl, act_field: pa),
                 _ => render(
                     &CondPairWinTpl {
                         header: &h,
                         prefix,
-                        policy: pe.policy.name(),
+                        policy: cfg.pe.policy.name(),
                         zero_test: zt.name(),
                         zt_weight: zt == ZeroTest::ActOrWeight,
                         n: set.bits(),
                         set: set.name(),
                         solo_set: solo.map(WindowSet::name).unwrap_or("-"),
-                        win_module: &wm,
-                        solo_win_module: &swm,
+                        win_module: &win_module(prefix, set, rnd),
+                        solo_win_module: &solo
+                            .map(|s| win_module(prefix, s, rnd))
+                            .unwrap_or_default(),
                         cut,
                         rne,
-                        act_w: act_link_width(cfg),
-                        wgt_w: wgt_link_width(cfg),
+                        act_w,
+                        wgt_w,
                     },
                     &m,
                 )?,
             }
         }
-        Policy::Sparq | Policy::Sysmt => render(
+        Rule::Quad {
+            window,
+            zero_test: zt,
+        } => render(
             &CondQuadTpl {
                 header: &h,
                 prefix,
                 zero_test: zt.name(),
                 zt_weight: zt == ZeroTest::ActOrWeight,
-                win_module: &wm,
+                win_module: &win_module(prefix, window, rnd),
                 cut,
-                edge: edge(cfg),
-                act_w: act_link_width(cfg),
-                wgt_w: wgt_link_width(cfg),
+                edge: dp.edge(),
+                act_w,
+                wgt_w,
             },
             &m,
         )?,

@@ -9,13 +9,18 @@
 //! top with the systolic pass-through registers). With `window_logic: edge` the
 //! windows (and, for four lanes, nib4; for two, the weight zero flags) move to
 //! `<name>_pre_act` / `<name>_pre_wgt`, once per row and column at the array's edge;
-//! the PE then takes link words (see [`act_link_width`]) and `<name>_pe_solo` wraps
+//! the PE then takes link words (see [`Link`](crate::config::Link)) and `<name>_pe_solo` wraps
 //! it with its own edge logic for PE-level tests.
 //!
+//! What to render is read from the elaborated datapath
+//! ([`Datapath`](crate::config::Datapath): rule, 2:4 selection, units, widths,
+//! window form and modules); no renderer looks at the policy or the lane count.
+//!
 //! Layout: `files` holds the output types and the disk writer, `header` the shared
-//! header and rendering, `design` what a config's PE is made of, `exprs` the Verilog
-//! expressions built in Rust, and `pe`, `cond`, `array`, `reference`, `proof` and
-//! `fault` the renderers of each kind of file. Everything public is re-exported here.
+//! header and rendering, `design` module names and the edge test, `exprs` the
+//! structure of the expressions the templates write (inline windows, fabric terms),
+//! and `pe`, `cond`, `array`, `reference`, `proof` and `fault` the renderers of each
+//! kind of file. Everything public is re-exported here.
 
 // Declared first: the renderers below use its `branches!` macro.
 #[macro_use]
@@ -33,9 +38,7 @@ mod reference;
 mod tests;
 
 pub use array::generate_array;
-pub use design::{
-    act_link_width, edge, link_fields, pe_top, solo_set, units, wgt_link_width, win_module, Unit,
-};
+pub use design::{edge, pe_top, win_module};
 pub use fault::{generate_pe_with_fault, Fault};
 pub use files::{write_files, GeneratedFile, Part, Role};
 pub use header::{header, VERSION};

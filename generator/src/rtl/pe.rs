@@ -4,14 +4,12 @@
 //! core.
 
 use super::cond::cond_text;
-use super::design::{
-    act_link_width, core, edge, link_fields, solo_set, units, wgt_link_width, win_module,
-};
-use super::exprs::{balanced_sum, pair_lane, round_up, sign_extension, term, term_with, PairLane};
+use super::design::{core, edge, win_module};
+use super::exprs::{pair_lane, sum_halves, term, PairLane, Term};
 use super::fault::{FaultView, SelFaultView};
 use super::header::{header, render, Branches};
 use super::{Fault, GeneratedFile, Part, Role};
-use crate::config::{Config, Policy, Rounding, WindowSet};
+use crate::config::{Config, Rounding, Rule, WindowSet};
 use crate::error::Result;
 use askama::Template;
 
@@ -67,8 +65,8 @@ struct UnitView {
     sh_lo: u32,
     sh_hi: u32,
     shift_list: String,
-    cases: Vec<(u32, String)>,
-    default_term: String,
+    cases: Vec<(u32, Term)>,
+    default_term: Term,
 }
 
 #[derive(Template)]
@@ -81,16 +79,20 @@ struct FabricTpl<'a> {
     y_bits: u32,
     sh_bits: u32,
     sum_w: u32,
-    sum_expr: String,
+    /// The lane adder's tree: units summed within each half first.
+    sum_halves: Vec<Vec<usize>>,
 }
 
+/// One placement of a window module (`win.v` writes its hit, one-hot select,
+/// truncated window, shift and round-up terms).
 struct WinOpt {
     pos: u32,
-    hit: String,
-    sel: String,
-    trunc: String,
-    shift: String,
-    round: String,
+    /// Lowest bit above the window (`None`: the window reaches bit 7).
+    above: Option<u32>,
+    /// The next lower placement (`None`: this is the lowest).
+    prev: Option<u32>,
+    /// Round up without the sticky bits (a planted fault only).
+    no_sticky: bool,
 }
 
 #[derive(Template)]
@@ -129,10 +131,6 @@ struct PreActTpl<'a> {
     set: &'a str,
     rne: bool,
     lane_views: Vec<PairLane>,
-    /// The lanes' activation registers, `a0, a1, ...`.
-    act_regs: String,
-    /// The link word: the lanes' rounded windows, highest lane first, then the lanes.
-    link_expr: String,
     fault: FaultView,
 }
 
@@ -250,21 +248,21 @@ fn generate_stc_pe(cfg: &Config, fault: Option<Fault>) -> Result<Vec<GeneratedFi
         )
         .with_part(Part::Conditioning),
     );
-    let us = units(&c);
+    let dp = cfg.pe.datapath();
     let text = render(
         &PeTpl {
             header: &header(&top, "processing element (2:4-sparse weights)", cfg),
             prefix,
-            lanes: cfg.pe.threads,
-            act_w: act_link_width(cfg),
-            wgt_w: wgt_link_width(cfg),
+            lanes: dp.lanes,
+            act_w: dp.link.act_width,
+            wgt_w: dp.link.wgt_width,
             edge: e,
             pipe: cfg.pe.pipeline > 0,
             acc_w: cfg.pe.acc_width,
-            sum_w: cfg.pe.sum_width(),
-            x_bits: us.iter().map(|u| u.aw).sum(),
-            y_bits: us.iter().map(|u| u.ww).sum(),
-            sh_bits: 4 * us.len() as u32,
+            sum_w: dp.sum_width,
+            x_bits: dp.buses.x,
+            y_bits: dp.buses.y,
+            sh_bits: dp.buses.sh,
             reference: false,
             sel: true,
         },
@@ -280,6 +278,7 @@ fn generate_stc_pe(cfg: &Config, fault: Option<Fault>) -> Result<Vec<GeneratedFi
 
 /// `<name>_pe_solo`: the PE behind its own (combinational) edge logic.
 fn pe_solo_file(cfg: &Config, shown: &Config) -> Result<GeneratedFile> {
+    let dp = cfg.pe.datapath();
     let ms = format!("{}_pe_solo", cfg.name);
     let text = render(
         &PeSoloTpl {
@@ -289,11 +288,11 @@ fn pe_solo_file(cfg: &Config, shown: &Config) -> Result<GeneratedFile> {
                 shown,
             ),
             prefix: &cfg.name,
-            lanes: cfg.pe.threads,
+            lanes: dp.lanes,
             acc_w: cfg.pe.acc_width,
-            act_w: act_link_width(cfg),
-            wgt_w: wgt_link_width(cfg),
-            pre_wgt: link_fields(cfg).1 > 0,
+            act_w: dp.link.act_width,
+            wgt_w: dp.link.wgt_width,
+            pre_wgt: dp.link.wgt_field > 0,
         },
         &ms,
     )?;
@@ -310,29 +309,30 @@ pub(super) fn pre_act_text(
     shown: &Config,
     fault: Option<Fault>,
 ) -> Result<String> {
-    let pe = &cfg.pe;
-    let set = pe.window.unwrap_or(WindowSet::W4b2opt);
-    let rnd = pe.rounding_or_default();
-    let quad = pe.threads == 4 && !pe.stc;
-    let pair_lanes = if quad { 2 } else { pe.threads as usize };
-    let regs: Vec<String> = (0..pair_lanes).map(|k| format!("a{k}")).collect();
-    let fields: Vec<String> = (0..pair_lanes).rev().map(|k| format!("r{k}")).collect();
+    let dp = cfg.pe.datapath();
+    // Validation builds the row edge only for rules with a window.
+    let set = dp.rule.window().ok_or_else(|| {
+        crate::error::Error::config("pe.window_logic", "edge", "in_pe for an exact policy")
+    })?;
+    let rnd = dp.rounding;
+    // sysmt's four lanes stream each lane's window from the window module; the pair
+    // rule (two lanes, or four in front of the 2:4 selection) its rounded pair window.
+    let quad = matches!(dp.rule, Rule::Quad { .. });
+    let pair_lanes = if quad { 2 } else { dp.lanes as usize };
     let wm = win_module(&cfg.name, set, rnd);
     render(
         &PreActTpl {
             header: &header(module, "edge conditioning of a row's activations", shown),
             module,
-            lanes: pe.threads,
+            lanes: dp.lanes,
             quad,
             win_module: &wm,
-            link_w: act_link_width(cfg),
+            link_w: dp.link.act_width,
             set: set.name(),
             rne: rnd == Rounding::NearestEven,
             lane_views: (0..pair_lanes)
                 .map(|k| pair_lane(k, set.positions()))
                 .collect(),
-            act_regs: regs.join(", "),
-            link_expr: format!("{{{}, act_i}}", fields.join(", ")),
             fault: FaultView::of(fault),
         },
         module,
@@ -353,31 +353,11 @@ fn win_file(
     let opts = pos
         .iter()
         .enumerate()
-        .map(|(i, &p)| {
-            let hit = if p + n <= 7 {
-                format!("~|a_i[7:{}]", p + n)
-            } else {
-                "1'b1".into()
-            };
-            let sel = if i == 0 {
-                format!("hit{p}")
-            } else {
-                format!("hit{p} & ~hit{}", pos[i - 1])
-            };
-            let up = if fault == Some(Fault::WindowRoundWithoutSticky { pos: p }) && p > 0 {
-                Some(format!("a_i[{}] & a_i[{p}]", p - 1))
-            } else {
-                round_up("a_i", p)
-            };
-            let round = up.map_or("1'b0".into(), |r| format!("(sel{p} & {r})"));
-            WinOpt {
-                pos: p,
-                hit,
-                sel,
-                trunc: format!("({{{n}{{sel{p}}}}} & a_i[{}:{p}])", p + n - 1),
-                shift: format!("({{3{{sel{p}}}}} & 3'd{p})"),
-                round,
-            }
+        .map(|(i, &p)| WinOpt {
+            pos: p,
+            above: (p + n <= 7).then_some(p + n),
+            prev: i.checked_sub(1).map(|j| pos[j]),
+            no_sticky: fault == Some(Fault::WindowRoundWithoutSticky { pos: p }),
         })
         .collect();
     let text = render(
@@ -407,7 +387,7 @@ pub fn generate_pe(cfg: &Config) -> Result<Vec<GeneratedFile>> {
 }
 
 pub(super) fn generate_pe_faulty(cfg: &Config, fault: Option<Fault>) -> Result<Vec<GeneratedFile>> {
-    if cfg.pe.stc {
+    if cfg.pe.datapath().select.is_some() {
         return generate_stc_pe(cfg, fault);
     }
     pe_files(cfg, cfg, fault)
@@ -418,36 +398,24 @@ pub(super) fn generate_pe_faulty(cfg: &Config, fault: Option<Fault>) -> Result<V
 fn pe_files(cfg: &Config, shown: &Config, fault: Option<Fault>) -> Result<Vec<GeneratedFile>> {
     let prefix = cfg.name.as_str();
     let pe = &cfg.pe;
-    let us = units(cfg);
-    let sum_w = pe.sum_width();
-    let x_bits: u32 = us.iter().map(|u| u.aw).sum();
-    let y_bits: u32 = us.iter().map(|u| u.ww).sum();
-    let sh_bits = 4 * us.len() as u32;
-    let rnd = pe.rounding_or_default();
+    let dp = pe.datapath();
+    let us = &dp.units;
+    let sum_w = dp.sum_width;
+    let (x_bits, y_bits, sh_bits) = (dp.buses.x, dp.buses.y, dp.buses.sh);
+    let rnd = dp.rounding;
     let mut files = Vec::new();
     let mut add = |module: String, role: Role, part: Part, text: String| {
         files.push(GeneratedFile::module(&module, role, text).with_part(part))
     };
     let hdr = |m: &str, what: &str| header(m, what, shown);
 
-    // Leaves: windows and nibbles.
-    let set = pe.window.unwrap_or(WindowSet::W4b2opt);
-    let mut wins = Vec::new();
-    // The two-lane cond keeps 4-bit windows inline (see cond_pair_inline.v).
-    let inline_win = pe.threads == 2 && set.bits() == 4 && pe.policy != Policy::Bsparq;
-    if pe.policy.reduces() && !inline_win {
-        wins.push(set);
-        if pe.threads == 2 {
-            if let Some(s) = solo_set(set) {
-                wins.push(s);
-            }
-        }
-    }
+    // Leaves: windows and nibbles (the two-lane cond keeps 4-bit windows inline, see
+    // cond_pair_inline.v, so those need no module).
     let mut leaf = Vec::new();
-    for s in &wins {
+    for s in &dp.window_modules {
         leaf.push(win_file(prefix, *s, rnd, shown, fault)?);
     }
-    if pe.policy == Policy::Sysmt && pe.threads == 4 {
+    if dp.nib4 {
         let m = format!("{prefix}_nib4");
         let h = hdr(&m, "SySMT signed weight nibble");
         leaf.push(
@@ -484,9 +452,9 @@ fn pe_files(cfg: &Config, shown: &Config, fault: Option<Fault>) -> Result<Vec<Ge
     );
 
     // Edge conditioning (window logic at the array edge).
-    if edge(cfg) {
-        let pw = link_fields(cfg).1;
-        let quad = pe.threads == 4;
+    if dp.edge() {
+        let pw = dp.link.wgt_field;
+        let quad = matches!(dp.rule, Rule::Quad { .. });
         let m = format!("{prefix}_pre_act");
         let text = pre_act_text(cfg, &m, shown, fault)?;
         add(m, Role::Datapath, Part::ArrayEdge, text);
@@ -496,9 +464,9 @@ fn pe_files(cfg: &Config, shown: &Config, fault: Option<Fault>) -> Result<Vec<Ge
                 &PreWgtTpl {
                     header: &hdr(&m, "edge conditioning of a column's weights"),
                     prefix,
-                    lanes: pe.threads,
+                    lanes: dp.lanes,
                     quad,
-                    link_w: wgt_link_width(cfg),
+                    link_w: dp.link.wgt_width,
                 },
                 &m,
             )?;
@@ -518,21 +486,18 @@ fn pe_files(cfg: &Config, shown: &Config, fault: Option<Fault>) -> Result<Vec<Ge
         .enumerate()
         .map(|(i, u)| {
             let pw = u.aw + u.ww;
-            let mut cases: Vec<(u32, String)> = u
-                .shifts
-                .iter()
-                .map(|&k| (k, term(i, pw, k, sum_w)))
-                .collect();
-            let (default_k, mut default_term) = cases.pop().unwrap_or((0, term(i, pw, 0, sum_w)));
+            let mut cases: Vec<(u32, Term)> =
+                u.shifts.iter().map(|&k| (k, term(pw, k, sum_w))).collect();
+            let (_, mut default_term) = cases.pop().unwrap_or((0, term(pw, 0, sum_w)));
             if fault == Some(Fault::UnsignedProduct { unit: i }) {
                 // The first term in the text that extends the product's sign.
                 let first = cases
                     .iter_mut()
-                    .map(|(k, t)| (*k, t))
-                    .chain(std::iter::once((default_k, &mut default_term)))
-                    .find(|(k, _)| sign_extension(pw, *k, sum_w) > 0);
-                if let Some((k, t)) = first {
-                    *t = term_with(i, pw, k, sum_w, "1'b0");
+                    .map(|(_, t)| t)
+                    .chain(std::iter::once(&mut default_term))
+                    .find(|t| t.ext > 0);
+                if let Some(t) = first {
+                    t.unsigned = true;
                 }
             }
             let v = UnitView {
@@ -565,7 +530,7 @@ fn pe_files(cfg: &Config, shown: &Config, fault: Option<Fault>) -> Result<Vec<Ge
         &FabricTpl {
             header: &hdr(&m, "multiplier fabric and lane adder"),
             prefix,
-            sum_expr: balanced_sum(0, us.len()),
+            sum_halves: sum_halves(us.len()),
             units: views,
             x_bits,
             y_bits,
@@ -595,10 +560,10 @@ fn pe_files(cfg: &Config, shown: &Config, fault: Option<Fault>) -> Result<Vec<Ge
         &PeTpl {
             header: &hdr(&m, "processing element"),
             prefix,
-            lanes: pe.threads,
-            act_w: act_link_width(cfg),
-            wgt_w: wgt_link_width(cfg),
-            edge: edge(cfg),
+            lanes: dp.lanes,
+            act_w: dp.link.act_width,
+            wgt_w: dp.link.wgt_width,
+            edge: dp.edge(),
             pipe: pe.pipeline > 0,
             acc_w: pe.acc_width,
             sum_w,
@@ -613,7 +578,7 @@ fn pe_files(cfg: &Config, shown: &Config, fault: Option<Fault>) -> Result<Vec<Ge
     add(m.clone(), Role::PeTop, Part::PeRegisters, top);
     let mut all = leaf;
     all.extend(files);
-    if edge(cfg) {
+    if dp.edge() {
         all.push(pe_solo_file(cfg, shown)?);
     }
 

@@ -5,20 +5,21 @@
 //! edge its pair edge `<name>_pre_pair` ([`pre_pair`]).
 
 use super::cond::cond_text;
-use super::design::{act_link_width, core, edge, link_fields, units, wgt_link_width};
+use super::design::{core, edge};
 use super::header::{header, render, Branches};
 use super::pe::pre_act_text;
 use super::reference::reference_file;
 use super::{GeneratedFile, Role};
-use crate::config::{Config, Policy};
+use crate::config::Config;
 use crate::error::Result;
 use askama::Template;
 
-/// True for the policies whose per-cycle rule depends on which lanes are active
-/// (two- and four-lane `sparq` and `sysmt`): their cond and reference have proof
-/// variants with the lanes' activity cut out (see [`generate_proof_variants`]).
+/// True for the datapaths whose per-cycle rule depends on which lanes are active
+/// (pair and quad, see [`crate::config::Rule::has_activity_modes`]): their cond and
+/// reference have proof variants with the lanes' activity cut out (see
+/// [`generate_proof_variants`]).
 pub fn has_activity_modes(cfg: &Config) -> bool {
-    matches!(cfg.pe.policy, Policy::Sparq | Policy::Sysmt)
+    cfg.pe.datapath().rule.has_activity_modes()
 }
 
 /// Renders the proof variants `<name>_cond_cut` and `<name>_ref_cut` (empty for
@@ -27,7 +28,7 @@ pub fn has_activity_modes(cfg: &Config) -> bool {
 /// input `on_i`, so that `smtgen prove` can split the input space by activity and
 /// check separately that `on_i = on_o` gives back the production module.
 pub fn generate_proof_variants(cfg: &Config) -> Result<Vec<GeneratedFile>> {
-    if cfg.pe.stc {
+    if cfg.pe.datapath().select.is_some() {
         // The 2:4 selection is proven on its own; the activity split is the core's.
         return proof_variants(&core(cfg), cfg);
     }
@@ -49,7 +50,7 @@ fn proof_variants(cfg: &Config, shown: &Config) -> Result<Vec<GeneratedFile>> {
         reference_file(cfg, true, &format!("{}_ref_cut", cfg.name), shown)?,
     ];
     if edge(cfg) {
-        if shown.pe.stc {
+        if shown.pe.datapath().requires_2_4() {
             // The 2:4 core's own edge: the row edge's field for two plain lanes. The
             // selection miter ties the row edge to it, the fronts take it.
             let m = pre_pair(cfg);
@@ -89,25 +90,25 @@ pub fn pre_pair(cfg: &Config) -> String {
 /// so the proof covers the edge and the PE's conditioning together.
 fn front_text(cfg: &Config, cut: bool, shown: &Config) -> Result<String> {
     let m = cond_front(cfg, cut);
-    let us = units(cfg);
+    let dp = cfg.pe.datapath();
     render(
         &FrontTpl {
             header: &header(&m, "proof wrapper: edge conditioning and cond", shown),
             prefix: &cfg.name,
             module: &m,
-            pre_act: &if shown.pe.stc {
+            pre_act: &if shown.pe.datapath().requires_2_4() {
                 pre_pair(cfg)
             } else {
                 format!("{}_pre_act", cfg.name)
             },
-            lanes: cfg.pe.threads,
+            lanes: dp.lanes,
             cut,
-            pre_wgt: link_fields(cfg).1 > 0,
-            x_w: us.iter().map(|u| u.aw).sum(),
-            y_w: us.iter().map(|u| u.ww).sum(),
-            sh_w: 4 * us.len() as u32,
-            act_w: act_link_width(cfg),
-            wgt_w: wgt_link_width(cfg),
+            pre_wgt: dp.link.wgt_field > 0,
+            x_w: dp.buses.x,
+            y_w: dp.buses.y,
+            sh_w: dp.buses.sh,
+            act_w: dp.link.act_width,
+            wgt_w: dp.link.wgt_width,
         },
         &m,
     )

@@ -3,11 +3,11 @@
 //! `<name>_ref_sel` and the pair rule `<name>_ref_pair` under `<name>_ref`, and the
 //! PE built on the reference ([`generate_reference_pe`]).
 
-use super::design::{core, solo_set};
+use super::design::core;
 use super::header::{header, render, Branches};
 use super::pe::PeTpl;
 use super::{generate_pe, GeneratedFile, Role};
-use crate::config::{Config, Policy, WindowSet, ZeroTest};
+use crate::config::{solo_set, Config, Rule, WindowSet, ZeroTest};
 use crate::error::Result;
 use askama::Template;
 
@@ -73,7 +73,7 @@ struct RefTpl<'a> {
 /// `<name>_ref` (lanes in, lane sum out), from its own template: case tables
 /// written out from the spec's `win` and `nib4`, full-width multiplies.
 pub fn generate_reference(cfg: &Config) -> Result<Vec<GeneratedFile>> {
-    if !cfg.pe.stc {
+    if cfg.pe.datapath().select.is_none() {
         return Ok(vec![reference_file(
             cfg,
             false,
@@ -93,7 +93,7 @@ pub fn generate_reference(cfg: &Config) -> Result<Vec<GeneratedFile>> {
             &RefStcTpl {
                 header: &header(&m, "behavioural reference of the PE rule", cfg),
                 prefix: &cfg.name,
-                sum_w: cfg.pe.sum_width(),
+                sum_w: cfg.pe.datapath().sum_width,
             },
             &m,
         )?,
@@ -112,53 +112,51 @@ pub(super) fn reference_file(
 ) -> Result<GeneratedFile> {
     use crate::numerics::{nib4_table, win_table};
     let prefix = cfg.name.as_str();
-    let pe = &cfg.pe;
-    let rnd = pe.rounding_or_default();
-    let set = pe.window.unwrap_or(WindowSet::W4b2opt);
+    let dp = cfg.pe.datapath();
+    let rnd = dp.rounding;
     let mut tables = Vec::new();
     let win = |name: &'static str, s: WindowSet| RefTable {
         name,
         doc: format!("win(a; {}, {})", s.name(), rnd.name()),
         entries: win_table(s, rnd).to_vec(),
     };
-    let rule = match pe.policy {
-        Policy::Baseline | Policy::Ideal => "exact",
-        Policy::Bsparq => {
-            tables.push(win("win_pair", set));
-            "single"
-        }
-        Policy::Sparq | Policy::Sysmt if pe.threads == 2 => {
-            tables.push(win("win_pair", set));
-            if let Some(s) = solo_set(set) {
+    match dp.rule {
+        Rule::Exact { .. } => {}
+        Rule::Single { window } => tables.push(win("win_pair", window)),
+        Rule::Pair { pair, solo, .. } => {
+            tables.push(win("win_pair", pair));
+            if let Some(s) = solo {
                 tables.push(win("win_solo", s));
             }
-            "pair"
         }
-        Policy::Sparq | Policy::Sysmt => {
-            tables.push(win("win_pair", WindowSet::W4b2opt));
+        Rule::Quad { window, .. } => {
+            tables.push(win("win_pair", window));
             tables.push(RefTable {
                 name: "nib4",
                 doc: format!("nib4(w; {}) as a two's-complement byte", rnd.name()),
                 entries: nib4_table(rnd).iter().map(|&x| x as u8).collect(),
             });
-            "quad"
         }
-    };
-    let zt = pe.zero_test.unwrap_or(ZeroTest::Act);
+    }
+    let zt = dp.rule.zero_test().unwrap_or(ZeroTest::Act);
+    // The lone lane's window: the pair's `solo`. Only the pair branch reads it, but
+    // `solo_exact` is recorded as a branch for every rule (the covering set and its
+    // snapshots key on it), so the other rules keep what their main window gives.
+    let solo = dp.rule.window().and_then(solo_set);
     let h = header(module, "behavioural reference of the PE rule", shown);
     let text = render(
         &RefTpl {
             header: &h,
             prefix,
             module,
-            lanes: pe.threads,
-            lane_ids: (0..pe.threads).collect(),
-            sum_w: pe.sum_width(),
-            rule,
+            lanes: dp.lanes,
+            lane_ids: (0..dp.lanes).collect(),
+            sum_w: dp.sum_width,
+            rule: dp.rule.name(),
             zero_test: zt.name(),
-            zt_weight: zt == ZeroTest::ActOrWeight,
-            solo_exact: solo_set(set).is_none(),
-            solo_doc: match solo_set(set) {
+            zt_weight: dp.rule.weight_tested(),
+            solo_exact: solo.is_none(),
+            solo_doc: match solo {
                 None => "exact".into(),
                 Some(s) => format!("win(a; {})", s.name()),
             },
@@ -182,6 +180,7 @@ pub(super) fn reference_file(
 pub fn generate_reference_pe(cfg: &Config) -> Result<Vec<GeneratedFile>> {
     let prefix = cfg.name.as_str();
     let pe = &cfg.pe;
+    let dp = pe.datapath();
     let mut files: Vec<GeneratedFile> = generate_pe(cfg)?
         .into_iter()
         .filter(|f| f.role == Role::Accumulator)
@@ -192,13 +191,13 @@ pub fn generate_reference_pe(cfg: &Config) -> Result<Vec<GeneratedFile>> {
         &PeTpl {
             header: &header(&m, "processing element on the behavioural reference", cfg),
             prefix,
-            lanes: pe.threads,
-            act_w: 8 * pe.threads,
-            wgt_w: 8 * pe.threads,
+            lanes: dp.lanes,
+            act_w: 8 * dp.lanes,
+            wgt_w: 8 * dp.lanes,
             edge: false,
             pipe: pe.pipeline > 0,
             acc_w: pe.acc_width,
-            sum_w: pe.sum_width(),
+            sum_w: dp.sum_width,
             x_bits: 1,
             y_bits: 1,
             sh_bits: 1,

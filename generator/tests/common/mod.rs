@@ -40,75 +40,72 @@ pub fn require(tool: &str) -> bool {
     false
 }
 
-use smtgen::config::{PeConfig, Policy, Rounding, WindowSet, ZeroTest};
+use smtgen::config::{PeConfig, Rule};
 use smtgen::numerics::{nib4, win};
 
 /// Whether a lane is active under the PE's zero test (spec §1).
 pub fn active(cfg: &PeConfig, a: u8, w: i8) -> bool {
-    a != 0 && !(cfg.zero_test == Some(ZeroTest::ActOrWeight) && w == 0)
+    a != 0 && !(cfg.datapath().rule.weight_tested() && w == 0)
 }
 
-/// Spec §5 written out directly from `win` and `nib4`, without tables.
+/// Spec §5 written out directly from `win` and `nib4`, without tables, on the
+/// elaborated datapath's rule (which `config::datapath`'s tests pin to the spec).
 pub fn spec_products(cfg: &PeConfig, acts: &[u8], wgts: &[i8]) -> Vec<i32> {
     let t = cfg.lanes();
-    let rnd = cfg.rounding.unwrap_or(Rounding::NearestEven);
+    let dp = cfg.datapath();
+    let rnd = dp.rounding;
     let exact = |i: usize| i32::from(acts[i]) * i32::from(wgts[i]);
-    match cfg.policy {
-        Policy::Baseline | Policy::Ideal => (0..t).map(exact).collect(),
-        Policy::Bsparq => {
-            vec![i32::from(win(acts[0], cfg.window.unwrap(), rnd)) * i32::from(wgts[0])]
+    if dp.select.is_some() {
+        // Spec §5.1: the first two lanes with a non-zero weight, in lane order, go
+        // through the two-lane rule (zero test act); every other lane gives 0.
+        let chosen: Vec<usize> = (0..t).filter(|&i| wgts[i] != 0).take(2).collect();
+        let pair = cfg.core();
+        let (mut a2, mut w2) = ([0u8; 2], [0i8; 2]);
+        for (s, &i) in chosen.iter().enumerate() {
+            a2[s] = acts[i];
+            w2[s] = wgts[i];
         }
-        Policy::Sparq if cfg.stc => {
-            // Spec §5.1: the first two lanes with a non-zero weight, in lane order, go
-            // through the two-lane rule (zero test act); every other lane gives 0.
-            let chosen: Vec<usize> = (0..t).filter(|&i| wgts[i] != 0).take(2).collect();
-            let pair = PeConfig {
-                threads: 2,
-                stc: false,
-                ..*cfg
-            };
-            let (mut a2, mut w2) = ([0u8; 2], [0i8; 2]);
-            for (s, &i) in chosen.iter().enumerate() {
-                a2[s] = acts[i];
-                w2[s] = wgts[i];
-            }
-            let p2 = spec_products(&pair, &a2, &w2);
-            let mut out = vec![0; t];
-            for (s, &i) in chosen.iter().enumerate() {
-                out[i] = p2[s];
-            }
-            out
+        let p2 = spec_products(&pair, &a2, &w2);
+        let mut out = vec![0; t];
+        for (s, &i) in chosen.iter().enumerate() {
+            out[i] = p2[s];
         }
-        Policy::Sparq | Policy::Sysmt => {
-            let on: Vec<bool> = (0..t).map(|i| active(cfg, acts[i], wgts[i])).collect();
-            let c = on.iter().filter(|&&x| x).count();
-            let set = cfg.window.unwrap();
-            (0..t)
-                .map(|i| {
-                    if !on[i] {
-                        return 0;
-                    }
-                    let (a, w) = (acts[i], wgts[i]);
-                    if t == 2 {
-                        let a_eff = match (c, set.bits()) {
-                            (2, _) => win(a, set, rnd),
-                            (_, 4) => a,
-                            (_, 3) => win(a, WindowSet::W6b3opt, rnd),
-                            _ => win(a, WindowSet::W4b5opt, rnd),
-                        };
-                        i32::from(a_eff) * i32::from(w)
-                    } else {
-                        match c {
-                            0 | 1 => exact(i),
-                            2 => i32::from(win(a, WindowSet::W4b2opt, rnd)) * i32::from(w),
-                            _ => {
-                                i32::from(win(a, WindowSet::W4b2opt, rnd)) * i32::from(nib4(w, rnd))
-                            }
-                        }
-                    }
-                })
-                .collect()
+        return out;
+    }
+    let on: Vec<bool> = (0..t).map(|i| active(cfg, acts[i], wgts[i])).collect();
+    let c = on.iter().filter(|&&x| x).count();
+    match dp.rule {
+        Rule::Exact { .. } => (0..t).map(exact).collect(),
+        Rule::Single { window } => {
+            vec![i32::from(win(acts[0], window, rnd)) * i32::from(wgts[0])]
         }
+        Rule::Pair { pair, solo, .. } => (0..t)
+            .map(|i| {
+                if !on[i] {
+                    return 0;
+                }
+                let a = acts[i];
+                let a_eff = match (c, solo) {
+                    (2, _) => win(a, pair, rnd),
+                    (_, None) => a,
+                    (_, Some(s)) => win(a, s, rnd),
+                };
+                i32::from(a_eff) * i32::from(wgts[i])
+            })
+            .collect(),
+        Rule::Quad { window, .. } => (0..t)
+            .map(|i| {
+                if !on[i] {
+                    return 0;
+                }
+                let (a, w) = (acts[i], wgts[i]);
+                match c {
+                    0 | 1 => exact(i),
+                    2 => i32::from(win(a, window, rnd)) * i32::from(w),
+                    _ => i32::from(win(a, window, rnd)) * i32::from(nib4(w, rnd)),
+                }
+            })
+            .collect(),
     }
 }
 
