@@ -199,6 +199,9 @@ struct Ran {
     runs: Vec<f64>,
 }
 
+/// Writes a bench's data file at the given path.
+type WriteData<'a> = Box<dyn Fn(&Path) -> Result<()> + 'a>;
+
 /// What one bench run needs, whichever simulator runs it: the top module, the data
 /// file's stem, each simulator's bench and flags, and the data in each one's format.
 struct Plan<'a> {
@@ -210,8 +213,9 @@ struct Plan<'a> {
     /// The Icarus bench and its `-D`/`-P` arguments.
     bench: &'static str,
     params: Vec<String>,
-    binary: Box<dyn Fn(&Path) -> Result<()> + 'a>,
-    text: Box<dyn Fn(&Path) -> Result<()> + 'a>,
+    /// The data in the Verilator harness's binary format and the Icarus bench's text.
+    binary: WriteData<'a>,
+    text: WriteData<'a>,
 }
 
 /// Builds `plan.top` with its Verilator harness and runs the model binary on the
