@@ -25,6 +25,12 @@ const PE_KEYS: &[&str] = &[
 ];
 const ARRAY_KEYS: &[&str] = &["rows", "cols"];
 
+/// Every key a config file may hold: the top-level keys, then those under `pe` and
+/// under `array` (each without its section).
+pub fn config_keys() -> impl Iterator<Item = &'static str> {
+    TOP_KEYS.iter().chain(PE_KEYS).chain(ARRAY_KEYS).copied()
+}
+
 /// Builds a configuration in layers: a preset (or the default preset when neither a
 /// preset nor a file is given), then a YAML file, then `key=value` overrides. The
 /// result is validated as a whole; nothing is clamped.
