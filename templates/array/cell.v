@@ -1,3 +1,4 @@
+{%- import "macros.v" as m -%}
 {{ header }}
 `default_nettype none
 // One array cell: the processing element plus its slot of the row's result chain.
@@ -31,21 +32,7 @@ module {{ prefix }}_cell #(
 
   wire [ACC_W-1:0] acc;
 
-  {{ prefix }}_pe #(
-    .ACC_W (ACC_W)
-  ) u_pe (
-    .clk_i   (clk_i),
-    .rst_ni  (rst_ni),
-    .valid_i (valid_i),
-    .clear_i (clear_i),
-    .act_i   (act_i),
-    .wgt_i   (wgt_i),
-    .valid_o (valid_o),
-    .clear_o (clear_o),
-    .act_o   (act_o),
-    .wgt_o   (wgt_o),
-    .acc_o   (acc)
-  );
+  {% call m::pe_instance(prefix, "act_i", "wgt_i", "act_o", "wgt_o", "acc") %}{% endcall %}
 
   reg last_q;
 
