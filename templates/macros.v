@@ -164,3 +164,15 @@ module {{ prefix }}_{{ name }} #(
     .acc_o   ({{ acc }})
   );
 {%- endmacro -%}
+
+{#- A register q with an asynchronous active-low reset to `zero`, loaded from d on
+    every clock edge (at module level: two spaces of indent at the call). -#}
+{%- macro reset_reg(q, zero, d) -%}
+always @(posedge clk_i or negedge rst_ni) begin
+    if (!rst_ni) begin
+      {{ q }} <= {{ zero }};
+    end else begin
+      {{ q }} <= {{ d }};
+    end
+  end
+{%- endmacro -%}

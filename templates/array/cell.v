@@ -36,13 +36,7 @@ module {{ prefix }}_cell #(
 
   reg last_q;
 
-  always @(posedge clk_i or negedge rst_ni) begin
-    if (!rst_ni) begin
-      last_q <= 1'b0;
-    end else begin
-      last_q <= last_i;
-    end
-  end
+  {% call m::reset_reg("last_q", "1'b0", "last_i") %}{% endcall %}
 
   assign last_o = last_q;
 {%- if pipe %}
@@ -51,13 +45,7 @@ module {{ prefix }}_cell #(
   // finished sum is captured one cycle later than last_q.
   reg last_qq;
 
-  always @(posedge clk_i or negedge rst_ni) begin
-    if (!rst_ni) begin
-      last_qq <= 1'b0;
-    end else begin
-      last_qq <= last_q;
-    end
-  end
+  {% call m::reset_reg("last_qq", "1'b0", "last_q") %}{% endcall %}
 {%- endif %}
 
   reg [ACC_W-1:0] res_q;
