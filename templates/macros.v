@@ -1,4 +1,4 @@
-{#- Macros shared by the PE templates. -#}
+{#- Macros shared by the PE and array templates. -#}
 {#- One-hot AND-OR selection of x[lo..hi) by sel, each term w bits wide:
     ({w{sel[lo]}} & x[lo]) | ... | ({w{sel[hi-1]}} & x[hi-1]). The same gates as an
     indexed mux, but Verilator's model gets no data-dependent branch. -#}
@@ -123,4 +123,56 @@ module {{ prefix }}_cond{% if cut %}_cut{% endif %} (
   output {{ kind }} [{{ y_w - 1 }}:0] unit_wgt_o,
   output {{ kind }} [{{ sh_w - 1 }}:0]{% if sh_w <= 10 %} {% endif %} unit_shift_o
 );
+{%- endmacro -%}
+
+{#- The PE's module header (pe.v, pe_solo.v): module <prefix>_<name>, its ACC_W
+    parameter and the PE ports, operands act_hi / wgt_hi + 1 bits wide. -#}
+{%- macro pe_module(prefix, name, acc_w, act_hi, wgt_hi) -%}
+module {{ prefix }}_{{ name }} #(
+  parameter integer ACC_W = {{ acc_w }}
+) (
+  input  wire                 clk_i,
+  input  wire                 rst_ni,
+  input  wire                 valid_i,
+  input  wire                 clear_i,
+  input  wire [{{ act_hi }}:0]         act_i,
+  input  wire [{{ wgt_hi }}:0]         wgt_i,
+  output wire                 valid_o,
+  output wire                 clear_o,
+  output wire [{{ act_hi }}:0]         act_o,
+  output wire [{{ wgt_hi }}:0]         wgt_o,
+  output wire [ACC_W-1:0]     acc_o
+);
+{%- endmacro -%}
+
+{#- The PE instance u_pe of an array cell or a lone PE (cell.v, pe_solo.v), its
+    operands and accumulator wired to the given signals. -#}
+{%- macro pe_instance(prefix, act, wgt, act_out, wgt_out, acc) -%}
+{{ prefix }}_pe #(
+    .ACC_W (ACC_W)
+  ) u_pe (
+    .clk_i   (clk_i),
+    .rst_ni  (rst_ni),
+    .valid_i (valid_i),
+    .clear_i (clear_i),
+    .act_i   ({{ act }}),
+    .wgt_i   ({{ wgt }}),
+    .valid_o (valid_o),
+    .clear_o (clear_o),
+    .act_o   ({{ act_out }}),
+    .wgt_o   ({{ wgt_out }}),
+    .acc_o   ({{ acc }})
+  );
+{%- endmacro -%}
+
+{#- A register q with an asynchronous active-low reset to `zero`, loaded from d on
+    every clock edge (at module level: two spaces of indent at the call). -#}
+{%- macro reset_reg(q, zero, d) -%}
+always @(posedge clk_i or negedge rst_ni) begin
+    if (!rst_ni) begin
+      {{ q }} <= {{ zero }};
+    end else begin
+      {{ q }} <= {{ d }};
+    end
+  end
 {%- endmacro -%}

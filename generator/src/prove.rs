@@ -210,47 +210,24 @@ struct SelMiterTpl<'a> {
     edge: bool,
 }
 
-/// Renders a miter template (text ending in a newline).
-fn text_of(t: &impl askama::Template, name: &str) -> Result<String> {
-    let mut s = t
-        .render()
-        .map_err(|e| Error::tool("askama", format!("rendering {name}: {e}")))?;
-    if !s.ends_with('\n') {
-        s.push('\n');
-    }
-    Ok(s)
-}
-
 fn miter(cfg: &Config) -> Result<String> {
-    text_of(
-        &MiterTpl {
-            v: view(cfg, "miter", false),
-        },
-        "miter",
-    )
+    let v = view(cfg, "miter", false);
+    rtl::render_text(&MiterTpl { v }, "miter")
 }
 
 fn link_miter(cfg: &Config) -> Result<String> {
-    text_of(
-        &LinkTpl {
-            v: view(cfg, "link", false),
-        },
-        "link miter",
-    )
+    let v = view(cfg, "link", false);
+    rtl::render_text(&LinkTpl { v }, "link miter")
 }
 
 fn cases_miter(cfg: &Config) -> Result<String> {
-    text_of(
-        &CasesTpl {
-            v: view(cfg, "cases", true),
-        },
-        "cases miter",
-    )
+    let v = view(cfg, "cases", true);
+    rtl::render_text(&CasesTpl { v }, "cases miter")
 }
 
 fn sel_miter(cfg: &Config) -> Result<String> {
     let (prefix, edge) = (&cfg.name, rtl::edge(cfg));
-    text_of(&SelMiterTpl { prefix, edge }, "selection miter")
+    rtl::render_text(&SelMiterTpl { prefix, edge }, "selection miter")
 }
 
 /// Proves the generated PE of `cfg` within `timeout_s` seconds (an unfinished
@@ -269,6 +246,12 @@ pub fn prove_jobs(cfg: &Config, timeout_s: u64, jobs: usize) -> Result<Proof> {
 struct Job {
     top: String,
     case: Option<Case>,
+}
+
+/// Adds the miter module `top` (text `text`) to `all` and its whole-miter job.
+fn add_miter(all: &mut Vec<GeneratedFile>, jobs: &mut Vec<Job>, top: String, text: String) {
+    all.push(GeneratedFile::module(&top, Role::Miter, text));
+    jobs.push(Job { top, case: None });
 }
 
 enum Verdict {
@@ -327,41 +310,23 @@ pub fn prove_files_jobs(
     let mut jobs = Vec::new();
     if select.is_some() {
         all.push(rtl::generate_ref_sel(whole)?);
-        all.push(GeneratedFile::module(
-            &format!("{p}_selmiter"),
-            Role::Miter,
+        add_miter(
+            &mut all,
+            &mut jobs,
+            format!("{p}_selmiter"),
             sel_miter(whole)?,
-        ));
-        jobs.push(Job {
-            top: format!("{p}_selmiter"),
-            case: None,
-        });
+        );
     }
     let cs = cases(cfg);
     if cs.is_empty() {
-        all.push(GeneratedFile::module(
-            &format!("{p}_miter"),
-            Role::Miter,
-            miter(cfg)?,
-        ));
-        jobs.push(Job {
-            top: format!("{p}_miter"),
-            case: None,
-        });
+        add_miter(&mut all, &mut jobs, format!("{p}_miter"), miter(cfg)?);
     } else {
-        all.push(GeneratedFile::module(
-            &format!("{p}_link"),
-            Role::Miter,
-            link_miter(cfg)?,
-        ));
-        jobs.push(Job {
-            top: format!("{p}_link"),
-            case: None,
-        });
+        add_miter(&mut all, &mut jobs, format!("{p}_link"), link_miter(cfg)?);
+        let text = cases_miter(cfg)?;
         all.push(GeneratedFile::module(
             &format!("{p}_cases"),
             Role::Miter,
-            cases_miter(cfg)?,
+            text,
         ));
         for (k, c) in cs.iter().enumerate() {
             jobs.push(Job {

@@ -128,19 +128,19 @@ pub fn pe_line(
     };
     let lint = lint_col(&files, &rtl::pe_top(&cfg), tools, &mut line);
     line.cols.push(lint);
-    if tools.verilator {
-        let stim = pe_stimulus(&cfg.pe, seed, Depth::Full, cycles);
-        let r = sim::Simulator::Verilator.pe(&cfg, &files, &stim, &tools.sim_options());
-        sim_cols(r, &mut line, false);
-    } else {
-        skip_cols(&mut line, 2);
-    }
-    if tools.icarus {
-        let stim = pe_stimulus(&cfg.pe, seed, Depth::Light, icarus_cycles);
-        let r = sim::Simulator::Icarus.pe(&cfg, &files, &stim, &tools.sim_options());
-        sim_cols(r, &mut line, false);
-    } else {
-        skip_cols(&mut line, 2);
+    // Verilator on the full stimulus, Icarus (slower) on the light one.
+    use sim::Simulator::{Icarus, Verilator};
+    for (simulator, on, depth, n) in [
+        (Verilator, tools.verilator, Depth::Full, cycles),
+        (Icarus, tools.icarus, Depth::Light, icarus_cycles),
+    ] {
+        if on {
+            let stim = pe_stimulus(&cfg.pe, seed, depth, n);
+            let r = simulator.pe(&cfg, &files, &stim, &tools.sim_options());
+            sim_cols(r, &mut line, false);
+        } else {
+            skip_cols(&mut line, 2);
+        }
     }
     // The behavioural reference on the same stimulus: spec, golden model and
     // reference Verilog tied together (`smtgen prove` ties reference and PE).

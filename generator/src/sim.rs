@@ -199,17 +199,30 @@ struct Ran {
     runs: Vec<f64>,
 }
 
-/// Builds `top` with a Verilator harness and runs the model binary on the data
-/// `write_data` puts in the work directory, `opts.repeat` times.
-fn verilator_run(
-    files: &[GeneratedFile],
-    top: &str,
-    harness: (&str, &str),
-    cflags: &[String],
-    data_name: &str,
-    write_data: &dyn Fn(&Path) -> Result<()>,
-    opts: &SimOptions,
-) -> Result<Ran> {
+/// Writes a bench's data file at the given path.
+type WriteData<'a> = Box<dyn Fn(&Path) -> Result<()> + 'a>;
+
+/// What one bench run needs, whichever simulator runs it: the top module, the data
+/// file's stem, each simulator's bench and flags, and the data in each one's format.
+struct Plan<'a> {
+    top: String,
+    data: &'static str,
+    /// The Verilator harness (file name, text) and its `-CFLAGS`.
+    harness: (&'static str, &'static str),
+    cflags: Vec<String>,
+    /// The Icarus bench and its `-D`/`-P` arguments.
+    bench: &'static str,
+    params: Vec<String>,
+    /// The data in the Verilator harness's binary format and the Icarus bench's text.
+    binary: WriteData<'a>,
+    text: WriteData<'a>,
+}
+
+/// Builds `plan.top` with its Verilator harness and runs the model binary on the
+/// binary data written into the work directory, `opts.repeat` times.
+fn verilator_run(files: &[GeneratedFile], plan: &Plan, opts: &SimOptions) -> Result<Ran> {
+    let (top, harness) = (plan.top.as_str(), plan.harness);
+    let data_name = &format!("{}.bin", plan.data);
     let (_guard, _kept, dir) = workdir(opts)?;
     let list = stage(&dir, files, top)?;
     let io = |e| Error::io(&dir, e);
@@ -220,7 +233,7 @@ fn verilator_run(
     let mut cmd = Tool::new("verilator", "verilator", &dir)
         .args(["--cc", "--exe", "--build", "-j", &jobs, "-f", "flags.vc"])
         .args(["--top-module", top, "--prefix", "Vdut", "-o", "tb"]);
-    for f in cflags {
+    for f in &plan.cflags {
         cmd = cmd.args(["-CFLAGS", f]);
     }
     cmd = cmd.args(["-F", &list, harness.0]);
@@ -236,7 +249,7 @@ fn verilator_run(
         cmd = cmd.env("OBJCACHE", "ccache");
     }
     let build_s = cmd.log("verilator_build.log").run()?.seconds;
-    write_data(&dir.join(data_name))?;
+    (plan.binary)(&dir.join(data_name))?;
     let mut first: Option<String> = None;
     let mut runs = Vec::new();
     for k in 0..opts.repeat.max(1) {
@@ -259,30 +272,22 @@ fn verilator_run(
     })
 }
 
-/// Builds `top` with an Icarus bench (`-P` parameters, `-D` defines) and runs it
-/// with `+<plusarg>=<data file>`.
-fn icarus_run(
-    files: &[GeneratedFile],
-    top: &str,
-    bench: &str,
-    args: &[String],
-    plusarg: &str,
-    write_data: &dyn Fn(&Path) -> Result<()>,
-    opts: &SimOptions,
-) -> Result<Ran> {
+/// Builds `plan.top` with its Icarus bench (`-P` parameters, `-D` defines) and runs
+/// it with `+<data stem>=<text data file>`.
+fn icarus_run(files: &[GeneratedFile], plan: &Plan, opts: &SimOptions) -> Result<Ran> {
     let (_guard, _kept, dir) = workdir(opts)?;
-    let list = stage(&dir, files, top)?;
-    std::fs::write(dir.join("tb.v"), bench).map_err(|e| Error::io(&dir, e))?;
+    let list = stage(&dir, files, &plan.top)?;
+    std::fs::write(dir.join("tb.v"), plan.bench).map_err(|e| Error::io(&dir, e))?;
     let build_s = Tool::new("iverilog", "iverilog", &dir)
         .args(["-g2005", "-o", "tb.vvp", "-s", "tb"])
-        .args(args)
+        .args(&plan.params)
         .args(["-c", &list, "tb.v"])
         .log("iverilog_build.log")
         .run()?
         .seconds;
-    write_data(&dir.join("data.txt"))?;
+    (plan.text)(&dir.join("data.txt"))?;
     let out = Tool::new("vvp", "vvp", &dir)
-        .args(["-n", "tb.vvp", &format!("+{plusarg}=data.txt")])
+        .args(["-n", "tb.vvp", &format!("+{}=data.txt", plan.data)])
         .log("vvp_run.log")
         .execute()?;
     let text = out.text()?;
@@ -303,77 +308,48 @@ pub fn simulate(
     bench: Bench,
     opts: &SimOptions,
 ) -> Result<SimReport> {
-    let (ran, want, seed) = match (sim, bench) {
-        (Simulator::Verilator, Bench::Pe(stim)) => (
-            verilator_run(
-                files,
-                &rtl::pe_top(cfg),
-                ("pe_tb.cpp", PE_TB_CPP),
-                &[format!("-DSMTGEN_LANES={}", cfg.pe.threads)],
-                "vectors.bin",
-                &|p| stim.write_binary(p),
-                opts,
-            )?,
+    let (want, seed, mut plan) = match bench {
+        Bench::Pe(stim) => (
             stim.cycles() as u64,
             stim.seed,
+            Plan {
+                top: rtl::pe_top(cfg),
+                data: "vectors",
+                harness: ("pe_tb.cpp", PE_TB_CPP),
+                cflags: vec![format!("-DSMTGEN_LANES={}", cfg.pe.threads)],
+                bench: PE_TB_V,
+                params: vec![],
+                binary: Box::new(|p| stim.write_binary(p)),
+                text: Box::new(|p| stim.write_text(p)),
+            },
         ),
-        (Simulator::Icarus, Bench::Pe(stim)) => {
-            let top = rtl::pe_top(cfg);
-            let params = [
-                format!("-DDUT={top}"),
-                format!("-Ptb.LANES={}", cfg.pe.threads),
-                format!("-Ptb.ACC_W={}", cfg.pe.acc_width),
-            ];
-            (
-                icarus_run(
-                    files,
-                    &top,
-                    PE_TB_V,
-                    &params,
-                    "vectors",
-                    &|p| stim.write_text(p),
-                    opts,
-                )?,
-                stim.cycles() as u64,
-                stim.seed,
-            )
-        }
-        (Simulator::Verilator, Bench::Array(run, seed)) => (
-            verilator_run(
-                files,
-                &format!("{}_array", cfg.name),
-                ("array_tb.cpp", ARRAY_TB_CPP),
-                &[],
-                "trace.bin",
-                &|p| write_array_trace_binary(cfg, run, seed, p),
-                opts,
-            )?,
+        Bench::Array(run, seed) => (
             run.inputs.len() as u64,
             seed,
+            Plan {
+                top: format!("{}_array", cfg.name),
+                data: "trace",
+                harness: ("array_tb.cpp", ARRAY_TB_CPP),
+                cflags: vec![],
+                bench: ARRAY_TB_V,
+                params: vec![
+                    format!("-Ptb.ROWS={}", cfg.array.rows),
+                    format!("-Ptb.COLS={}", cfg.array.cols),
+                ],
+                binary: Box::new(move |p| write_array_trace_binary(cfg, run, seed, p)),
+                text: Box::new(move |p| write_array_trace_text(cfg, run, seed, p)),
+            },
         ),
-        (Simulator::Icarus, Bench::Array(run, seed)) => {
-            let top = format!("{}_array", cfg.name);
-            let params = [
-                format!("-DDUT={top}"),
-                format!("-Ptb.ROWS={}", cfg.array.rows),
-                format!("-Ptb.COLS={}", cfg.array.cols),
-                format!("-Ptb.LANES={}", cfg.pe.threads),
-                format!("-Ptb.ACC_W={}", cfg.pe.acc_width),
-            ];
-            (
-                icarus_run(
-                    files,
-                    &top,
-                    ARRAY_TB_V,
-                    &params,
-                    "trace",
-                    &|p| write_array_trace_text(cfg, run, seed, p),
-                    opts,
-                )?,
-                run.inputs.len() as u64,
-                seed,
-            )
-        }
+    };
+    // Both Icarus benches take the DUT, then their own parameters, then these.
+    plan.params.insert(0, format!("-DDUT={}", plan.top));
+    plan.params.extend([
+        format!("-Ptb.LANES={}", cfg.pe.threads),
+        format!("-Ptb.ACC_W={}", cfg.pe.acc_width),
+    ]);
+    let ran = match sim {
+        Simulator::Verilator => verilator_run(files, &plan, opts)?,
+        Simulator::Icarus => icarus_run(files, &plan, opts)?,
     };
     report(cfg, sim, want, seed, ran)
 }

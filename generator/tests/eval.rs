@@ -6,19 +6,55 @@
 //! exact GEMM of the pruned weights and of the dense ones.
 
 mod common;
+use common::files::{gemm, s, write_operands};
 use common::{active, smtgen, spec_gemm, stderr};
+use serde_json::Value;
 use smtgen::stimulus::Rng;
 use smtgen::tensors::{read_int_tensor, write_npy};
+use std::path::Path;
 
-fn eval_json(args: &[&str]) -> serde_json::Value {
+/// Runs `smtgen` with `args` (an `eval` command) and returns its `--json` report.
+fn eval_json(args: &[&str]) -> Value {
     let dir = tempfile::tempdir().unwrap();
     let j = dir.path().join("r.json");
-    let mut all = vec!["eval"];
-    all.extend_from_slice(args);
-    all.extend_from_slice(&["--json", j.to_str().unwrap()]);
+    let mut all = args.to_vec();
+    all.extend_from_slice(&["--json", s(&j)]);
     let o = smtgen(&all, None);
     assert!(o.status.success(), "{}", stderr(&o));
     serde_json::from_str(&std::fs::read_to_string(j).unwrap()).unwrap()
+}
+
+/// The arguments of `smtgen eval --presets P --a A --w W`.
+fn eval_args<'a>(presets: &'a str, a: &'a Path, w: &'a Path) -> Vec<&'a str> {
+    vec!["eval", "--presets", presets, "--a", s(a), "--w", s(w)]
+}
+
+/// `len` random activations, each zero with probability `zeros`.
+fn sparse_acts(rng: &mut Rng, len: usize, zeros: f64) -> Vec<u8> {
+    (0..len)
+        .map(|_| if rng.chance(zeros) { 0 } else { rng.byte() })
+        .collect()
+}
+
+/// The exact product C = A·W of `a` (`m`×`k`) and `w` (`k`×`n`), row-major.
+fn exact_gemm((m, k, n): (usize, usize, usize), a: &[u8], w: &[i8]) -> Vec<i64> {
+    (0..m * n)
+        .map(|x| {
+            (0..k)
+                .map(|kk| i64::from(a[(x / n) * k + kk]) * i64::from(w[kk * n + x % n]))
+                .sum()
+        })
+        .collect()
+}
+
+/// Asserts that report entry `d` gives `max` as its largest |error| and `rel` as
+/// its relative L2 error (`what` names the design in the messages).
+fn assert_errors(d: &Value, (max, rel): (i64, f64), what: &str) {
+    assert_eq!(d["max_abs_error"].as_i64().unwrap(), max, "{what}");
+    assert!(
+        (d["rel_l2_error"].as_f64().unwrap() - rel).abs() < 1e-12,
+        "{what}"
+    );
 }
 
 #[test]
@@ -26,20 +62,10 @@ fn eval_errors_equal_those_of_gemm_output_against_the_exact_product() {
     let dir = tempfile::tempdir().unwrap();
     let mut rng = Rng::new(5);
     let (m, k, n) = (9, 37, 7);
-    let a: Vec<u8> = (0..m * k)
-        .map(|_| if rng.chance(0.3) { 0 } else { rng.byte() })
-        .collect();
+    let a = sparse_acts(&mut rng, m * k, 0.3);
     let w: Vec<i8> = (0..k * n).map(|_| rng.byte() as i8).collect();
-    let (ap, wp) = (dir.path().join("a.npy"), dir.path().join("w.npy"));
-    write_npy(&ap, &[m, k], &a).unwrap();
-    write_npy(&wp, &[k, n], &w).unwrap();
-    let exact: Vec<i64> = (0..m * n)
-        .map(|x| {
-            (0..k)
-                .map(|kk| i64::from(a[(x / n) * k + kk]) * i64::from(w[kk * n + x % n]))
-                .sum()
-        })
-        .collect();
+    let (ap, wp) = write_operands(dir.path(), (m, k, n), &a, &w);
+    let exact = exact_gemm((m, k, n), &a, &w);
     let presets = [
         "sysmt2",
         "sysmt4",
@@ -47,47 +73,19 @@ fn eval_errors_equal_those_of_gemm_output_against_the_exact_product() {
         "sparq-2b",
         "bsparq-4b5opt",
     ];
-    let v = eval_json(&[
-        "--presets",
-        &presets.join(","),
-        "--a",
-        ap.to_str().unwrap(),
-        "--w",
-        wp.to_str().unwrap(),
-    ]);
+    let v = eval_json(&eval_args(&presets.join(","), &ap, &wp));
     for (i, p) in presets.iter().enumerate() {
         let cp = dir.path().join("c.npy");
-        let o = smtgen(
-            &[
-                "gemm",
-                "--preset",
-                p,
-                "--a",
-                ap.to_str().unwrap(),
-                "--w",
-                wp.to_str().unwrap(),
-                "--out",
-                cp.to_str().unwrap(),
-            ],
-            None,
-        );
+        let o = gemm(&ap, &wp, &cp, &["--preset", p]);
         assert!(o.status.success(), "{}", stderr(&o));
         let c = read_int_tensor(&cp, "<i4", "C").unwrap().1;
         let err: Vec<i64> = c.iter().zip(&exact).map(|(x, y)| x - y).collect();
-        let max = err.iter().map(|e| e.abs()).max().unwrap();
         let mean = err.iter().map(|e| e.abs() as f64).sum::<f64>() / err.len() as f64;
-        let rel = (err.iter().map(|&e| (e * e) as f64).sum::<f64>()
-            / exact.iter().map(|&e| (e * e) as f64).sum::<f64>())
-        .sqrt();
         let d = &v["designs"][i];
         assert_eq!(d["design"], *p);
-        assert_eq!(d["max_abs_error"].as_i64().unwrap(), max, "{p}");
+        assert_errors(d, errors(&c, &exact), p);
         assert!(
             (d["mean_abs_error"].as_f64().unwrap() - mean).abs() < 1e-9,
-            "{p}"
-        );
-        assert!(
-            (d["rel_l2_error"].as_f64().unwrap() - rel).abs() < 1e-12,
             "{p}"
         );
         assert_eq!(d["macs"].as_u64().unwrap(), (m * n * k) as u64);
@@ -108,19 +106,10 @@ fn a_layer_whose_lanes_never_collide_is_exact_on_every_smt_design() {
         }
     }
     let w: Vec<i8> = (0..k * n).map(|_| rng.byte() as i8).collect();
-    let (ap, wp) = (dir.path().join("a.npy"), dir.path().join("w.npy"));
-    write_npy(&ap, &[m, k], &a).unwrap();
-    write_npy(&wp, &[k, n], &w).unwrap();
+    let (ap, wp) = write_operands(dir.path(), (m, k, n), &a, &w);
     // Design points beyond the presets too (window logic at the edge).
     let presets = "sysmt2,sysmt4,sparq-4b5opt,sparq-4b3opt,sparq-4b2opt,ideal2,ideal4,sysmt2-edge,sysmt4+pe.window_logic=edge,sysmt4+pe.pipeline=1";
-    let v = eval_json(&[
-        "--presets",
-        presets,
-        "--a",
-        ap.to_str().unwrap(),
-        "--w",
-        wp.to_str().unwrap(),
-    ]);
+    let v = eval_json(&eval_args(presets, &ap, &wp));
     for d in v["designs"].as_array().unwrap() {
         assert_eq!(d["max_abs_error"].as_i64().unwrap(), 0, "{}", d["design"]);
         assert_eq!(
@@ -171,20 +160,9 @@ fn float_tensors_are_quantized_and_the_parameters_saved() {
     );
     write_npy(&ap, &[m, k], &a).unwrap();
     write_npy(&wp, &[k, n], &w).unwrap();
-    let o = smtgen(
-        &[
-            "eval",
-            "--presets",
-            "sysmt2",
-            "--a",
-            ap.to_str().unwrap(),
-            "--w",
-            wp.to_str().unwrap(),
-            "--report",
-            out.to_str().unwrap(),
-        ],
-        None,
-    );
+    let mut args = eval_args("sysmt2", &ap, &wp);
+    args.extend(["--report", s(&out)]);
+    let o = smtgen(&args, None);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
         String::from_utf8_lossy(&o.stdout).contains("quantization: activations per tensor, scale")
@@ -203,20 +181,19 @@ fn float_tensors_are_quantized_and_the_parameters_saved() {
 fn a_convolution_evaluates_through_its_lowered_gemm() {
     let dir = tempfile::tempdir().unwrap();
     let mut rng = Rng::new(8);
-    let x: Vec<u8> = (0..2 * 4 * 6 * 6)
-        .map(|_| if rng.chance(0.5) { 0 } else { rng.byte() })
-        .collect();
+    let x = sparse_acts(&mut rng, 2 * 4 * 6 * 6, 0.5);
     let w: Vec<i8> = (0..5 * 4 * 3 * 3).map(|_| rng.byte() as i8).collect();
     let (xp, wp) = (dir.path().join("x.npy"), dir.path().join("k.npy"));
     write_npy(&xp, &[2, 4, 6, 6], &x).unwrap();
     write_npy(&wp, &[5, 4, 3, 3], &w).unwrap();
     let v = eval_json(&[
+        "eval",
         "--presets",
         "baseline,sysmt2",
         "--input",
-        xp.to_str().unwrap(),
+        s(&xp),
         "--weights",
-        wp.to_str().unwrap(),
+        s(&wp),
         "--stride",
         "2",
         "--padding",
@@ -246,18 +223,8 @@ fn bad_inputs_are_rejected_with_the_file_and_what_is_wrong() {
     write_npy(&p("w3.npy"), &[3, 2], &[1i8; 6]).unwrap();
     write_npy(&p("i32.npy"), &[3, 2], &[1i32; 6]).unwrap();
     let run = |a: &str, w: &str| {
-        stderr(&smtgen(
-            &[
-                "eval",
-                "--presets",
-                "sysmt2",
-                "--a",
-                p(a).to_str().unwrap(),
-                "--w",
-                p(w).to_str().unwrap(),
-            ],
-            None,
-        ))
+        let (a, w) = (p(a), p(w));
+        stderr(&smtgen(&eval_args("sysmt2", &a, &w), None))
     };
     let e = run("a.npy", "w.npy");
     assert!(e.contains("A is 2x3 and W is 4x2"), "{e}");
@@ -297,39 +264,21 @@ fn pruned_weights_report_collisions_and_errors_against_pruned_and_dense_exact_ge
     let mut rng = Rng::new(seed);
     // K = 38: nine full groups of four and a partial one.
     let (m, k, n) = (11, 38, 6);
-    let a: Vec<u8> = (0..m * k)
-        .map(|_| if rng.chance(0.3) { 0 } else { rng.byte() })
-        .collect();
+    let a = sparse_acts(&mut rng, m * k, 0.3);
     let w: Vec<i8> = (0..k * n)
         .map(|_| if rng.chance(0.1) { 0 } else { rng.byte() as i8 })
         .collect();
-    let (ap, wp) = (dir.path().join("a.npy"), dir.path().join("w.npy"));
-    write_npy(&ap, &[m, k], &a).unwrap();
-    write_npy(&wp, &[k, n], &w).unwrap();
+    let (ap, wp) = write_operands(dir.path(), (m, k, n), &a, &w);
     let mut pruned = w.clone();
     let zeroed = smtgen::sparse::prune_2_4(&mut pruned, k, n);
     assert!(zeroed > 0);
-    let exact = |w: &[i8]| -> Vec<i64> {
-        (0..m * n)
-            .map(|x| {
-                (0..k)
-                    .map(|kk| i64::from(a[(x / n) * k + kk]) * i64::from(w[kk * n + x % n]))
-                    .sum()
-            })
-            .collect()
-    };
-    let (exact_pruned, exact_dense) = (exact(&pruned), exact(&w));
+    let exact_pruned = exact_gemm((m, k, n), &a, &pruned);
+    let exact_dense = exact_gemm((m, k, n), &a, &w);
     let presets = ["sparq-stc-4b5opt", "sparq-stc-4b2opt", "sparq-4b5opt"];
-    let v = eval_json(&[
-        "--presets",
-        &presets.join(","),
-        "--prune",
-        "2:4",
-        "--a",
-        ap.to_str().unwrap(),
-        "--w",
-        wp.to_str().unwrap(),
-    ]);
+    let joined = presets.join(",");
+    let mut args = eval_args(&joined, &ap, &wp);
+    args.extend(["--prune", "2:4"]);
+    let v = eval_json(&args);
     let p = &v["prune"];
     assert_eq!(p["rule"], "2:4");
     assert_eq!(p["zeroed"].as_u64().unwrap(), zeroed as u64, "seed {seed}");
@@ -343,36 +292,18 @@ fn pruned_weights_report_collisions_and_errors_against_pruned_and_dense_exact_ge
     let (max, rel) = errors(&exact_pruned, &exact_dense);
     assert!(max > 0);
     assert_eq!(dense[0]["design"], "exact on pruned weights");
-    assert_eq!(dense[0]["max_abs_error"].as_i64().unwrap(), max);
-    assert!((dense[0]["rel_l2_error"].as_f64().unwrap() - rel).abs() < 1e-12);
+    assert_errors(&dense[0], (max, rel), "exact on pruned weights");
     for (i, name) in presets.iter().enumerate() {
         let cfg = smtgen::config::design_point(name, &[] as &[&str]).unwrap();
         // The design's C from the spec, on the pruned weights it ran on.
         let c = spec_gemm(&cfg.pe, m, k, n, &a, &pruned);
         let d = &v["designs"][i];
         assert_eq!(d["design"], *name);
-        let (max, rel) = errors(&c, &exact_pruned);
-        assert!(max > 0, "{name}: a test that cannot fail");
-        assert_eq!(
-            d["max_abs_error"].as_i64().unwrap(),
-            max,
-            "{name} seed {seed}"
-        );
-        assert!(
-            (d["rel_l2_error"].as_f64().unwrap() - rel).abs() < 1e-12,
-            "{name}"
-        );
-        let (max, rel) = errors(&c, &exact_dense);
+        let against_pruned = errors(&c, &exact_pruned);
+        assert!(against_pruned.0 > 0, "{name}: a test that cannot fail");
+        assert_errors(d, against_pruned, &format!("{name} seed {seed}"));
         assert_eq!(dense[i + 1]["design"], *name);
-        assert_eq!(
-            dense[i + 1]["max_abs_error"].as_i64().unwrap(),
-            max,
-            "{name}"
-        );
-        assert!(
-            (dense[i + 1]["rel_l2_error"].as_f64().unwrap() - rel).abs() < 1e-12,
-            "{name}"
-        );
+        assert_errors(&dense[i + 1], errors(&c, &exact_dense), name);
         // Collisions: per output and group of T lanes, the active lanes (under stc the
         // selected lanes, those of non-zero weight, at most two in a 2:4 group, with a
         // non-zero act; else the zero test); two active lanes collide on the pair and
@@ -422,13 +353,6 @@ fn pruned_weights_report_collisions_and_errors_against_pruned_and_dense_exact_ge
         );
     }
     // Without --prune the JSON says so.
-    let v = eval_json(&[
-        "--presets",
-        "sparq-4b5opt",
-        "--a",
-        ap.to_str().unwrap(),
-        "--w",
-        wp.to_str().unwrap(),
-    ]);
+    let v = eval_json(&eval_args("sparq-4b5opt", &ap, &wp));
     assert!(v["prune"].is_null());
 }

@@ -205,24 +205,10 @@ fn fuzz_csv_readers() {
 }
 
 fn yaml_text() -> impl Strategy<Value = String> {
-    let key = prop::sample::select(vec![
-        "name",
-        "pe",
-        "array",
-        "policy",
-        "threads",
-        "window",
-        "rounding",
-        "zero_test",
-        "acc_width",
-        "window_logic",
-        "pipeline",
-        "rows",
-        "cols",
-        "bogus",
-        "- x",
-        "? k",
-    ]);
+    // Every key the parser knows (so a new one is fuzzed too), and some it does not.
+    let mut keys: Vec<&str> = smtgen::config::config_keys().collect();
+    keys.extend(["bogus", "- x", "? k"]);
+    let key = prop::sample::select(keys);
     let value = prop::sample::select(vec![
         "",
         "sysmt",

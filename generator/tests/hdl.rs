@@ -6,9 +6,30 @@
 mod common;
 use common::require;
 use smtgen::config::{Config, ConfigBuilder, PRESETS};
-use smtgen::rtl::{generate_pe, Role};
-use smtgen::sim::{self, SimOptions};
-use smtgen::stimulus::{pe_stimulus, Depth};
+use smtgen::rtl::{generate_pe, GeneratedFile, Role};
+use smtgen::sim::{self, SimOptions, SimReport, Simulator};
+use smtgen::stimulus::{pe_stimulus, Depth, Stimulus};
+
+/// Runs `cfg`'s PE (`files`) on `stim` under `simulator` with the default options.
+fn run_pe(
+    simulator: Simulator,
+    cfg: &Config,
+    files: &[GeneratedFile],
+    stim: &Stimulus,
+) -> SimReport {
+    simulator
+        .pe(cfg, files, stim, &SimOptions::default())
+        .unwrap()
+}
+
+/// Asserts that `r` reports exactly one mismatch whose detail contains `needle`,
+/// and returns that detail.
+fn one_mismatch<'a>(r: &'a SimReport, needle: &str) -> &'a str {
+    assert_eq!(r.mismatches, 1, "{:?}", r.details);
+    let d = &r.details[0];
+    assert!(d.contains(needle), "`{needle}` missing from: {d}");
+    d
+}
 
 /// Every preset's configuration.
 fn presets() -> impl Iterator<Item = Config> {
@@ -65,16 +86,12 @@ fn every_preset_matches_the_model_under_verilator_and_icarus() {
         let files = generate_pe(&cfg).unwrap();
         let stim = pe_stimulus(&cfg.pe, 11, Depth::Light, 4000);
         if v {
-            let r = sim::Simulator::Verilator
-                .pe(&cfg, &files, &stim, &SimOptions::default())
-                .unwrap();
+            let r = run_pe(Simulator::Verilator, &cfg, &files, &stim);
             assert_eq!(r.mismatches, 0, "{}: {:?}", cfg.name, r.details);
             assert_eq!(r.cycles, stim.cycles() as u64);
         }
         if i {
-            let r = sim::Simulator::Icarus
-                .pe(&cfg, &files, &stim, &SimOptions::default())
-                .unwrap();
+            let r = run_pe(Simulator::Icarus, &cfg, &files, &stim);
             assert_eq!(r.mismatches, 0, "{}: {:?}", cfg.name, r.details);
         }
     }
@@ -127,16 +144,12 @@ fn truncating_and_narrow_accumulator_variants_match_too() {
         let files = generate_pe(&cfg).unwrap();
         if v {
             let stim = pe_stimulus(&cfg.pe, 12, Depth::Full, 20_000);
-            let r = sim::Simulator::Verilator
-                .pe(&cfg, &files, &stim, &SimOptions::default())
-                .unwrap();
+            let r = run_pe(Simulator::Verilator, &cfg, &files, &stim);
             assert_eq!(r.mismatches, 0, "{preset} {sets:?}: {:?}", r.details);
         }
         if i {
             let stim = pe_stimulus(&cfg.pe, 12, Depth::Light, 2000);
-            let r = sim::Simulator::Icarus
-                .pe(&cfg, &files, &stim, &SimOptions::default())
-                .unwrap();
+            let r = run_pe(Simulator::Icarus, &cfg, &files, &stim);
             assert_eq!(r.mismatches, 0, "{preset} {sets:?}: {:?}", r.details);
         }
     }
@@ -153,26 +166,13 @@ fn benches_report_a_corrupted_expectation_with_its_cycle() {
     let k = stim.cycles() / 2;
     stim.vectors[k].acc ^= 1 << 5;
     if v {
-        let r = sim::Simulator::Verilator
-            .pe(&cfg, &files, &stim, &SimOptions::default())
-            .unwrap();
-        assert_eq!(r.mismatches, 1);
-        let d = &r.details[0];
-        assert!(
-            d.contains(&format!("cycle={k} ")) && d.contains("seed=13") && d.contains("a0="),
-            "{d}"
-        );
+        let r = run_pe(Simulator::Verilator, &cfg, &files, &stim);
+        let d = one_mismatch(&r, &format!("cycle={k} "));
+        assert!(d.contains("seed=13") && d.contains("a0="), "{d}");
     }
     if i {
-        let r = sim::Simulator::Icarus
-            .pe(&cfg, &files, &stim, &SimOptions::default())
-            .unwrap();
-        assert_eq!(r.mismatches, 1);
-        assert!(
-            r.details[0].contains(&format!("cycle={k} ")),
-            "{}",
-            r.details[0]
-        );
+        let r = run_pe(Simulator::Icarus, &cfg, &files, &stim);
+        one_mismatch(&r, &format!("cycle={k} "));
     }
 }
 
@@ -228,15 +228,10 @@ fn array_bench_reports_a_corrupted_result() {
     let cy = run.outputs.iter().position(|o| o.res_valid[1]).unwrap();
     run.outputs[cy].res[1] += 1;
     let files = smtgen::rtl::generate_array(&cfg).unwrap();
-    let r = sim::Simulator::Verilator
+    let r = Simulator::Verilator
         .array(&cfg, &files, &run, 3, &SimOptions::default())
         .unwrap();
-    assert_eq!(r.mismatches, 1);
-    assert!(
-        r.details[0].contains(&format!("cycle={cy} res row=1")),
-        "{}",
-        r.details[0]
-    );
+    one_mismatch(&r, &format!("cycle={cy} res row=1"));
 }
 
 /// `regress --jobs 1` and the default (every core) print the same lines for one

@@ -8,7 +8,7 @@ mod common;
 use common::{require, spec_products};
 use smtgen::config::{Config, ConfigBuilder, PRESETS};
 use smtgen::model::PeModel;
-use smtgen::prove::{cases, prove, prove_files};
+use smtgen::prove::{cases, prove, prove_files, Counterexample};
 use smtgen::rtl::{generate_pe_with_fault, Fault};
 
 fn config(preset: &str, sets: &[&str]) -> Config {
@@ -17,6 +17,24 @@ fn config(preset: &str, sets: &[&str]) -> Config {
         .sets(sets)
         .build()
         .unwrap()
+}
+
+/// Plants `fault` in the PE of `preset` with `sets` and proves it within
+/// `timeout_s` seconds: the proof must refute it with a counterexample, which it
+/// returns. None: Yosys is not installed and the test is skipped.
+fn refuted(preset: &str, sets: &[&str], fault: Fault, timeout_s: u64) -> Option<Counterexample> {
+    if !require("yosys") {
+        return None;
+    }
+    let cfg = config(preset, sets);
+    let files = generate_pe_with_fault(&cfg, fault).unwrap();
+    let p = prove_files(&cfg, &files, timeout_s).unwrap();
+    assert!(
+        !p.proven,
+        "{preset} {sets:?}: a broken datapath was proven: {p:?}"
+    );
+    let x = p.counterexample;
+    Some(x.unwrap_or_else(|| panic!("{preset} {sets:?}: refuted without a counterexample")))
 }
 
 #[test]
@@ -139,16 +157,12 @@ fn activity_cases_cover_every_input() {
 
 #[test]
 fn a_broken_window_is_refuted_with_a_counterexample_the_model_reproduces() {
-    if !require("yosys") {
-        return;
-    }
-    let cfg = Config::preset("bsparq-4b5opt").unwrap();
     // Drop the sticky bits from the rounding decision of window position 2 (the
     // hook fails if the design has no such window, so the bug is always planted).
-    let files = generate_pe_with_fault(&cfg, Fault::WindowRoundWithoutSticky { pos: 2 }).unwrap();
-    let p = prove_files(&cfg, &files, 300).unwrap();
-    assert!(!p.proven);
-    let x = p.counterexample.expect("a counterexample");
+    let fault = Fault::WindowRoundWithoutSticky { pos: 2 };
+    let Some(x) = refuted("bsparq-4b5opt", &[], fault, 300) else {
+        return;
+    };
     assert_ne!(x.optimized, x.reference);
     assert_eq!(
         x.reference, x.model,
@@ -158,15 +172,10 @@ fn a_broken_window_is_refuted_with_a_counterexample_the_model_reproduces() {
 
 #[test]
 fn a_broken_weight_nibble_is_refuted_within_its_activity_case() {
-    if !require("yosys") {
-        return;
-    }
-    let cfg = Config::preset("sysmt4").unwrap();
     // Drop the tie-to-even bit: a remainder of exactly 8 never rounds up.
-    let files = generate_pe_with_fault(&cfg, Fault::Nib4WithoutTieToEven).unwrap();
-    let p = prove_files(&cfg, &files, 600).unwrap();
-    assert!(!p.proven);
-    let x = p.counterexample.expect("a counterexample");
+    let Some(x) = refuted("sysmt4", &[], Fault::Nib4WithoutTieToEven, 600) else {
+        return;
+    };
     assert_ne!(x.optimized, x.reference, "{x:?}");
     assert_eq!(x.reference, x.model, "{x:?}");
     // At least three lanes are active (the nibble is only used there) and one of
@@ -178,31 +187,19 @@ fn a_broken_weight_nibble_is_refuted_within_its_activity_case() {
 
 #[test]
 fn a_production_zero_test_that_drifts_from_the_spec_is_refuted_by_the_link() {
-    if !require("yosys") {
-        return;
-    }
     // The cases take the activity from the proof variant; the link miter ties the
     // production module to it, so a production-only change cannot hide.
-    let cfg = Config::preset("sysmt2").unwrap();
-    let files = generate_pe_with_fault(&cfg, Fault::ZeroTestIgnoresWeight { lane: 1 }).unwrap();
-    let p = prove_files(&cfg, &files, 300).unwrap();
-    assert!(!p.proven);
-    assert!(p.counterexample.is_some(), "{p:?}");
+    refuted("sysmt2", &[], Fault::ZeroTestIgnoresWeight { lane: 1 }, 300);
 }
 
 #[test]
 fn an_edge_window_that_forgets_to_saturate_is_refuted_through_the_front_wrapper() {
-    if !require("yosys") {
-        return;
-    }
     // With the window logic at the edge the proof runs edge + cond on plain lanes,
     // so a fault in the edge module must be found like one in the cond.
-    let cfg = Config::preset("sysmt2-edge").unwrap();
-    let files =
-        generate_pe_with_fault(&cfg, Fault::EdgeWindowWithoutSaturation { lane: 1 }).unwrap();
-    let p = prove_files(&cfg, &files, 300).unwrap();
-    assert!(!p.proven);
-    let x = p.counterexample.expect("a counterexample");
+    let fault = Fault::EdgeWindowWithoutSaturation { lane: 1 };
+    let Some(x) = refuted("sysmt2-edge", &[], fault, 300) else {
+        return;
+    };
     // The golden model sides with the reference.
     assert_eq!(x.model, x.reference, "{x:?}");
     assert_ne!(x.optimized, x.reference, "{x:?}");
@@ -223,34 +220,23 @@ fn model_matches_the_spec_on_the_nib4_tie_counterexample() {
 
 #[test]
 fn a_broken_two_of_four_priority_pick_is_refuted() {
-    if !require("yosys") {
-        return;
-    }
     for sets in [vec![], vec!["pe.window_logic=edge"]] {
-        let cfg = config("sparq-stc-4b5opt", &sets);
         // Lane 1 may take slot 0 although lane 0's weight is non-zero: the selection
         // miter (over link words at the edge) must refute it.
-        let files = generate_pe_with_fault(&cfg, Fault::SelPriorityIgnoresLane0).unwrap();
-        let p = prove_files(&cfg, &files, 300).unwrap();
-        assert!(
-            !p.proven,
-            "{sets:?}: a broken 2:4 selection was proven: {p:?}"
+        refuted(
+            "sparq-stc-4b5opt",
+            &sets,
+            Fault::SelPriorityIgnoresLane0,
+            300,
         );
-        assert!(p.counterexample.is_some(), "{sets:?}: {p:?}");
     }
 }
 
 #[test]
 fn a_row_edge_window_that_forgets_to_saturate_is_refuted_in_the_two_of_four_mode() {
-    if !require("yosys") {
-        return;
-    }
     // The 2:4 row edge streams all four lanes' windows; the selection miter holds it
     // to the core's own pair edge, which the core's proof starts from.
-    let cfg = config("sparq-stc-4b5opt", &["pe.window_logic=edge"]);
-    let files =
-        generate_pe_with_fault(&cfg, Fault::EdgeWindowWithoutSaturation { lane: 1 }).unwrap();
-    let p = prove_files(&cfg, &files, 300).unwrap();
-    assert!(!p.proven, "a broken row edge was proven: {p:?}");
-    assert!(p.counterexample.is_some(), "{p:?}");
+    let edge = ["pe.window_logic=edge"];
+    let fault = Fault::EdgeWindowWithoutSaturation { lane: 1 };
+    refuted("sparq-stc-4b5opt", &edge, fault, 300);
 }

@@ -1,3 +1,18 @@
+{#- Row or column v of n (`kind` names the block) of the edge array: the raw lanes
+    of port's slice v, delayed by v cycles (instance inst) unless v is 0, and the
+    link word of width lw they condition into. -#}
+{%- macro edge_skew(v, n, kind, port, lw, inst) -%}
+for ({{ v }} = 0; {{ v }} < {{ n }}; {{ v }} = {{ v }} + 1) begin : g_{{ kind }}_skew
+      wire [RW-1:0] raw;
+      wire [{{ lw }}-1:0] link;
+      if ({{ v }} == 0) begin : g_direct
+        assign raw = {{ port }}[{{ v }}*RW +: RW];
+      end else begin : g_delayed
+        {{ prefix }}_delay #(.W(RW), .D({{ v }}), .RST(0)) {{ inst }} (
+          .clk_i (clk_i), .rst_ni (rst_ni), .d_i ({{ port }}[{{ v }}*RW +: RW]), .q_o (raw)
+        );
+      end
+{%- endmacro -%}
 {{ header }}
 `default_nettype none
 // ROWS x COLS output-stationary array of {{ prefix }}_cell, {{ lanes }} lane(s) per PE
@@ -68,16 +83,7 @@ module {{ prefix }}_array #(
   genvar r, c;
   generate
 {%- if edge %}
-    for (r = 0; r < ROWS; r = r + 1) begin : g_row_skew
-      wire [RW-1:0] raw;
-      wire [LA-1:0] link;
-      if (r == 0) begin : g_direct
-        assign raw = act_i[r*RW +: RW];
-      end else begin : g_delayed
-        {{ prefix }}_delay #(.W(RW), .D(r), .RST(0)) u_act (
-          .clk_i (clk_i), .rst_ni (rst_ni), .d_i (act_i[r*RW +: RW]), .q_o (raw)
-        );
-      end
+    {% call edge_skew("r", "ROWS", "row", "act_i", "LA", "u_act") %}{% endcall %}
       {{ prefix }}_pre_act u_pre (
         .act_i (raw), .link_o (link)
       );
@@ -88,16 +94,7 @@ module {{ prefix }}_array #(
         .clk_i (clk_i), .rst_ni (rst_ni), .d_i (ctl), .q_o (row_ctl[r])
       );
     end
-    for (c = 0; c < COLS; c = c + 1) begin : g_col_skew
-      wire [RW-1:0] raw;
-      wire [LB-1:0] link;
-      if (c == 0) begin : g_direct
-        assign raw = wgt_i[c*RW +: RW];
-      end else begin : g_delayed
-        {{ prefix }}_delay #(.W(RW), .D(c), .RST(0)) u_wgt (
-          .clk_i (clk_i), .rst_ni (rst_ni), .d_i (wgt_i[c*RW +: RW]), .q_o (raw)
-        );
-      end
+    {% call edge_skew("c", "COLS", "col", "wgt_i", "LB", "u_wgt") %}{% endcall %}
 {%- if pre_wgt %}
       {{ prefix }}_pre_wgt u_pre (
         .wgt_i (raw), .link_o (link)

@@ -1,3 +1,4 @@
+{%- import "macros.v" as m -%}
 {{ header }}
 `default_nettype none
 // One array cell: the processing element plus its slot of the row's result chain.
@@ -31,31 +32,11 @@ module {{ prefix }}_cell #(
 
   wire [ACC_W-1:0] acc;
 
-  {{ prefix }}_pe #(
-    .ACC_W (ACC_W)
-  ) u_pe (
-    .clk_i   (clk_i),
-    .rst_ni  (rst_ni),
-    .valid_i (valid_i),
-    .clear_i (clear_i),
-    .act_i   (act_i),
-    .wgt_i   (wgt_i),
-    .valid_o (valid_o),
-    .clear_o (clear_o),
-    .act_o   (act_o),
-    .wgt_o   (wgt_o),
-    .acc_o   (acc)
-  );
+  {% call m::pe_instance(prefix, "act_i", "wgt_i", "act_o", "wgt_o", "acc") %}{% endcall %}
 
   reg last_q;
 
-  always @(posedge clk_i or negedge rst_ni) begin
-    if (!rst_ni) begin
-      last_q <= 1'b0;
-    end else begin
-      last_q <= last_i;
-    end
-  end
+  {% call m::reset_reg("last_q", "1'b0", "last_i") %}{% endcall %}
 
   assign last_o = last_q;
 {%- if pipe %}
@@ -64,13 +45,7 @@ module {{ prefix }}_cell #(
   // finished sum is captured one cycle later than last_q.
   reg last_qq;
 
-  always @(posedge clk_i or negedge rst_ni) begin
-    if (!rst_ni) begin
-      last_qq <= 1'b0;
-    end else begin
-      last_qq <= last_q;
-    end
-  end
+  {% call m::reset_reg("last_qq", "1'b0", "last_q") %}{% endcall %}
 {%- endif %}
 
   reg [ACC_W-1:0] res_q;

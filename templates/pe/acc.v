@@ -1,3 +1,4 @@
+{%- import "macros.v" as m -%}
 {{ header }}
 `default_nettype none
 // Output-stationary accumulator: acc <= wrap(base + add) every cycle, where base is 0
@@ -50,13 +51,7 @@ module {{ prefix }}_acc #(
   wire [ACC_W-1:0] add  = {ACC_W{valid_i}} & sum_ext;
   wire [ACC_W-1:0] acc_d = base + add;
 
-  always @(posedge clk_i or negedge rst_ni) begin
-    if (!rst_ni) begin
-      acc_q <= {ACC_W{1'b0}};
-    end else begin
-      acc_q <= acc_d;
-    end
-  end
+  {% call m::reset_reg("acc_q", "{ACC_W{1'b0}}", "acc_d") %}{% endcall %}
 
   assign acc_o = acc_q;
 

@@ -1,4 +1,14 @@
 {%- import "macros.v" as m -%}
+{#- Window module `module` as instance `name`, rounding on: activation a in,
+    nibble nib and shift sh out. -#}
+{%- macro win(module, name, a, nib, sh) -%}
+{{ module }} {{ name }} (
+    .a_i     ({{ a }}),
+    .round_i (1'b1),
+    .nib_o   ({{ nib }}),
+    .sh_o    ({{ sh }})
+  );
+{%- endmacro -%}
 {{ header }}
 `default_nettype none
 // Operand conditioning for two lanes sharing two {{ n }}b x 8b units ({{ policy }}).
@@ -31,19 +41,9 @@
   wire [{{ n - 1 }}:0] nib1;
   wire [2:0] s0;
   wire [2:0] s1;
-  {{ win_module }} u_win0 (
-    .a_i     (a0),
-    .round_i (1'b1),
-    .nib_o   (nib0),
-    .sh_o    (s0)
-  );
+  {% call win(win_module, "u_win0", "a0", "nib0", "s0") %}{% endcall %}
 
-  {{ win_module }} u_win1 (
-    .a_i     (a1),
-    .round_i (1'b1),
-    .nib_o   (nib1),
-    .sh_o    (s1)
-  );
+  {% call win(win_module, "u_win1", "a1", "nib1", "s1") %}{% endcall %}
 
   // At most one active: both units on the served lane's wider window.
   // AND-OR muxes (no data-dependent branch in the simulation model, issue #3).
@@ -52,12 +52,7 @@
   wire [{{ 2 * n - 1 }}:0] snib;
   wire [2:0] ss;
 
-  {{ solo_win_module }} u_win_solo (
-    .a_i     (as),
-    .round_i (1'b1),
-    .nib_o   (snib),
-    .sh_o    (ss)
-  );
+  {% call win(solo_win_module, "u_win_solo", "as", "snib", "ss") %}{% endcall %}
 
   wire [3:0] solo_sh_hi = {1'b0, ss} + 4'd{{ n }};
 

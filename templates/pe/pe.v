@@ -1,3 +1,4 @@
+{%- import "macros.v" as m -%}
 {{ header }}
 `default_nettype none
 // Output-stationary processing element, {{ lanes }} lane(s) per cycle.
@@ -11,21 +12,7 @@
 // operands below the fields {{ prefix }}_pre_act and {{ prefix }}_pre_wgt add at the edge
 // (see there); the registers pass the whole word on.
 {%- endif %}
-module {{ prefix }}_pe #(
-  parameter integer ACC_W = {{ acc_w }}
-) (
-  input  wire                 clk_i,
-  input  wire                 rst_ni,
-  input  wire                 valid_i,
-  input  wire                 clear_i,
-  input  wire [{{ act_w - 1 }}:0]         act_i,
-  input  wire [{{ wgt_w - 1 }}:0]         wgt_i,
-  output wire                 valid_o,
-  output wire                 clear_o,
-  output wire [{{ act_w - 1 }}:0]         act_o,
-  output wire [{{ wgt_w - 1 }}:0]         wgt_o,
-  output wire [ACC_W-1:0]     acc_o
-);
+{% call m::pe_module(prefix, "pe", acc_w, act_w - 1, wgt_w - 1) %}{% endcall %}
 
   localparam integer SumW = {{ sum_w }};
 

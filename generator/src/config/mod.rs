@@ -15,7 +15,7 @@ mod presets;
 mod tests;
 
 pub use datapath::{solo_set, Buses, Datapath, Link, Rule, Select, Unit, Windows};
-pub use parse::{design_point, ConfigBuilder};
+pub use parse::{config_keys, design_point, ConfigBuilder};
 pub use presets::{preset, DEFAULT_PRESET, PRESETS};
 
 /// The per-cycle rule a PE implements (spec §5).

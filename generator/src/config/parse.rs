@@ -25,6 +25,12 @@ const PE_KEYS: &[&str] = &[
 ];
 const ARRAY_KEYS: &[&str] = &["rows", "cols"];
 
+/// Every key a config file may hold: the top-level keys, then those under `pe` and
+/// under `array` (each without its section).
+pub fn config_keys() -> impl Iterator<Item = &'static str> {
+    TOP_KEYS.iter().chain(PE_KEYS).chain(ARRAY_KEYS).copied()
+}
+
 /// Builds a configuration in layers: a preset (or the default preset when neither a
 /// preset nor a file is given), then a YAML file, then `key=value` overrides. The
 /// result is validated as a whole; nothing is clamped.
@@ -259,6 +265,27 @@ fn get_int(m: &Mapping, field: &str, key: &str, allowed: &str) -> Result<Option<
     }
 }
 
+/// The setting of a key only some policies take: where it `applies`, `parse` of
+/// the value given (or of none); elsewhere no setting, and a value given is an error
+/// saying `not_here` and to remove the key.
+fn for_policies<T>(
+    applies: bool,
+    field: &str,
+    value: Option<String>,
+    not_here: String,
+    parse: impl FnOnce(Option<&str>) -> Result<T>,
+) -> Result<Option<T>> {
+    match value {
+        _ if applies => parse(value.as_deref()).map(Some),
+        Some(v) => Err(Error::config(
+            field,
+            v,
+            format!("{not_here} (remove the key)"),
+        )),
+        None => Ok(None),
+    }
+}
+
 fn from_mapping(root: &Mapping) -> Result<Config> {
     let empty = Mapping::new();
     let pe = match get(root, "pe") {
@@ -315,78 +342,50 @@ fn from_mapping(root: &Mapping) -> Result<Config> {
     };
 
     let window = get_str(pe, "pe.window", "window", "a window set name")?;
-    let window = match policy {
-        Policy::Baseline | Policy::Ideal => {
-            if let Some(w) = window {
-                return Err(Error::config(
-                    "pe.window",
-                    w,
-                    format!("no window for policy {policy} (remove the key)"),
-                ));
-            }
-            None
-        }
-        Policy::Sysmt => match window.as_deref() {
-            None | Some("4b2opt") => Some(WindowSet::W4b2opt),
-            Some(w) => {
-                return Err(Error::config(
+    let no_window = format!("no window for policy {policy}");
+    let windowed = !matches!(policy, Policy::Baseline | Policy::Ideal);
+    let window = for_policies(windowed, "pe.window", window, no_window, |w| {
+        if policy == Policy::Sysmt {
+            return match w {
+                None | Some("4b2opt") => Ok(WindowSet::W4b2opt),
+                Some(w) => Err(Error::config(
                     "pe.window",
                     w,
                     "only 4b2opt for policy sysmt (use policy sparq for other sets)",
-                ))
-            }
+                )),
+            };
+        }
+        let names = WindowSet::USER.map(WindowSet::name).join(", ");
+        match w {
+            None => Ok(WindowSet::W4b5opt),
+            Some(w) => WindowSet::parse(w)
+                .filter(|s| WindowSet::USER.contains(s))
+                .ok_or_else(|| Error::config("pe.window", w, names)),
+        }
+    })?;
+
+    let rounding = get_str(pe, "pe.rounding", "rounding", "nearest_even, truncate")?;
+    let exact = format!("no rounding for policy {policy}, which is exact");
+    let rounding = for_policies(
+        policy.reduces(),
+        "pe.rounding",
+        rounding,
+        exact,
+        |r| match r {
+            None | Some("nearest_even") => Ok(Rounding::NearestEven),
+            Some("truncate") => Ok(Rounding::Truncate),
+            Some(r) => Err(Error::config("pe.rounding", r, "nearest_even, truncate")),
         },
-        Policy::Sparq | Policy::Bsparq => {
-            let names = WindowSet::USER.map(WindowSet::name).join(", ");
-            match window.as_deref() {
-                None => Some(WindowSet::W4b5opt),
-                Some(w) => Some(
-                    WindowSet::parse(w)
-                        .filter(|s| WindowSet::USER.contains(s))
-                        .ok_or_else(|| Error::config("pe.window", w, names))?,
-                ),
-            }
-        }
-    };
+    )?;
 
-    let rounding_s = get_str(pe, "pe.rounding", "rounding", "nearest_even, truncate")?;
-    let rounding = if policy.reduces() {
-        Some(match rounding_s.as_deref() {
-            None | Some("nearest_even") => Rounding::NearestEven,
-            Some("truncate") => Rounding::Truncate,
-            Some(r) => return Err(Error::config("pe.rounding", r, "nearest_even, truncate")),
-        })
-    } else {
-        if let Some(r) = rounding_s {
-            return Err(Error::config(
-                "pe.rounding",
-                r,
-                format!("no rounding for policy {policy}, which is exact (remove the key)"),
-            ));
-        }
-        None
-    };
-
-    let zt_s = get_str(pe, "pe.zero_test", "zero_test", "act, act_or_weight")?;
-    let zero_test = if policy.shares() {
-        Some(match zt_s.as_deref() {
-            None if policy == Policy::Sysmt => ZeroTest::ActOrWeight,
-            None | Some("act") => ZeroTest::Act,
-            Some("act_or_weight") => ZeroTest::ActOrWeight,
-            Some(z) => return Err(Error::config("pe.zero_test", z, "act, act_or_weight")),
-        })
-    } else {
-        if let Some(z) = zt_s {
-            return Err(Error::config(
-                "pe.zero_test",
-                z,
-                format!(
-                    "no zero test for policy {policy}, whose lanes never share (remove the key)"
-                ),
-            ));
-        }
-        None
-    };
+    let zt = get_str(pe, "pe.zero_test", "zero_test", "act, act_or_weight")?;
+    let alone = format!("no zero test for policy {policy}, whose lanes never share");
+    let zero_test = for_policies(policy.shares(), "pe.zero_test", zt, alone, |z| match z {
+        None if policy == Policy::Sysmt => Ok(ZeroTest::ActOrWeight),
+        None | Some("act") => Ok(ZeroTest::Act),
+        Some("act_or_weight") => Ok(ZeroTest::ActOrWeight),
+        Some(z) => Err(Error::config("pe.zero_test", z, "act, act_or_weight")),
+    })?;
 
     if stc && zero_test == Some(ZeroTest::ActOrWeight) {
         return Err(Error::config(

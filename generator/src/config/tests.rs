@@ -81,7 +81,34 @@ fn bad_configs_name_field_value_and_allowed() {
         ("pe: {policy: warp}", &["pe.policy = warp", "sysmt"]),
         (
             "pe: {policy: ideal, rounding: truncate}",
-            &["pe.rounding = truncate"],
+            &["pe.rounding = truncate", "which is exact (remove the key)"],
+        ),
+        // Keys only some policies take: a value where it does not apply, or a bad one.
+        (
+            "pe: {policy: baseline, window: 4b5opt}",
+            &[
+                "pe.window = 4b5opt",
+                "no window for policy baseline (remove the key)",
+            ],
+        ),
+        (
+            "pe: {policy: sysmt, window: 4b5opt}",
+            &["pe.window = 4b5opt", "only 4b2opt for policy sysmt"],
+        ),
+        (
+            "pe: {policy: sparq, rounding: up}",
+            &["pe.rounding = up", "nearest_even, truncate"],
+        ),
+        (
+            "pe: {policy: bsparq, zero_test: act}",
+            &[
+                "pe.zero_test = act",
+                "whose lanes never share (remove the key)",
+            ],
+        ),
+        (
+            "pe: {policy: sysmt, zero_test: weight}",
+            &["pe.zero_test = weight", "act, act_or_weight"],
         ),
         (
             "pe: {policy: sparq, window: 3b6opt, window_logic: edge}",

@@ -67,6 +67,12 @@ macro_rules! branches {
 /// and ends the text in a newline.
 pub(super) fn render<T: Template + Branches>(t: &T, name: &str) -> Result<String> {
     crate::cover::record(T::TEMPLATE, t.branches());
+    render_text(t, name)
+}
+
+/// Renders template `t` of module `name` (no branches recorded: the proofs' miters)
+/// and ends the text in a newline.
+pub(crate) fn render_text(t: &impl Template, name: &str) -> Result<String> {
     let mut s = t
         .render()
         .map_err(|e| Error::tool("askama", format!("rendering {name}: {e}")))?;

@@ -41,6 +41,7 @@ pub use array::generate_array;
 pub use design::{edge, pe_top, win_module};
 pub use fault::{generate_pe_with_fault, Fault};
 pub use files::{write_files, GeneratedFile, Part, Role};
+pub(crate) use header::render_text;
 pub use header::{header, VERSION};
 pub use pe::generate_pe;
 pub use proof::{cond_front, generate_proof_variants, has_activity_modes, pre_pair};
