@@ -56,12 +56,25 @@ pub struct Counterexample {
     pub acts: Vec<u8>,
     /// Weights per lane.
     pub wgts: Vec<i8>,
-    /// The optimized datapath's lane sum.
+    /// The optimized datapath's output the refuted miter compares: its lane sum, or
+    /// for the 2:4 selection miter the selected operand word (see `compared`).
     pub optimized: i64,
-    /// The reference's lane sum.
+    /// The reference's output the refuted miter compares, as `optimized`.
     pub reference: i64,
-    /// The golden model's lane sum on the same lanes.
+    /// The golden model's lane sum on the same lanes (all of them).
     pub model: i64,
+    /// What `optimized` and `reference` are.
+    pub compared: Compared,
+}
+
+/// The outputs a refuted miter compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compared {
+    /// The lane sums (signed, the datapath's sum width).
+    LaneSum,
+    /// The 2:4 selection's output word: the two selected lanes' operands (link words
+    /// at the edge), unsigned.
+    SelectedOperands,
 }
 
 /// One region of the input space: the lanes' activity and which idle operands are
@@ -246,12 +259,18 @@ pub fn prove_jobs(cfg: &Config, timeout_s: u64, jobs: usize) -> Result<Proof> {
 struct Job {
     top: String,
     case: Option<Case>,
+    /// The 2:4 selection's miter (over all lanes of the whole design).
+    selection: bool,
 }
 
 /// Adds the miter module `top` (text `text`) to `all` and its whole-miter job.
 fn add_miter(all: &mut Vec<GeneratedFile>, jobs: &mut Vec<Job>, top: String, text: String) {
     all.push(GeneratedFile::module(&top, Role::Miter, text));
-    jobs.push(Job { top, case: None });
+    jobs.push(Job {
+        top,
+        case: None,
+        selection: false,
+    });
 }
 
 enum Verdict {
@@ -316,6 +335,9 @@ pub fn prove_files_jobs(
             format!("{p}_selmiter"),
             sel_miter(whole)?,
         );
+        if let Some(j) = jobs.last_mut() {
+            j.selection = true;
+        }
     }
     let cs = cases(cfg);
     if cs.is_empty() {
@@ -332,6 +354,7 @@ pub fn prove_files_jobs(
             jobs.push(Job {
                 top: format!("{p}_case{k}"),
                 case: Some(*c),
+                selection: false,
             });
         }
     }
@@ -387,7 +410,10 @@ pub fn prove_files_jobs(
         results.len() == jobs.len() && results.iter().all(|r| matches!(r.1, Verdict::Proven));
     let mut counterexample = None;
     if let Some((i, _, _)) = results.iter().find(|r| matches!(r.1, Verdict::Refuted)) {
-        counterexample = Some(witness(dir, &sources, &jobs[*i], cfg, timeout_s)?);
+        let j = &jobs[*i];
+        // The selection miter reads all lanes of the whole design, the others the core's.
+        let of = if j.selection { whole } else { cfg };
+        counterexample = Some(witness(dir, &sources, j, of, timeout_s)?);
     }
     Ok(Proof {
         design: cfg.name.clone(),
@@ -531,7 +557,12 @@ fn witness(
                 format!("{} is refuted, but finding the input timed out", job.top),
             )
         })?;
-    let mut x = parse_counterexample(cfg, &log, cfg.pe.lanes())?;
+    let compared = if job.selection {
+        Compared::SelectedOperands
+    } else {
+        Compared::LaneSum
+    };
+    let mut x = parse_counterexample(cfg, &log, cfg.pe.lanes(), compared)?;
     if let Some(c) = job.case {
         for l in 0..x.acts.len() {
             if c.zero_act >> l & 1 == 1 {
@@ -575,7 +606,12 @@ fn run_yosys(
 /// decimal one signed for 32-bit signals, so a set top bit reads as negative; past
 /// 32 bits (the 2:4 selection miter over link words) it prints `--` there, so then
 /// the binary column.
-fn parse_counterexample(cfg: &Config, log: &str, t: usize) -> Result<Counterexample> {
+fn parse_counterexample(
+    cfg: &Config,
+    log: &str,
+    t: usize,
+    compared: Compared,
+) -> Result<Counterexample> {
     let value = |name: &str| -> Option<u128> {
         log.lines().find_map(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
@@ -595,8 +631,13 @@ fn parse_counterexample(cfg: &Config, log: &str, t: usize) -> Result<Counterexam
     let wgt = value("\\wgt_i").ok_or_else(missing)?;
     let sw = cfg.pe.datapath().sum_width;
     let signed = |v: u128| -> i64 {
-        let sh = 64 - sw;
-        ((v as i64) << sh) >> sh
+        match compared {
+            Compared::LaneSum => {
+                let sh = 64 - sw;
+                ((v as i64) << sh) >> sh
+            }
+            Compared::SelectedOperands => v as i64,
+        }
     };
     let opt = signed(value("\\opt_o").ok_or_else(missing)?);
     let reference = signed(value("\\ref_o").ok_or_else(missing)?);
@@ -609,6 +650,7 @@ fn parse_counterexample(cfg: &Config, log: &str, t: usize) -> Result<Counterexam
         optimized: opt,
         reference,
         model,
+        compared,
     })
 }
 
@@ -640,7 +682,7 @@ mod tests {
   \\trigger_o                1         1                                   1
   \\wgt_i           1477969660  581806fc    01011000000110000000011011111100
 ";
-        let x = parse_counterexample(&cfg, log, 4).unwrap();
+        let x = parse_counterexample(&cfg, log, 4, Compared::LaneSum).unwrap();
         assert_eq!(x.acts, vec![0x07, 0x2c, 0xcc, 0xa8]);
         assert_eq!(x.wgts, vec![-4, 0x06, 0x18, 0x58]);
         assert_eq!((x.optimized, x.reference), (16388, 22276));
@@ -654,7 +696,13 @@ mod tests {
   \\opt_o  --  --  1110100100010000101100001011010111111000
   \\ref_o  --  --  1110100100010000101111111011010111111000
   \\wgt_i  -385871872  e9001000  11101001000000000001000000000000\n";
-        let x = parse_counterexample(&Config::preset("sparq-4b5opt").unwrap(), log, 4).unwrap();
+        let x = parse_counterexample(
+            &Config::preset("sparq-4b5opt").unwrap(),
+            log,
+            4,
+            Compared::LaneSum,
+        )
+        .unwrap();
         assert_eq!(x.acts, vec![0xa8, 0xf8, 0x00, 0xb5]);
         // The low 17 bits (the sum width), sign-extended.
         assert_eq!((x.optimized, x.reference), (0xb5f8, 0x1b5f8 - (1 << 17)));

@@ -21,6 +21,9 @@ pub struct Selection<'a> {
     /// `(flag, key, value)`: a command-line flag that sets `key`, such as
     /// `("--rows", "array.rows", "16")`.
     pub flags: Vec<(&'static str, &'static str, String)>,
+    /// Flags of `flags` the user did not give (the command's default value): a
+    /// design point that sets their key is told so, not that it clashes with a flag.
+    pub defaulted: Vec<&'static str>,
 }
 
 /// When no design point is named: the default preset, or every preset.
@@ -77,7 +80,7 @@ impl Selection<'_> {
             return Err(Error::config(
                 "--preset",
                 self.specs.join(","),
-                "one design point: this command computes one result (gen, lint, sim, synth, prove, eval, compare and regress take lists)",
+                "one design point: this command computes one result (gen, lint, sim, synth, prove, eval, compare, regress and bench take lists)",
             ));
         }
         let mut v = self.resolve(Fallback::One)?;
@@ -107,6 +110,15 @@ impl Selection<'_> {
                 .chain(self.sets.iter().map(|s| (s, "--set")))
                 .find(|(s, _)| key_of(s) == *key);
             if let Some((s, by)) = clash {
+                if self.defaulted.contains(flag) {
+                    return Err(Error::config(
+                        *key,
+                        format!("{s} (in {by})"),
+                        format!(
+                            "{flag} instead: this command uses one {key} for every design ({flag} {value} by default)"
+                        ),
+                    ));
+                }
                 return Err(Error::config(
                     *key,
                     format!("{s} (in {by}) and {flag} {value}"),

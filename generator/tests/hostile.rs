@@ -212,7 +212,7 @@ fn case08_design_points_flags_and_unused_flags_never_silently_lose() {
             "--synthetic",
             "relu",
         ],
-        &["array.rows", "sysmt2+array.rows=2", "--rows 16"],
+        &["array.rows", "sysmt2+array.rows=2", "--rows 16 by default"],
     );
     // prove applies --set to every design point (the second one rejects it).
     rejects(

@@ -223,12 +223,18 @@ fn a_broken_two_of_four_priority_pick_is_refuted() {
     for sets in [vec![], vec!["pe.window_logic=edge"]] {
         // Lane 1 may take slot 0 although lane 0's weight is non-zero: the selection
         // miter (over link words at the edge) must refute it.
-        refuted(
+        let x = refuted(
             "sparq-stc-4b5opt",
             &sets,
             Fault::SelPriorityIgnoresLane0,
             300,
         );
+        if let Some(x) = x {
+            // The selection's witness names all four lanes and the words that differ.
+            assert_eq!((x.acts.len(), x.wgts.len()), (4, 4), "{x:?}");
+            assert_eq!(x.compared, smtgen::prove::Compared::SelectedOperands);
+            assert_ne!(x.optimized, x.reference, "{x:?}");
+        }
     }
 }
 

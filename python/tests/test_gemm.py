@@ -228,3 +228,16 @@ def test_prune_2_4_keeps_the_two_largest_and_stc_designs_refuse_dense_weights():
     with pytest.raises(ValueError):
         smtgen.conv2d(x, wc, "sparq-stc-4b5opt")
     smtgen.conv2d(x, pc, "sparq-stc-4b5opt")
+    # C = 3: groups of the lowered K (k = tap * 3 + c) span taps; pruning follows them,
+    # so the result is legal where per-tap pruning would leave three in k = 0..3.
+    rng = np.random.default_rng(5)
+    w3 = rng.integers(1, 128, size=(4, 3, 3, 3), dtype=np.int8)
+    p3, z3 = smtgen.prune_2_4(w3)
+    lowered = np.transpose(p3, (2, 3, 1, 0)).reshape(27, 4)
+    assert all(np.count_nonzero(lowered[g:g + 4, j]) <= 2 for g in range(0, 27, 4) for j in range(4))
+    assert z3 == 4 * 27 - int(np.count_nonzero(p3))
+    x3 = rng.integers(0, 256, size=(1, 3, 5, 5), dtype=np.uint8)
+    got3 = smtgen.conv2d(x3, p3, "sparq-stc-4b5opt", padding=1)
+    assert got3.size == 4 * 5 * 5
+    with pytest.raises(ValueError):
+        smtgen.prune_2_4(w3, axis=0)

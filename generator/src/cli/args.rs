@@ -1,5 +1,6 @@
-//! The command line's flags: the top-level [`Cli`], the shared design-selection
-//! group [`ConfigArgs`] and one argument struct per subcommand. The bodies that
+//! The command line's flags: the top-level [`Cli`], the shared design-point group
+//! [`PointArgs`] (with [`ConfigArgs`] adding the array size) and one argument struct
+//! per subcommand. The bodies that
 //! use them live in the sibling modules, one per subcommand.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -33,7 +34,8 @@ pub struct PointArgs {
     /// Design point(s): a preset (see `smtgen presets`) or PRESET+key=value, e.g.
     /// sysmt4+pe.window_logic=edge; comma-separated or repeated for several. Without
     /// one: sysmt2 (or the --config file alone) for gen, sim, synth, lint, gemm and
-    /// model; every preset for prove.
+    /// model; for prove every preset, or with --config/--set the one configuration
+    /// they make.
     #[arg(
         long = "preset",
         visible_alias = "presets",
@@ -58,6 +60,7 @@ impl PointArgs {
             file: self.config.as_deref(),
             sets: &self.sets,
             flags,
+            defaulted: Vec::new(),
         }
     }
 }
@@ -175,12 +178,12 @@ pub struct EvalArgs {
         value_name = "POINT"
     )]
     pub presets: Vec<String>,
-    /// Array rows for the cycle counts.
-    #[arg(long, default_value_t = 16)]
-    pub rows: u32,
-    /// Array columns for the cycle counts.
-    #[arg(long, default_value_t = 16)]
-    pub cols: u32,
+    /// Array rows for the cycle counts, every design the same [default: 16].
+    #[arg(long)]
+    pub rows: Option<u32>,
+    /// Array columns for the cycle counts, every design the same [default: 16].
+    #[arg(long)]
+    pub cols: Option<u32>,
     /// GEMM activations A (M×K): .npy uint8 or float32 (quantized), or .csv.
     #[arg(long)]
     pub a: Option<PathBuf>,
@@ -298,7 +301,7 @@ pub struct LintArgs {
     #[command(flatten)]
     pub cfg: ConfigArgs,
     /// Lint every preset.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "points")]
     pub all: bool,
 }
 
@@ -355,12 +358,12 @@ pub struct CompareArgs {
         value_name = "POINT"
     )]
     pub presets: Vec<String>,
-    /// Array rows.
-    #[arg(long, default_value_t = 8)]
-    pub rows: u32,
-    /// Array columns.
-    #[arg(long, default_value_t = 8)]
-    pub cols: u32,
+    /// Array rows, every design the same [default: 8].
+    #[arg(long)]
+    pub rows: Option<u32>,
+    /// Array columns, every design the same [default: 8].
+    #[arg(long)]
+    pub cols: Option<u32>,
     /// PEs only (no array synthesis).
     #[arg(long)]
     pub pe_only: bool,

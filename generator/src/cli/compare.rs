@@ -11,8 +11,7 @@ pub fn run(a: CompareArgs) -> Result<()> {
     compare_cmd(
         &a.presets,
         &a.baseline,
-        a.rows,
-        a.cols,
+        (a.rows, a.cols),
         a.pe_only,
         &a.out,
         &a.lib,
@@ -24,8 +23,7 @@ pub fn run(a: CompareArgs) -> Result<()> {
 fn compare_cmd(
     presets: &[String],
     base: &str,
-    rows: u32,
-    cols: u32,
+    (rows, cols): (Option<u32>, Option<u32>),
     pe_only: bool,
     out: &std::path::Path,
     lib: &smtgen::sta::LibArgs,
@@ -37,8 +35,16 @@ fn compare_cmd(
     // synthesized or written.
     let mut all = names.clone();
     all.push(base.to_string());
+    // One array size for every design compared.
+    let defaulted = [("--rows", rows), ("--cols", cols)]
+        .into_iter()
+        .filter(|(_, v)| v.is_none())
+        .map(|(f, _)| f)
+        .collect();
+    let (rows, cols) = (rows.unwrap_or(8), cols.unwrap_or(8));
     Selection {
         specs: &all,
+        defaulted,
         flags: vec![
             ("--rows", "array.rows", rows.to_string()),
             ("--cols", "array.cols", cols.to_string()),

@@ -20,12 +20,19 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
     };
     let kernel = smtgen::engine::Kernel::from_env()?;
     let mut names = names_or_all(&a.presets);
+    // One array size for every design's cycle counts.
+    let (rows, cols) = (a.rows.unwrap_or(16), a.cols.unwrap_or(16));
     let mut cfgs = Selection {
         specs: &names,
         flags: vec![
-            ("--rows", "array.rows", a.rows.to_string()),
-            ("--cols", "array.cols", a.cols.to_string()),
+            ("--rows", "array.rows", rows.to_string()),
+            ("--cols", "array.cols", cols.to_string()),
         ],
+        defaulted: [("--rows", a.rows), ("--cols", a.cols)]
+            .into_iter()
+            .filter(|(_, v)| v.is_none())
+            .map(|(f, _)| f)
+            .collect(),
         ..Default::default()
     }
     .resolve(Fallback::All)?;
@@ -85,8 +92,8 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
     println!(
         "smtgen eval: {name}, {} MACs, {}x{} array",
         g.m * g.n * g.k,
-        a.rows,
-        a.cols
+        rows,
+        cols
     );
     if let Some(n) = note {
         println!("{n}");
@@ -175,8 +182,8 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
     let json_text = documents::eval_json(
         &name,
         &g,
-        a.rows,
-        a.cols,
+        rows,
+        cols,
         quant.as_ref(),
         &evals,
         prune.as_ref(),
@@ -189,8 +196,8 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
         let set = documents::eval_report_set(
             &name,
             &g,
-            a.rows,
-            a.cols,
+            rows,
+            cols,
             &json_text,
             quant.as_ref(),
             &evals,

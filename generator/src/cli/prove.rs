@@ -66,7 +66,19 @@ fn prove_cmd(
             match &p.counterexample {
                 Some(x) => {
                     println!("{row}  REFUTED");
-                    println!("  counterexample: acts {:?} wgts {:?}: optimized {} reference {} golden model {}", x.acts, x.wgts, x.optimized, x.reference, x.model);
+                    let (o, r) = match x.compared {
+                        smtgen::prove::Compared::LaneSum => {
+                            (x.optimized.to_string(), x.reference.to_string())
+                        }
+                        smtgen::prove::Compared::SelectedOperands => (
+                            format!("selected operands {:#x}", x.optimized),
+                            format!("{:#x}", x.reference),
+                        ),
+                    };
+                    println!(
+                        "  counterexample: acts {:?} wgts {:?}: optimized {o} reference {r} golden model {}",
+                        x.acts, x.wgts, x.model
+                    );
                 }
                 None => println!("{row}  UNDECIDED (timed out)"),
             }

@@ -25,7 +25,10 @@ pub fn run(a: SimArgs) -> Result<ExitCode> {
         }
     }
     let mut code = ExitCode::SUCCESS;
-    for (_, cfg) in &cfgs {
+    for (label, cfg) in &cfgs {
+        if cfgs.len() > 1 {
+            println!("== {label}");
+        }
         if sim_one(cfg, &a)? != ExitCode::SUCCESS {
             code = ExitCode::from(1);
         }

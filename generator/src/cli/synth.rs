@@ -13,7 +13,10 @@ pub fn run(a: SynthArgs) -> Result<()> {
     } = a;
     let cfgs = cfg.build_all()?;
     let library = lib.library()?;
-    for (_, cfg) in &cfgs {
+    for (label, cfg) in &cfgs {
+        if cfgs.len() > 1 {
+            println!("== {label}");
+        }
         if let Some(l) = &library {
             smtgen::sta::synth_cmd(cfg, l, &lib, array)?;
             continue;

@@ -28,17 +28,31 @@ def prune_2_4(w, axis=None):
     indices along ``axis``, keeps the two largest ``|w|`` (ties to the lower index)
     and zeroes the rest. Never applied implicitly.
 
-    ``axis`` defaults to 0 for a 2-D ``K x N`` matrix (as :func:`gemm` takes it) and
-    to 1 (input channels) for 4-D ``O x C x KH x KW`` convolution weights. Works on
-    numpy arrays of any numeric dtype; returns ``(pruned copy, number zeroed)``.
+    ``axis`` defaults to 0 for a 2-D ``K x N`` matrix (as :func:`gemm` takes it). For
+    4-D ``O x C x KH x KW`` convolution weights the groups are those of the lowered
+    GEMM :func:`conv2d` runs (``k = tap * C + c``, kernel-tap-major, input channel
+    innermost), so a group spans two taps when ``C`` is not a multiple of four; ``axis``
+    must then be left out (or 1). Works on numpy arrays of any numeric dtype; returns
+    ``(pruned copy, number zeroed)``.
     """
     arr = _np.asarray(w)
     if arr.ndim not in (2, 4):
         raise ValueError(
             f"w has shape {arr.shape}: allowed a 2-D K x N matrix or 4-D O x C x KH x KW weights"
         )
+    if arr.ndim == 4:
+        if axis not in (None, 1):
+            raise ValueError(
+                f"axis = {axis}: allowed 1 (the input channels) or None for 4-D weights"
+            )
+        # Prune the lowered K x O matrix, then lay it back out as O x C x KH x KW.
+        o, c, kh, kw = arr.shape
+        lowered = _np.transpose(arr, (2, 3, 1, 0)).reshape(kh * kw * c, o)
+        out, zeroed = prune_2_4(lowered, axis=0)
+        back = _np.transpose(out.reshape(kh, kw, c, o), (3, 2, 0, 1))
+        return _np.ascontiguousarray(back), zeroed
     if axis is None:
-        axis = 0 if arr.ndim == 2 else 1
+        axis = 0
     if not -arr.ndim <= axis < arr.ndim:
         raise ValueError(f"axis = {axis}: allowed 0..{arr.ndim - 1}")
     moved = _np.moveaxis(arr, axis, -1)

@@ -420,8 +420,8 @@ def quantize(
 
 
 def prune_2_4(model: nn.Module) -> Dict[str, int]:
-    """Prunes every simulated layer's weights to 2:4 along its reduction (input
-    channels at each tap for a convolution, input features for a linear layer), as
+    """Prunes every simulated layer's weights to 2:4 along its reduction (the lowered
+    GEMM's K for a convolution, ``k = tap * C + c``; input features for a linear layer), as
     2:4-sparse designs (``sparq-stc-*``) require: keeps the two largest ``|w|`` of each
     group of four (ties to the lower index), then quantizes the weights again. Call it
     after :func:`quantize`; it is never applied implicitly. Returns, per layer, how
