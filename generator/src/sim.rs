@@ -105,7 +105,7 @@ fn stage(dir: &Path, files: &[GeneratedFile], top: &str) -> Result<String> {
         .or_else(|| {
             files
                 .iter()
-                .find(|f| f.name.ends_with(".f") && f.text.lines().any(|l| l == file))
+                .find(|f| f.role == rtl::Role::Filelist && f.text.lines().any(|l| l == file))
         })
         .map(|f| f.name.clone())
         .ok_or_else(|| {

@@ -30,7 +30,7 @@ pub fn map(files: &[GeneratedFile], top: &str, lib: &Library, dir: &Path) -> Res
     std::fs::write(dir.join("cells.lib"), &lib.text).map_err(|e| Error::io(dir, e))?;
     let sources: Vec<&str> = files
         .iter()
-        .filter(|f| f.name.ends_with(".v"))
+        .filter(|f| f.role != rtl::Role::Filelist)
         .map(|f| f.name.as_str())
         .collect();
     // Yosys 0.23's delay-mode ABC script, plus buffering and sizing (without them
