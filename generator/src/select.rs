@@ -39,6 +39,17 @@ fn key_of(set: &str) -> &str {
     set.split_once('=').map_or(set, |(k, _)| k).trim()
 }
 
+/// The design points `specs` names, or every preset (in `PRESETS` order) when it
+/// names none: the list behind [`Fallback::All`], for commands that label their
+/// reports by point.
+pub fn points_or_all(specs: &[String]) -> Vec<String> {
+    if specs.is_empty() {
+        PRESETS.iter().map(|p| p.name.to_string()).collect()
+    } else {
+        specs.to_vec()
+    }
+}
+
 impl Selection<'_> {
     /// Resolves the selection into validated configs, one per design point, in order.
     pub fn resolve(&self, default: Fallback) -> Result<Vec<Config>> {
@@ -47,7 +58,7 @@ impl Selection<'_> {
             match default {
                 Fallback::One => vec![None],
                 Fallback::All => {
-                    all = PRESETS.iter().map(|p| p.name.to_string()).collect();
+                    all = points_or_all(self.specs);
                     all.iter().map(|s| Some(s.as_str())).collect()
                 }
             }

@@ -2,10 +2,11 @@
 //! of `eval` and of the GEMM engine against a float32 GEMM.
 
 use super::args::BenchArgs;
-use super::{names_or_all, parse_sizes};
+use super::parse_sizes;
 use smtgen::bench;
 use smtgen::config::Config;
 use smtgen::error::{Error, Result};
+use smtgen::select::points_or_all;
 
 /// Runs `smtgen bench`: --gemm, else --eval, else --array, else the model.
 pub fn run(b: BenchArgs) -> Result<()> {
@@ -33,7 +34,7 @@ pub fn run(b: BenchArgs) -> Result<()> {
     if array {
         let cycles = cycles.unwrap_or(100_000);
         smtgen::guard::cycles("--cycles", cycles as u64, false)?;
-        let names = names_or_all(&presets);
+        let names = points_or_all(&presets);
         let repeat = repeat.max(1);
         println!("Verilator array simulation speed, one core, ~{cycles} cycles, every output compared, {repeat} run(s) per build");
         println!(
@@ -83,7 +84,7 @@ pub fn run(b: BenchArgs) -> Result<()> {
 
 /// `smtgen bench --gemm`: the engine per design against a float32 GEMM.
 fn bench_gemm(shapes: &[String], presets: &[String], repeat: u32, jobs: usize) -> Result<()> {
-    let names = names_or_all(presets);
+    let names = points_or_all(presets);
     let designs: Vec<(String, Config)> = names
         .iter()
         .map(|n| {

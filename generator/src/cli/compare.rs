@@ -1,9 +1,9 @@
 //! `smtgen compare`: several design points synthesized and set against a baseline.
 
 use super::args::CompareArgs;
-use super::names_or_all;
 use smtgen::documents;
 use smtgen::error::Result;
+use smtgen::select::points_or_all;
 use smtgen::select::{Fallback, Selection};
 
 /// Runs `smtgen compare`.
@@ -30,7 +30,7 @@ fn compare_cmd(
     jobs: usize,
 ) -> Result<()> {
     use smtgen::synth;
-    let names = names_or_all(presets);
+    let names = points_or_all(presets);
     // Every point and the output directory are validated before anything is
     // synthesized or written.
     let mut all = names.clone();

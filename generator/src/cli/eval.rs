@@ -1,9 +1,9 @@
 //! `smtgen eval`: what each design does to a layer (collisions, error, cycles).
 
 use super::args::EvalArgs;
-use super::names_or_all;
 use smtgen::documents;
 use smtgen::error::{Error, Result};
+use smtgen::select::points_or_all;
 use smtgen::select::{Fallback, Selection};
 use smtgen::workload::{self, Workload};
 use std::path::PathBuf;
@@ -19,7 +19,7 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
         PruneReport,
     };
     let kernel = smtgen::engine::Kernel::from_env()?;
-    let mut names = names_or_all(&a.presets);
+    let mut names = points_or_all(&a.presets);
     // One array size for every design's cycle counts.
     let (rows, cols) = (a.rows.unwrap_or(16), a.cols.unwrap_or(16));
     let mut cfgs = Selection {

@@ -15,17 +15,7 @@ pub mod regress;
 pub mod sim;
 pub mod synth;
 
-use smtgen::config::PRESETS;
 use smtgen::error::{Error, Result};
-
-/// The design points a `--presets` list names, or every preset when it is empty.
-pub fn names_or_all(presets: &[String]) -> Vec<String> {
-    if presets.is_empty() {
-        PRESETS.iter().map(|p| p.name.to_string()).collect()
-    } else {
-        presets.to_vec()
-    }
-}
 
 /// The seed given, else `SMTGEN_SEED`, else one from the clock.
 pub fn seed_or_clock(seed: Option<u64>) -> u64 {

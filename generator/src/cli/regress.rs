@@ -1,9 +1,10 @@
 //! `smtgen regress`: every design point's PE and arrays under Verilator and Icarus.
 
 use super::args::RegressArgs;
-use super::{names_or_all, parse_sizes, seed_or_clock};
+use super::{parse_sizes, seed_or_clock};
 use smtgen::error::{Error, Result};
 use smtgen::regress::{self, Tools};
+use smtgen::select::points_or_all;
 use std::process::ExitCode;
 
 /// Runs `smtgen regress`: exit code 1 when any line failed.
@@ -41,7 +42,7 @@ pub fn run(a: RegressArgs) -> Result<ExitCode> {
             .map(|p| p.spec)
             .collect()
     } else {
-        names_or_all(&a.presets)
+        points_or_all(&a.presets)
     };
     // Every point is validated before anything runs.
     for n in &names {

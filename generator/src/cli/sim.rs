@@ -37,7 +37,6 @@ pub fn run(a: SimArgs) -> Result<ExitCode> {
 }
 
 fn sim_one(cfg: &smtgen::Config, a: &SimArgs) -> Result<ExitCode> {
-    let cfg = cfg.clone();
     let SimArgs {
         simulator,
         cycles,
@@ -71,15 +70,14 @@ fn sim_one(cfg: &smtgen::Config, a: &SimArgs) -> Result<ExitCode> {
     };
     let mut ok = true;
     if array {
-        let files = rtl::generate_array(&cfg)?;
-        let gemms = regress::array_workload(&cfg, seed, 512);
-        let run =
-            smtgen::array::run_gemms(&cfg, &gemms, 0.1, &mut smtgen::stimulus::Rng::new(seed));
+        let files = rtl::generate_array(cfg)?;
+        let gemms = regress::array_workload(cfg, seed, 512);
+        let run = smtgen::array::run_gemms(cfg, &gemms, 0.1, &mut smtgen::stimulus::Rng::new(seed));
         if simulator != SimChoice::Icarus {
-            ok &= print_report(&sim::Simulator::Verilator.array(&cfg, &files, &run, seed, &opts)?);
+            ok &= print_report(&sim::Simulator::Verilator.array(cfg, &files, &run, seed, &opts)?);
         }
         if simulator != SimChoice::Verilator {
-            ok &= print_report(&sim::Simulator::Icarus.array(&cfg, &files, &run, seed, &opts)?);
+            ok &= print_report(&sim::Simulator::Icarus.array(cfg, &files, &run, seed, &opts)?);
         }
         return Ok(if ok {
             ExitCode::SUCCESS
@@ -87,15 +85,15 @@ fn sim_one(cfg: &smtgen::Config, a: &SimArgs) -> Result<ExitCode> {
             ExitCode::from(1)
         });
     }
-    let files = rtl::generate_pe(&cfg)?;
+    let files = rtl::generate_pe(cfg)?;
     if simulator != SimChoice::Icarus {
         let stim = pe_stimulus(&cfg.pe, seed, Depth::Full, cycles);
-        let r = sim::Simulator::Verilator.pe(&cfg, &files, &stim, &opts)?;
+        let r = sim::Simulator::Verilator.pe(cfg, &files, &stim, &opts)?;
         ok &= print_report(&r);
     }
     if simulator != SimChoice::Verilator {
         let stim = pe_stimulus(&cfg.pe, seed, Depth::Light, cycles.min(200_000));
-        let r = sim::Simulator::Icarus.pe(&cfg, &files, &stim, &opts)?;
+        let r = sim::Simulator::Icarus.pe(cfg, &files, &stim, &opts)?;
         ok &= print_report(&r);
     }
     if let Some(w) = waves.filter(|w| !w.is_file()) {
