@@ -89,7 +89,7 @@ def main(argv: List[str] | None = None) -> int:
     t_table = time.time()
     qrep = st.quantize(model, calib, batches=nb, unsupported="float")
     t = time.time()
-    budget_batches = calib[: max(1, min(len(calib), 6))]
+    budget_batches = calib[: max(1, min(len(calib), 8))]
     asg = st.assign_designs(model, budget_batches, args.budget, designs=("sysmt4", "sysmt2"), fallback="exact",
                             rows=args.rows, cols=args.cols)
     asg_secs = time.time() - t

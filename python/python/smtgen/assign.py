@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Mapping, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, List, Mapping, Sequence, Tuple, Union
 
 import torch.nn as nn
 
@@ -76,7 +76,7 @@ def _loss(metric: str, fid: Mapping[str, float], ref: Mapping[str, float]) -> fl
 
 def assign_designs(
     model: nn.Module,
-    loader: Iterable,
+    loader: Iterable[Any],
     budget: float,
     *,
     designs: Sequence[Design] = ("sysmt4", "sysmt2"),

@@ -89,13 +89,14 @@ class LayerGeometry:
 
 
 def _inputs(batch: Any) -> torch.Tensor:
-    if isinstance(batch, (list, tuple)):
-        return batch[0]
-    return batch
+    x = batch[0] if isinstance(batch, (list, tuple)) else batch
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"a batch's input must be a torch.Tensor, got {type(x).__name__}")
+    return x
 
 
 def _labels(batch: Any) -> Optional[torch.Tensor]:
-    if isinstance(batch, (list, tuple)) and len(batch) > 1:
+    if isinstance(batch, (list, tuple)) and len(batch) > 1 and isinstance(batch[1], torch.Tensor):
         return batch[1]
     return None
 
@@ -112,7 +113,7 @@ def layer_geometry(model: nn.Module, x: torch.Tensor) -> Dict[str, LayerGeometry
     hooks = []
     for q in layers:
 
-        def hook(mod: nn.Module, inp: tuple, out: torch.Tensor, q: Any = q) -> None:
+        def hook(mod: nn.Module, inp: Tuple[Any, ...], out: torch.Tensor, q: Any = q) -> None:
             w = q.layer.weight
             if isinstance(q.layer, nn.modules.conv._ConvNd):
                 groups = int(q.layer.groups)
@@ -169,7 +170,7 @@ def network_cycles(
     counted in either."""
     cyc = base = 0
     for name, g in geoms.items():
-        d = plan.get(name, "exact") if _is_plan(plan) else plan  # type: ignore[union-attr]
+        d: Design = plan.get(name, "exact") if isinstance(plan, Mapping) and _is_plan(plan) else plan  # type: ignore[assignment]
         if d == "float":
             continue
         cyc += layer_cycles(g, d, rows, cols)
@@ -189,7 +190,7 @@ def _design_name(d: Design) -> str:
     return str(_sm.describe(d)["name"])
 
 
-def logits(model: nn.Module, loader: Iterable) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+def logits(model: nn.Module, loader: Iterable[Any]) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
     """The model's outputs (eval mode, no gradients) over every batch of ``loader``,
     concatenated, and the labels when the batches carry them."""
     was = model.training
@@ -226,8 +227,8 @@ def fidelity(out: torch.Tensor, ref: torch.Tensor, labels: Optional[torch.Tensor
         "sqnr_db": sqnr,
     }
     if labels is not None:
-        mask = labels >= 0
-        if bool(mask.any()):
+        mask = torch.ge(labels, 0)
+        if int(mask.sum()) > 0:
             res["top1"] = 100.0 * float((out.argmax(1)[mask] == labels[mask]).double().mean())
     return res
 
@@ -308,18 +309,18 @@ class NetworkReport:
 
 def report(
     model: nn.Module,
-    loader: Iterable,
+    loader: Iterable[Any],
     designs: Sequence[Design],
     *,
     rows: int = 16,
     cols: int = 16,
-    recal_loader: Optional[Iterable] = None,
+    recal_loader: Optional[Iterable[Any]] = None,
     recal_batches: int = 17,
     momentum: Optional[float] = 0.1,
     plans: Optional[Mapping[str, Plan]] = None,
     area: Union[None, str, Path, Mapping[str, float]] = None,
     energy: Union[None, str, Path, Mapping[str, float]] = None,
-    labelled: Optional[Iterable] = None,
+    labelled: Optional[Iterable[Any]] = None,
     progress: bool = False,
 ) -> NetworkReport:
     """For float, the exact int8 layers and each design (and each named per-layer

@@ -28,7 +28,7 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Dict, Iterable, List, Mapping, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -380,7 +380,10 @@ def _candidate(m: nn.Module) -> bool:
 
 def _macs_per_sample(m: nn.Module, x: torch.Tensor, y: torch.Tensor) -> int:
     """Multiply-accumulates of one sample through ``m`` given its input and output."""
-    per_out = int(m.weight[0].numel())  # C/groups · taps, or in_features
+    w = m.weight
+    if not isinstance(w, torch.Tensor):
+        raise TypeError(f"{type(m).__name__} has no weight tensor")
+    per_out = int(w[0].numel())  # C/groups · taps, or in_features
     if isinstance(m, nn.modules.conv._ConvTransposeNd):
         return int(x[0].numel()) * per_out
     return int(y[0].numel()) * per_out
@@ -396,7 +399,7 @@ def _set_child(model: nn.Module, name: str, new: nn.Module) -> None:
 
 def quantize(
     model: nn.Module,
-    calib_loader: Iterable,
+    calib_loader: Iterable[Any],
     *,
     batches: int = 17,
     include_first: bool = False,
@@ -476,7 +479,7 @@ def quantize(
     hooks = []
     for name, layer in candidates:
 
-        def count(mod: nn.Module, inp: tuple, out: torch.Tensor, name: str = name) -> None:
+        def count(mod: nn.Module, inp: Tuple[torch.Tensor, ...], out: torch.Tensor, name: str = name) -> None:
             if name not in report.macs and isinstance(out, torch.Tensor) and out.dim() > 0:
                 report.macs[name] = _macs_per_sample(mod, inp[0], out)
 
@@ -598,7 +601,7 @@ def simulate(model: nn.Module, design: Union[Design, Mapping[str, Design]], defa
 
 def recalibrate_bn(
     model: nn.Module,
-    loader: Iterable,
+    loader: Iterable[Any],
     batches: int = 17,
     progress: bool = True,
     momentum: Optional[float] = 0.1,
@@ -629,7 +632,7 @@ def recalibrate_bn(
         raise ValueError("a BatchNorm layer has track_running_stats=False: it has no running statistics to recalibrate")
     saved = [m.momentum for m in bns]
     for m in bns:
-        m.momentum = None if momentum is None else float(momentum)
+        m.momentum = None if momentum is None else float(momentum)  # type: ignore[assignment]
         if momentum is None:
             m.reset_running_stats()
     model.train()
@@ -704,7 +707,7 @@ def evaluate(model: nn.Module, loader: Iterable, progress: bool = True, desc: st
     return 100.0 * correct / max(total, 1)
 
 
-def report(model: nn.Module, loader: Iterable, designs: Sequence[Design], **kwargs: object) -> "NetworkReport":
+def report(model: nn.Module, loader: Iterable[Any], designs: Sequence[Design], **kwargs: object) -> "NetworkReport":
     """One report per network and array: fidelity with and without BN recalibration,
     cycles and speedup on an R×C array, area, energy per inference, and a chart
     (``.plot(path)``). See :func:`smtgen.report.report` for the arguments and the
@@ -714,7 +717,7 @@ def report(model: nn.Module, loader: Iterable, designs: Sequence[Design], **kwar
     return _report(model, loader, designs, **kwargs)  # type: ignore[arg-type]
 
 
-def assign_designs(model: nn.Module, loader: Iterable, budget: float, **kwargs: object) -> "Assignment":
+def assign_designs(model: nn.Module, loader: Iterable[Any], budget: float, **kwargs: object) -> "Assignment":
     """A design per layer within a budget of fidelity loss; see
     :func:`smtgen.assign.assign_designs`."""
     from .assign import assign_designs as _assign
