@@ -302,6 +302,15 @@ class NetworkReport:
             for x in self.rows:
                 w.writerow({k: ("" if x.get(k) is None else x[k]) for k in keys})
 
+    @classmethod
+    def from_csv(cls, path: Union[str, Path], rows: int = 16, cols: int = 16) -> "NetworkReport":
+        """A report read back from :meth:`to_csv` (numbers as floats, empty = ``None``),
+        e.g. to redraw its chart without running anything."""
+        with open(path, newline="") as f:
+            data = [{k: (v if k == "design" else (float(v) if v not in ("", None) else None)) for k, v in r.items()}
+                    for r in csv.DictReader(f)]
+        return cls(rows=data, rows_per_array=(rows, cols))
+
     def plot(self, path: Union[str, Path], title: str = "", metric: str = "agreement") -> None:
         """The chart (see :func:`plot`)."""
         plot(self, path, title, metric)
@@ -542,8 +551,9 @@ def plot(rep: NetworkReport, path: Union[str, Path], title: str = "", metric: st
                     ax.plot([x, x], [a, float(b)], color="tab:blue", lw=0.6, alpha=0.4, zorder=1)
         front = pareto_front(pts, minimize_x=minimize)
         fx, fy = [pts[i][0] for i in front], [pts[i][1] for i in front]
-        (handles["Pareto front"],) = ax.step(fx, fy, where="pre" if minimize else "post", color="tab:red",
-                                             lw=1.2, zorder=2)
+        ax.step(fx, fy, where="pre" if minimize else "post", color="tab:red", lw=1.2, zorder=2)
+        handles["Pareto front"] = ax.scatter(fx, fy, s=110, facecolors="none", edgecolors="tab:red", lw=1.2,
+                                             zorder=2)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.grid(True, color="0.9")
