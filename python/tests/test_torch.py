@@ -181,6 +181,10 @@ def test_negative_inputs_are_an_error_and_leave_the_model_as_it_was():
         st.quantize(model, data, batches=2, include_first=True, verbose=False)
     assert "skip=['0']" in str(e.value) and 'unsupported="float"' in str(e.value)
     assert not st.quant_layers(model) and isinstance(model[0], nn.Conv2d)
+    report = st.quantize(model, data, batches=2, include_first=True, unsupported="float", verbose=False)
+    assert report.float_layers["0"].startswith("signed inputs") and "0" not in report.quantized
+    assert isinstance(model[0], nn.Conv2d) and report.quantized == ["2", "5"]
+    model = toy()
     st.quantize(model, batches(), batches=2, verbose=False)
     q = st.quant_layers(model)[1]
     with pytest.raises(ValueError, match="negative input"):
