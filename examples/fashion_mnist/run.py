@@ -8,7 +8,9 @@ overwrites them), quantizes the network the reference way, and for float, the
 exact int8 baseline and every preset measures top-1 on the test split before and
 after BatchNorm recalibration, with each design's speedup on a 16×16 array (the
 cycle formula) and its area ratio (from a ``smtgen compare`` CSV). Writes
-``results.md``, ``results.csv``, ``layer_stats.csv`` and ``accuracy.svg``.
+``results.md``, ``results.csv``, ``layer_stats.csv`` and ``accuracy.png`` (top-1 against
+energy per inference and throughput per area, Pareto front; ``--chart-only`` redraws it
+from ``results.csv``).
 """
 
 from __future__ import annotations
@@ -30,8 +32,10 @@ sys.path.insert(0, str(HERE))
 import fmnist  # noqa: E402
 import smtgen  # noqa: E402
 import smtgen.torch as st  # noqa: E402
+from smtgen import report as st_report  # noqa: E402
 
 CALIB_BATCHES = 17
+ENERGY_CSV = HERE / "energy_osu018_4x4.csv"
 BATCH = 128
 
 
@@ -101,61 +105,28 @@ def read_area(path: Path) -> dict:
     return {r["design"]: float(r[col]) for r in rows}
 
 
-def svg_chart(rows: list, path: Path, n_test: int) -> None:
-    """Grouped bars: top-1 before and after BN recalibration per design."""
-    names = [r["design"] for r in rows]
-    before = [r["top1"] for r in rows]
-    after = [r["top1_recal"] if r["top1_recal"] is not None else r["top1"] for r in rows]
-    lo = int(np.floor(min(before + after))) - 1
-    hi = int(np.ceil(max(before + after))) + 1
-    W, H = 900, 470
-    left, right, top, bottom = 70, 20, 50, 130
-    pw, ph = W - left - right, H - top - bottom
-    slot = pw / len(names)
-    bw = slot * 0.36
+def chart(rows: list, dims: dict, area: dict, energy: dict, path: Path, n_test: int) -> None:
+    """Top-1 against energy per inference and against throughput per area, with the
+    Pareto front (smtgen.report.plot). Energy: the simulated layers' MACs per image x
+    each design's pJ/MAC (energy_osu018_4x4.csv, docs/power.md's measurement on a
+    synthetic ReLU layer, not this network's operands); throughput per area: speedup
+    over the array-area ratio."""
+    from smtgen import report as rp
 
-    def y(v):
-        return top + ph * (1 - (v - lo) / (hi - lo))
-
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" '
-        'font-family="DejaVu Sans, Arial, sans-serif" font-size="12">',
-        f'<rect width="{W}" height="{H}" fill="white"/>',
-        f'<text x="{W / 2}" y="20" text-anchor="middle" font-size="15">Fashion-MNIST CNN: top-1 under each design '
-        f"({n_test} test images)</text>",
-    ]
-    for v in range(lo, hi + 1, 1 if hi - lo <= 10 else 5):
-        out.append(f'<line x1="{left}" x2="{W - right}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#ddd"/>')
-        out.append(f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end">{v}</text>')
-    for i, n in enumerate(names):
-        x0 = left + i * slot + slot * 0.14
-        bars = [(before[i], "#9ecae1"), (after[i], "#08519c")]
-        if rows[i]["top1_recal"] is None:  # float: nothing to recalibrate
-            bars = bars[:1]
-        for j, (v, color) in enumerate(bars):
-            xx = x0 + j * bw
-            out.append(
-                f'<rect x="{xx:.1f}" y="{y(v):.1f}" width="{bw:.1f}" height="{top + ph - y(v):.1f}" fill="{color}"/>'
-            )
-        cx = left + i * slot + slot / 2
-        out.append(
-            f'<text x="{cx:.1f}" y="{top + ph + 14}" text-anchor="end" '
-            f'transform="rotate(-40 {cx:.1f} {top + ph + 14})">{n}</text>'
-        )
-    out.append(f'<line x1="{left}" x2="{left}" y1="{top}" y2="{top + ph}" stroke="black"/>')
-    out.append(f'<line x1="{left}" x2="{W - right}" y1="{top + ph}" y2="{top + ph}" stroke="black"/>')
-    out.append(
-        f'<text x="18" y="{top + ph / 2}" text-anchor="middle" transform="rotate(-90 18 {top + ph / 2})">'
-        f"top-1 accuracy (%, axis from {lo} %)</text>"
-    )
-    out.append(f'<text x="{left + pw / 2}" y="{H - 8}" text-anchor="middle">design</text>')
-    lx = W - right - 330
-    out.append(f'<rect x="{lx}" y="32" width="12" height="12" fill="#9ecae1"/>')
-    out.append(f'<text x="{lx + 16}" y="42">as quantized</text>')
-    out.append(f'<rect x="{lx + 120}" y="32" width="12" height="12" fill="#08519c"/>')
-    out.append(f'<text x="{lx + 136}" y="42">after BN recalibration</text>')
-    out.append("</svg>")
-    path.write_text("\n".join(out) + "\n")
+    macs = sum(m * k * n for m, k, n in dims.values())
+    out = []
+    for r in rows:
+        if r["design"] == "float":
+            continue
+        base = r["design"].split(",")[0]
+        key = "baseline" if base.startswith("int8") else base
+        row = {"design": r["design"], "top1": r["top1"], "top1_recal": r["top1_recal"],
+               "throughput_per_area": (r["speedup"] / r["area"]) if r["speedup"] and r["area"] else None,
+               "energy_uj": macs * energy[key] * 1e-6 if key in energy else None}
+        out.append(row)
+    rep = rp.NetworkReport(rows=out, rows_per_array=(16, 16))
+    rep.plot(path, f"Fashion-MNIST CNN ({n_test} test images): top-1 vs energy and throughput/area, 16×16 array",
+             metric="top1")
 
 
 def main(argv=None) -> int:
@@ -172,7 +143,19 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=HERE)
     ap.add_argument("--threads", type=int, default=0,
                     help="torch threads for the float parts (default: torch's own choice)")
+    ap.add_argument("--chart-only", action="store_true",
+                    help="redraw accuracy.png from results.csv in --out (no data, no runs)")
     args = ap.parse_args(argv)
+    if args.chart_only:
+        with open(args.out / "results.csv", newline="") as f:
+            rows = [{k: (v if k == "design" else (float(v) if v else None)) for k, v in r.items()}
+                    for r in csv.DictReader(f)]
+        model = fmnist.Net().eval()  # the GEMM shapes only: calibrated on a random batch
+        st.quantize(model, [torch.rand(2, 1, 28, 28)], batches=1, verbose=False, progress=False)
+        n_test = 10 * args.per_class
+        energy = st_report.read_energy(ENERGY_CSV) if ENERGY_CSV.exists() else {}
+        chart(rows, gemm_dims(model), {}, energy, args.out / "accuracy.png", n_test)
+        return 0
     designs = [d for d in args.designs.split(",") if d]
     for d in designs:
         smtgen.describe(d)  # every design is checked before anything runs
@@ -289,7 +272,8 @@ def main(argv=None) -> int:
         f"(compare_16x16.csv){pruned_note}.",
     ]
     (args.out / "results.md").write_text("\n".join(md) + "\n")
-    svg_chart(rows, args.out / "accuracy.svg", n_test)
+    energy = st_report.read_energy(ENERGY_CSV) if ENERGY_CSV.exists() else {}
+    chart(rows, dims, area, energy, args.out / "accuracy.png", n_test)
     print("\n".join(md))
     return 0
 

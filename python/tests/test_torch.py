@@ -177,10 +177,14 @@ def test_layers_it_cannot_simulate_are_an_error(layer, word):
 def test_negative_inputs_are_an_error_and_leave_the_model_as_it_was():
     model = toy()
     data = [(x - 0.5, y) for x, y in batches()]  # the first layer sees negative inputs
-    with pytest.raises(ValueError, match="'0' got negative inputs") as e:
+    with pytest.raises(st.UnsupportedLayerError, match="0: signed inputs") as e:
         st.quantize(model, data, batches=2, include_first=True, verbose=False)
-    assert "skip=['0']" in str(e.value)
+    assert "skip=['0']" in str(e.value) and 'unsupported="float"' in str(e.value)
     assert not st.quant_layers(model) and isinstance(model[0], nn.Conv2d)
+    report = st.quantize(model, data, batches=2, include_first=True, unsupported="float", verbose=False)
+    assert report.float_layers["0"].startswith("signed inputs") and "0" not in report.quantized
+    assert isinstance(model[0], nn.Conv2d) and report.quantized == ["2", "5"]
+    model = toy()
     st.quantize(model, batches(), batches=2, verbose=False)
     q = st.quant_layers(model)[1]
     with pytest.raises(ValueError, match="negative input"):

