@@ -105,6 +105,9 @@ def as_report(d: Dict[str, Any]) -> kure.RobustnessReport:
 
 
 def chart(results: Dict[str, Dict[str, Any]], path: Path) -> None:
+    """Left: top-1 per design for the three 8-bit weight variants (bars as quantized,
+    black ticks after BN recalibration). Right: the spread per variant as quantized
+    and after recalibration, and 4-bit weights on the exact GEMM against int8."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -114,48 +117,58 @@ def chart(results: Dict[str, Dict[str, Any]], path: Path) -> None:
     variants = [v for v in reps["base"].variants() if v != "w4"]
     designs = reps["base"].designs()
     colors = {"base": "#9e9e9e", "control": "#6baed6", "kure": "#d95f02"}
-    fig, axes = plt.subplots(
-        len(variants) + 1, 2, figsize=(13, 3.1 * (len(variants) + 1)),
-        gridspec_kw={"width_ratios": [5, 1.2]}, squeeze=False,
-    )
-    for row, v in enumerate(variants + ["w4"]):
+    everything = [c.top1 for m in MODELS for c in reps[m].cells]
+    lo, hi = min(everything), max(everything)
+    fig, axes = plt.subplots(3, 2, figsize=(14, 10.5), gridspec_kw={"width_ratios": [4.2, 1.6]})
+    width = 0.27
+    for row, v in enumerate(variants):
         ax = axes[row][0]
-        ds = ["exact"] if v == "w4" else designs
-        width = 0.27
-        lo = 100.0
         for j, m in enumerate(MODELS):
-            xs = [i + (j - 1) * width for i in range(len(ds))]
-            q = [reps[m].top1(v, d, False) for d in ds]
-            r = [reps[m].top1(v, d, True) for d in ds]
-            lo = min(lo, *q, *r)
-            ax.bar(xs, q, width=width, color=colors[m], label=f"{LABEL[m]}: as quantized" if row == 0 else None)
-            ax.plot(xs, r, linestyle="none", marker="_", markersize=9, markeredgewidth=2, color="black",
+            xs = [i + (j - 1) * width for i in range(len(designs))]
+            ax.bar(xs, [reps[m].top1(v, d, False) for d in designs], width=width, color=colors[m],
+                   label=f"{LABEL[m]}, as quantized" if row == 0 else None)
+            ax.plot(xs, [reps[m].top1(v, d, True) for d in designs], linestyle="none", marker="_",
+                    markersize=8, markeredgewidth=2, color="black",
                     label="after BN recalibration" if (row == 0 and j == 0) else None)
-        ax.set_xticks(range(len(ds)))
-        ax.set_xticklabels(ds, rotation=30, ha="right", fontsize=8)
-        ax.set_ylim(max(0.0, lo - 2.0), 92.0 if lo > 80 else 95.0)
+        ax.set_xticks(range(len(designs)))
+        ax.set_xticklabels(designs, rotation=30, ha="right", fontsize=8)
+        ax.set_xlim(-0.6, len(designs) - 0.4)
+        ax.set_ylim(lo - 0.5, hi + 0.5)
         ax.set_ylabel("top-1 (%)")
         ax.set_title(f"weights: {VARIANT_LABEL[v]}", fontsize=10, loc="left")
         ax.grid(axis="y", color="#e0e0e0")
         ax.set_axisbelow(True)
-        # the spread (max - min over this variant's designs) per model, as quantized / recalibrated
-        sx = axes[row][1]
+    for row, recal in enumerate([False, True]):
+        ax = axes[row][1]
         for j, m in enumerate(MODELS):
-            s0 = reps[m].spread(v, False)[0]
-            s1 = reps[m].spread(v, True)[0]
-            sx.bar([j - 0.18], [s0], width=0.36, color=colors[m])
-            sx.bar([j + 0.18], [s1], width=0.36, color=colors[m], hatch="//", edgecolor="white")
-        sx.set_xticks(range(len(MODELS)))
-        sx.set_xticklabels(["base", "λ=0", "KURE"], fontsize=8)
-        sx.set_ylabel("spread (points)", fontsize=8)
-        sx.set_title("spread: plain / hatched = recal", fontsize=8)
-        sx.grid(axis="y", color="#e0e0e0")
-        sx.set_axisbelow(True)
+            xs = [i + (j - 1) * width for i in range(len(variants))]
+            ax.bar(xs, [reps[m].spread(v, recal)[0] for v in variants], width=width, color=colors[m])
+        ax.set_xticks(range(len(variants)))
+        ax.set_xticklabels(variants, fontsize=8)
+        ax.set_ylabel("spread over designs (points)", fontsize=8)
+        ax.set_title("spread (max − min), " + ("after BN recal" if recal else "as quantized"), fontsize=9)
+        ax.grid(axis="y", color="#e0e0e0")
+        ax.set_axisbelow(True)
+    ax = axes[2][1]
+    if "w4" in reps["base"].variants():
+        for j, m in enumerate(MODELS):
+            for i, (v, recal) in enumerate([("per-channel", False), ("w4", False), ("w4", True)]):
+                ax.bar([i + (j - 1) * width], [reps[m].top1(v, "exact", recal)], width=width, color=colors[m])
+        ax.set_xticks(range(3))
+        ax.set_xticklabels(["int8", "4-bit", "4-bit\n+ BN recal"], fontsize=8)
+        w4 = [reps[m].top1("w4", "exact", r) for m in MODELS for r in (False, True)]
+        ref = [reps[m].top1("per-channel", "exact", False) for m in MODELS]
+        ax.set_ylim(min(w4 + ref) - 1.0, max(w4 + ref) + 0.8)
+        ax.set_ylabel("top-1 (%)", fontsize=8)
+        ax.set_title("exact GEMM: 4-bit against 8-bit weights", fontsize=9)
+        ax.grid(axis="y", color="#e0e0e0")
+        ax.set_axisbelow(True)
     n = results["base"]["n_test"]
     fig.suptitle(f"Fashion-MNIST CNN across smtgen's designs and weight quantizers ({n} test images)", fontsize=12)
-    fig.legend(loc="upper center", bbox_to_anchor=(0.5, 0.965), ncol=4, fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0, 1, 0.94))
-    fig.savefig(path, dpi=110)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.965), ncol=4, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.945))
+    fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
@@ -257,6 +270,10 @@ def main(argv=None) -> int:
     if missing:
         print(f"grids still missing for {missing}: run with --only {','.join(missing)}", file=sys.stderr)
         return 0
+    sizes = {results[m]["n_test"] for m in MODELS}
+    if len(sizes) != 1:
+        print(f"the cached grids were measured on different test sets {sizes}: --redo", file=sys.stderr)
+        return 1
     write(results, args)
     return 0
 
