@@ -27,7 +27,7 @@ import math
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Sized, Tuple
 
 import torch
 import torch.nn as nn
@@ -71,7 +71,8 @@ def kurtosis(w: torch.Tensor) -> torch.Tensor:
     sigma = w.std(unbiased=True)
     if float(sigma.detach()) == 0.0:
         raise ValueError(f"kurtosis of a constant tensor (shape {tuple(w.shape)}, std 0) is undefined")
-    return ((w - w.mean()) / sigma).pow(4).mean()
+    k: torch.Tensor = ((w - w.mean()) / sigma).pow(4).mean()
+    return k
 
 
 def _conv_name(model: nn.Module, name: str) -> str:
@@ -116,7 +117,7 @@ def loss(model: nn.Module, target: float = TARGET) -> torch.Tensor:
     """``R = (1/L) * sum_l (Kurt(W_l) - target) ** 2`` over :func:`regularized_convs`
     (a differentiable scalar in the weights' dtype); add ``lam * R`` to the task loss."""
     t = _check_target(target)
-    terms = []
+    terms: List[torch.Tensor] = []
     for name, conv in regularized_convs(model):
         w = conv.weight
         if not isinstance(w, torch.Tensor):
@@ -125,8 +126,10 @@ def loss(model: nn.Module, target: float = TARGET) -> torch.Tensor:
             k = kurtosis(w)
         except ValueError as e:
             raise ValueError(f"layer {name!r}: {e}") from None
-        terms.append((k - t) ** 2)
-    return torch.stack(terms).mean()
+        term: torch.Tensor = (k - t) ** 2
+        terms.append(term)
+    r: torch.Tensor = torch.stack(terms).mean()
+    return r
 
 
 @dataclass
@@ -250,10 +253,7 @@ def finetune(
         raise ValueError(f"seed = {seed!r}: allowed an integer")
     t = _check_target(target)
     regularized_convs(model)  # a model KURE cannot regularize is rejected up front
-    try:
-        steps_per_epoch = len(loader)  # type: ignore[arg-type]
-    except TypeError:
-        steps_per_epoch = 0
+    steps_per_epoch = len(loader) if isinstance(loader, Sized) else 0
     torch.manual_seed(seed)
     with torch.no_grad():
         r_start = float(loss(model, t))
@@ -285,7 +285,8 @@ def finetune(
                 out = model(x)
                 ce = F.cross_entropy(out, y)
                 r = loss(model, t)
-                (ce + lam * r).backward()
+                total_loss: torch.Tensor = ce + r * lam
+                total_loss.backward()
                 opt.step()
                 if sched is not None and sched.last_epoch < epochs * steps_per_epoch:
                     sched.step()
@@ -449,8 +450,8 @@ def robustness(
                     )
     finally:
         model.load_state_dict(pristine)
-        for q, w, d in was:
+        for q, w, design in was:
             q.freeze(weights=w)
-            q.design = d
+            q.design = design
         model.eval()
     return out
