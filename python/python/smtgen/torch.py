@@ -56,6 +56,8 @@ __all__ = [
     "report",
     "assign_designs",
     "Progress",
+    "WEIGHT_VARIANTS",
+    "weight_scales",
 ]
 
 
@@ -134,6 +136,33 @@ def _check_design(design: Design) -> Design:
     return design
 
 
+#: The weight-quantization variants of :meth:`QuantLayer.freeze` (spec §8): the
+#: reference ``"per-channel"`` int8 rule, one ``"per-tensor"`` int8 scale, per-channel
+#: int8 steps rounded up to a power of two (``"pow2"``), and per-channel 4-bit weights
+#: (``"w4"``, integers -8..7 in the int8 GEMM).
+WEIGHT_VARIANTS = ("per-channel", "per-tensor", "pow2", "w4")
+
+
+def weight_scales(w: torch.Tensor, variant: str = "per-channel"):
+    """The weight step per output channel (float64, length ``w.shape[0]``) and the
+    integer range ``(lo, hi)`` of weight-quantization ``variant`` (spec §8); a channel
+    (or, per tensor, a tensor) of zeros gets step 1."""
+    if variant not in WEIGHT_VARIANTS:
+        raise ValueError(f"weights = {variant!r}: allowed {', '.join(WEIGHT_VARIANTS)}")
+    w = w.detach().to(torch.float64)
+    o = w.shape[0]
+    wmax = w.reshape(o, -1).abs().amax(dim=1)
+    if variant == "per-tensor":
+        wmax = wmax.amax().expand(o).clone()
+    levels, lo, hi = (15.0, -8, 7) if variant == "w4" else (255.0, -128, 127)
+    dw = torch.where(wmax > 0, 2.0 * wmax / levels, torch.ones_like(wmax))
+    if variant == "pow2":
+        # The smallest power of two >= dw, exactly: dw = m * 2^e with m in [0.5, 1).
+        m, e = torch.frexp(dw)
+        dw = torch.ldexp(torch.ones_like(dw), torch.where(m == 0.5, e - 1, e))
+    return dw, lo, hi
+
+
 class QuantLayer(nn.Module):
     """A Conv2d or Linear whose integer GEMM runs through smtgen. It owns the layer's
     calibrated activation range (``max_mean``), its quantized weights and the design
@@ -154,10 +183,16 @@ class QuantLayer(nn.Module):
         self.stats: Dict[str, float] = {}
         self._wq: Optional[torch.Tensor] = None
         self._dw: Optional[torch.Tensor] = None
+        self.weights = "per-channel"  # a WEIGHT_VARIANTS entry (spec §8)
 
     # -- quantization -------------------------------------------------------------
-    def freeze(self) -> None:
-        """Quantizes the weights (per output channel, symmetric) and checks the range."""
+    def freeze(self, weights: Optional[str] = None) -> None:
+        """Quantizes the weights (per output channel, symmetric, unless ``weights``
+        names another of :data:`WEIGHT_VARIANTS`, which is then kept for later
+        freezes) and checks the range."""
+        if weights is not None:
+            weight_scales(torch.ones(1), weights)  # rejects an unknown variant up front
+            self.weights = weights
         if float(self.calib_min) < 0.0:
             raise ValueError(
                 f"layer {self.name!r} got negative inputs during calibration (min {float(self.calib_min):.4g}): "
@@ -172,10 +207,9 @@ class QuantLayer(nn.Module):
             )
         w = self.layer.weight.detach().to(torch.float64)
         o = w.shape[0]
-        wmax = w.reshape(o, -1).abs().amax(dim=1)
-        dw = torch.where(wmax > 0, 2.0 * wmax / 255.0, torch.ones_like(wmax))
+        dw, lo, hi = weight_scales(w, self.weights)
         shape = (o,) + (1,) * (w.dim() - 1)
-        wq = torch.clamp(torch.round(w / dw.reshape(shape)), -128, 127)
+        wq = torch.clamp(torch.round(w / dw.reshape(shape)), lo, hi)
         self._wq = wq.to(torch.int8)
         self._dw = dw
 
@@ -723,3 +757,7 @@ def assign_designs(model: nn.Module, loader: Iterable[Any], budget: float, **kwa
     from .assign import assign_designs as _assign
 
     return _assign(model, loader, budget, **kwargs)  # type: ignore[arg-type]
+
+
+# KURE (``smtgen.torch.kure``); imported last, it builds on this module.
+from . import kure as kure  # noqa: E402
