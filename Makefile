@@ -9,6 +9,7 @@
 #   make bench               golden-model throughput
 #   make pytest              the Python package (python/) built into .venv, and its tests
 #   make fashion-mnist       the worked example: accuracy of a CNN under every preset
+#   make fashion-mnist-zap   the same CNN with outputs predicted zero skipped (ZAP, cross-neuron)
 PRESET   ?= sysmt2
 OUT      ?= rtl_out
 CYCLES   ?= 1000000
@@ -20,7 +21,7 @@ CARGO    ?= cargo
 VENV     ?= .venv
 PYTHON   := $(VENV)/bin/python
 
-.PHONY: all setup build run gen lint sim sim-array regress regress-cover snapshots regress-large test unit fmt-check clippy prove bench bench-eval bench-array clean pyenv pytest fashion-mnist
+.PHONY: all setup build run gen lint sim sim-array regress regress-cover snapshots regress-large test unit fmt-check clippy prove bench bench-eval bench-array clean pyenv pytest fashion-mnist fashion-mnist-zap
 
 all: build
 
@@ -96,6 +97,9 @@ pytest: build pyenv
 
 fashion-mnist: pyenv
 	$(PYTHON) examples/fashion_mnist/run.py
+
+fashion-mnist-zap: pyenv
+	$(PYTHON) examples/fashion_mnist/run_zap.py
 
 test: setup fmt-check clippy unit regress regress-cover pytest
 
