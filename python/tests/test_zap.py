@@ -94,6 +94,18 @@ def test_cross_neuron_accounting_hand_counted(k):
     assert (t.skipped, t.macs_saved, t.mispredicted) == (row.skipped, row.macs_saved, row.mispredicted)
 
 
+def test_oracle_skips_exactly_the_zeros_outside_the_mask():
+    model = picker()
+    x = picker_input()
+    sk = sz.attach(model, {"0": sz.Oracle(5)})
+    with torch.no_grad():
+        y = model(x)
+    assert torch.equal(y[0, 0], torch.tensor(X0, dtype=torch.float32))
+    row = sk.report().layers[0]
+    # predicted positions holding 0: all but (0, 1) = 5 and (1, 2) = 3
+    assert (row.skipped, row.mispredicted, row.macs_saved) == (6, 0, 6 * 18)
+
+
 def test_cross_neuron_neighbourhood_8_and_edges():
     # Mask type 8 (3 of 4 computed): position (1, 1) of each 2×2 tile is predicted;
     # its 8 neighbours are all computed.

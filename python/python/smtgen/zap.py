@@ -70,6 +70,7 @@ __all__ = [
     "mask_share",
     "find_chains",
     "CrossNeuron",
+    "Oracle",
     "ZapPredictor",
     "Skipper",
     "LayerSkip",
@@ -323,6 +324,25 @@ class CrossNeuron:
         return keep
 
 
+class Oracle:
+    """The ceiling of any zero predictor with mask ``mask_type``: skips exactly the
+    outputs outside the mask that are zero (it reads the outputs it skips, so it is a
+    measurement, not hardware). No MACs, no mispredictions."""
+
+    overhead_macs_per_output = 0
+
+    def __init__(self, mask_type: int = 5):
+        self.mask_type = _check_mask_type(mask_type)
+
+    def __repr__(self) -> str:
+        return f"Oracle(mask_type={self.mask_type})"
+
+    def keep(self, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+        """Boolean N×C×H×W: in the mask, or not zero."""
+        keep: torch.Tensor = torch.gt(m, 0) | torch.gt(x, 0)
+        return keep
+
+
 class ZapPredictor(nn.Module):
     """The ZAP predictor of a layer with ``channels`` output channels: depthwise 3×3
     conv (bias) → BN → ReLU → depthwise 3×3 conv (bias) → BN. It reads ``x·M`` and its
@@ -356,7 +376,7 @@ class ZapPredictor(nn.Module):
             return keep
 
 
-Predictor = Union[CrossNeuron, ZapPredictor]
+Predictor = Union[CrossNeuron, Oracle, ZapPredictor]
 
 
 # -- the sites and their accounting -------------------------------------------------
@@ -608,7 +628,7 @@ def attach(
     example_input: Optional[torch.Tensor] = None,
 ) -> Skipper:
     """Attaches a predictor after each named conv (``{conv_name: CrossNeuron(...) |
-    ZapPredictor(...)}``). Every name must be a conv whose output feeds, through an
+    ZapPredictor(...) | Oracle(...)}``). Every name must be a conv whose output feeds, through an
     optional BatchNorm2d, a ReLU/ReLU6 and nothing else; any other is refused
     (:class:`NotReluError` naming the layer and what follows it). With
     ``example_input`` the whole network's MACs per image are counted for the total."""
@@ -619,8 +639,10 @@ def attach(
     mods = dict(model.named_modules())
     sites: List[_Site] = []
     for name, pred in predictors.items():
-        if not isinstance(pred, (CrossNeuron, ZapPredictor)):
-            raise TypeError(f"predictor for {name!r}: expected CrossNeuron or ZapPredictor, got {type(pred).__name__}")
+        if not isinstance(pred, (CrossNeuron, Oracle, ZapPredictor)):
+            raise TypeError(
+                f"predictor for {name!r}: expected CrossNeuron, Oracle or ZapPredictor, got {type(pred).__name__}"
+            )
         if name not in by_conv:
             if name in why:
                 raise NotReluError(
