@@ -153,7 +153,8 @@ def tables(rows: list) -> str:
             out.append(
                 f"| {DESIGN_LABEL.get(d, d)} | {r['mask']} ({pct(r['share_exact'], '.0f')}) | {float(r['budget']):g} | "
                 f"{r['thresholds']} | {pct(r['saved_net'])} | {pct(r['mispred_share'], '.2f')} | "
-                f"{pct(r['lost_mass'], '.2f')} | {float(r['top1']):.2f} | {float(b['top1']) if b else float('nan'):.2f} |"
+                f"{pct(r['lost_mass'], '.2f')} | {float(r['top1']):.2f} | "
+                f"{float(b['top1']) if b else float('nan'):.2f} |"
             )
     return "\n".join(out) + "\n"
 

@@ -281,3 +281,42 @@ def test_trained_zap_reproduces_its_operating_point():
 RECORDED_THRESHOLDS = {"2": -0.470, "5": 0.149}
 RECORDED_SKIPPED_SHARE = 0.1904
 RECORDED_LOST_MASS = 0.1618
+
+
+def test_functional_relu_and_the_module_order_fallback(capsys):
+    class Functional(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(1, 2, 3, padding=1)
+            self.head = nn.Conv2d(2, 2, 1)
+
+        def forward(self, x):
+            return self.head(torch.nn.functional.relu(self.conv(x)))
+
+    chains = sz.find_chains(Functional())
+    assert [(c.conv, c.norm, c.act, c.found_by) for c in chains] == [("conv", None, "relu", "fx")]
+
+    class Untraceable(nn.Module):
+        """Data-dependent control flow: torch.fx cannot trace it."""
+
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(1, 2, 3, padding=1)
+            self.bn = nn.BatchNorm2d(2)
+            self.relu = nn.ReLU()
+            self.out = nn.Conv2d(2, 2, 1)
+
+        def forward(self, x):
+            y = self.relu(self.bn(self.conv(x)))
+            return self.out(y) if float(y.sum()) > 0 else y
+
+    model = Untraceable().eval()
+    chains = sz.find_chains(model)
+    assert "module order" in capsys.readouterr().err
+    assert [(c.conv, c.norm, c.site, c.found_by) for c in chains] == [("conv", "bn", "bn", "module order")]
+    with pytest.raises(sz.NotReluError, match=r"'out'.*module order"):
+        sz.attach_cross_neuron(model, ["out"])
+    sk = sz.attach_cross_neuron(model, ["conv"], mask_type=5, neighbourhood=4, k=4)
+    with torch.no_grad():
+        model(torch.rand(2, 1, 6, 6))
+    assert sk.report().layers[0].outputs == 2 * 2 * 36

@@ -731,6 +731,11 @@ def model_macs(model: nn.Module, example_input: torch.Tensor) -> int:
     return total
 
 
+def _quiet(progress: bool) -> Optional[bool]:
+    """tqdm's ``disable``: off when not asked for, else only where stderr is no terminal."""
+    return None if progress else True
+
+
 # -- ZAP training ----------------------------------------------------------------------
 
 
@@ -782,9 +787,8 @@ def train_zap(
             site.mode = "capture"
             site.captured = []
             with torch.no_grad():
-                for i, batch in enumerate(
-                    _tqdm(loader, total=batches, desc=f"ofm {site.chain.conv}", disable=None if progress else True, leave=False)
-                ):
+                bar = _tqdm(loader, total=batches, desc=f"ofm {site.chain.conv}", disable=_quiet(progress), leave=False)
+                for i, batch in enumerate(bar):
                     if i >= batches:
                         break
                     try:
@@ -800,7 +804,7 @@ def train_zap(
             opt = torch.optim.Adam(pred.parameters(), lr=lr)
             pred.train()
             hist: List[float] = []
-            bar = _tqdm(total=epochs * len(maps), desc=f"train ZAP {site.chain.conv}", disable=None if progress else True)
+            bar = _tqdm(total=epochs * len(maps), desc=f"train ZAP {site.chain.conv}", disable=_quiet(progress))
             for _ in range(epochs):
                 total = 0.0
                 for j in rng.permutation(len(maps)):
@@ -862,7 +866,7 @@ def sweep(skipper: Skipper, loader: Iterable[Any], *, batches: int, progress: bo
     images = 0
     try:
         with torch.no_grad():
-            for i, batch in enumerate(_tqdm(loader, total=batches, desc="threshold sweep", disable=None if progress else True)):
+            for i, batch in enumerate(_tqdm(loader, total=batches, desc="threshold sweep", disable=_quiet(progress))):
                 if i >= batches:
                     break
                 x = _inputs(batch)
