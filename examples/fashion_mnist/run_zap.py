@@ -167,6 +167,8 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="one config of each kind (a smoke run)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=HERE)
+    ap.add_argument("--per-layer", action="store_true",
+                    help="only the per-layer accounting of three operating points per design (zap_layers.md)")
     ap.add_argument("--chart-only", type=Path, default=None, help="only redraw zap.png from this CSV")
     args = ap.parse_args(argv)
     if args.chart_only is not None:
@@ -228,6 +230,49 @@ def main(argv=None) -> int:
             print(f"{design} {method} mask={mask} {param} budget={budget} recal={int(recal)}: top-1 {top1:.2f} "
                   f"saved(net) {row.get('saved_net', 0) or 0:.4f} ({time.time() - t:.0f}s)", file=sys.stderr,
                   flush=True)
+
+    if args.per_layer:
+        lines = ["| design | predictor | layer | outputs / image | skipped % | zero % | MACs saved % | "
+                 "predictor MACs % | mispredicted % | lost mass % | top-1 % |",
+                 "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for design in designs:
+            model.load_state_dict(pristine)
+            st.simulate(model, design)
+            points = [("cross-neuron mask 5, N=4, k=3",
+                       lambda: sz.attach_cross_neuron(model, LAYERS, 5, 4, 3, example_input=example), None)]
+            points += [(f"ZAP mask 4, budget {b:g}", None, b) for b in (0.1, 0.2)]
+            zsk = None
+            for label, make, budget in points:
+                if make is not None:
+                    sk = make()
+                else:
+                    if zsk is None:
+                        zsk = sz.attach_zap(model, LAYERS, mask_type=4, seed=args.seed, example_input=example)
+                        sz.train_zap(zsk, zap_train, batches=TRAIN_BATCHES, seed=args.seed)
+                        curves = sz.sweep(zsk, zap_sweep, batches=SWEEP_BATCHES)
+                    sk = zsk
+                    sk.set_thresholds(sz.operating_point(curves, budget).thresholds)
+                sk.reset_stats()
+                top1 = st.evaluate(model, test, progress=False)
+                rep = sk.report()
+                for r in rep.layers + [rep.total]:
+                    lines.append(
+                        f"| {DESIGN_LABEL.get(design, design)} | {label} | {r.layer} | "
+                        f"{r.outputs // max(r.images, 1)} | "
+                        f"{100 * r.skipped_share:.1f} | {100 * r.zero_share:.1f} | {100 * r.saved_share:.1f} | "
+                        f"{100 * r.overhead_macs / max(r.macs, 1):.1f} | "
+                        f"{100 * r.mispredicted / max(r.outputs, 1):.2f} | "
+                        f"{100 * r.lost_mass_share:.2f} | {top1:.2f} |"
+                    )
+                if make is not None:
+                    sk.detach()
+            if zsk is not None:
+                zsk.detach()
+        text = "\n".join(lines) + "\n"
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "zap_layers.md").write_text(text)
+        print(text)
+        return 0
 
     for design in designs:
         model.load_state_dict(pristine)
