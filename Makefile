@@ -11,6 +11,7 @@
 #   make fashion-mnist       the worked example: accuracy of a CNN under every preset
 #   make fashion-mnist-kure  the same CNN fine-tuned with KURE, across designs and weight quantizers
 #   make efficientnet        a pretrained ImageNet network (EfficientNet-Lite0) through every preset
+#   make fashion-mnist-zap   the same CNN with outputs predicted zero skipped (ZAP, cross-neuron)
 PRESET   ?= sysmt2
 OUT      ?= rtl_out
 CYCLES   ?= 1000000
@@ -22,7 +23,7 @@ CARGO    ?= cargo
 VENV     ?= .venv
 PYTHON   := $(VENV)/bin/python
 
-.PHONY: all setup build run gen lint sim sim-array regress regress-cover snapshots regress-large test unit fmt-check clippy prove bench bench-eval bench-array clean pyenv pytest fashion-mnist efficientnet fashion-mnist-kure
+.PHONY: all setup build run gen lint sim sim-array regress regress-cover snapshots regress-large test unit fmt-check clippy prove bench bench-eval bench-array clean pyenv pytest fashion-mnist efficientnet fashion-mnist-kure fashion-mnist-zap
 
 all: build
 
@@ -106,6 +107,8 @@ fashion-mnist-kure: pyenv
 # photographs into examples/efficientnet_lite0/.cache, then writes the example's table.
 efficientnet: pyenv
 	$(PYTHON) examples/efficientnet_lite0/run.py
+fashion-mnist-zap: pyenv
+	$(PYTHON) examples/fashion_mnist/run_zap.py
 
 test: setup fmt-check clippy unit regress regress-cover pytest
 
