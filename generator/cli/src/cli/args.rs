@@ -504,10 +504,10 @@ impl LibFlags {
             liberty: self.liberty.clone(),
             library: self.library.clone(),
             cell_models: self.cell_models.clone(),
-            clock_ps: self.clock_ps.clone(),
+            clock_ps: self.clock_ps,
             layer: self.layer.clone(),
-            layer_zero: self.layer_zero.clone(),
-            layer_seed: self.layer_seed.clone(),
+            layer_zero: self.layer_zero,
+            layer_seed: self.layer_seed,
             layer_a: self.layer_a.clone(),
             layer_w: self.layer_w.clone(),
         }
