@@ -57,9 +57,9 @@ regress: build
 regress-cover: build
 	$(SMTGEN) regress --cover --skip-presets --cycles 200000
 
-# Refresh the golden RTL in generator/tests/snapshots after an intended template change.
+# Refresh the golden RTL in generator/hdl/tests/snapshots after an intended template change.
 snapshots:
-	SMTGEN_BLESS=1 $(CARGO) test --release --test snapshots
+	SMTGEN_BLESS=1 $(CARGO) test --release -p smtgen-hdl --test snapshots
 
 regress-large: build
 	$(SMTGEN) regress --array --sizes 32x32,64x64 --presets baseline,sysmt2,sysmt4,sparq-4b5opt

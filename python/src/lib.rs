@@ -13,21 +13,20 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyInt, PyString};
 use smtgen::array::{gemm_cycles, Gemm};
-use smtgen::config::{design_point, PRESETS};
+use smtgen::config::{Design, PRESETS};
 use smtgen::eval::{evaluate_design, exact_gemm, lower_conv, ConvShape};
-use smtgen::Config;
 
 /// The one place a GEMM is computed: `A·W` under `cfg`'s per-cycle rule on the fast
 /// engine (bit-exact with the golden model's `gemm_functional`), on `jobs` threads
 /// (0 = every core). Every entry point goes through here.
-fn run(cfg: &Config, g: &Gemm, jobs: usize) -> Vec<i64> {
+fn run(cfg: &Design, g: &Gemm, jobs: usize) -> Vec<i64> {
     smtgen::engine::gemm(cfg, g, jobs)
 }
 
 /// Refuses weights a 2:4-sparse design cannot take (spec §5.1) before any work,
 /// naming the column, the group of k and its count; other designs take any weights.
-fn two_four(cfg: &Config, g: &Gemm, what: &str) -> PyResult<()> {
-    if cfg.pe.datapath().requires_2_4() {
+fn two_four(cfg: &Design, g: &Gemm, what: &str) -> PyResult<()> {
+    if cfg.dp().requires_2_4() {
         smtgen::sparse::check_2_4(&g.w, g.k, g.n, what).map_err(value_err)?;
     }
     Ok(())
@@ -129,9 +128,9 @@ fn operand<T: Operand>(
 
 /// A design point from a preset name, a `PRESET+key=value...` string or a dict
 /// `{"preset": NAME, "key": value, ...}`, built over `extra` overrides.
-fn design(d: &Bound<'_, PyAny>, extra: &[String]) -> PyResult<Config> {
+fn design(d: &Bound<'_, PyAny>, extra: &[String]) -> PyResult<Design> {
     if let Ok(s) = d.downcast::<PyString>() {
-        return design_point(&s.to_cow()?, extra).map_err(value_err);
+        return Design::point(&s.to_cow()?, extra).map_err(value_err);
     }
     if let Ok(map) = d.downcast::<PyDict>() {
         let mut name = None;
@@ -166,7 +165,7 @@ fn design(d: &Bound<'_, PyAny>, extra: &[String]) -> PyResult<Config> {
             ))
         })?;
         sets.extend(extra.iter().cloned());
-        return design_point(&name, &sets).map_err(value_err);
+        return Design::point(&name, &sets).map_err(value_err);
     }
     Err(PyTypeError::new_err(format!(
         "design must be a preset name, a 'PRESET+key=value' string or a dict, got {}",
@@ -211,7 +210,7 @@ fn gemm_under(
     a: &Bound<'_, PyAny>,
     w: &Bound<'_, PyAny>,
     design: &Bound<'_, PyAny>,
-) -> PyResult<(Gemm, Config)> {
+) -> PyResult<(Gemm, Design)> {
     let g = gemm_problem(a, w)?;
     let cfg = self::design(design, &[])?;
     two_four(&cfg, &g, "w")?;
@@ -224,7 +223,7 @@ fn result<'py>(
     py: Python<'py>,
     c: Vec<i64>,
     shape: &[usize],
-    cfg: &Config,
+    cfg: &Design,
 ) -> PyResult<Bound<'py, PyAny>> {
     if cfg.pe.acc_width > 32 {
         Ok(PyArray1::from_vec(py, c).reshape(shape)?.into_any())
@@ -408,7 +407,7 @@ fn cycles<'py>(
     };
     let (r, c) = (u64::from(cfg.array.rows), u64::from(cfg.array.cols));
     let tiles = g.tiles(r as usize, c as usize) as u64;
-    let groups = g.groups(cfg.pe.lanes()) as u64;
+    let groups = g.groups(cfg.lanes()) as u64;
     let cyc = gemm_cycles(r, c, cfg.pe.extra_latency(), groups, tiles);
     let base = gemm_cycles(r, c, 0, k as u64, tiles);
     let d = PyDict::new(py);
@@ -433,7 +432,7 @@ fn describe<'py>(py: Python<'py>, design: &Bound<'py, PyAny>) -> PyResult<Bound<
     let cfg = self::design(design, &[])?;
     let d = PyDict::new(py);
     d.set_item("name", cfg.name.replace('_', "-"))?;
-    d.set_item("lanes", cfg.pe.threads)?;
+    d.set_item("lanes", cfg.dp().lanes)?;
     d.set_item("policy", cfg.pe.policy.name())?;
     d.set_item("acc_width", cfg.pe.acc_width)?;
     d.set_item("stc", cfg.pe.stc)?;

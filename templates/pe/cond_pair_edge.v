@@ -1,10 +1,10 @@
 {%- import "macros.v" as m -%}
 {#- The window is non-zero exactly when a is. -#}
 {%- macro on0() -%}
-(|act_i[19:16]){% if zt_weight && fault.weight0 %} & wgt_i[16]{% endif %}
+(|act_i[{{ fields_at + 3 }}:{{ fields_at }}]){% if zt_weight && fault.weight0 %} & wgt_i[{{ fields_at }}]{% endif %}
 {%- endmacro -%}
 {%- macro on1() -%}
-(|act_i[{{ 19 + act_field }}:{{ 16 + act_field }}]){% if zt_weight && fault.weight1 %} & wgt_i[17]{% endif %}
+(|act_i[{{ fields_at + act_field + 3 }}:{{ fields_at + act_field }}]){% if zt_weight && fault.weight1 %} & wgt_i[{{ fields_at + wgt_field }}]{% endif %}
 {%- endmacro -%}
 {{ header }}
 `default_nettype none

@@ -46,9 +46,9 @@
       assign a[k]  = act_i[8*k +: 8];
       assign w[k]  = wgt_i[8*k +: 8];
 {%- if edge %}
-      assign nib[k] = act_i[32 + 4*k +: 4];
-      assign q[k]   = wgt_i[32 + 5*k +: 4];
-      assign e[k]   = wgt_i[32 + 5*k + 4];
+      assign nib[k] = act_i[{{ fields_at }} + {{ act_field }}*k +: 4];
+      assign q[k]   = wgt_i[{{ fields_at }} + {{ wgt_field }}*k +: 4];
+      assign e[k]   = wgt_i[{{ fields_at }} + {{ wgt_field }}*k + 4];
 {%- endif %}
 {%- if cut %}
       assign on_o[k] = {% call on_lane() %}{% endcall %};

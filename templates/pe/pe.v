@@ -36,8 +36,8 @@
 
   // 2:4-sparse mode: the first two lanes with a non-zero weight go on to the
   // two-lane datapath.
-  wire [{% if edge %}23{% else %}15{% endif %}:0] act_s;
-  wire [15:0] wgt_s;
+  wire [{{ sel_act_w - 1 }}:0] act_s;
+  wire [{{ sel_wgt_w - 1 }}:0] wgt_s;
 
   {{ prefix }}_sel u_sel (
     .act_i (act_i),

@@ -36,15 +36,15 @@ module {{ module }} (
   wire [7:0]        a{{ l }} = act_i[{{ l * 8 + 7 }}:{{ l * 8 }}];
   wire signed [7:0] w{{ l }} = wgt_i[{{ l * 8 + 7 }}:{{ l * 8 }}];
 {%- endfor %}
-{% if rule == "exact" %}
+{% if exact %}
   // Every lane exact.
 {%- for l in lane_ids %}
   wire signed [{{ sum_w - 1 }}:0] p{{ l }} = $signed({1'b0, a{{ l }}}) * w{{ l }};
 {%- endfor %}
-{% elif rule == "single" %}
+{% elif single %}
   // One lane, windowed.
   wire signed [{{ sum_w - 1 }}:0] p0 = $signed({1'b0, win_pair(a0)}) * w0;
-{% else %}
+{% elif pair || quad %}
   // Zero test: {{ zero_test }}.
 {%- for l in lane_ids %}
 {%- if cut %}
@@ -55,13 +55,13 @@ module {{ module }} (
 {%- endif %}
 {%- endfor %}
   wire [2:0] c = {% for l in lane_ids %}{2'd0, on{{ l }}}{% if !loop.last %} + {% endif %}{% endfor %};
-{% if rule == "pair" %}
+{% if pair %}
   // c <= 1: the lone lane gets both units ({{ solo_doc }}); c = 2: each its window.
 {%- for l in lane_ids %}
   wire [7:0] v{{ l }} = (c == 3'd2) ? win_pair(a{{ l }}) : {% if solo_exact %}a{{ l }}{% else %}win_solo(a{{ l }}){% endif %};
   wire signed [{{ sum_w - 1 }}:0] p{{ l }} = on{{ l }} ? $signed({1'b0, v{{ l }}}) * w{{ l }} : {{ sum_w }}'sd0;
 {%- endfor %}
-{% else %}
+{% elif quad %}
   // c <= 1: exact; c = 2: windowed activation; c >= 3: windowed activation and
   // nibbled weight.
 {%- for l in lane_ids %}

@@ -14,10 +14,10 @@
 // with its activation. The weights stream plain (zero test act).
 {%- endif %}
 module {{ prefix }}_sel (
-  input  wire [{% if edge %}47{% else %}31{% endif %}:0] act_i,
-  input  wire [31:0] wgt_i,
-  output wire [{% if edge %}23{% else %}15{% endif %}:0] act_o,
-  output wire [15:0] wgt_o
+  input  wire [{{ act_in_w - 1 }}:0] act_i,
+  input  wire [{{ wgt_in_w - 1 }}:0] wgt_i,
+  output wire [{{ act_out_w - 1 }}:0] act_o,
+  output wire [{{ wgt_out_w - 1 }}:0] wgt_o
 );
 
   wire [3:0] nz = {|wgt_i[31:24], |wgt_i[23:16], |wgt_i[15:8], |wgt_i[7:0]};

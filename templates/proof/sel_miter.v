@@ -5,26 +5,26 @@
 // the plainly selected lanes ({{ prefix }}_ref_sel, then {{ prefix }}_pre_pair), weights alike.
 {%- endif %}
 module {{ prefix }}_selmiter (
-  input  wire [31:0] act_i,
-  input  wire [31:0] wgt_i,
+  input  wire [{{ plain_w - 1 }}:0] act_i,
+  input  wire [{{ wgt_in_w - 1 }}:0] wgt_i,
 {%- if edge %}
-  output wire [39:0] opt_o,
-  output wire [39:0] ref_o,
+  output wire [{{ act_out_w + wgt_out_w - 1 }}:0] opt_o,
+  output wire [{{ act_out_w + wgt_out_w - 1 }}:0] ref_o,
   output wire trigger_o
 );
-  wire [47:0] link;
-  wire [15:0] act_r;
+  wire [{{ link_w - 1 }}:0] link;
+  wire [{{ core_plain_w - 1 }}:0] act_r;
   {{ prefix }}_pre_act u_pre_act (.act_i(act_i), .link_o(link));
-  {{ prefix }}_sel u_sel (.act_i(link), .wgt_i(wgt_i), .act_o(opt_o[23:0]), .wgt_o(opt_o[39:24]));
-  {{ prefix }}_ref_sel u_ref (.act_i(act_i), .wgt_i(wgt_i), .act_o(act_r), .wgt_o(ref_o[39:24]));
-  {{ prefix }}_pre_pair u_pre_pair (.act_i(act_r), .link_o(ref_o[23:0]));
+  {{ prefix }}_sel u_sel (.act_i(link), .wgt_i(wgt_i), .act_o(opt_o[{{ act_out_w - 1 }}:0]), .wgt_o(opt_o[{{ act_out_w + wgt_out_w - 1 }}:{{ act_out_w }}]));
+  {{ prefix }}_ref_sel u_ref (.act_i(act_i), .wgt_i(wgt_i), .act_o(act_r), .wgt_o(ref_o[{{ act_out_w + wgt_out_w - 1 }}:{{ act_out_w }}]));
+  {{ prefix }}_pre_pair u_pre_pair (.act_i(act_r), .link_o(ref_o[{{ act_out_w - 1 }}:0]));
 {%- else %}
-  output wire [31:0] opt_o,
-  output wire [31:0] ref_o,
+  output wire [{{ act_out_w + wgt_out_w - 1 }}:0] opt_o,
+  output wire [{{ act_out_w + wgt_out_w - 1 }}:0] ref_o,
   output wire trigger_o
 );
-  {{ prefix }}_sel u_sel (.act_i(act_i), .wgt_i(wgt_i), .act_o(opt_o[15:0]), .wgt_o(opt_o[31:16]));
-  {{ prefix }}_ref_sel u_ref (.act_i(act_i), .wgt_i(wgt_i), .act_o(ref_o[15:0]), .wgt_o(ref_o[31:16]));
+  {{ prefix }}_sel u_sel (.act_i(act_i), .wgt_i(wgt_i), .act_o(opt_o[{{ act_out_w - 1 }}:0]), .wgt_o(opt_o[{{ act_out_w + wgt_out_w - 1 }}:{{ act_out_w }}]));
+  {{ prefix }}_ref_sel u_ref (.act_i(act_i), .wgt_i(wgt_i), .act_o(ref_o[{{ act_out_w - 1 }}:0]), .wgt_o(ref_o[{{ act_out_w + wgt_out_w - 1 }}:{{ act_out_w }}]));
 {%- endif %}
   assign trigger_o = (opt_o != ref_o);
 endmodule

@@ -1,0 +1,46 @@
+//! The command line: [`args`] holds every flag, and each other module one
+//! subcommand's body (`smtgen gen` is [`gen::run`], and so on). Helpers more than
+//! one subcommand uses live here.
+
+pub mod args;
+pub mod bench;
+pub mod compare;
+pub mod eval;
+pub mod flags;
+pub mod gemm;
+pub mod gen;
+pub mod lint;
+pub mod model;
+pub mod prove;
+pub mod regress;
+pub mod sim;
+pub mod synth;
+
+use smtgen_core::error::{Error, Result};
+
+/// The seed given, else `SMTGEN_SEED`, else one from the clock.
+pub fn seed_or_clock(seed: Option<u64>) -> u64 {
+    seed.or_else(|| std::env::var("SMTGEN_SEED").ok()?.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64 % 1_000_000_007)
+                .unwrap_or(1)
+        })
+}
+
+/// Parses `--sizes` entries `RxC` (1 <= R, C <= 128).
+pub fn parse_sizes(s: &[String]) -> Result<Vec<(u32, u32)>> {
+    s.iter()
+        .map(|x| {
+            let bad = || Error::config("--sizes", x, "RxC with 1 <= R, C <= 128, e.g. 4x4");
+            let (r, c) = x.split_once('x').ok_or_else(bad)?;
+            let r: u32 = r.parse().map_err(|_| bad())?;
+            let c: u32 = c.parse().map_err(|_| bad())?;
+            if !(1..=128).contains(&r) || !(1..=128).contains(&c) {
+                return Err(bad());
+            }
+            Ok((r, c))
+        })
+        .collect()
+}
