@@ -56,7 +56,10 @@ impl ConvGeom {
                 allowed,
             ))
         };
-        if self.groups == 0 || self.c % self.groups != 0 || self.o % self.groups != 0 {
+        if self.groups == 0
+            || !self.c.is_multiple_of(self.groups)
+            || !self.o.is_multiple_of(self.groups)
+        {
             return bad(
                 "groups",
                 format!("{} (C = {}, O = {})", self.groups, self.c, self.o),
@@ -326,7 +329,7 @@ pub struct LayerTimes {
 }
 
 impl LayerTimes {
-    fn from_clock(&mut self, c: &StageClock) {
+    fn set_from_clock(&mut self, c: &StageClock) {
         let s = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed) as f64 * 1e-9;
         self.lower = s(&c.lower);
         self.transform = s(&c.transform);
@@ -409,14 +412,22 @@ pub fn conv_forward<X: InElem, Y: OutElem>(
     for (gi, w) in wgs.iter().enumerate() {
         let fill = |i: usize, row: &mut [u8]| lower_row(g, &xq, gi, i, row);
         let sink = |r0: usize, rows: usize, c: &[i64]| {
-            for r in 0..rows {
+            // Runs of consecutive pixels of one image: per channel, one contiguous
+            // stretch of the output plane.
+            let mut r = 0;
+            while r < rows {
                 let i = r0 + r;
                 let (b, pix) = (i / p, i % p);
-                for (oo, &v) in c[r * og..(r + 1) * og].iter().enumerate() {
+                let run = (p - pix).min(rows - r);
+                for oo in 0..og {
                     let o = gi * og + oo;
-                    // SAFETY: row i and channel o are this block's alone.
-                    unsafe { dst.put((b * g.o + o) * p + pix, dq.apply(v, o)) };
+                    let base = (b * g.o + o) * p + pix;
+                    for j in 0..run {
+                        // SAFETY: rows r0..r0 + rows (all channels) are this block's alone.
+                        unsafe { dst.put(base + j, dq.apply(c[(r + j) * og + oo], o)) };
+                    }
                 }
+                r += run;
             }
         };
         gemm_rows(
@@ -430,7 +441,7 @@ pub fn conv_forward<X: InElem, Y: OutElem>(
             Some(&clock),
         );
     }
-    times.from_clock(&clock);
+    times.set_from_clock(&clock);
     times.wall = t0.elapsed().as_secs_f64();
     Ok(times)
 }
@@ -491,9 +502,45 @@ pub fn linear_forward<X: InElem, Y: OutElem>(
         &sink,
         Some(&clock),
     );
-    times.from_clock(&clock);
+    times.set_from_clock(&clock);
     times.wall = t0.elapsed().as_secs_f64();
     Ok(times)
+}
+
+/// 2:4 pruning of float weights along K (the rule of [`crate::sparse::prune_2_4`]
+/// on magnitudes): `vectors` vectors of `k` values, value `kk` of vector `v` at
+/// `w[index(v, kk)]`; in each group of four consecutive `kk` the two largest |w|
+/// stay (ties to the lower `kk`) and the rest become zero. Returns how many
+/// non-zero weights it zeroed; a NaN weight is an error naming its index.
+pub fn prune_2_4_f64(
+    w: &mut [f64],
+    vectors: usize,
+    k: usize,
+    index: impl Fn(usize, usize) -> usize,
+) -> Result<usize> {
+    if let Some(i) = w.iter().position(|v| v.is_nan()) {
+        return Err(Error::config(
+            "w",
+            format!("NaN at flat index {i}"),
+            "finite weights",
+        ));
+    }
+    let mut zeroed = 0;
+    for v in 0..vectors {
+        for g0 in (0..k).step_by(4) {
+            let mut ks: Vec<usize> = (g0..(g0 + 4).min(k)).collect();
+            // Largest |w| first; the stable sort keeps lower k first among equals.
+            ks.sort_by(|&a, &b| w[index(v, b)].abs().total_cmp(&w[index(v, a)].abs()));
+            for &kk in ks.iter().skip(2) {
+                let i = index(v, kk);
+                if w[i] != 0.0 {
+                    w[i] = 0.0;
+                    zeroed += 1;
+                }
+            }
+        }
+    }
+    Ok(zeroed)
 }
 
 /// An integer result element: the wrapped accumulator value (it fits: int32 is

@@ -387,3 +387,30 @@ fn bad_geometry_is_an_error_naming_the_field() {
     let e = g.check("conv").expect_err("kernel too large").to_string();
     assert!(e.contains("kernel"), "{e}");
 }
+
+#[test]
+fn float_pruning_is_the_integer_rule() {
+    println!("seed {SEED:#x}");
+    let mut rng = Rng::new(SEED ^ 4);
+    let (k, n) = (23, 9);
+    for _ in 0..20 {
+        let mut wi: Vec<i8> = (0..k * n)
+            .map(|_| {
+                if rng.chance(0.3) {
+                    0
+                } else {
+                    (rng.below(7) as i8) - 3
+                }
+            })
+            .collect();
+        let mut wf: Vec<f64> = wi.iter().map(|&v| f64::from(v)).collect();
+        let zi = crate::sparse::prune_2_4(&mut wi, k, n);
+        let zf = prune_2_4_f64(&mut wf, n, k, |j, kk| kk * n + j).expect("no NaN");
+        assert_eq!(zi, zf);
+        let back: Vec<i8> = wf.iter().map(|&v| v as i8).collect();
+        assert_eq!(back, wi, "ties go to the lower k in both");
+    }
+    let mut bad = vec![1.0, f64::NAN];
+    let e = prune_2_4_f64(&mut bad, 1, 2, |_, kk| kk).expect_err("NaN");
+    assert!(e.to_string().contains("NaN"), "{e}");
+}

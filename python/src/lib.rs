@@ -15,7 +15,9 @@ use pyo3::types::{PyBool, PyDict, PyInt, PyString};
 use smtgen::array::{gemm_cycles, Gemm};
 use smtgen::config::{design_point, PRESETS};
 use smtgen::eval::{evaluate_design, exact_gemm, lower_conv, ConvShape};
-use smtgen::layer::{conv_forward, gemm_into, linear_forward, ConvGeom, Dequant, Mode};
+use smtgen::layer::{
+    conv_forward, gemm_into, linear_forward, prune_2_4_f64, ConvGeom, Dequant, Mode,
+};
 use smtgen::Config;
 
 /// A library error as the Python exception a user expects: bad configs and bad
@@ -96,7 +98,7 @@ impl Operand for i8 {
 }
 
 /// An operand's values, C order: borrowed from the numpy array when it is
-/// C-contiguous (no copy), else gathered once into a vector (strided, transposed or
+/// C-contiguous (no copy; `as_slice` alone would also take Fortran order), else gathered once into a vector (strided, transposed or
 /// Fortran-order arrays are accepted and give the same result).
 enum Data<'py, T: numpy::Element> {
     Borrowed(PyReadonlyArrayDyn<'py, T>),
@@ -129,7 +131,7 @@ fn operand<'py, T: Operand>(
     ceiling(name, arr.shape(), limit)?;
     let ro: PyReadonlyArrayDyn<'py, T> = x.extract()?;
     let shape = ro.shape().to_vec();
-    let data = if ro.as_slice().is_ok() {
+    let data = if ro.is_c_contiguous() {
         Data::Borrowed(ro)
     } else {
         Data::Owned(ro.as_array().iter().copied().collect())
@@ -594,7 +596,7 @@ fn float_operand<'py>(
     if arr.dtype().is_equiv_to(&dtype::<f32>(x.py())) {
         let ro: PyReadonlyArrayDyn<'py, f32> = x.extract()?;
         let shape = take(ro.shape().to_vec());
-        let d = if ro.as_slice().is_ok() {
+        let d = if ro.is_c_contiguous() {
             Data::Borrowed(ro)
         } else {
             Data::Owned(ro.as_array().iter().copied().collect())
@@ -604,7 +606,7 @@ fn float_operand<'py>(
     if arr.dtype().is_equiv_to(&dtype::<f64>(x.py())) {
         let ro: PyReadonlyArrayDyn<'py, f64> = x.extract()?;
         let shape = take(ro.shape().to_vec());
-        let d = if ro.as_slice().is_ok() {
+        let d = if ro.is_c_contiguous() {
             Data::Borrowed(ro)
         } else {
             Data::Owned(ro.as_array().iter().copied().collect())
@@ -795,11 +797,164 @@ fn layer_forward<'py>(
     Ok((out, d).into_pyobject(py)?.into_any())
 }
 
+/// Prunes float64 weights to 2:4 along the reduction (see `smtgen.prune_2_4`):
+/// a 2-D K×N matrix along `axis` (0 by default), or 4-D O×C×KH×KW convolution
+/// weights along the lowered K (`k = tap · C + c`; `axis` None or 1). Returns
+/// `(pruned copy, number zeroed)`.
+#[pyfunction]
+#[pyo3(signature = (w, axis = None))]
+fn prune_2_4<'py>(
+    py: Python<'py>,
+    w: &Bound<'py, PyAny>,
+    axis: Option<i64>,
+) -> PyResult<(Bound<'py, PyAny>, usize)> {
+    let arr = w.downcast::<PyUntypedArray>().map_err(|_| {
+        PyTypeError::new_err(format!("w must be a numpy array, got {}", type_name(w)))
+    })?;
+    let shape = arr.shape().to_vec();
+    if !arr.dtype().is_equiv_to(&dtype::<f64>(py)) {
+        return Err(PyTypeError::new_err(format!(
+            "w must have dtype float64 here, got {}",
+            arr.dtype().str()?
+        )));
+    }
+    let ro: PyReadonlyArrayDyn<'py, f64> = w.extract()?;
+    // `as_slice` also accepts Fortran order; only C order is the values' order.
+    let mut v: Vec<f64> = match ro.as_slice() {
+        Ok(s) if ro.is_c_contiguous() => s.to_vec(),
+        _ => ro.as_array().iter().copied().collect(),
+    };
+    let zeroed = match shape.len() {
+        2 => {
+            let (k0, n0) = (shape[0], shape[1]);
+            match axis.unwrap_or(0) {
+                0 | -2 => prune_2_4_f64(&mut v, n0, k0, |j, kk| kk * n0 + j),
+                1 | -1 => prune_2_4_f64(&mut v, k0, n0, |i, kk| i * n0 + kk),
+                a => {
+                    return Err(PyValueError::new_err(format!(
+                        "axis = {a}: allowed 0 or 1 for a 2-D matrix"
+                    )))
+                }
+            }
+        }
+        4 => {
+            if !matches!(axis, None | Some(1)) {
+                return Err(PyValueError::new_err(format!(
+                    "axis = {}: allowed 1 (the input channels) or None for 4-D weights",
+                    axis.unwrap_or_default()
+                )));
+            }
+            let (c, taps) = (shape[1], shape[2] * shape[3]);
+            prune_2_4_f64(&mut v, shape[0], taps * c, |o, kk| {
+                let (tap, ch) = (kk / c, kk % c);
+                (o * c + ch) * taps + tap
+            })
+        }
+        _ => {
+            return Err(PyValueError::new_err(format!(
+                "w has shape {shape:?}: allowed a 2-D K x N matrix or 4-D O x C x KH x KW weights"
+            )))
+        }
+    }
+    .map_err(value_err)?;
+    let out = PyArray1::from_vec(py, v).reshape(shape)?;
+    Ok((out.into_any(), zeroed))
+}
+
+/// A layer's GEMM operands as the layer op builds them (for statistics): `x`
+/// quantized with `dx` and lowered per group; returns a list of `(A, W)` pairs,
+/// A uint8 M×K, W int8 K×Og (one pair for a linear layer, `conv=None`).
+#[pyfunction]
+#[pyo3(signature = (x, w, dx, conv = None, name = "layer", max_elements = MAX_ELEMENTS))]
+fn lower<'py>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    w: &Bound<'py, PyAny>,
+    dx: f64,
+    conv: Option<(
+        usize,
+        usize,
+        usize,
+        usize,
+        usize,
+        usize,
+        usize,
+        usize,
+        usize,
+    )>,
+    name: &str,
+    max_elements: u64,
+) -> PyResult<Vec<(Bound<'py, PyAny>, Bound<'py, PyAny>)>> {
+    let ndim = if conv.is_some() { 4 } else { 2 };
+    let xd = float_operand(x, ndim, "activations", max_elements)?;
+    let (ws, wd) = operand::<i8>(w, "w", ndim, "weights", max_elements)?;
+    let (xs, xq) = match &xd {
+        FloatData::F32(s, d) => {
+            let hw: usize = s[2..].iter().product();
+            (
+                s.clone(),
+                smtgen::layer::quantize_nhwc(d.slice(), (s[0], s[1], hw), dx, name),
+            )
+        }
+        FloatData::F64(s, d) => {
+            let hw: usize = s[2..].iter().product();
+            (
+                s.clone(),
+                smtgen::layer::quantize_nhwc(d.slice(), (s[0], s[1], hw), dx, name),
+            )
+        }
+    };
+    let xq = xq.map_err(value_err)?;
+    let wv = wd.slice();
+    let mut out = Vec::new();
+    match conv {
+        None => {
+            let (o, i_f) = (ws[0], ws[1]);
+            let mut wt = vec![0i8; i_f * o];
+            for oo in 0..o {
+                for i in 0..i_f {
+                    wt[i * o + oo] = wv[oo * i_f + i];
+                }
+            }
+            let a = PyArray1::from_vec(py, xq).reshape([xs[0], xs[1]])?;
+            let w = PyArray1::from_vec(py, wt).reshape([i_f, o])?;
+            out.push((a.into_any(), w.into_any()));
+        }
+        Some((sh, sw, pt, pb, pl, pr, dh, dwl, groups)) => {
+            let g = ConvGeom {
+                n: xs[0],
+                c: xs[1],
+                h: xs[2],
+                w: xs[3],
+                o: ws[0],
+                kh: ws[2],
+                kw: ws[3],
+                stride: (sh, sw),
+                pad: [pt, pb, pl, pr],
+                dilation: (dh, dwl),
+                groups,
+            };
+            g.check(name).map_err(value_err)?;
+            ceiling("the lowered A", &[g.m(), g.k()], max_elements)?;
+            for gi in 0..groups {
+                let a = smtgen::layer::lower_a(&g, &xq, gi);
+                let lw = smtgen::layer::lower_weights(&g, wv, gi);
+                let a = PyArray1::from_vec(py, a).reshape([g.m(), g.k()])?;
+                let w = PyArray1::from_vec(py, lw).reshape([g.k(), g.og()])?;
+                out.push((a.into_any(), w.into_any()));
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// The extension module `smtgen._smtgen`; `smtgen/__init__.py` re-exports it.
 #[pymodule]
 fn _smtgen(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(gemm, m)?)?;
     m.add_function(wrap_pyfunction!(layer_forward, m)?)?;
+    m.add_function(wrap_pyfunction!(lower, m)?)?;
+    m.add_function(wrap_pyfunction!(prune_2_4, m)?)?;
     m.add_function(wrap_pyfunction!(conv2d, m)?)?;
     m.add_function(wrap_pyfunction!(gemm_reference, m)?)?;
     m.add_function(wrap_pyfunction!(gemm_stats, m)?)?;

@@ -92,12 +92,14 @@ def test_simulated_conv_is_smtgen_conv2d(design):
         if x is None:
             x = torch.rand(3, 8, 5, 5) * 2 * q.dx * 255
         xq = q.quantize_input(x)
-        y, _ = q._design_int(xq, False)
-        want = smtgen.conv2d(xq.numpy().astype(np.uint8), q._wq.numpy(), design,
-                             stride=q.layer.stride[0], padding=q.layer.padding[0])
-        assert np.array_equal(y.numpy().astype(np.int64), want), design
-        exact = q._exact_int(xq)
-        assert not torch.equal(y, exact), f"{design} gave the exact result (seed {SEED})"
+        c = smtgen.conv2d(xq.numpy().astype(np.uint8), q._wq.numpy(), design,
+                          stride=q.layer.stride[0], padding=q.layer.padding[0])
+        ch = (1, -1, 1, 1)
+        want = torch.from_numpy(c.astype(np.float64)) * q.dx * q._dw.reshape(ch) + q.layer.bias.double().reshape(ch)
+        y = q(x)
+        assert torch.equal(y, want.to(torch.float32)), design
+        exact = F.conv2d(xq, q._wq.double(), None, q.layer.stride, q.layer.padding)
+        assert not torch.equal(torch.from_numpy(c.astype(np.float64)), exact), f"{design} gave the exact result (seed {SEED})"
 
 
 def test_per_layer_designs_and_validation():
@@ -160,8 +162,8 @@ def test_layer_stats():
 
 @pytest.mark.parametrize(
     "layer,word",
-    [(nn.Conv2d(6, 8, 3, stride=2, padding=1, groups=2), "groups=2"),
-     (nn.Conv2d(6, 8, 3, stride=2, padding=2, dilation=2), "dilation")],
+    [(nn.Conv2d(6, 8, 3, stride=2, padding=1, groups=2, padding_mode="reflect"), "reflect"),
+     (nn.Conv2d(6, 8, 3, stride=2, padding=2, dilation=2, padding_mode="circular"), "circular")],
 )
 def test_layers_it_cannot_simulate_are_an_error(layer, word):
     model = toy()
