@@ -47,6 +47,7 @@ def test_quantize_follows_the_recipe():
     w = float_model[2].weight.detach().double()
     dw = 2 * w.flatten(1).abs().amax(1) / 255
     want = torch.clamp(torch.round(w / dw.view(-1, 1, 1, 1)), -128, 127)
+    assert q["2"]._wq is not None and q["2"]._dw is not None
     assert torch.equal(q["2"]._wq.double(), want) and torch.allclose(q["2"]._dw, dw)
     assert int(q["2"]._wq.min()) >= -128 and int(q["2"]._wq.abs().max()) >= 127
     # round half to even on the activations
@@ -69,6 +70,7 @@ def test_exact_is_the_float_conv_of_the_dequantized_operands():
     q = st.quant_layers(model)[0]
     x = F.relu(model[0](data[0][0])).detach()
     xq = q.quantize_input(x)
+    assert q._wq is not None and q._dw is not None
     wdq = q._wq.double() * q._dw.view(-1, 1, 1, 1)
     want = F.conv2d(xq * q.dx, wdq, q.layer.bias.double(), stride=2, padding=1)
     got = q(x)
@@ -92,6 +94,7 @@ def test_simulated_conv_is_smtgen_conv2d(design):
         if x is None:
             x = torch.rand(3, 8, 5, 5) * 2 * q.dx * 255
         xq = q.quantize_input(x)
+        assert q._wq is not None and q._dw is not None
         c = smtgen.conv2d(xq.numpy().astype(np.uint8), q._wq.numpy(), design,
                           stride=q.layer.stride[0], padding=q.layer.padding[0])
         ch = (1, -1, 1, 1)
@@ -195,7 +198,7 @@ def test_no_quantizable_layer_and_bad_arguments():
     with pytest.raises(ValueError, match="no quantizable layer"):
         st.quantize(nn.Sequential(nn.ReLU()), [torch.rand(2, 4)], verbose=False)
     with pytest.raises(TypeError, match="torch.nn.Module"):
-        st.quantize("resnet", [], verbose=False)
+        st.quantize("resnet", [], verbose=False)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="skip names"):
         st.quantize(toy(), batches(), skip=["nope"], verbose=False)
     with pytest.raises(ValueError, match="quantize"):
