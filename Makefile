@@ -12,6 +12,8 @@
 #   make fashion-mnist-kure  the same CNN fine-tuned with KURE, across designs and weight quantizers
 #   make efficientnet        a pretrained ImageNet network (EfficientNet-Lite0) through every preset
 #   make fashion-mnist-zap   the same CNN with outputs predicted zero skipped (ZAP, cross-neuron)
+#   make typecheck           mypy --strict on the Python package, and on the tests' use of its API
+#   make bench-net           ms per image of ResNet-18 under each design beside float torch
 PRESET   ?= sysmt2
 OUT      ?= rtl_out
 CYCLES   ?= 1000000
@@ -23,7 +25,7 @@ CARGO    ?= cargo
 VENV     ?= .venv
 PYTHON   := $(VENV)/bin/python
 
-.PHONY: all setup build run gen lint sim sim-array regress regress-cover snapshots regress-large test unit fmt-check clippy prove bench bench-eval bench-array clean pyenv pytest fashion-mnist efficientnet fashion-mnist-kure fashion-mnist-zap
+.PHONY: all setup build run gen lint sim sim-array regress regress-cover snapshots regress-large test unit fmt-check clippy prove bench bench-eval bench-array clean pyenv pytest fashion-mnist efficientnet fashion-mnist-kure fashion-mnist-zap typecheck bench-net
 
 all: build
 
@@ -107,10 +109,21 @@ fashion-mnist-kure: pyenv
 # photographs into examples/efficientnet_lite0/.cache, then writes the example's table.
 efficientnet: pyenv
 	$(PYTHON) examples/efficientnet_lite0/run.py
+
 fashion-mnist-zap: pyenv
 	$(PYTHON) examples/fashion_mnist/run_zap.py
 
-test: setup fmt-check clippy unit regress regress-cover pytest
+# The package is checked strictly; the tests (untyped pytest functions) with their
+# bodies checked, so every call into the API is held to its stubs.
+typecheck: pyenv
+	$(PYTHON) -m mypy --strict python/python/smtgen
+	MYPYPATH=python/python:examples/fashion_mnist $(PYTHON) -m mypy --strict --allow-untyped-defs \
+	  --allow-incomplete-defs --allow-untyped-calls --check-untyped-defs --follow-imports=silent python/tests
+
+bench-net: pyenv
+	$(PYTHON) python/bench_net.py
+
+test: setup fmt-check clippy unit regress regress-cover pytest typecheck
 
 bench: build
 	$(SMTGEN) bench

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn as nn
+from tqdm import tqdm
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -48,7 +49,7 @@ def train(images, labels, train_idx, epochs: int, seed: int) -> nn.Module:
     loss_fn = nn.CrossEntropyLoss()
     for ep in range(epochs):
         model.train()
-        bar = st.Progress(len(loader), f"train epoch {ep + 1}/{epochs}")
+        bar = tqdm(total=len(loader), desc=f"train epoch {ep + 1}/{epochs}", unit="batch")
         total = correct = 0
         for x, y in loader:
             opt.zero_grad()
@@ -59,7 +60,8 @@ def train(images, labels, train_idx, epochs: int, seed: int) -> nn.Module:
             sched.step()
             total += len(y)
             correct += int((out.argmax(1) == y).sum())
-            bar.update(extra=f"loss {loss.item():.3f} train top-1 {100 * correct / total:.1f}%")
+            bar.set_postfix_str(f"loss {loss.item():.3f} train top-1 {100 * correct / total:.1f}%", refresh=False)
+            bar.update()
         bar.close()
     model.eval()
     return model

@@ -15,22 +15,9 @@ use pyo3::types::{PyBool, PyDict, PyInt, PyString};
 use smtgen::array::{gemm_cycles, Gemm};
 use smtgen::config::{Design, PRESETS};
 use smtgen::eval::{evaluate_design, exact_gemm, lower_conv, ConvShape};
-
-/// The one place a GEMM is computed: `A·W` under `cfg`'s per-cycle rule on the fast
-/// engine (bit-exact with the golden model's `gemm_functional`), on `jobs` threads
-/// (0 = every core). Every entry point goes through here.
-fn run(cfg: &Design, g: &Gemm, jobs: usize) -> Vec<i64> {
-    smtgen::engine::gemm(cfg, g, jobs)
-}
-
-/// Refuses weights a 2:4-sparse design cannot take (spec §5.1) before any work,
-/// naming the column, the group of k and its count; other designs take any weights.
-fn two_four(cfg: &Design, g: &Gemm, what: &str) -> PyResult<()> {
-    if cfg.dp().requires_2_4() {
-        smtgen::sparse::check_2_4(&g.w, g.k, g.n, what).map_err(value_err)?;
-    }
-    Ok(())
-}
+use smtgen::layer::{
+    conv_forward, gemm_into, linear_forward, prune_2_4_f64, ConvGeom, Dequant, Mode,
+};
 
 /// A library error as the Python exception a user expects: bad configs and bad
 /// operands are `ValueError`.
@@ -109,21 +96,64 @@ impl Operand for i8 {
     }
 }
 
+/// An operand's values, C order: borrowed from the numpy array when it is
+/// C-contiguous (no copy; `as_slice` alone would also take Fortran order), else gathered once into a vector (strided, transposed or
+/// Fortran-order arrays are accepted and give the same result).
+enum Data<'py, T: numpy::Element> {
+    Borrowed(PyReadonlyArrayDyn<'py, T>),
+    Owned(Vec<T>),
+}
+
+impl<T: numpy::Element + Copy> Data<'_, T> {
+    fn slice(&self) -> &[T] {
+        match self {
+            Data::Borrowed(r) => r.as_slice().unwrap_or(&[]),
+            Data::Owned(v) => v,
+        }
+    }
+}
+
 /// An operand: a numpy array of rank `ndim` with element type `T` (see [`Operand`]
-/// for any other dtype); its shape and its values in C order.
-fn operand<T: Operand>(
-    x: &Bound<'_, PyAny>,
+/// for any other dtype), at most `limit` elements; its shape and its values in C
+/// order (borrowed when contiguous).
+fn operand<'py, T: Operand>(
+    x: &Bound<'py, PyAny>,
     name: &str,
     ndim: usize,
     what: &str,
-) -> PyResult<(Vec<usize>, Vec<T>)> {
+    limit: u64,
+) -> PyResult<(Vec<usize>, Data<'py, T>)> {
     let arr = numpy_array(x, name, ndim, what)?;
     if !arr.dtype().is_equiv_to(&dtype::<T>(x.py())) {
         return Err(T::wrong_dtype(x, name)?);
     }
-    let ro: PyReadonlyArrayDyn<'_, T> = x.extract()?;
-    let v = ro.as_array();
-    Ok((v.shape().to_vec(), v.iter().copied().collect()))
+    ceiling(name, arr.shape(), limit)?;
+    let ro: PyReadonlyArrayDyn<'py, T> = x.extract()?;
+    let shape = ro.shape().to_vec();
+    let data = if ro.is_c_contiguous() {
+        Data::Borrowed(ro)
+    } else {
+        Data::Owned(ro.as_array().iter().copied().collect())
+    };
+    Ok((shape, data))
+}
+
+/// The default ceiling on elements per tensor, as the CLI's `--max-elements`.
+const MAX_ELEMENTS: u64 = smtgen::guard::DEFAULT_MAX_ELEMENTS;
+
+/// Refuses a tensor of more than `limit` elements, naming it, its shape, the
+/// ceiling and the keyword that raises it.
+fn ceiling(name: &str, shape: &[usize], limit: u64) -> PyResult<()> {
+    let n = shape
+        .iter()
+        .try_fold(1u64, |acc, &d| acc.checked_mul(d as u64))
+        .unwrap_or(u64::MAX);
+    if n > limit {
+        return Err(PyValueError::new_err(format!(
+            "{name} has {n} elements (shape {shape:?}), more than the ceiling of {limit} elements per tensor; raise it with max_elements=..."
+        )));
+    }
+    Ok(())
 }
 
 /// A design point from a preset name, a `PRESET+key=value...` string or a dict
@@ -185,17 +215,46 @@ fn jobs_arg(jobs: i64) -> PyResult<usize> {
     })
 }
 
-/// Two 2-D operands as a GEMM problem, with the CLI's shape check.
-fn gemm_problem(a: &Bound<'_, PyAny>, w: &Bound<'_, PyAny>) -> PyResult<Gemm> {
-    let (ashape, a) = operand::<u8>(a, "a", 2, "M x K activations")?;
-    let (wshape, w) = operand::<i8>(w, "w", 2, "K x N weights")?;
+/// Two 2-D operands of a GEMM, borrowed where contiguous.
+struct Problem<'py> {
+    m: usize,
+    k: usize,
+    n: usize,
+    a: Data<'py, u8>,
+    w: Data<'py, i8>,
+}
+
+impl Problem<'_> {
+    /// The operands as an owned [`Gemm`] (one copy, for the golden model and the
+    /// statistics, which take one).
+    fn owned(&self) -> Gemm {
+        Gemm {
+            m: self.m,
+            k: self.k,
+            n: self.n,
+            a: self.a.slice().to_vec(),
+            w: self.w.slice().to_vec(),
+        }
+    }
+}
+
+/// Two 2-D operands as a GEMM problem, with the CLI's shape check and ceiling
+/// (A, W and C at most `limit` elements each).
+fn gemm_problem<'py>(
+    a: &Bound<'py, PyAny>,
+    w: &Bound<'py, PyAny>,
+    limit: u64,
+) -> PyResult<Problem<'py>> {
+    let (ashape, a) = operand::<u8>(a, "a", 2, "M x K activations", limit)?;
+    let (wshape, w) = operand::<i8>(w, "w", 2, "K x N weights", limit)?;
     if ashape[1] != wshape[0] {
         return Err(PyValueError::new_err(format!(
             "a is {}x{} and w is {}x{}: a's columns must equal w's rows (K)",
             ashape[0], ashape[1], wshape[0], wshape[1]
         )));
     }
-    Ok(Gemm {
+    ceiling("the result C", &[ashape[0], wshape[1]], limit)?;
+    Ok(Problem {
         m: ashape[0],
         k: ashape[1],
         n: wshape[1],
@@ -206,14 +265,17 @@ fn gemm_problem(a: &Bound<'_, PyAny>, w: &Bound<'_, PyAny>) -> PyResult<Gemm> {
 
 /// Two 2-D operands and a design, checked together: the GEMM problem (see
 /// [`gemm_problem`]), the design point, and W's 2:4 sparsity where the design needs it.
-fn gemm_under(
-    a: &Bound<'_, PyAny>,
-    w: &Bound<'_, PyAny>,
-    design: &Bound<'_, PyAny>,
-) -> PyResult<(Gemm, Design)> {
-    let g = gemm_problem(a, w)?;
+fn gemm_under<'py>(
+    a: &Bound<'py, PyAny>,
+    w: &Bound<'py, PyAny>,
+    design: &Bound<'py, PyAny>,
+    limit: u64,
+) -> PyResult<(Problem<'py>, Design)> {
+    let g = gemm_problem(a, w, limit)?;
     let cfg = self::design(design, &[])?;
-    two_four(&cfg, &g, "w")?;
+    if cfg.dp().requires_2_4() {
+        smtgen::sparse::check_2_4(g.w.slice(), g.k, g.n, "w").map_err(value_err)?;
+    }
     Ok((g, cfg))
 }
 
@@ -234,34 +296,89 @@ fn result<'py>(
     }
 }
 
+/// A fresh C-order numpy array of `shape`, filled by `f` on its elements with the
+/// GIL released (the result is returned as it is: no copy).
+fn filled<'py, T: numpy::Element + Send>(
+    py: Python<'py>,
+    shape: &[usize],
+    f: impl FnOnce(&mut [T]) -> smtgen::Result<()> + Send,
+) -> PyResult<Bound<'py, PyArrayDyn<T>>> {
+    // SAFETY: every element is written by `f` before the array is returned or
+    // read (the layer and GEMM sinks write each index once); on error the array
+    // is dropped unread.
+    let arr = unsafe { PyArrayDyn::<T>::new(py, shape.to_vec(), false) };
+    {
+        // SAFETY: the array was just created and no other reference to it exists.
+        let out =
+            unsafe { arr.as_slice_mut() }.map_err(|e| PyValueError::new_err(e.to_string()))?;
+        py.allow_threads(|| f(out)).map_err(value_err)?;
+    }
+    Ok(arr)
+}
+
 /// `C = A·W` under a design: `a` uint8 M×K, `w` int8 K×N; returns int32 M×N (int64
 /// when the design's accumulator is wider than 32 bits), bit-exact with
-/// `smtgen gemm`.
+/// `smtgen gemm`. `design="exact"` is the exact integer GEMM (no wrap, int64).
+/// Contiguous operands are read in place.
 #[pyfunction]
-#[pyo3(signature = (a, w, design, jobs = 0))]
+#[pyo3(signature = (a, w, design, jobs = 0, max_elements = MAX_ELEMENTS))]
 fn gemm<'py>(
     py: Python<'py>,
     a: &Bound<'py, PyAny>,
     w: &Bound<'py, PyAny>,
     design: &Bound<'py, PyAny>,
     jobs: i64,
+    max_elements: u64,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let (g, cfg) = gemm_under(a, w, design)?;
     let jobs = jobs_arg(jobs)?;
-    let c = py.allow_threads(|| run(&cfg, &g, jobs));
-    result(py, c, &[g.m, g.n], &cfg)
+    if is_exact(design) {
+        let g = gemm_problem(a, w, max_elements)?;
+        let (av, wv) = (g.a.slice(), g.w.slice());
+        let out = filled::<i64>(py, &[g.m, g.n], |out| {
+            gemm_into(Mode::Exact, (g.m, g.k, g.n), av, wv, out, jobs);
+            Ok(())
+        })?;
+        return Ok(out.into_any());
+    }
+    let (g, cfg) = gemm_under(a, w, design, max_elements)?;
+    let (av, wv) = (g.a.slice(), g.w.slice());
+    let dims = (g.m, g.k, g.n);
+    let mode = Mode::Design(&cfg);
+    if cfg.pe.acc_width > 32 {
+        let out = filled::<i64>(py, &[g.m, g.n], |out| {
+            gemm_into(mode, dims, av, wv, out, jobs);
+            Ok(())
+        })?;
+        Ok(out.into_any())
+    } else {
+        let out = filled::<i32>(py, &[g.m, g.n], |out| {
+            gemm_into(mode, dims, av, wv, out, jobs);
+            Ok(())
+        })?;
+        Ok(out.into_any())
+    }
+}
+
+/// Whether `design` is the string `"exact"`.
+fn is_exact(design: &Bound<'_, PyAny>) -> bool {
+    design
+        .downcast::<PyString>()
+        .is_ok_and(|s| s.to_cow().is_ok_and(|v| v == "exact"))
 }
 
 /// The golden model's GEMM (`gemm_functional`, one PE model per output; about a
 /// thousand times slower than [`gemm`]): the reference the tests hold [`gemm`] to.
 #[pyfunction]
+#[pyo3(signature = (a, w, design, max_elements = MAX_ELEMENTS))]
 fn gemm_reference<'py>(
     py: Python<'py>,
     a: &Bound<'py, PyAny>,
     w: &Bound<'py, PyAny>,
     design: &Bound<'py, PyAny>,
+    max_elements: u64,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let (g, cfg) = gemm_under(a, w, design)?;
+    let (g, cfg) = gemm_under(a, w, design, max_elements)?;
+    let g = g.owned();
     let c = py.allow_threads(|| smtgen::array::gemm_functional(&cfg, &g));
     result(py, c, &[g.m, g.n], &cfg)
 }
@@ -279,7 +396,8 @@ fn conv_arg(v: i64, name: &str, min: i64) -> PyResult<usize> {
 /// padding on every side; lowered to GEMM with K kernel-tap-major and
 /// input-channel-innermost (the contract's order). Returns N×O×OH×OW.
 #[pyfunction]
-#[pyo3(signature = (x, w, design, stride = 1, padding = 0, jobs = 0))]
+#[pyo3(signature = (x, w, design, stride = 1, padding = 0, jobs = 0, max_elements = MAX_ELEMENTS))]
+#[allow(clippy::too_many_arguments)]
 fn conv2d<'py>(
     py: Python<'py>,
     x: &Bound<'py, PyAny>,
@@ -288,9 +406,11 @@ fn conv2d<'py>(
     stride: i64,
     padding: i64,
     jobs: i64,
+    max_elements: u64,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let (xs, xv) = operand::<u8>(x, "x", 4, "N x C x H x W activations")?;
-    let (ws, wv) = operand::<i8>(w, "w", 4, "O x C x KH x KW weights")?;
+    let (xs, xv) = operand::<u8>(x, "x", 4, "N x C x H x W activations", max_elements)?;
+    let (ws, wv) = operand::<i8>(w, "w", 4, "O x C x KH x KW weights", max_elements)?;
+    let (xv, wv) = (xv.slice(), wv.slice());
     let stride = conv_arg(stride, "stride", 1)?;
     let pad = conv_arg(padding, "padding", 0)?;
     let jobs = jobs_arg(jobs)?;
@@ -319,11 +439,19 @@ fn conv2d<'py>(
     };
     let cfg = self::design(design, &[])?;
     let (oh, ow) = s.out_hw();
-    let g = lower_conv(&s, &xv, &wv);
+    ceiling(
+        "the lowered convolution A",
+        &[s.n * s.out_hw().0 * s.out_hw().1, s.kh * s.kw * s.c],
+        max_elements,
+    )?;
+    let g = lower_conv(&s, xv, wv);
     // Lowered, column o is output channel o and k runs tap-major, input-channel-innermost.
-    two_four(&cfg, &g, "w (as K x O, k = tap * C + input channel)")?;
+    if cfg.dp().requires_2_4() {
+        let what = "w (as K x O, k = tap * C + input channel)";
+        smtgen::sparse::check_2_4(&g.w, g.k, g.n, what).map_err(value_err)?;
+    }
     let out = py.allow_threads(|| {
-        let c = run(&cfg, &g, jobs);
+        let c = smtgen::engine::gemm(&cfg, &g, jobs);
         let mut out = vec![0i64; c.len()];
         for b in 0..s.n {
             for p in 0..oh * ow {
@@ -341,13 +469,16 @@ fn conv2d<'py>(
 /// GEMM: returns `(C, stats)`; `stats` holds idle, collision and reduced-precision
 /// shares, the active-lane histogram and the output error (SQNR in dB).
 #[pyfunction]
+#[pyo3(signature = (a, w, design, max_elements = MAX_ELEMENTS))]
 fn gemm_stats<'py>(
     py: Python<'py>,
     a: &Bound<'py, PyAny>,
     w: &Bound<'py, PyAny>,
     design: &Bound<'py, PyAny>,
+    max_elements: u64,
 ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyDict>)> {
-    let (g, cfg) = gemm_under(a, w, design)?;
+    let (g, cfg) = gemm_under(a, w, design, max_elements)?;
+    let g = g.owned();
     let (ev, c) = py.allow_threads(|| {
         let exact = exact_gemm(&g);
         evaluate_design(&cfg, &g, &exact, &|| {})
@@ -445,10 +576,384 @@ fn describe<'py>(py: Python<'py>, design: &Bound<'py, PyAny>) -> PyResult<Bound<
     Ok(d)
 }
 
+/// A float activation tensor, borrowed where contiguous.
+enum FloatData<'py> {
+    F32(Vec<usize>, Data<'py, f32>),
+    F64(Vec<usize>, Data<'py, f64>),
+}
+
+/// `x` as float32 or float64 of rank `ndim`; any other dtype is a `TypeError`.
+fn float_operand<'py>(
+    x: &Bound<'py, PyAny>,
+    ndim: usize,
+    what: &str,
+    limit: u64,
+) -> PyResult<FloatData<'py>> {
+    let arr = numpy_array(x, "x", ndim, what)?;
+    ceiling("x", arr.shape(), limit)?;
+    let take = |shape: Vec<usize>| shape;
+    if arr.dtype().is_equiv_to(&dtype::<f32>(x.py())) {
+        let ro: PyReadonlyArrayDyn<'py, f32> = x.extract()?;
+        let shape = take(ro.shape().to_vec());
+        let d = if ro.is_c_contiguous() {
+            Data::Borrowed(ro)
+        } else {
+            Data::Owned(ro.as_array().iter().copied().collect())
+        };
+        return Ok(FloatData::F32(shape, d));
+    }
+    if arr.dtype().is_equiv_to(&dtype::<f64>(x.py())) {
+        let ro: PyReadonlyArrayDyn<'py, f64> = x.extract()?;
+        let shape = take(ro.shape().to_vec());
+        let d = if ro.is_c_contiguous() {
+            Data::Borrowed(ro)
+        } else {
+            Data::Owned(ro.as_array().iter().copied().collect())
+        };
+        return Ok(FloatData::F64(shape, d));
+    }
+    Err(PyTypeError::new_err(format!(
+        "x must have dtype float32 or float64 ({what}), got {}",
+        arr.dtype().str()?
+    )))
+}
+
+/// A 1-D float64 vector of `len` values (scales, bias).
+fn f64_vector(x: &Bound<'_, PyAny>, name: &str, len: usize) -> PyResult<Vec<f64>> {
+    let arr = numpy_array(x, name, 1, "one value per output channel")?;
+    if !arr.dtype().is_equiv_to(&dtype::<f64>(x.py())) || arr.len() != len {
+        return Err(PyValueError::new_err(format!(
+            "{name} must be a float64 vector of {len} values (one per output channel), got dtype {} and shape {:?}",
+            arr.dtype().str()?,
+            arr.shape()
+        )));
+    }
+    let ro: PyReadonlyArrayDyn<'_, f64> = x.extract()?;
+    Ok(ro.as_array().iter().copied().collect())
+}
+
+/// One layer's integer work in one call (docs/numerics.md §8): `x` (float32 or
+/// float64; N×C×H×W for a convolution, rows×I for a linear layer) quantized with
+/// scale `dx` (round half to even, clamp 0..255; NaN, infinite or negative values
+/// raise `ValueError` naming the layer `name`), lowered in the contract's K order
+/// inside the engine, multiplied under `design` (`"exact"`: the exact int8 layer)
+/// per group, and dequantized (`C · dx · dw[o] + bias[o]`, float64, one rounding to
+/// `x`'s dtype) into a new array of `x`'s dtype (N×O×OH×OW or rows×O). `w` is int8,
+/// O×C/groups×KH×KW or O×I. `conv` is `None` for a linear layer, else `(stride_h,
+/// stride_w, pad_top, pad_bottom, pad_left, pad_right, dilation_h, dilation_w,
+/// groups)`. With `times=True` returns `(y, times)`, `times` the seconds per stage.
+#[pyfunction]
+#[pyo3(signature = (x, w, dx, dw, bias, design, conv = None, jobs = 0, name = "layer", max_elements = MAX_ELEMENTS, times = false))]
+#[allow(clippy::too_many_arguments)]
+fn layer_forward<'py>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    w: &Bound<'py, PyAny>,
+    dx: f64,
+    dw: &Bound<'py, PyAny>,
+    bias: Option<&Bound<'py, PyAny>>,
+    design: &Bound<'py, PyAny>,
+    conv: Option<(
+        usize,
+        usize,
+        usize,
+        usize,
+        usize,
+        usize,
+        usize,
+        usize,
+        usize,
+    )>,
+    jobs: i64,
+    name: &str,
+    max_elements: u64,
+    times: bool,
+) -> PyResult<Bound<'py, PyAny>> {
+    let jobs = jobs_arg(jobs)?;
+    let cfg = if is_exact(design) {
+        None
+    } else {
+        Some(self::design(design, &[])?)
+    };
+    let mode = cfg.as_ref().map_or(Mode::Exact, Mode::Design);
+    let ndim = if conv.is_some() { 4 } else { 2 };
+    let what = if conv.is_some() {
+        "N x C x H x W activations"
+    } else {
+        "rows x features activations"
+    };
+    let wwhat = if conv.is_some() {
+        "O x C/groups x KH x KW weights"
+    } else {
+        "O x I weights"
+    };
+    let xd = float_operand(x, ndim, what, max_elements)?;
+    let (wshape, wd) = operand::<i8>(w, "w", ndim, wwhat, max_elements)?;
+    let o = wshape[0];
+    let dwv = f64_vector(dw, "dw", o)?;
+    let biasv = match bias {
+        Some(b) if !b.is_none() => Some(f64_vector(b, "bias", o)?),
+        _ => None,
+    };
+    let dq = Dequant {
+        dx,
+        dw: &dwv,
+        bias: biasv.as_deref(),
+    };
+    let xshape = match &xd {
+        FloatData::F32(s, _) | FloatData::F64(s, _) => s.clone(),
+    };
+    let wv = wd.slice();
+    let mut t = smtgen::layer::LayerTimes::default();
+    let out_shape: Vec<usize>;
+    let out: Bound<'py, PyAny> = match conv {
+        Some((sh, sw, pt, pb, pl, pr, dh, dwl, groups)) => {
+            let g = ConvGeom {
+                n: xshape[0],
+                c: xshape[1],
+                h: xshape[2],
+                w: xshape[3],
+                o,
+                kh: wshape[2],
+                kw: wshape[3],
+                stride: (sh, sw),
+                pad: [pt, pb, pl, pr],
+                dilation: (dh, dwl),
+                groups,
+            };
+            if groups == 0 || wshape[1] * groups != g.c {
+                return Err(PyValueError::new_err(format!(
+                    "layer {name:?}: x has {} channels and w {wshape:?} expects {} x groups = {groups}",
+                    g.c, wshape[1]
+                )));
+            }
+            g.check(name).map_err(value_err)?;
+            let (oh, ow) = g.out_hw();
+            out_shape = vec![g.n, o, oh, ow];
+            ceiling("the output", &out_shape, max_elements)?;
+            let tr = &mut t;
+            match &xd {
+                FloatData::F32(_, d) => {
+                    let xv = d.slice();
+                    filled::<f32>(py, &out_shape, |out| {
+                        *tr = conv_forward(mode, &g, xv, wv, &dq, out, name, jobs)?;
+                        Ok(())
+                    })?
+                    .into_any()
+                }
+                FloatData::F64(_, d) => {
+                    let xv = d.slice();
+                    filled::<f64>(py, &out_shape, |out| {
+                        *tr = conv_forward(mode, &g, xv, wv, &dq, out, name, jobs)?;
+                        Ok(())
+                    })?
+                    .into_any()
+                }
+            }
+        }
+        None => {
+            let (rows, i_f) = (xshape[0], xshape[1]);
+            if wshape[1] != i_f {
+                return Err(PyValueError::new_err(format!(
+                    "layer {name:?}: x has {i_f} features and w {wshape:?} expects {}",
+                    wshape[1]
+                )));
+            }
+            out_shape = vec![rows, o];
+            ceiling("the output", &out_shape, max_elements)?;
+            let dims = (rows, i_f, o);
+            let tr = &mut t;
+            match &xd {
+                FloatData::F32(_, d) => {
+                    let xv = d.slice();
+                    filled::<f32>(py, &out_shape, |out| {
+                        *tr = linear_forward(mode, dims, xv, wv, &dq, out, name, jobs)?;
+                        Ok(())
+                    })?
+                    .into_any()
+                }
+                FloatData::F64(_, d) => {
+                    let xv = d.slice();
+                    filled::<f64>(py, &out_shape, |out| {
+                        *tr = linear_forward(mode, dims, xv, wv, &dq, out, name, jobs)?;
+                        Ok(())
+                    })?
+                    .into_any()
+                }
+            }
+        }
+    };
+    if !times {
+        return Ok(out);
+    }
+    let d = PyDict::new(py);
+    d.set_item("quantize", t.quantize)?;
+    d.set_item("lower", t.lower)?;
+    d.set_item("transform", t.transform)?;
+    d.set_item("gemm", t.gemm)?;
+    d.set_item("dequantize", t.dequantize)?;
+    d.set_item("wall", t.wall)?;
+    Ok((out, d).into_pyobject(py)?.into_any())
+}
+
+/// Prunes float64 weights to 2:4 along the reduction (see `smtgen.prune_2_4`):
+/// a 2-D K×N matrix along `axis` (0 by default), or 4-D O×C×KH×KW convolution
+/// weights along the lowered K (`k = tap · C + c`; `axis` None or 1). Returns
+/// `(pruned copy, number zeroed)`.
+#[pyfunction]
+#[pyo3(signature = (w, axis = None))]
+fn prune_2_4<'py>(
+    py: Python<'py>,
+    w: &Bound<'py, PyAny>,
+    axis: Option<i64>,
+) -> PyResult<(Bound<'py, PyAny>, usize)> {
+    let arr = w.downcast::<PyUntypedArray>().map_err(|_| {
+        PyTypeError::new_err(format!("w must be a numpy array, got {}", type_name(w)))
+    })?;
+    let shape = arr.shape().to_vec();
+    if !arr.dtype().is_equiv_to(&dtype::<f64>(py)) {
+        return Err(PyTypeError::new_err(format!(
+            "w must have dtype float64 here, got {}",
+            arr.dtype().str()?
+        )));
+    }
+    let ro: PyReadonlyArrayDyn<'py, f64> = w.extract()?;
+    // `as_slice` also accepts Fortran order; only C order is the values' order.
+    let mut v: Vec<f64> = match ro.as_slice() {
+        Ok(s) if ro.is_c_contiguous() => s.to_vec(),
+        _ => ro.as_array().iter().copied().collect(),
+    };
+    let zeroed = match shape.len() {
+        2 => {
+            let (k0, n0) = (shape[0], shape[1]);
+            match axis.unwrap_or(0) {
+                0 | -2 => prune_2_4_f64(&mut v, n0, k0, |j, kk| kk * n0 + j),
+                1 | -1 => prune_2_4_f64(&mut v, k0, n0, |i, kk| i * n0 + kk),
+                a => {
+                    return Err(PyValueError::new_err(format!(
+                        "axis = {a}: allowed 0 or 1 for a 2-D matrix"
+                    )))
+                }
+            }
+        }
+        4 => {
+            if !matches!(axis, None | Some(1)) {
+                return Err(PyValueError::new_err(format!(
+                    "axis = {}: allowed 1 (the input channels) or None for 4-D weights",
+                    axis.unwrap_or_default()
+                )));
+            }
+            let (c, taps) = (shape[1], shape[2] * shape[3]);
+            prune_2_4_f64(&mut v, shape[0], taps * c, |o, kk| {
+                let (tap, ch) = (kk / c, kk % c);
+                (o * c + ch) * taps + tap
+            })
+        }
+        _ => {
+            return Err(PyValueError::new_err(format!(
+                "w has shape {shape:?}: allowed a 2-D K x N matrix or 4-D O x C x KH x KW weights"
+            )))
+        }
+    }
+    .map_err(value_err)?;
+    let out = PyArray1::from_vec(py, v).reshape(shape)?;
+    Ok((out.into_any(), zeroed))
+}
+
+/// A layer's GEMM operands as the layer op builds them (for statistics): `x`
+/// quantized with `dx` and lowered per group; returns a list of `(A, W)` pairs,
+/// A uint8 M×K, W int8 K×Og (one pair for a linear layer, `conv=None`).
+#[pyfunction]
+#[pyo3(signature = (x, w, dx, conv = None, name = "layer", max_elements = MAX_ELEMENTS))]
+fn lower<'py>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    w: &Bound<'py, PyAny>,
+    dx: f64,
+    conv: Option<(
+        usize,
+        usize,
+        usize,
+        usize,
+        usize,
+        usize,
+        usize,
+        usize,
+        usize,
+    )>,
+    name: &str,
+    max_elements: u64,
+) -> PyResult<Vec<(Bound<'py, PyAny>, Bound<'py, PyAny>)>> {
+    let ndim = if conv.is_some() { 4 } else { 2 };
+    let xd = float_operand(x, ndim, "activations", max_elements)?;
+    let (ws, wd) = operand::<i8>(w, "w", ndim, "weights", max_elements)?;
+    let (xs, xq) = match &xd {
+        FloatData::F32(s, d) => {
+            let hw: usize = s[2..].iter().product();
+            (
+                s.clone(),
+                smtgen::layer::quantize_nhwc(d.slice(), (s[0], s[1], hw), dx, name),
+            )
+        }
+        FloatData::F64(s, d) => {
+            let hw: usize = s[2..].iter().product();
+            (
+                s.clone(),
+                smtgen::layer::quantize_nhwc(d.slice(), (s[0], s[1], hw), dx, name),
+            )
+        }
+    };
+    let xq = xq.map_err(value_err)?;
+    let wv = wd.slice();
+    let mut out = Vec::new();
+    match conv {
+        None => {
+            let (o, i_f) = (ws[0], ws[1]);
+            let mut wt = vec![0i8; i_f * o];
+            for oo in 0..o {
+                for i in 0..i_f {
+                    wt[i * o + oo] = wv[oo * i_f + i];
+                }
+            }
+            let a = PyArray1::from_vec(py, xq).reshape([xs[0], xs[1]])?;
+            let w = PyArray1::from_vec(py, wt).reshape([i_f, o])?;
+            out.push((a.into_any(), w.into_any()));
+        }
+        Some((sh, sw, pt, pb, pl, pr, dh, dwl, groups)) => {
+            let g = ConvGeom {
+                n: xs[0],
+                c: xs[1],
+                h: xs[2],
+                w: xs[3],
+                o: ws[0],
+                kh: ws[2],
+                kw: ws[3],
+                stride: (sh, sw),
+                pad: [pt, pb, pl, pr],
+                dilation: (dh, dwl),
+                groups,
+            };
+            g.check(name).map_err(value_err)?;
+            ceiling("the lowered A", &[g.m(), g.k()], max_elements)?;
+            for gi in 0..groups {
+                let a = smtgen::layer::lower_a(&g, &xq, gi);
+                let lw = smtgen::layer::lower_weights(&g, wv, gi);
+                let a = PyArray1::from_vec(py, a).reshape([g.m(), g.k()])?;
+                let w = PyArray1::from_vec(py, lw).reshape([g.k(), g.og()])?;
+                out.push((a.into_any(), w.into_any()));
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// The extension module `smtgen._smtgen`; `smtgen/__init__.py` re-exports it.
 #[pymodule]
 fn _smtgen(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(gemm, m)?)?;
+    m.add_function(wrap_pyfunction!(layer_forward, m)?)?;
+    m.add_function(wrap_pyfunction!(lower, m)?)?;
+    m.add_function(wrap_pyfunction!(prune_2_4, m)?)?;
     m.add_function(wrap_pyfunction!(conv2d, m)?)?;
     m.add_function(wrap_pyfunction!(gemm_reference, m)?)?;
     m.add_function(wrap_pyfunction!(gemm_stats, m)?)?;

@@ -47,6 +47,7 @@ def test_quantize_follows_the_recipe():
     w = float_model[2].weight.detach().double()
     dw = 2 * w.flatten(1).abs().amax(1) / 255
     want = torch.clamp(torch.round(w / dw.view(-1, 1, 1, 1)), -128, 127)
+    assert q["2"]._wq is not None and q["2"]._dw is not None
     assert torch.equal(q["2"]._wq.double(), want) and torch.allclose(q["2"]._dw, dw)
     assert int(q["2"]._wq.min()) >= -128 and int(q["2"]._wq.abs().max()) >= 127
     # round half to even on the activations
@@ -69,6 +70,7 @@ def test_exact_is_the_float_conv_of_the_dequantized_operands():
     q = st.quant_layers(model)[0]
     x = F.relu(model[0](data[0][0])).detach()
     xq = q.quantize_input(x)
+    assert q._wq is not None and q._dw is not None
     wdq = q._wq.double() * q._dw.view(-1, 1, 1, 1)
     want = F.conv2d(xq * q.dx, wdq, q.layer.bias.double(), stride=2, padding=1)
     got = q(x)
@@ -92,12 +94,15 @@ def test_simulated_conv_is_smtgen_conv2d(design):
         if x is None:
             x = torch.rand(3, 8, 5, 5) * 2 * q.dx * 255
         xq = q.quantize_input(x)
-        y, _ = q._design_int(xq, False)
-        want = smtgen.conv2d(xq.numpy().astype(np.uint8), q._wq.numpy(), design,
-                             stride=q.layer.stride[0], padding=q.layer.padding[0])
-        assert np.array_equal(y.numpy().astype(np.int64), want), design
-        exact = q._exact_int(xq)
-        assert not torch.equal(y, exact), f"{design} gave the exact result (seed {SEED})"
+        assert q._wq is not None and q._dw is not None
+        c = smtgen.conv2d(xq.numpy().astype(np.uint8), q._wq.numpy(), design,
+                          stride=q.layer.stride[0], padding=q.layer.padding[0])
+        ch = (1, -1, 1, 1)
+        want = torch.from_numpy(c.astype(np.float64)) * q.dx * q._dw.reshape(ch) + q.layer.bias.double().reshape(ch)
+        y = q(x)
+        assert torch.equal(y, want.to(torch.float32)), design
+        exact = F.conv2d(xq, q._wq.double(), None, q.layer.stride, q.layer.padding)
+        assert not torch.equal(torch.from_numpy(c.astype(np.float64)), exact), f"{design} gave the exact result (seed {SEED})"
 
 
 def test_per_layer_designs_and_validation():
@@ -160,8 +165,8 @@ def test_layer_stats():
 
 @pytest.mark.parametrize(
     "layer,word",
-    [(nn.Conv2d(6, 8, 3, stride=2, padding=1, groups=2), "groups=2"),
-     (nn.Conv2d(6, 8, 3, stride=2, padding=2, dilation=2), "dilation")],
+    [(nn.Conv2d(6, 8, 3, stride=2, padding=1, groups=2, padding_mode="reflect"), "reflect"),
+     (nn.Conv2d(6, 8, 3, stride=2, padding=2, dilation=2, padding_mode="circular"), "circular")],
 )
 def test_layers_it_cannot_simulate_are_an_error(layer, word):
     model = toy()
@@ -197,7 +202,7 @@ def test_no_quantizable_layer_and_bad_arguments():
     with pytest.raises(ValueError, match="no quantizable layer"):
         st.quantize(nn.Sequential(nn.ReLU()), [torch.rand(2, 4)], verbose=False)
     with pytest.raises(TypeError, match="torch.nn.Module"):
-        st.quantize("resnet", [], verbose=False)
+        st.quantize("resnet", [], verbose=False)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="skip names"):
         st.quantize(toy(), batches(), skip=["nope"], verbose=False)
     with pytest.raises(ValueError, match="quantize"):

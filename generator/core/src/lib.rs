@@ -19,6 +19,7 @@ pub mod engine;
 pub mod error;
 pub mod eval;
 pub mod guard;
+pub mod layer;
 pub mod model;
 pub mod numerics;
 pub mod operands;

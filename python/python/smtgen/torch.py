@@ -26,14 +26,15 @@ Typical use::
 from __future__ import annotations
 
 import sys
-import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union, cast
 
 import numpy as np
+import numpy.typing as npt
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from tqdm import tqdm  # type: ignore[import]
 
 import smtgen as _sm
 
@@ -42,6 +43,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from .report import NetworkReport
 
 Design = Union[str, Mapping[str, object], None]
+#: A convolution's geometry as the layer op takes it: (stride_h, stride_w, pad_top,
+#: pad_bottom, pad_left, pad_right, dilation_h, dilation_w, groups).
+Geometry = Tuple[int, int, int, int, int, int, int, int, int]
 
 __all__ = [
     "QuantLayer",
@@ -55,7 +59,6 @@ __all__ = [
     "evaluate",
     "report",
     "assign_designs",
-    "Progress",
     "WEIGHT_VARIANTS",
     "weight_scales",
 ]
@@ -70,54 +73,20 @@ class UnsupportedLayerError(ValueError):
     report: Optional["QuantizeReport"] = None
 
 
-class Progress:
-    """A small progress printer for loops over batches (stderr). On a terminal it
-    redraws one line; elsewhere (CI logs) it prints the start and the end."""
-
-    def __init__(self, total: int, desc: str, enabled: bool = True):
-        self.total = max(int(total), 1)
-        self.desc = desc
-        self.n = 0
-        self.enabled = enabled
-        self.tty = sys.stderr.isatty()
-        self.t0 = time.time()
-        self.extra = ""
-        if self.enabled and not self.tty:
-            print(f"{self.desc}: {self.total} batches ...", file=sys.stderr, flush=True)
-
-    def update(self, k: int = 1, extra: str = "") -> None:
-        self.n += k
-        self.extra = extra
-        if self.enabled and self.tty:
-            done = int(30 * self.n / self.total)
-            dt = time.time() - self.t0
-            eta = dt / self.n * (self.total - self.n) if self.n else 0.0
-            sys.stderr.write(
-                f"\r{self.desc} [{'#' * done}{'.' * (30 - done)}] {self.n}/{self.total} "
-                f"{dt:5.1f}s eta {eta:5.1f}s {extra}"
-            )
-            sys.stderr.flush()
-
-    def close(self) -> None:
-        if not self.enabled:
-            return
-        dt = time.time() - self.t0
-        end = f"{self.desc}: {self.n}/{self.total} in {dt:.1f}s {self.extra}"
-        if self.tty:
-            sys.stderr.write("\r" + end + " " * 20 + "\n")
-        else:
-            sys.stderr.write(end + "\n")
-        sys.stderr.flush()
+def _bar(total: int, desc: str, enabled: bool = True) -> Any:
+    """A progress bar over batches on stderr (tqdm; silent when not ``enabled``)."""
+    return tqdm(total=total or None, desc=desc, disable=not enabled, unit="batch", file=sys.stderr,
+                dynamic_ncols=True)
 
 
-def _inputs(batch):
+def _inputs(batch: Any) -> Any:
     """The input tensor of a loader's batch: `x` or the first element of `(x, y, ...)`."""
     if isinstance(batch, (list, tuple)):
         return batch[0]
     return batch
 
 
-def _run_batches(model: nn.Module, loader: Iterable, batches: int, bar: Progress) -> None:
+def _run_batches(model: nn.Module, loader: Iterable[Any], batches: int, bar: Any) -> None:
     """Runs ``model`` without gradients on the first ``batches`` batches of ``loader``
     (inputs as :func:`_inputs` takes them), ticking ``bar`` once a batch."""
     with torch.no_grad():
@@ -163,55 +132,117 @@ def weight_scales(w: torch.Tensor, variant: str = "per-channel"):
     return dw, lo, hi
 
 
-class QuantLayer(nn.Module):
-    """A Conv2d or Linear whose integer GEMM runs through smtgen. It owns the layer's
-    calibrated activation range (``max_mean``), its quantized weights and the design
-    it currently runs under (``"float"``, ``"exact"`` = the int8 baseline computed
-    exactly, or an smtgen design point)."""
+def _pair(v: Union[int, Tuple[int, ...]], n: int = 2) -> Tuple[int, ...]:
+    return tuple(v) if isinstance(v, (tuple, list)) else (int(v),) * n
 
-    def __init__(self, layer: nn.Module, name: str):
+
+class QuantLayer(nn.Module):
+    """A Conv1d, Conv2d or Linear whose integer GEMM runs through smtgen. It owns the
+    layer's calibrated activation range (``max_mean``), its quantized weights and the
+    design it currently runs under (``"float"``, ``"exact"`` = the int8 baseline
+    computed exactly, or an smtgen design point). In ``quant`` mode one call of the
+    compiled layer op per batch quantizes the input, lowers it (stride, padding,
+    dilation, groups) inside the engine, runs the design's GEMM and dequantizes into
+    the output tensor."""
+
+    max_mean: torch.Tensor
+    calib_samples: torch.Tensor
+    calib_min: torch.Tensor
+
+    def __init__(self, layer: nn.Module, name: str, jobs: int = 0) -> None:
         super().__init__()
-        self.layer = layer
+        self.layer: Any = layer
         self.name = name
-        self.kind = "conv" if isinstance(layer, nn.Conv2d) else "linear"
+        if isinstance(layer, nn.Conv2d):
+            self.kind = "conv"
+        elif isinstance(layer, nn.Conv1d):
+            self.kind = "conv1d"
+        else:
+            self.kind = "linear"
         self.register_buffer("max_mean", torch.zeros((), dtype=torch.float64))
         self.register_buffer("calib_samples", torch.zeros((), dtype=torch.int64))
         self.register_buffer("calib_min", torch.zeros((), dtype=torch.float64))
         self.mode = "float"  # float | calibrate | quant
         self.design: Design = "exact"
         self.collect = False
+        self.jobs = jobs
         self.stats: Dict[str, float] = {}
+        self.times: Dict[str, float] = {}
         self._wq: Optional[torch.Tensor] = None
         self._dw: Optional[torch.Tensor] = None
         self.weights = "per-channel"  # a WEIGHT_VARIANTS entry (spec §8)
+        self._bias: Optional[npt.NDArray[np.float64]] = None
+
+    # -- geometry -------------------------------------------------------------------
+    def conv_geometry(self, x_hw: Tuple[int, int]) -> Optional[Geometry]:
+        """The layer op's convolution geometry for an input of spatial size ``x_hw``
+        (H, W; H = 1 for Conv1d): ``(stride_h, stride_w, pad_top, pad_bottom,
+        pad_left, pad_right, dilation_h, dilation_w, groups)``; None for Linear.
+        ``padding='same'`` is split as torch splits it (the extra row or column at the
+        bottom / right); ``'valid'`` is no padding."""
+        if self.kind == "linear":
+            return None
+        conv = self.layer
+        nd = 1 if self.kind == "conv1d" else 2
+        k = _pair(conv.kernel_size, nd)
+        st = _pair(conv.stride, nd)
+        dil = _pair(conv.dilation, nd)
+        if isinstance(conv.padding, str):
+            if conv.padding == "valid":
+                pads = [(0, 0)] * nd
+            else:  # "same": total dilation·(k-1), the odd one after
+                pads = []
+                for d, kk in zip(dil, k):
+                    total = d * (kk - 1)
+                    pads.append((total // 2, total - total // 2))
+        else:
+            pads = [(p, p) for p in _pair(conv.padding, nd)]
+        if nd == 1:
+            return (1, st[0], 0, 0, pads[0][0], pads[0][1], 1, dil[0], conv.groups)
+        return (st[0], st[1], pads[0][0], pads[0][1], pads[1][0], pads[1][1], dil[0], dil[1], conv.groups)
 
     # -- quantization -------------------------------------------------------------
     def freeze(self, weights: Optional[str] = None) -> None:
         """Quantizes the weights (per output channel, symmetric, unless ``weights``
         names another of :data:`WEIGHT_VARIANTS`, which is then kept for later
-        freezes) and checks the range."""
+        freezes) and checks the range and the calibration (a NaN or infinite range or
+        weight is a ValueError naming the layer)."""
         if weights is not None:
             weight_scales(torch.ones(1), weights)  # rejects an unknown variant up front
             self.weights = weights
+        mm = float(self.max_mean)
+        if not np.isfinite(mm) or not np.isfinite(float(self.calib_min)):
+            raise ValueError(
+                f"layer {self.name!r}: calibration saw NaN or infinite inputs (max_mean = {mm}); "
+                "check the calibration data and the layers before this one"
+            )
         if float(self.calib_min) < 0.0:
             raise ValueError(
                 f"layer {self.name!r} got negative inputs during calibration (min {float(self.calib_min):.4g}): "
                 "smtgen's activations are unsigned 8-bit (post-ReLU, 0..255); "
                 f"keep it float with skip=[{self.name!r}]"
             )
-        if int(self.calib_samples) == 0 or float(self.max_mean) <= 0.0:
+        if int(self.calib_samples) == 0 or mm <= 0.0:
             raise ValueError(
                 f"layer {self.name!r}: calibration saw no positive activation "
-                f"(max_mean = {float(self.max_mean)}); give quantize() a calibration loader "
+                f"(max_mean = {mm}); give quantize() a calibration loader "
                 "whose inputs reach this layer"
             )
         w = self.layer.weight.detach().to(torch.float64)
+        if not bool(torch.isfinite(w).all()):
+            bad = int((~torch.isfinite(w)).flatten().nonzero()[0])
+            raise ValueError(
+                f"layer {self.name!r}: weight holds {float(w.flatten()[bad])} at flat index {bad}; "
+                "weights must be finite to be quantized"
+            )
         o = w.shape[0]
         dw, lo, hi = weight_scales(w, self.weights)
         shape = (o,) + (1,) * (w.dim() - 1)
         wq = torch.clamp(torch.round(w / dw.reshape(shape)), lo, hi)
-        self._wq = wq.to(torch.int8)
+        self._wq = wq.to(torch.int8).contiguous()
         self._dw = dw
+        bias = self.layer.bias
+        self._bias = None if bias is None else bias.detach().to(torch.float64).cpu().numpy()
 
     @property
     def dx(self) -> float:
@@ -219,109 +250,114 @@ class QuantLayer(nn.Module):
         return float(self.max_mean) / 255.0
 
     def quantize_input(self, x: torch.Tensor) -> torch.Tensor:
-        """``clamp(round_half_even(x / dx), 0, 255)`` as float64 integers."""
+        """``clamp(round_half_even(x / dx), 0, 255)`` as float64 integers (the
+        reference formula; the layer op computes the same in the compiled core)."""
         return torch.clamp(torch.round(x.detach().to(torch.float64) / self.dx), 0, 255)
 
-    # -- the integer GEMM ---------------------------------------------------------
-    def _lower(self, xq: torch.Tensor):
-        """The layer's GEMM operands: A (M×K uint8), W (K×N int8), output shape."""
+    # -- the integer layer ----------------------------------------------------------
+    def _operands(
+        self, x: torch.Tensor
+    ) -> Tuple[npt.NDArray[Any], npt.NDArray[Any], Optional[Geometry], Tuple[int, ...]]:
+        """``x`` and the weights as the layer op takes them (views where possible),
+        the geometry, and the output shape to restore."""
+        assert self._wq is not None
+        xd = x.detach()
+        if xd.device.type != "cpu":
+            raise ValueError(f"layer {self.name!r}: input is on {xd.device}; smtgen runs on CPU tensors")
+        if xd.dtype not in (torch.float32, torch.float64):
+            xd = xd.to(torch.float64)
         wq = self._wq
         if self.kind == "linear":
-            a = xq.reshape(-1, xq.shape[-1])
-            w = wq.t()
-            return a, w, None
-        conv = self.layer
-        n = xq.shape[0]
-        o, c, kh, kw = wq.shape
-        cols = F.unfold(xq, (kh, kw), padding=conv.padding, stride=conv.stride)
-        taps = kh * kw
-        length = cols.shape[-1]
-        # (N, C·KH·KW, L) -> (N·L, KH·KW·C): kernel-tap-major, input-channel-innermost.
-        a = cols.reshape(n, c, taps, length).permute(0, 3, 2, 1).reshape(n * length, taps * c)
-        w = wq.permute(2, 3, 1, 0).reshape(taps * c, o)
-        h_out = (xq.shape[2] + 2 * conv.padding[0] - kh) // conv.stride[0] + 1
-        w_out = (xq.shape[3] + 2 * conv.padding[1] - kw) // conv.stride[1] + 1
-        return a, w, (n, h_out, w_out, o)
+            lead = tuple(xd.shape[:-1])
+            xn = xd.reshape(-1, xd.shape[-1]).numpy()
+            return xn, wq.numpy(), None, lead + (wq.shape[0],)
+        if self.kind == "conv1d":
+            batched = xd.dim() == 3
+            x4 = (xd if batched else xd.unsqueeze(0)).unsqueeze(2)
+            w4 = wq.unsqueeze(2)
+        else:
+            batched = xd.dim() == 4
+            x4 = xd if batched else xd.unsqueeze(0)
+            w4 = wq
+        geom = self.conv_geometry((x4.shape[2], x4.shape[3]))
+        return x4.numpy(), w4.numpy(), geom, (-1,) if batched else (-2,)
 
-    def _exact_int(self, xq: torch.Tensor) -> torch.Tensor:
-        """The exact int8 layer (no wrap) in float64: exact while |sums| < 2^53."""
-        wq = self._wq.to(torch.float64)
+    def _layer_op(self, x: torch.Tensor, design: Design) -> torch.Tensor:
+        """The layer under ``design`` through the compiled layer op (one call)."""
+        assert self._dw is not None
+        xn, wn, geom, shape = self._operands(x)
+        d = "exact" if design is None else design
+        y, t = _sm.layer_forward(xn, wn, self.dx, self._dw.numpy(), self._bias, d, conv=geom,
+                                 jobs=self.jobs, name=self.name, times=True)
+        for k, v in t.items():
+            self.times[k] = self.times.get(k, 0.0) + v
+        self.times["calls"] = self.times.get("calls", 0.0) + 1
+        out = torch.from_numpy(y)
         if self.kind == "linear":
-            return xq @ wq.t()
-        conv = self.layer
-        return F.conv2d(xq, wq, None, conv.stride, conv.padding)
-
-    def _design_int(self, xq: torch.Tensor, stats: bool):
-        a, w, shape = self._lower(xq)
-        an = np.ascontiguousarray(a.numpy().astype(np.uint8))
-        wn = np.ascontiguousarray(w.numpy())
-        if stats:
-            c, st = _sm.gemm_stats(an, wn, self.design)
-        else:
-            c, st = _sm.gemm(an, wn, self.design), None
-        y = torch.from_numpy(np.asarray(c, dtype=np.float64))
-        if shape is None:
-            y = y.reshape(xq.shape[:-1] + (y.shape[-1],))
-        else:
-            n, h, wd, o = shape
-            y = y.reshape(n, h, wd, o).permute(0, 3, 1, 2).contiguous()
-        return y, st
-
-    def _dequant(self, y: torch.Tensor, dtype) -> torch.Tensor:
-        ch = (1, -1, 1, 1) if self.kind == "conv" else (1,) * (y.dim() - 1) + (-1,)
-        out = y * self.dx * self._dw.reshape(ch)
-        if self.layer.bias is not None:
-            out = out + self.layer.bias.detach().to(torch.float64).reshape(ch)
-        return out.to(dtype)
+            out = out.reshape(shape)
+        elif self.kind == "conv1d":
+            out = out.squeeze(2)
+            if shape == (-2,):
+                out = out.squeeze(0)
+        elif shape == (-2,):
+            out = out.squeeze(0)
+        return out if out.dtype == x.dtype else out.to(x.dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.mode != "quant" or self.design == "float":
             if self.mode == "calibrate":
                 with torch.no_grad():
-                    per_sample = x.detach().reshape(x.shape[0], -1).amax(dim=1).to(torch.float64)
+                    xd = x.detach()
+                    if x.numel() and not bool(torch.isfinite(xd).all()):
+                        raise ValueError(
+                            f"layer {self.name!r}: calibration input holds NaN or infinite values; "
+                            "check the calibration data and the layers before this one"
+                        )
+                    per_sample = xd.reshape(x.shape[0], -1).amax(dim=1).to(torch.float64)
                     total = int(self.calib_samples) + per_sample.numel()
                     self.max_mean.mul_(int(self.calib_samples) / total).add_(per_sample.sum() / total)
                     self.calib_samples.fill_(total)
-                    self.calib_min.fill_(min(float(self.calib_min), float(x.detach().min())))
-            return self.layer(x)
+                    self.calib_min.fill_(min(float(self.calib_min), float(xd.min())))
+            y: torch.Tensor = self.layer(x)
+            return y
         with torch.no_grad():
-            if x.numel() and float(x.min()) < 0.0:
-                raise ValueError(
-                    f"layer {self.name!r}: negative input {float(x.min()):.4g}; smtgen's activations are "
-                    "unsigned 8-bit (post-ReLU, 0..255)"
-                )
-            xq = self.quantize_input(x)
-            if self.design in (None, "exact"):
-                y = self._exact_int(xq)
+            out = self._layer_op(x, self.design)
+            if self.collect:
+                self._accumulate(x)
+            return out
+
+    def _accumulate(self, x: torch.Tensor) -> None:
+        """Adds this batch's statistics: zeros of the quantized input, the design's
+        lane statistics per group (``smtgen.gemm_stats``) and its output error
+        against the exact int8 layer, both on the operands the layer op lowers."""
+        assert self._dw is not None
+        xn, wn, geom, _ = self._operands(x)
+        pairs = _sm.lower(xn, wn, self.dx, conv=geom, name=self.name)
+        s = self.stats
+        og = self._dw.numel() // len(pairs)
+        exact = self.design in (None, "exact")
+        for gi, (a, w) in enumerate(pairs):
+            ref = _sm.gemm(a, w, "exact").astype(np.float64)
+            if exact:
+                c = ref
                 st = None
             else:
-                y, st = self._design_int(xq, self.collect)
-            if self.collect:
-                self._accumulate(x, xq, y, st)
-            return self._dequant(y, x.dtype)
-
-    def _accumulate(self, x, xq, y, st) -> None:
-        s = self.stats
+                assert self.design is not None
+                c32, st = _sm.gemm_stats(a, w, self.design)
+                c = c32.astype(np.float64)
+            scale = self._dw.numpy()[gi * og:(gi + 1) * og] * self.dx
+            s["err2"] = s.get("err2", 0.0) + float((((c - ref) * scale) ** 2).sum())
+            s["ref2"] = s.get("ref2", 0.0) + float(((ref * scale) ** 2).sum())
+            if st is not None:
+                hist = st["active_histogram"]
+                active = sum(i * h for i, h in enumerate(hist))
+                s["cycles"] = s.get("cycles", 0) + sum(hist)
+                s["collide"] = s.get("collide", 0) + sum(hist[2:])
+                s["active"] = s.get("active", 0) + active
+                s["reduced"] = s.get("reduced", 0.0) + st["reduced_fraction"] * active
+        xq = self.quantize_input(x)
         s["elements"] = s.get("elements", 0) + xq.numel()
         s["zeros"] = s.get("zeros", 0) + int((xq == 0).sum())
-        if st is None:
-            ref = y
-            hist = None
-        else:
-            ref = self._exact_int(xq)
-            hist = st["active_histogram"]
-        ch = (1, -1, 1, 1) if self.kind == "conv" else (1,) * (y.dim() - 1) + (-1,)
-        scale = self._dw.reshape(ch) * self.dx
-        err = ((y - ref) * scale).pow(2).sum().item()
-        s["err2"] = s.get("err2", 0.0) + err
-        s["ref2"] = s.get("ref2", 0.0) + (ref * scale).pow(2).sum().item()
-        if hist is not None:
-            cycles = sum(hist)
-            active = sum(i * h for i, h in enumerate(hist))
-            s["cycles"] = s.get("cycles", 0) + cycles
-            s["collide"] = s.get("collide", 0) + sum(hist[2:])
-            s["active"] = s.get("active", 0) + active
-            s["reduced"] = s.get("reduced", 0.0) + st["reduced_fraction"] * active
 
 
 def quant_layers(model: nn.Module) -> List[QuantLayer]:
@@ -380,30 +416,30 @@ class QuantizeReport:
         return "\n".join(lines)
 
 
+#: The layer types smtgen simulates.
+SIMULATED = (nn.Conv1d, nn.Conv2d, nn.Linear)
+
+
 def _unsupported(layer: nn.Module) -> Optional[str]:
     """Why smtgen cannot lower ``layer`` (a convolution or linear layer) to its GEMM,
     or ``None`` when it can. The one place that decides it: :func:`quantize` asks it
-    for every candidate layer."""
+    for every candidate layer. Every groups, stride, dilation and zero padding
+    (symmetric, asymmetric through a ZeroPad in front, ``'same'``, ``'valid'``) of a
+    Conv1d or Conv2d is lowered; other padding modes are not."""
     if isinstance(layer, nn.modules.conv._ConvTransposeNd):
         return f"{type(layer).__name__}: transposed convolutions are not lowered"
-    if isinstance(layer, nn.modules.conv._ConvNd) and not isinstance(layer, nn.Conv2d):
-        return f"{type(layer).__name__}: only 2-D convolutions are lowered"
-    base = nn.Conv2d if isinstance(layer, nn.Conv2d) else nn.Linear
+    if isinstance(layer, nn.modules.conv._ConvNd) and not isinstance(layer, SIMULATED):
+        return f"{type(layer).__name__}: only 1-D and 2-D convolutions are lowered"
+    base = nn.Conv2d if isinstance(layer, nn.Conv2d) else nn.Conv1d if isinstance(layer, nn.Conv1d) else nn.Linear
     if type(layer).forward is not base.forward:
         return (
             f"{type(layer).__name__} overrides {base.__name__}.forward (e.g. padding inside the module), "
             f"so its GEMM is not the {base.__name__}'s; rewrite it as a plain {base.__name__} "
             "(with an nn.ZeroPad2d in front for TF-style 'same' padding)"
         )
-    if isinstance(layer, nn.Conv2d):
-        if layer.groups != 1:
-            return f"groups={layer.groups}"
-        if tuple(layer.dilation) != (1, 1):
-            return f"dilation={tuple(layer.dilation)}"
+    if isinstance(layer, (nn.Conv1d, nn.Conv2d)):
         if layer.padding_mode != "zeros":
             return f"padding_mode={layer.padding_mode!r}"
-        if isinstance(layer.padding, str):
-            return f"padding={layer.padding!r}"
     return None
 
 
@@ -481,7 +517,7 @@ def quantize(
         )
     report = QuantizeReport()
     problems: Dict[str, str] = {}  # layers asked for that cannot run through a design
-    chosen = []
+    chosen: List[Tuple[str, nn.Module]] = []
     for i, (name, layer) in enumerate(candidates):
         if name in skip:
             report.float_layers[name] = "in skip"
@@ -506,7 +542,7 @@ def quantize(
             err.report = report
             raise err
         raise ValueError(
-            "model has no quantizable layer: smtgen simulates Conv2d and Linear layers and none "
+            "model has no quantizable layer: smtgen simulates Conv1d, Conv2d and Linear layers and none "
             f"is left (found {len(candidates)}; float: {report.float_layers or 'none'})"
         )
     # MACs per sample of every candidate, from the first calibration batch.
@@ -528,7 +564,7 @@ def quantize(
     }
     was_training = model.training
     model.train()
-    bar = Progress(batches, "calibrate", progress)
+    bar = _bar(batches, "calibrate", progress)
     try:
         _run_batches(model, calib_loader, batches, bar)
     except BaseException:
@@ -580,7 +616,7 @@ def quantize(
     report.quantized = kept
     if not kept:
         raise ValueError(
-            "model has no quantizable layer: smtgen simulates Conv2d and Linear layers and none "
+            "model has no quantizable layer: smtgen simulates Conv1d, Conv2d and Linear layers and none "
             f"is left (found {len(candidates)}; float: {report.float_layers or 'none'})"
         )
     if verbose:
@@ -603,7 +639,11 @@ def prune_2_4(model: nn.Module) -> Dict[str, int]:
     zeroed: Dict[str, int] = {}
     for ql in layers:
         w = ql.layer.weight
-        pruned, z = _prune(w.detach().cpu().numpy(), axis=1)
+        wn = w.detach().cpu().numpy()
+        if ql.kind == "conv1d":  # O x C x K: one row of taps
+            wn = wn[:, :, None, :]
+        pruned, z = _prune(wn, axis=1)
+        pruned = pruned.reshape(tuple(w.shape))
         with torch.no_grad():
             w.copy_(torch.from_numpy(pruned).to(w.dtype))
         ql.freeze()
@@ -623,9 +663,9 @@ def simulate(model: nn.Module, design: Union[Design, Mapping[str, Design]], defa
         unknown = [k for k in design if k not in by_name]
         if unknown:
             raise ValueError(f"design names layers {unknown} that are not simulated; simulated: {sorted(by_name)}")
-        plan = {n: design.get(n, default) for n in by_name}
+        plan: Dict[str, Design] = {n: cast(Design, design.get(n, default)) for n in by_name}
     else:
-        plan = {n: design for n in by_name}
+        plan = {n: cast(Design, design) for n in by_name}
     for d in plan.values():
         _check_design(d)
     for n, d in plan.items():
@@ -670,7 +710,7 @@ def recalibrate_bn(
         if momentum is None:
             m.reset_running_stats()
     model.train()
-    bar = Progress(batches, "recalibrate BN", progress)
+    bar = _bar(batches, "recalibrate BN", progress)
     try:
         _run_batches(model, loader, batches, bar)
     finally:
@@ -681,7 +721,7 @@ def recalibrate_bn(
     return model
 
 
-def layer_stats(model: nn.Module, loader: Iterable, batches: int = 1, progress: bool = False) -> List[dict]:
+def layer_stats(model: nn.Module, loader: Iterable[Any], batches: int = 1, progress: bool = False) -> List[Dict[str, Any]]:
     """Per simulated layer, over ``batches`` batches in eval mode: the share of zero
     (quantized) input activations, the
     share of PE cycles (groups) where two or more lanes are active (lanes collide),
@@ -692,7 +732,7 @@ def layer_stats(model: nn.Module, loader: Iterable, batches: int = 1, progress: 
     model.eval()
     for q in layers:
         q.collect, q.stats = True, {}
-    bar = Progress(batches, "layer stats", progress)
+    bar = _bar(batches, "layer stats", progress)
     try:
         _run_batches(model, loader, batches, bar)
     finally:
@@ -700,7 +740,7 @@ def layer_stats(model: nn.Module, loader: Iterable, batches: int = 1, progress: 
         for q in layers:
             q.collect = False
         model.train(was)
-    out = []
+    out: List[Dict[str, Any]] = []
     for q in layers:
         s = q.stats
         exact = q.design in (None, "exact")
@@ -712,7 +752,7 @@ def layer_stats(model: nn.Module, loader: Iterable, batches: int = 1, progress: 
         out.append(
             {
                 "layer": q.name,
-                "design": "exact" if exact else (q.design if isinstance(q.design, str) else dict(q.design)),
+                "design": "exact" if exact else (q.design if isinstance(q.design, str) else dict(q.design or {})),
                 "zero_fraction": s.get("zeros", 0) / max(s.get("elements", 0), 1),
                 "collide_fraction": 0.0 if exact else s.get("collide", 0) / max(s.get("cycles", 0), 1),
                 "reduced_fraction": 0.0 if exact else s.get("reduced", 0.0) / max(s.get("active", 0), 1),
@@ -722,7 +762,7 @@ def layer_stats(model: nn.Module, loader: Iterable, batches: int = 1, progress: 
     return out
 
 
-def evaluate(model: nn.Module, loader: Iterable, progress: bool = True, desc: str = "evaluate") -> float:
+def evaluate(model: nn.Module, loader: Iterable[Any], progress: bool = True, desc: str = "evaluate") -> float:
     """Top-1 accuracy (%) of the model in eval mode over a loader of ``(x, y)``."""
     model.eval()
     correct = total = 0
@@ -730,13 +770,14 @@ def evaluate(model: nn.Module, loader: Iterable, progress: bool = True, desc: st
         n = len(loader)  # type: ignore[arg-type]
     except TypeError:
         n = 0
-    bar = Progress(n, desc, progress)
+    bar = _bar(n, desc, progress)
     with torch.no_grad():
         for x, y in loader:
             pred = model(x).argmax(dim=1)
             correct += int((pred == y).sum())
             total += int(y.numel())
-            bar.update(extra=f"top-1 {100.0 * correct / max(total, 1):.2f}%")
+            bar.set_postfix_str(f"top-1 {100.0 * correct / max(total, 1):.2f}%", refresh=False)
+            bar.update()
     bar.close()
     return 100.0 * correct / max(total, 1)
 

@@ -15,13 +15,14 @@
 
 pub mod kernel;
 pub mod plan;
+pub mod rows;
 
 pub use kernel::{Kernel, KERNEL_ENV};
 pub use plan::Plan;
 
 use crate::array::Gemm;
 use crate::config::Design;
-use crate::model::{wrap, MAX_LANES};
+use crate::model::MAX_LANES;
 use rayon::prelude::*;
 
 /// C = A·W under cfg's design, bit-exact: returns exactly what
@@ -50,7 +51,7 @@ pub fn env_kernel() -> Kernel {
 const COL_BLOCK: usize = 64;
 
 /// One block of columns of W with its plan and packed transformed weights.
-struct ColBlock {
+pub(crate) struct ColBlock {
     j0: usize,
     width: usize,
     plan: Plan,
@@ -60,19 +61,22 @@ struct ColBlock {
 /// The plans of `g`'s column blocks (one block unless the rule depends on weight
 /// zero patterns and N exceeds [`COL_BLOCK`]).
 fn col_blocks(cfg: &Design, g: &Gemm, kernel: Kernel) -> Vec<ColBlock> {
+    col_blocks_of(cfg, &g.w, g.k, g.n, kernel)
+}
+
+/// [`col_blocks`] for a K×N weight matrix alone.
+fn col_blocks_of(cfg: &Design, gw: &[i8], gk: usize, gn: usize, kernel: Kernel) -> Vec<ColBlock> {
     let build = |j0: usize, width: usize| -> ColBlock {
-        let w: Vec<i8> = if width == g.n {
-            g.w.clone()
+        let sub: Vec<i8>;
+        let w: &[i8] = if width == gn {
+            gw
         } else {
-            (0..g.k)
-                .flat_map(|k| g.w[k * g.n + j0..k * g.n + j0 + width].iter().copied())
-                .collect()
+            sub = (0..gk)
+                .flat_map(|k| gw[k * gn + j0..k * gn + j0 + width].iter().copied())
+                .collect();
+            &sub
         };
-        let wv = plan::Weights {
-            k: g.k,
-            n: width,
-            w: &w,
-        };
+        let wv = plan::Weights { k: gk, n: width, w };
         let mut plan = Plan::for_weights(cfg, &wv);
         // The vector transform goes with the vector kernel, so forcing the
         // portable kernel tests the portable transform too.
@@ -85,15 +89,15 @@ fn col_blocks(cfg: &Design, g: &Gemm, kernel: Kernel) -> Vec<ColBlock> {
             packed,
         }
     };
-    let whole = build(0, g.n);
-    if whole.plan.classes() == 1 || g.n <= COL_BLOCK {
+    let whole = build(0, gn);
+    if whole.plan.classes() == 1 || gn <= COL_BLOCK {
         return vec![whole];
     }
-    (0..g.n)
+    (0..gn)
         .step_by(COL_BLOCK)
         .collect::<Vec<_>>()
         .into_par_iter()
-        .map(|j0| build(j0, COL_BLOCK.min(g.n - j0)))
+        .map(|j0| build(j0, COL_BLOCK.min(gn - j0)))
         .collect()
 }
 
@@ -172,56 +176,27 @@ fn exact_gemm_blocks(
     if g.m == 0 || n == 0 {
         return c;
     }
-    let mr = kernel.mr();
-    // Blocks of rows: enough for every thread to stay busy, large enough to amortize.
-    let threads = rayon::current_num_threads().max(1);
-    let mc = (g.m.div_ceil(threads * 8)).clamp(mr, 256).div_ceil(mr) * mr;
-    c.par_chunks_mut(mc * n).enumerate().for_each_init(
-        || (Vec::new(), Vec::new(), Vec::new()),
-        |(abuf, scratch, cbuf): &mut (Vec<u8>, Vec<u8>, Vec<i64>), (bi, cblk)| {
+    let mc = row_block(g.m, kernel);
+    let a = rows::Rows::Slice(&g.a);
+    c.par_chunks_mut(mc * n)
+        .enumerate()
+        .for_each_init(rows::Bufs::default, |bufs, (bi, cblk)| {
             let r0 = bi * mc;
             let rows = cblk.len() / n;
-            let rows_p = rows.div_ceil(mr) * mr;
-            for b in blocks {
-                let kp = b.packed.kp();
-                if b.width == n && kp == g.k && rows == rows_p && b.plan.is_identity(g.k) {
-                    // A is its own transform and already has the kernel's layout.
-                    b.packed
-                        .gemm_rows(&g.a[r0 * g.k..(r0 + rows) * g.k], rows, cblk);
-                    continue;
-                }
-                // Rows past `rows` and the columns past K' must be zero; the
-                // transform overwrites everything else.
-                abuf.resize(rows_p * kp, 0);
-                abuf[rows * kp..rows_p * kp].fill(0);
-                for r in 0..rows {
-                    abuf[r * kp + b.plan.kprime()..(r + 1) * kp].fill(0);
-                    let i = r0 + r;
-                    b.plan.transform_row(
-                        &g.a[i * g.k..(i + 1) * g.k],
-                        &mut abuf[r * kp..(r + 1) * kp],
-                        scratch,
-                    );
-                }
-                if b.width == n {
-                    b.packed.gemm_rows(abuf, rows, cblk);
-                } else {
-                    cbuf.resize(rows * b.width, 0);
-                    b.packed.gemm_rows(abuf, rows, cbuf);
-                    for r in 0..rows {
-                        cblk[r * n + b.j0..r * n + b.j0 + b.width]
-                            .copy_from_slice(&cbuf[r * b.width..(r + 1) * b.width]);
-                    }
-                }
-            }
-            // The accumulator's wrap, once on the exact total (it is modular).
-            if acc_width < 64 {
-                cblk.iter_mut().for_each(|x| *x = wrap(*x, acc_width));
-            }
+            rows::compute_block(
+                blocks, &a, g.k, n, kernel, acc_width, r0, rows, bufs, cblk, None,
+            );
             done(rows);
-        },
-    );
+        });
     c
+}
+
+/// Rows of A per parallel block: enough for every thread to stay busy, large
+/// enough to amortize, a multiple of the kernel's micro-tile rows.
+fn row_block(m: usize, kernel: Kernel) -> usize {
+    let mr = kernel.mr();
+    let threads = rayon::current_num_threads().max(1);
+    (m.div_ceil(threads * 8)).clamp(mr, 256).div_ceil(mr) * mr
 }
 
 /// Per-cycle lane statistics of a design on a GEMM, as `eval` reports them: PE

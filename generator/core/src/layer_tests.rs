@@ -1,0 +1,416 @@
+//! The layer op against independent references: a direct convolution (no lowering)
+//! for the lowering, the contract's lowering of `eval::lower_conv`, and the unfused
+//! path (whole A lowered, `engine::gemm`, dequantized element by element) for every
+//! preset.
+
+use super::*;
+use crate::array::Gemm;
+use crate::config::PRESETS;
+use crate::eval::{lower_conv, ConvShape};
+use crate::stimulus::Rng;
+
+const SEED: u64 = 0x1a7e_5eed;
+
+fn geoms() -> Vec<ConvGeom> {
+    let g = |n, c, h, w, o, kh, kw, stride, pad, dilation, groups| ConvGeom {
+        n,
+        c,
+        h,
+        w,
+        o,
+        kh,
+        kw,
+        stride,
+        pad,
+        dilation,
+        groups,
+    };
+    vec![
+        g(2, 3, 5, 7, 4, 3, 3, (1, 1), [1, 1, 1, 1], (1, 1), 1),
+        g(1, 8, 9, 6, 6, 3, 2, (2, 1), [0, 2, 1, 0], (1, 1), 1),
+        g(2, 6, 7, 7, 4, 3, 3, (1, 2), [2, 2, 2, 2], (2, 2), 2),
+        g(1, 8, 6, 5, 8, 3, 3, (1, 1), [1, 1, 1, 1], (1, 1), 8),
+        g(3, 5, 1, 11, 7, 1, 3, (1, 2), [0, 0, 2, 1], (1, 3), 1),
+        g(1, 12, 5, 5, 9, 1, 1, (1, 1), [0, 0, 0, 0], (1, 1), 3),
+        g(2, 4, 13, 3, 70, 5, 1, (3, 1), [1, 3, 0, 0], (2, 1), 1),
+    ]
+}
+
+fn random_ops(rng: &mut Rng, g: &ConvGeom, stc: bool) -> (Vec<f32>, Vec<i8>) {
+    let x: Vec<f32> = (0..g.n * g.c * g.h * g.w)
+        .map(|_| {
+            if rng.chance(0.4) {
+                0.0
+            } else {
+                (rng.below(1 << 20) as f32) / 4096.0
+            }
+        })
+        .collect();
+    let mut w: Vec<i8> = (0..g.o * g.k()).map(|_| rng.byte() as i8).collect();
+    if stc {
+        for gi in 0..g.groups {
+            // Prune the group's lowered K x Og matrix, then write it back.
+            let mut lw = lower_weights(g, &w, gi);
+            crate::sparse::prune_2_4(&mut lw, g.k(), g.og());
+            let taps = g.kh * g.kw;
+            for o in 0..g.og() {
+                for c in 0..g.cg() {
+                    for tap in 0..taps {
+                        w[((gi * g.og() + o) * g.cg() + c) * taps + tap] =
+                            lw[(tap * g.cg() + c) * g.og() + o];
+                    }
+                }
+            }
+        }
+    }
+    (x, w)
+}
+
+/// A direct convolution of quantized input (NCHW) and weights, exact.
+fn direct(g: &ConvGeom, xq: &[u8], w: &[i8]) -> Vec<i64> {
+    let (oh, ow) = g.out_hw();
+    let (cg, og) = (g.cg(), g.og());
+    let mut y = vec![0i64; g.n * g.o * oh * ow];
+    for b in 0..g.n {
+        for o in 0..g.o {
+            let gi = o / og;
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let mut s = 0i64;
+                    for c in 0..cg {
+                        for ky in 0..g.kh {
+                            for kx in 0..g.kw {
+                                let iy = (oy * g.stride.0 + ky * g.dilation.0) as isize
+                                    - g.pad[0] as isize;
+                                let ix = (ox * g.stride.1 + kx * g.dilation.1) as isize
+                                    - g.pad[2] as isize;
+                                if iy < 0 || ix < 0 || iy >= g.h as isize || ix >= g.w as isize {
+                                    continue;
+                                }
+                                let xv = xq[((b * g.c + gi * cg + c) * g.h + iy as usize) * g.w
+                                    + ix as usize];
+                                let wv = w[((o * cg + c) * g.kh + ky) * g.kw + kx];
+                                s += i64::from(xv) * i64::from(wv);
+                            }
+                        }
+                    }
+                    y[((b * g.o + o) * oh + oy) * ow + ox] = s;
+                }
+            }
+        }
+    }
+    y
+}
+
+fn quant_ref(x: &[f32], dx: f64) -> Vec<u8> {
+    x.iter()
+        .map(|&v| (f64::from(v) / dx).round_ties_even().clamp(0.0, 255.0) as u8)
+        .collect()
+}
+
+fn nchw_to_nhwc(g: &ConvGeom, x: &[u8]) -> Vec<u8> {
+    let hw = g.h * g.w;
+    let mut out = vec![0u8; x.len()];
+    for b in 0..g.n {
+        for c in 0..g.c {
+            for p in 0..hw {
+                out[(b * hw + p) * g.c + c] = x[(b * g.c + c) * hw + p];
+            }
+        }
+    }
+    out
+}
+
+fn scales(rng: &mut Rng, o: usize, bias: bool) -> (Vec<f64>, Option<Vec<f64>>) {
+    let dw = (0..o)
+        .map(|_| (1 + rng.below(1000)) as f64 / 77_777.0)
+        .collect();
+    let b = bias.then(|| {
+        (0..o)
+            .map(|_| (rng.below(2000) as f64 - 1000.0) / 333.0)
+            .collect()
+    });
+    (dw, b)
+}
+
+#[test]
+fn the_lowering_times_the_weights_is_the_direct_convolution() {
+    println!("seed {SEED:#x}");
+    let mut rng = Rng::new(SEED);
+    for g in geoms() {
+        let (x, w) = random_ops(&mut rng, &g, false);
+        let xq = quant_ref(&x, 0.25);
+        let nhwc = nchw_to_nhwc(&g, &xq);
+        let want = direct(&g, &xq, &w);
+        let (oh, ow) = g.out_hw();
+        let p = oh * ow;
+        for gi in 0..g.groups {
+            let a = lower_a(&g, &nhwc, gi);
+            let lw = lower_weights(&g, &w, gi);
+            let c = crate::eval::exact_gemm(&Gemm {
+                m: g.m(),
+                k: g.k(),
+                n: g.og(),
+                a,
+                w: lw,
+            });
+            for i in 0..g.m() {
+                for oo in 0..g.og() {
+                    let (b, pix, o) = (i / p, i % p, gi * g.og() + oo);
+                    let want = want[(b * g.o + o) * p + pix];
+                    assert_eq!(
+                        c[i * g.og() + oo],
+                        want,
+                        "{g:?} group {gi} row {i} channel {o}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn dense_symmetric_lowering_is_the_contracts_lower_conv() {
+    println!("seed {SEED:#x}");
+    let mut rng = Rng::new(SEED ^ 1);
+    for &(n, c, h, w, o, k, stride, pad) in &[
+        (2, 3, 5, 7, 4, 3, 1, 1),
+        (1, 5, 8, 8, 3, 3, 2, 0),
+        (2, 2, 6, 5, 2, 1, 1, 0),
+    ] {
+        let g = ConvGeom {
+            n,
+            c,
+            h,
+            w,
+            o,
+            kh: k,
+            kw: k,
+            stride: (stride, stride),
+            pad: [pad; 4],
+            dilation: (1, 1),
+            groups: 1,
+        };
+        let xq: Vec<u8> = (0..n * c * h * w).map(|_| rng.byte()).collect();
+        let wt: Vec<i8> = (0..o * c * k * k).map(|_| rng.byte() as i8).collect();
+        let s = ConvShape {
+            n,
+            c,
+            h,
+            w,
+            o,
+            kh: k,
+            kw: k,
+            stride,
+            pad,
+        };
+        let want = lower_conv(&s, &xq, &wt);
+        let nhwc = nchw_to_nhwc(&g, &xq);
+        assert_eq!(lower_a(&g, &nhwc, 0), want.a, "{g:?}: A");
+        assert_eq!(lower_weights(&g, &wt, 0), want.w, "{g:?}: W");
+    }
+}
+
+/// The fused layer (quantize, lowering inside the engine, dequantize in the sink)
+/// against the unfused path for every preset and the exact mode: every output bit.
+#[test]
+fn fused_layer_equals_lower_gemm_dequantize_for_every_preset() {
+    println!("seed {SEED:#x}");
+    let mut rng = Rng::new(SEED ^ 2);
+    let mut modes: Vec<Option<Design>> = vec![None];
+    for p in PRESETS {
+        modes.push(Some(Design::preset(p.name).expect("preset")));
+    }
+    for g in geoms() {
+        for cfg in &modes {
+            let stc = cfg.as_ref().is_some_and(|c| c.dp().requires_2_4());
+            let (x, w) = random_ops(&mut rng, &g, stc);
+            let dx = 0.0625 + rng.below(100) as f64 / 1000.0;
+            let with_bias = rng.chance(0.5);
+            let (dw, bias) = scales(&mut rng, g.o, with_bias);
+            let dq = Dequant {
+                dx,
+                dw: &dw,
+                bias: bias.as_deref(),
+            };
+            let (oh, ow) = g.out_hw();
+            let p = oh * ow;
+            let mut got = vec![f32::NAN; g.n * g.o * p];
+            let mode = cfg.as_ref().map_or(Mode::Exact, Mode::Design);
+            conv_forward(mode, &g, &x, &w, &dq, &mut got, "t", 2).expect("layer runs");
+            // The unfused path.
+            let xq = quant_ref(&x, dx);
+            let nhwc = nchw_to_nhwc(&g, &xq);
+            let mut want = vec![0f32; got.len()];
+            for gi in 0..g.groups {
+                let gm = Gemm {
+                    m: g.m(),
+                    k: g.k(),
+                    n: g.og(),
+                    a: lower_a(&g, &nhwc, gi),
+                    w: lower_weights(&g, &w, gi),
+                };
+                let c = match cfg {
+                    Some(cfg) => crate::engine::gemm(cfg, &gm, 1),
+                    None => crate::eval::exact_gemm(&gm),
+                };
+                for i in 0..g.m() {
+                    for oo in 0..g.og() {
+                        let o = gi * g.og() + oo;
+                        let mut v = c[i * g.og() + oo] as f64 * dx * dw[o];
+                        if let Some(b) = &bias {
+                            v += b[o];
+                        }
+                        want[((i / p) * g.o + o) * p + i % p] = v as f32;
+                    }
+                }
+            }
+            for (j, (a, b)) in got.iter().zip(&want).enumerate() {
+                assert!(
+                    a.to_bits() == b.to_bits(),
+                    "{} {g:?} output {j}: got {a} want {b} (dx {dx}, x {:?}, w {:?})",
+                    cfg.as_ref().map_or("exact".into(), |c| c.name.clone()),
+                    &x[..x.len().min(32)],
+                    &w[..w.len().min(32)],
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn linear_layer_equals_gemm_and_dequantize() {
+    println!("seed {SEED:#x}");
+    let mut rng = Rng::new(SEED ^ 3);
+    for p in ["baseline", "sysmt2", "sysmt4", "sparq-4b5opt"] {
+        let cfg = Design::preset(p).expect("preset");
+        let (rows, i_f, o_f) = (5, 37, 11);
+        let x: Vec<f64> = (0..rows * i_f)
+            .map(|_| rng.below(3000) as f64 / 7.0)
+            .collect();
+        let wq: Vec<i8> = (0..o_f * i_f).map(|_| rng.byte() as i8).collect();
+        let (dw, bias) = scales(&mut rng, o_f, true);
+        let dx = 300.0 / 255.0;
+        let dq = Dequant {
+            dx,
+            dw: &dw,
+            bias: bias.as_deref(),
+        };
+        let mut got = vec![0f64; rows * o_f];
+        linear_forward(
+            Mode::Design(&cfg),
+            (rows, i_f, o_f),
+            &x,
+            &wq,
+            &dq,
+            &mut got,
+            "fc",
+            2,
+        )
+        .expect("layer runs");
+        let a: Vec<u8> = x
+            .iter()
+            .map(|&v| (v / dx).round_ties_even().clamp(0.0, 255.0) as u8)
+            .collect();
+        let mut w = vec![0i8; i_f * o_f];
+        for o in 0..o_f {
+            for i in 0..i_f {
+                w[i * o_f + o] = wq[o * i_f + i];
+            }
+        }
+        let c = crate::engine::gemm(
+            &cfg,
+            &Gemm {
+                m: rows,
+                k: i_f,
+                n: o_f,
+                a,
+                w,
+            },
+            1,
+        );
+        for (j, (&g, &cv)) in got.iter().zip(&c).enumerate() {
+            let want = cv as f64 * dx * dw[j % o_f] + bias.as_ref().map_or(0.0, |b| b[j % o_f]);
+            assert_eq!(
+                g.to_bits(),
+                want.to_bits(),
+                "{p} output {j}: got {g} want {want}"
+            );
+        }
+    }
+}
+
+#[test]
+fn nan_inf_and_negative_inputs_are_errors_naming_the_layer() {
+    let g = geoms()[0];
+    let w = vec![1i8; g.o * g.k()];
+    let dw = vec![1.0; g.o];
+    let dq = Dequant {
+        dx: 1.0,
+        dw: &dw,
+        bias: None,
+    };
+    for (bad, what) in [
+        (f32::NAN, "NaN"),
+        (f32::INFINITY, "infinite input"),
+        (-0.5, "negative input"),
+    ] {
+        let mut x = vec![1.0f32; g.n * g.c * g.h * g.w];
+        x[17] = bad;
+        let mut out = vec![0f32; g.n * g.o * g.out_hw().0 * g.out_hw().1];
+        let e = conv_forward(Mode::Exact, &g, &x, &w, &dq, &mut out, "layer2.0.conv1", 1)
+            .expect_err("bad input must fail")
+            .to_string();
+        assert!(
+            e.contains("layer2.0.conv1") && e.contains(what) && e.contains("17"),
+            "{e}"
+        );
+    }
+    // -0.0 is not negative (torch's min agrees).
+    let mut x = vec![1.0f32; g.n * g.c * g.h * g.w];
+    x[3] = -0.0;
+    let mut out = vec![0f32; g.n * g.o * g.out_hw().0 * g.out_hw().1];
+    conv_forward(Mode::Exact, &g, &x, &w, &dq, &mut out, "l", 1).expect("-0.0 is fine");
+}
+
+#[test]
+fn bad_geometry_is_an_error_naming_the_field() {
+    let mut g = geoms()[0];
+    g.groups = 2;
+    let e = g
+        .check("conv")
+        .expect_err("3 channels in 2 groups")
+        .to_string();
+    assert!(e.contains("groups") && e.contains("conv"), "{e}");
+    let mut g = geoms()[0];
+    g.dilation = (4, 4);
+    let e = g.check("conv").expect_err("kernel too large").to_string();
+    assert!(e.contains("kernel"), "{e}");
+}
+
+#[test]
+fn float_pruning_is_the_integer_rule() {
+    println!("seed {SEED:#x}");
+    let mut rng = Rng::new(SEED ^ 4);
+    let (k, n) = (23, 9);
+    for _ in 0..20 {
+        let mut wi: Vec<i8> = (0..k * n)
+            .map(|_| {
+                if rng.chance(0.3) {
+                    0
+                } else {
+                    (rng.below(7) as i8) - 3
+                }
+            })
+            .collect();
+        let mut wf: Vec<f64> = wi.iter().map(|&v| f64::from(v)).collect();
+        let zi = crate::sparse::prune_2_4(&mut wi, k, n);
+        let zf = prune_2_4_f64(&mut wf, n, k, |j, kk| kk * n + j).expect("no NaN");
+        assert_eq!(zi, zf);
+        let back: Vec<i8> = wf.iter().map(|&v| v as i8).collect();
+        assert_eq!(back, wi, "ties go to the lower k in both");
+    }
+    let mut bad = vec![1.0, f64::NAN];
+    let e = prune_2_4_f64(&mut bad, 1, 2, |_, kk| kk).expect_err("NaN");
+    assert!(e.to_string().contains("NaN"), "{e}");
+}
