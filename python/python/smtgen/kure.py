@@ -272,7 +272,7 @@ def finetune(
             r_now = r_start
             bar = tqdm(
                 total=steps_per_epoch or None,
-                desc=f"KURE epoch {ep + 1}/{epochs}",
+                desc=f"KURE (λ = {lam}) epoch {ep + 1}/{epochs}",
                 disable=not progress,
                 file=sys.stderr,
                 leave=True,
