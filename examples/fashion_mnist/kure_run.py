@@ -194,9 +194,9 @@ def write(results: Dict[str, Dict[str, Any]], args) -> None:
                      + "; ".join(f"**{m}** = {LABEL[m]}" for m in MODELS) + "."]
     if kl:
         md.append(
-            f"Fine-tuning: {len(kl['epochs'])} epoch(s) of the 54k training images, Adam lr {kl['lr']} with cosine "
+            f"Fine-tuning: {len(kl['epochs'])} epoch(s) of the 60k training images, Adam lr {kl['lr']} with cosine "
             f"decay, seed {kl['seed']}, K_T = {kl['target']}, λ = {kl['lam']}: {kl['seconds']:.0f} s on "
-            f"{kl['threads']} thread(s); R {kl['r_start']:.3f} → {kl['epochs'][-1]['r_end']:.4f}."
+            f"{kl['threads']} thread(s); R {kl['r_start']:.3f} → {kl['epochs'][-1]['r_end']:.1e}."
         )
     md += ["", "Kurtosis of every convolution's weights (the first is not regularized):", "",
            "| layer | shape | regularized | " + " | ".join(MODELS) + " |", "|---|---|---|" + "---:|" * len(MODELS)]

@@ -126,7 +126,7 @@ def loss(model: nn.Module, target: float = TARGET) -> torch.Tensor:
             k = kurtosis(w)
         except ValueError as e:
             raise ValueError(f"layer {name!r}: {e}") from None
-        term: torch.Tensor = (k - t) ** 2
+        term = torch.square(torch.sub(k, t))
         terms.append(term)
     r: torch.Tensor = torch.stack(terms).mean()
     return r
@@ -272,7 +272,7 @@ def finetune(
             r_now = r_start
             bar = tqdm(
                 total=steps_per_epoch or None,
-                desc=f"KURE epoch {ep + 1}/{epochs}",
+                desc=f"KURE (λ = {lam}) epoch {ep + 1}/{epochs}",
                 disable=not progress,
                 file=sys.stderr,
                 leave=True,
@@ -285,8 +285,8 @@ def finetune(
                 out = model(x)
                 ce = F.cross_entropy(out, y)
                 r = loss(model, t)
-                total_loss: torch.Tensor = ce + r * lam
-                total_loss.backward()
+                total_loss = torch.add(ce, r, alpha=lam)
+                torch.autograd.backward(total_loss)
                 opt.step()
                 if sched is not None and sched.last_epoch < epochs * steps_per_epoch:
                     sched.step()
