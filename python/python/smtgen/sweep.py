@@ -397,6 +397,9 @@ class Job:
     timeout: float
     #: Name of the shared read-only input (a network bundle) the job reads, if any.
     shared: Optional[str] = None
+    #: Environment the job runs with wherever it lands (the binary's path, the
+    #: probe's directory); not part of the key.
+    env: Dict[str, str] = field(default_factory=dict)
 
     def label(self) -> str:
         """A short human name for logs and the progress bar."""
@@ -586,9 +589,12 @@ def _job_library(job: Job, log: io.StringIO) -> Dict[str, Any]:
                "--layer", str(p["layer"]), "--layer-zero", str(p["layer_zero"]), "--layer-seed", str(job.seed)]
         _tool(cmd, log, job.timeout)
         row = _csv_row(Path(d) / "compare.csv")
+    crit = _num(row, "array crit ps")
     return {
-        "pe_um2": _num(row, "PE um2"), "array_um2": _num(row, "array um2"), "crit_ps": _num(row, "array crit ps"),
-        "fmax_mhz": _num(row, "fmax MHz"), "power_mw": _num(row, "power mW"), "pj_per_mac": _num(row, "pJ/MAC"),
+        "pe_um2": _num(row, "PE um2"), "array_um2": _num(row, "array um2"), "crit_ps": crit,
+        # The array's clock: its own critical path (the table's fmax is the PE's).
+        "fmax_mhz": 1e6 / crit if crit else None, "power_mw": _num(row, "power mW"),
+        "pj_per_mac": _num(row, "pJ/MAC"),
     }
 
 
@@ -680,6 +686,7 @@ def _job_network(job: Job, log: io.StringIO, bundle: bytes, factory: Tuple[str, 
 
     import smtgen.torch as st
 
+    _set_threads(job.threads)  # torch is imported now, wherever the job landed
     _load_factory(NetworkSpec(str(job.network), Path(factory[0]), factory[1], {}, []))
     payload = pickle.loads(bundle)[2]
     model: nn.Module = payload["model"]
@@ -725,6 +732,7 @@ def _job_network(job: Job, log: io.StringIO, bundle: bytes, factory: Tuple[str, 
     if job.params["stats_batches"] > 0:
         stats = st.layer_stats(model, test, batches=int(job.params["stats_batches"]))
     sq = [s["sqnr_db"] for s in stats if s["sqnr_db"] is not None]
+    finite = [v for v in sq if math.isfinite(v)]
     layers = [
         {"layer": n, "m": s[0], "k": s[1], "n": s[2],
          "sqnr_db": next((x["sqnr_db"] for x in stats if x["layer"] == n), None)}
@@ -736,7 +744,8 @@ def _job_network(job: Job, log: io.StringIO, bundle: bytes, factory: Tuple[str, 
         "top1_exact": 100.0 * float((ex.argmax(dim=1) == labels).sum()) / max(total, 1),
         "agreement": 100.0 * float((lg.argmax(dim=1) == ex.argmax(dim=1)).sum()) / max(total, 1),
         "logit_sqnr_db": math.inf if err == 0 else 10.0 * math.log10(ref / err) if ref > 0 else -math.inf,
-        "mean_layer_sqnr_db": (sum(min(v, 200.0) for v in sq) / len(sq)) if sq else None,
+        # Over the layers with an error (an exact layer's SQNR is infinite).
+        "mean_layer_sqnr_db": (sum(finite) / len(finite)) if finite else (math.inf if sq else None),
         "min_layer_sqnr_db": min(sq) if sq else None,
         "macs_per_input": sum(a * b * c for a, b, c in shapes.values()),
         "layers": json.dumps(layers, sort_keys=True),
@@ -766,6 +775,7 @@ def run_job(job: Job, shared: Optional[bytes] = None, factory: Optional[Tuple[st
     executor can retry it."""
     t0 = time.time()
     log = _Log(echo)
+    os.environ.update(job.env)
     _set_threads(job.threads)
     row: Dict[str, Any] = {**job.ident(), "host": platform.node()}
     try:
@@ -983,7 +993,12 @@ def _pool(jobs: List[Job], shared_paths: Dict[str, str], factories: Dict[str, Tu
                 rc = p.poll()
                 if rc is None and time.time() - t0 > job.timeout + 60:
                     p.kill()
-                    rc = p.wait()
+                    p.wait()
+                    del running[pid]
+                    log = Path(f"{stem}.log").read_text(errors="replace")
+                    done(job, _failed(job, f"timed out after {job.timeout + 60:.0f} s", log, len(tries) + 1,
+                                      time.time() - t0))
+                    continue
                 if rc is None:
                     continue
                 del running[pid]
@@ -1095,6 +1110,11 @@ def run(spec: Spec, out: os.PathLike[str] | str, executor: str = "pool", ray_add
     todo = [j for j in jobs if j.key not in done_keys]
     if limit is not None:
         todo = todo[:limit]
+    env = {k: os.environ[k] for k in ("SMTGEN_SWEEP_PROBE_DIR",) if k in os.environ}
+    if any(j.kind in ("area", "library", "regress") for j in todo):
+        env["SMTGEN_BIN"] = str(smtgen_binary().resolve())
+    for j in todo:
+        j.env = env
     cores = os.cpu_count() or 1
     nworkers = workers or max(1, cores // spec.threads)
     need = {j.shared for j in todo if j.shared}
@@ -1145,8 +1165,8 @@ def run(spec: Spec, out: os.PathLike[str] | str, executor: str = "pool", ray_add
             _ray(todo, shared, factories, ray_address, nworkers * spec.threads, done, traffic)
     finally:
         bar.close()
-    return Outcome(len(jobs), len(jobs) - len(todo) if limit is None else len(jobs) - len([j for j in jobs if j.key not in done_keys]),
-                   len(todo), failed, time.time() - t0, table, traffic)
+    skipped = sum(1 for j in jobs if j.key in done_keys)
+    return Outcome(len(jobs), skipped, len(todo), failed, time.time() - t0, table, traffic)
 
 
 # --------------------------------------------------------------------------------
@@ -1273,13 +1293,13 @@ def write_reports(spec: Spec, table: Table) -> List[Path]:
             md.append("| " + " | ".join(_fmt(r.get(c)) for c in cols) + " |")
     (out / "pareto.md").write_text("\n".join(md) + "\n")
     written.append(out / "pareto.md")
-    svg = _chart(rows, out)
+    svg = _chart(rows, out, f"Sweep {spec.name}")
     if svg:
         written += svg
     return written
 
 
-def _chart(rows: List[Dict[str, Any]], out: Path) -> List[Path]:
+def _chart(rows: List[Dict[str, Any]], out: Path, title: str) -> List[Path]:
     """Accuracy (or fidelity) against area, energy and throughput, one panel each,
     the front joined by a line and labelled."""
     try:
@@ -1317,8 +1337,9 @@ def _chart(rows: List[Dict[str, Any]], out: Path) -> List[Path]:
         ax.set_xlabel(f"{xl} ({unit})" if unit else xl)
         ax.set_ylabel("top-1 accuracy (%)")
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=7, loc="lower right")
-    fig.suptitle("Sweep candidates; the front (lines, labelled) is non-dominated over every panel's axes", fontsize=9)
+    axes[0][0].legend(fontsize=7, loc="best")
+    fig.suptitle(f"{title}: candidates; the front (labelled, joined)\nis non-dominated on every objective at once",
+                 fontsize=9)
     fig.tight_layout()
     paths = [out / "pareto.svg", out / "pareto.png"]
     fig.savefig(paths[0])
