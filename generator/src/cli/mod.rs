@@ -13,6 +13,7 @@ pub mod model;
 pub mod prove;
 pub mod regress;
 pub mod sim;
+pub mod sweep;
 pub mod synth;
 
 use smtgen::error::{Error, Result};
