@@ -18,7 +18,7 @@ import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Dict, List
+from typing import Any, Dict, List
 
 import smtgen.sweep as sw
 
@@ -39,25 +39,27 @@ def main() -> int:
             res = sw.run(spec, root / ex, ex, "auto", a.workers, progress=False)
             times[ex] = time.time() - t0
             print(f"{ex}: {res.ran} jobs ({res.failed} failed) in {times[ex]:.1f} s", file=sys.stderr, flush=True)
-            last = res
+            if last is None:
+                last = res  # the job sizes come from the first executor's table
         assert last is not None
         jobs = {j.key: j for j in sw.plan(spec)}
-        per: Dict[str, List[dict]] = defaultdict(list)
+        per: Dict[str, List[Dict[str, Any]]] = defaultdict(list)
         for r in last.table.latest().values():
-            per[r["kind"]].append(r)
+            per[r["kind"] + (f" {r['network']}" if r["network"] else "")].append(r)
         print(f"executors (workers {a.workers}): " + ", ".join(f"{k} {v:.1f} s" for k, v in times.items()))
         ref = times.get("serial")
         if ref:
             print("speed-up over serial: " + ", ".join(f"{k} {ref / v:.2f}x" for k, v in times.items()))
-        print("| kind | jobs | s mean | s max | in B (job) | out B (row + log) |")
-        print("|---|---:|---:|---:|---:|---:|")
+        print("| kind | jobs | failed | s mean | s max | in B (job) | out B (row + log) |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
         for kind, rows in sorted(per.items()):
             secs = [float(r["seconds"]) for r in rows if r["seconds"] is not None]
+            bad = sum(1 for r in rows if r["status"] != "ok")
             inb = statistics.mean(len(pickle.dumps(jobs[r["key"]])) for r in rows)
             outb = statistics.mean(
                 len(json.dumps(r)) + (last.table.out / r["log"]).stat().st_size for r in rows
             )
-            print(f"| {kind} | {len(rows)} | {statistics.mean(secs):.2f} | {max(secs):.2f} | {inb:.0f} | {outb:.0f} |")
+            print(f"| {kind} | {len(rows)} | {bad} | {statistics.mean(secs):.2f} | {max(secs):.2f} | {inb:.0f} | {outb:.0f} |")
         for k, v in last.traffic.items():
             print(f"{k}: {v} B")
     finally:

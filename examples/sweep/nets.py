@@ -19,6 +19,9 @@ import torch
 import torch.nn as nn
 
 HERE = Path(__file__).resolve().parent
+# The Fashion-MNIST example's module: importable wherever this file is loaded, since a
+# worker unpickles the model (class fmnist.Net) after loading this factory file.
+sys.path.insert(0, str(HERE.parent / "fashion_mnist"))
 
 
 class Tiny(nn.Module):
@@ -36,7 +39,8 @@ class Tiny(nn.Module):
         self.classifier = nn.Linear(16, 10)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.pool(self.features(x)).flatten(1))
+        out: torch.Tensor = self.classifier(self.pool(self.features(x)).flatten(1))
+        return out
 
 
 def _batches(x: torch.Tensor, y: torch.Tensor, batch: int) -> List[Tuple[torch.Tensor, torch.Tensor]]:
@@ -54,7 +58,7 @@ def tiny(seed: int = 1, test: int = 128, batch: int = 32) -> Dict[str, Any]:
     bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
     for m in bns:
         m.reset_running_stats()
-        m.momentum = None
+        setattr(m, "momentum", None)
     model.train()
     with torch.no_grad():
         model(calib)
@@ -87,7 +91,6 @@ def tiny(seed: int = 1, test: int = 128, batch: int = 32) -> Dict[str, Any]:
 def fashion_mnist(per_class: int = 50, recal_batches: int = 17) -> Dict[str, Any]:
     """The Fashion-MNIST example's network with its committed weights; the test set
     is the first ``per_class`` test images of each class."""
-    sys.path.insert(0, str(HERE.parent / "fashion_mnist"))
     import fmnist  # type: ignore[import-not-found]
 
     images, labels = fmnist.load_all()

@@ -671,7 +671,9 @@ def prepare_network(net: NetworkSpec, threads: int) -> bytes:
     test = [(x.detach().clone(), y.detach().clone()) for x, y in made["test"]]
     recal = made.get("recal")
     nrecal = int(made.get("recal_batches", 17))
-    recal_b = None if recal is None else [st._inputs(b).detach().clone() for b in itertools.islice(recal, nrecal)]
+    recal_b = None
+    if recal is not None:
+        recal_b = [st._inputs(b).detach().clone() for b in itertools.islice(recal, nrecal)]  # type: ignore[no-untyped-call]
     st.simulate(model, "exact")
     model.eval()
     with torch.no_grad():
@@ -700,16 +702,15 @@ def _job_network(job: Job, log: io.StringIO, bundle: bytes, factory: Tuple[str, 
     shapes: Dict[str, Tuple[int, int, int]] = {}
 
     def hook(mod: nn.Module, inp: Tuple[Any, ...], out: Any) -> None:
-        q = mod
+        q: Any = mod
         x = inp[0]
-        if q.kind == "conv":  # type: ignore[attr-defined]
-            w = q.layer.weight  # type: ignore[attr-defined]
+        w = q.layer.weight
+        if q.kind == "conv":
             m = int(out.shape[2] * out.shape[3])
-            shapes[q.name] = (m, int(w.shape[1] * w.shape[2] * w.shape[3]), int(w.shape[0]))  # type: ignore[attr-defined]
+            shapes[q.name] = (m, int(w.shape[1] * w.shape[2] * w.shape[3]), int(w.shape[0]))
         else:
-            w = q.layer.weight  # type: ignore[attr-defined]
             m = int(x.numel() // x.shape[0] // x.shape[-1])
-            shapes[q.name] = (m, int(w.shape[1]), int(w.shape[0]))  # type: ignore[attr-defined]
+            shapes[q.name] = (m, int(w.shape[1]), int(w.shape[0]))
 
     handles = [q.register_forward_hook(hook) for q in st.quant_layers(model)]
     correct = total = 0
@@ -897,7 +898,7 @@ class _Bar:
         self.bar: Any = None
         if enabled:
             try:
-                from tqdm import tqdm
+                from tqdm import tqdm  # type: ignore[import-untyped]
             except ImportError:  # pragma: no cover - environment
                 print("smtgen sweep: no progress bar (Debian: apt-get install python3-tqdm)", file=sys.stderr)
             else:
@@ -1033,14 +1034,13 @@ def _ray_init(address: str, cpus: int) -> Any:
         ) from e
     if ray.is_initialized():
         return ray
-    quiet = dict(log_to_driver=False, include_dashboard=False, configure_logging=False)
     if address == "auto":
         try:
-            ray.init(address="auto", **quiet)
+            ray.init(address="auto", log_to_driver=False, include_dashboard=False, configure_logging=False)
         except ConnectionError:
-            ray.init(num_cpus=cpus, **quiet)
+            ray.init(num_cpus=cpus, log_to_driver=False, include_dashboard=False, configure_logging=False)
     else:
-        ray.init(address=address, **quiet)
+        ray.init(address=address, log_to_driver=False, include_dashboard=False, configure_logging=False)
     return ray
 
 
@@ -1269,8 +1269,8 @@ def write_reports(spec: Spec, table: Table) -> List[Path]:
     ``pareto.md`` and ``pareto.svg`` (+ ``pareto.png``) into the table's directory."""
     rows = candidates(spec, table)
     front = pareto_front(rows)
-    for r, f in zip(rows, front):
-        r["front"] = f
+    for r, on in zip(rows, front):
+        r["front"] = on
     cols = ["point", "size", "network", "recalibrate", "top1", "agreement", "logit_sqnr_db", "area", "area_unit",
             "energy_nj", "throughput", "throughput_unit", "cycles_per_input", "front"]
     cols = [c for c in cols if any(r.get(c) is not None for r in rows)]
@@ -1303,10 +1303,10 @@ def _chart(rows: List[Dict[str, Any]], out: Path, title: str) -> List[Path]:
     """Accuracy (or fidelity) against area, energy and throughput, one panel each,
     the front joined by a line and labelled."""
     try:
-        import matplotlib
+        import matplotlib  # type: ignore[import-untyped]
 
         matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        import matplotlib.pyplot as plt  # type: ignore[import-untyped]
     except ImportError:
         print("smtgen sweep: no chart (Debian: apt-get install python3-matplotlib)", file=sys.stderr)
         return []
