@@ -1238,7 +1238,7 @@ def candidates(spec: Spec, table: Table) -> List[Dict[str, Any]]:
 
 
 #: Objectives: column, +1 to maximize, -1 to minimize.
-OBJECTIVES = [("top1", 1), ("agreement", 1), ("area", -1), ("energy_nj", -1), ("throughput", 1)]
+OBJECTIVES = [("top1", 1), ("area", -1), ("energy_nj", -1), ("throughput", 1)]
 
 
 def pareto_front(rows: List[Dict[str, Any]], objectives: Sequence[Tuple[str, int]] = OBJECTIVES) -> List[bool]:
@@ -1299,9 +1299,16 @@ def write_reports(spec: Spec, table: Table) -> List[Path]:
     return written
 
 
+def _short(point: str) -> str:
+    """A chart label: ``sysmt4+pe.rounding=truncate`` -> ``sysmt4+truncate``."""
+    head, *sets = point.split("+")
+    return "+".join([head] + [x.split("=", 1)[-1] for x in sets])
+
+
 def _chart(rows: List[Dict[str, Any]], out: Path, title: str) -> List[Path]:
-    """Accuracy (or fidelity) against area, energy and throughput, one panel each,
-    the front joined by a line and labelled."""
+    """Top-1 against area, energy and throughput: one row of panels per network,
+    with and without recalibration in each; in each panel the points no other
+    point beats on both of its axes are joined and labelled."""
     try:
         import matplotlib  # type: ignore[import-untyped]
 
@@ -1310,35 +1317,38 @@ def _chart(rows: List[Dict[str, Any]], out: Path, title: str) -> List[Path]:
     except ImportError:
         print("smtgen sweep: no chart (Debian: apt-get install python3-matplotlib)", file=sys.stderr)
         return []
-    if not rows:
+    if not rows or not all(r.get("top1") is not None for r in rows):
         return []
-    ycol = "top1" if all(r.get("top1") is not None for r in rows) else None
     xs = [(c, lab) for c, lab in (("area", "area"), ("energy_nj", "energy per inference (nJ)"),
                                  ("throughput", "throughput")) if all(r.get(c) is not None for r in rows)]
-    if ycol is None or not xs:
+    if not xs:
         return []
-    aunit = rows[0].get("area_unit", "")
-    tunit = rows[0].get("throughput_unit", "")
-    groups = sorted({(r["network"], bool(r["recalibrate"])) for r in rows})
-    fig, axes = plt.subplots(1, len(xs), figsize=(5.2 * len(xs), 4.6), squeeze=False)
-    markers = "osD^v<>"
-    for ax, (xc, xl) in zip(axes[0], xs):
-        for gi, g in enumerate(groups):
-            pts = [r for r in rows if (r["network"], bool(r["recalibrate"])) == g]
-            lab = f"{g[0]}{' + BN recal' if g[1] else ''}"
-            sc = ax.scatter([r[xc] for r in pts], [r[ycol] for r in pts], marker=markers[gi % len(markers)],
-                            alpha=0.45, label=lab)
-            fr = sorted((r for r in pts if r["front"]), key=lambda r: r[xc])
-            ax.plot([r[xc] for r in fr], [r[ycol] for r in fr], "-", color=sc.get_facecolor()[0], alpha=0.9, lw=1)
-            for r in fr:
-                ax.annotate(f"{r['point']} {r['size']}", (r[xc], r[ycol]), fontsize=6, xytext=(3, 3),
-                            textcoords="offset points")
-        unit = aunit if xc == "area" else tunit if xc == "throughput" else ""
-        ax.set_xlabel(f"{xl} ({unit})" if unit else xl)
-        ax.set_ylabel("top-1 accuracy (%)")
-        ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=7, loc="best")
-    fig.suptitle(f"{title}: candidates; the front (labelled, joined)\nis non-dominated on every objective at once",
+    nets = sorted({str(r["network"]) for r in rows})
+    fig, axes = plt.subplots(len(nets), len(xs), figsize=(5.6 * len(xs), 4.2 * len(nets)), squeeze=False)
+    for ni, net in enumerate(nets):
+        for xi, (xc, xl) in enumerate(xs):
+            ax = axes[ni][xi]
+            better = -1 if xc in ("area", "energy_nj") else 1
+            for rc, marker, colour in ((False, "o", "tab:blue"), (True, "s", "tab:orange")):
+                pts = [r for r in rows if r["network"] == net and bool(r["recalibrate"]) == rc]
+                if not pts:
+                    continue
+                ax.scatter([r[xc] for r in pts], [r["top1"] for r in pts], marker=marker, color=colour, alpha=0.5,
+                           label="BN recalibrated" if rc else "as quantized")
+                fr = [r for r, on in zip(pts, pareto_front(pts, [("top1", 1), (xc, better)])) if on]
+                fr.sort(key=lambda r: r[xc])
+                ax.plot([r[xc] for r in fr], [r["top1"] for r in fr], "-", color=colour, lw=1)
+                for k, r in enumerate(fr):
+                    ax.annotate(_short(str(r["point"])), (r[xc], r["top1"]), fontsize=7, color=colour,
+                                xytext=(4, -10 if rc else 4), textcoords="offset points")
+            unit = rows[0].get("area_unit", "") if xc == "area" else rows[0].get("throughput_unit", "") \
+                if xc == "throughput" else ""
+            ax.set_xlabel(f"{xl} ({unit})" if unit else xl)
+            ax.set_ylabel(f"{net}: top-1 (%)")
+            ax.grid(alpha=0.3)
+            ax.margins(x=0.25, y=0.12)
+        axes[ni][0].legend(fontsize=7, loc="lower left")
+    fig.suptitle(f"{title}: top-1 against cost; joined and labelled: no other point is better on both axes",
                  fontsize=9)
     fig.tight_layout()
     paths = [out / "pareto.svg", out / "pareto.png"]
