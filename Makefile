@@ -14,6 +14,7 @@
 #   make fashion-mnist-zap   the same CNN with outputs predicted zero skipped (ZAP, cross-neuron)
 #   make typecheck           mypy --strict on the Python package, and on the tests' use of its API
 #   make bench-net           ms per image of ResNet-18 under each design beside float torch
+#   make sweep-example       the sweep example: a small grid's table and Pareto front (docs/sweep.md)
 PRESET   ?= sysmt2
 OUT      ?= rtl_out
 CYCLES   ?= 1000000
@@ -25,7 +26,7 @@ CARGO    ?= cargo
 VENV     ?= .venv
 PYTHON   := $(VENV)/bin/python
 
-.PHONY: all setup build run gen lint sim sim-array regress regress-cover snapshots regress-large test unit fmt-check clippy prove bench bench-eval bench-array clean pyenv pytest fashion-mnist efficientnet fashion-mnist-kure fashion-mnist-zap typecheck bench-net
+.PHONY: all setup build run gen lint sim sim-array regress regress-cover snapshots regress-large test unit fmt-check clippy prove bench bench-eval bench-array clean pyenv pytest fashion-mnist efficientnet fashion-mnist-kure fashion-mnist-zap typecheck bench-net pyenv-ray sweep-example
 
 all: build
 
@@ -96,7 +97,14 @@ pyenv: $(PYTHON)
 	$(PYTHON) -c "import maturin" 2>/dev/null || $(PYTHON) -m pip install -q --disable-pip-version-check "maturin>=1.5,<2"
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(PYTHON) -m pip install -q --disable-pip-version-check --no-build-isolation --no-deps --force-reinstall ./python
 
-pytest: build pyenv
+# Ray (the sweep's distributed executor) from PyPI into the venv; it needs no torch
+# (the venv keeps seeing Debian's), and the target fails if installing it brought one in.
+RAY_VERSION ?= >=2.40,<3
+pyenv-ray: pyenv
+	$(PYTHON) -c "import ray" 2>/dev/null || $(PYTHON) -m pip install -q --disable-pip-version-check "ray$(RAY_VERSION)"
+	@! ls $(VENV)/lib/python3*/site-packages | grep -qx torch || { echo "pyenv-ray: PyPI torch appeared in $(VENV); remove it (Debian's python3-torch is the one to use)"; exit 1; }
+
+pytest: build pyenv pyenv-ray
 	$(PYTHON) -m pytest -q python/tests
 
 fashion-mnist: pyenv
@@ -122,6 +130,9 @@ typecheck: pyenv
 
 bench-net: pyenv
 	$(PYTHON) python/bench_net.py
+
+sweep-example: build pyenv
+	$(SMTGEN) sweep examples/sweep/spec.yaml --out examples/sweep/out
 
 test: setup fmt-check clippy unit regress regress-cover pytest typecheck
 

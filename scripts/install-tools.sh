@@ -6,7 +6,7 @@
 # libraries), numpy, pytest and venv, torchvision (the network tests), matplotlib (the
 # report charts), PIL (the EfficientNet example's photographs),
 # tqdm (progress bars) and scipy (smtgen.zap's sigmoid fits), mypy
-# (`make typecheck`), plus npm, which fetches the example's data set.
+# (`make typecheck`), PyYAML (the sweep's spec), plus npm, which fetches the example's data set.
 # Idempotent.
 set -euo pipefail
 pkgs=()
@@ -18,7 +18,7 @@ if [ "$core" -eq 1 ]; then pkgs+=(verilator yosys iverilog g++ make ccache); fi
 command -v sta >/dev/null 2>&1 || pkgs+=(opensta)
 [ -f /usr/share/qflow/tech/osu018/osu018_stdcells.lib ] || pkgs+=(qflow-tech-osu018)
 for mod in torch:python3-torch numpy:python3-numpy pytest:python3-pytest ensurepip:python3-venv \
-    torchvision:python3-torchvision matplotlib:python3-matplotlib PIL:python3-pil tqdm:python3-tqdm scipy:python3-scipy mypy:python3-mypy; do
+    torchvision:python3-torchvision matplotlib:python3-matplotlib PIL:python3-pil tqdm:python3-tqdm scipy:python3-scipy mypy:python3-mypy yaml:python3-yaml; do
   /usr/bin/python3 -c "import ${mod%%:*}" >/dev/null 2>&1 || pkgs+=("${mod#*:}")
 done
 command -v npm >/dev/null 2>&1 || pkgs+=(npm)

@@ -54,6 +54,7 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
         Cmd::Synth(a) => cli::synth::run(a)?,
         Cmd::Gemm(a) => cli::gemm::run(a)?,
         Cmd::Bench(a) => cli::bench::run(a)?,
+        Cmd::Sweep(a) => return cli::sweep::run(a),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -267,6 +267,9 @@ pub enum Cmd {
     /// with --array, Verilator simulation of arrays (array cycles/s), or, with
     /// --gemm, the GEMM engine per design against a float32 GEMM.
     Bench(BenchArgs),
+    /// Run a design-space sweep spec (YAML) on a serial loop, a process pool or Ray;
+    /// a launcher for the Python package's `smtgen.sweep` (see docs/sweep.md).
+    Sweep(SweepArgs),
 }
 
 // The flags of `smtgen gen`.
@@ -512,4 +515,19 @@ impl LibFlags {
             layer_w: self.layer_w.clone(),
         }
     }
+}
+
+/// The flags of `smtgen sweep`: the spec, then the runner's own options, passed through.
+#[derive(Args)]
+pub struct SweepArgs {
+    /// The YAML sweep spec.
+    pub spec: PathBuf,
+    /// The runner's options: [--out DIR] [--executor serial|pool|ray] [--ray auto|ADDRESS]
+    /// [--workers N] [--no-progress] [--report-only] [--plan]
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "OPTIONS"
+    )]
+    pub args: Vec<String>,
 }

@@ -14,6 +14,7 @@ pub mod model;
 pub mod prove;
 pub mod regress;
 pub mod sim;
+pub mod sweep;
 pub mod synth;
 
 use smtgen_core::error::{Error, Result};
