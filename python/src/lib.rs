@@ -576,6 +576,20 @@ fn describe<'py>(py: Python<'py>, design: &Bound<'py, PyAny>) -> PyResult<Bound<
     Ok(d)
 }
 
+/// A convolution's geometry as Python passes it: (stride_h, stride_w, pad_top,
+/// pad_bottom, pad_left, pad_right, dilation_h, dilation_w, groups).
+type Geometry = (
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+);
+
 /// A float activation tensor, borrowed where contiguous.
 enum FloatData<'py> {
     F32(Vec<usize>, Data<'py, f32>),
@@ -653,17 +667,7 @@ fn layer_forward<'py>(
     dw: &Bound<'py, PyAny>,
     bias: Option<&Bound<'py, PyAny>>,
     design: &Bound<'py, PyAny>,
-    conv: Option<(
-        usize,
-        usize,
-        usize,
-        usize,
-        usize,
-        usize,
-        usize,
-        usize,
-        usize,
-    )>,
+    conv: Option<Geometry>,
     jobs: i64,
     name: &str,
     max_elements: u64,
@@ -870,17 +874,7 @@ fn lower<'py>(
     x: &Bound<'py, PyAny>,
     w: &Bound<'py, PyAny>,
     dx: f64,
-    conv: Option<(
-        usize,
-        usize,
-        usize,
-        usize,
-        usize,
-        usize,
-        usize,
-        usize,
-        usize,
-    )>,
+    conv: Option<Geometry>,
     name: &str,
     max_elements: u64,
 ) -> PyResult<Vec<(Bound<'py, PyAny>, Bound<'py, PyAny>)>> {

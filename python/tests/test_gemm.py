@@ -3,6 +3,7 @@ golden model and numpy, the design forms, and the exceptions bad input raises.""
 
 import subprocess
 import threading
+from typing import Any
 
 import numpy as np
 import pytest
@@ -80,7 +81,7 @@ def test_jobs_and_threads_do_not_change_results():
     a, w = operands(rng, 64, 130, 17)
     one = smtgen.gemm(a, w, "sysmt4", jobs=1)
     assert np.array_equal(one, smtgen.gemm(a, w, "sysmt4", jobs=3))
-    out: dict[int, object] = {}
+    out: dict[int, Any] = {}
     threads = [threading.Thread(target=lambda i=i: out.__setitem__(i, smtgen.gemm(a, w, "sysmt4"))) for i in range(4)]
     for t in threads:
         t.start()

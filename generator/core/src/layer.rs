@@ -131,14 +131,15 @@ impl ConvGeom {
 pub fn lower_weights(g: &ConvGeom, wq: &[i8], group: usize) -> Vec<i8> {
     let (cg, og, taps) = (g.cg(), g.og(), g.kh * g.kw);
     let mut w = vec![0i8; taps * cg * og];
-    for o in 0..og {
-        let src = &wq[(group * og + o) * cg * taps..(group * og + o + 1) * cg * taps];
-        for c in 0..cg {
-            for tap in 0..taps {
-                w[(tap * cg + c) * og + o] = src[c * taps + tap];
+    // One row of K (a tap and a channel) at a time, rows in parallel.
+    w.par_chunks_mut(og.max(1))
+        .enumerate()
+        .for_each(|(k, row)| {
+            let (tap, c) = (k / cg, k % cg);
+            for (o, d) in row.iter_mut().enumerate() {
+                *d = wq[((group * og + o) * cg + c) * taps + tap];
             }
-        }
-    }
+        });
     w
 }
 
@@ -230,6 +231,8 @@ pub fn quantize_nhwc<X: InElem>(
     }
     let mut out = vec![0u8; n * c * hw];
     let per = (c * hw).max(1);
+    // Tiles of pixels keep the channel-innermost writes within a few KB (L1).
+    const TILE: usize = 64;
     // The first bad value in flat order, if any.
     let bad = out
         .par_chunks_mut(per)
@@ -237,15 +240,19 @@ pub fn quantize_nhwc<X: InElem>(
         .map(|(b, img)| {
             let src = &x[b * c * hw..(b + 1) * c * hw];
             let mut first: Option<usize> = None;
-            for ch in 0..c {
-                for (p, &v) in src[ch * hw..(ch + 1) * hw].iter().enumerate() {
-                    let v = v.f64();
-                    let q = (v / dx).round_ties_even();
-                    // NaN fails every comparison; -0.0 passes, as it does in torch.
-                    if !(0.0..f64::INFINITY).contains(&v) && first.is_none() {
-                        first = Some(b * c * hw + ch * hw + p);
+            for p0 in (0..hw).step_by(TILE) {
+                let p1 = (p0 + TILE).min(hw);
+                for ch in 0..c {
+                    for (p, &v) in src[ch * hw + p0..ch * hw + p1].iter().enumerate() {
+                        let v = v.f64();
+                        // NaN fails every comparison; -0.0 passes, as it does in torch.
+                        if !(0.0..f64::INFINITY).contains(&v) {
+                            let i = b * c * hw + ch * hw + p0 + p;
+                            first = Some(first.map_or(i, |f: usize| f.min(i)));
+                            continue;
+                        }
+                        img[(p0 + p) * c + ch] = quantize_one(v / dx);
                     }
-                    img[p * c + ch] = q.clamp(0.0, 255.0) as u8;
                 }
             }
             first
@@ -268,6 +275,19 @@ pub fn quantize_nhwc<X: InElem>(
         ));
     }
     Ok(out)
+}
+
+/// `clamp(round_half_even(q), 0, 255)` for `q >= 0` (not NaN): adding and
+/// subtracting 2^52 rounds a non-negative double below 2^52 to an integer, ties to
+/// even, in the default rounding mode (no libm call on a baseline x86-64 target).
+#[inline]
+fn quantize_one(q: f64) -> u8 {
+    const TWO52: f64 = 4_503_599_627_370_496.0;
+    if q >= 255.0 {
+        255
+    } else {
+        ((q + TWO52) - TWO52) as u8
+    }
 }
 
 /// What a layer's dequantization needs: `y[o] = C · dx · dw[o] (+ bias[o])`.
