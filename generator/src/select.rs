@@ -110,7 +110,23 @@ impl Selection<'_> {
                         "PRESET[+key=value...], e.g. sysmt4+pe.window_logic=edge",
                     ));
                 }
-                (Some(name), parts.map(str::to_string).collect::<Vec<_>>())
+                let own = parts.map(str::to_string).collect::<Vec<_>>();
+                // An override in a design point is PRESET+key=value: an empty or
+                // malformed one is the point's error, not a --set error.
+                if let Some(bad) = own
+                    .iter()
+                    .find(|o| o.split_once('=').is_none_or(|(k, _)| k.trim().is_empty()))
+                {
+                    return Err(Error::config(
+                        "--preset",
+                        s,
+                        format!(
+                            "PRESET[+key=value...] ({} is no key=value), e.g. sysmt4+pe.window_logic=edge",
+                            if bad.is_empty() { "an empty override".to_string() } else { format!("`{bad}`") }
+                        ),
+                    ));
+                }
+                (Some(name), own)
             }
             None => (None, Vec::new()),
         };

@@ -47,9 +47,14 @@ fn prove_cmd(
         }
     }
     let (mut passed, mut failed) = (0, 0);
-    println!(
+    smtgen::outln!(
         "{:<22} {:>12} {:>10} {:>6} {:>8} {:>8}",
-        "design", "rounding", "input bits", "miters", "seconds", "slowest"
+        "design",
+        "rounding",
+        "input bits",
+        "miters",
+        "seconds",
+        "slowest"
     );
     for (label, c) in &cfgs {
         let p = smtgen::prove::prove_jobs(c, timeout, jobs)?;
@@ -60,12 +65,12 @@ fn prove_cmd(
         );
         if p.proven {
             passed += 1;
-            println!("{row}  PROVEN equal to the reference for all inputs");
+            smtgen::outln!("{row}  PROVEN equal to the reference for all inputs");
         } else {
             failed += 1;
             match &p.counterexample {
                 Some(x) => {
-                    println!("{row}  REFUTED");
+                    smtgen::outln!("{row}  REFUTED");
                     let (o, r) = match x.compared {
                         smtgen::prove::Compared::LaneSum => {
                             (x.optimized.to_string(), x.reference.to_string())
@@ -75,16 +80,16 @@ fn prove_cmd(
                             format!("{:#x}", x.reference),
                         ),
                     };
-                    println!(
+                    smtgen::outln!(
                         "  counterexample: acts {:?} wgts {:?}: optimized {o} reference {r} golden model {}",
                         x.acts, x.wgts, x.model
                     );
                 }
-                None => println!("{row}  UNDECIDED (timed out)"),
+                None => smtgen::outln!("{row}  UNDECIDED (timed out)"),
             }
         }
     }
-    println!("{passed} passed, {failed} failed");
+    smtgen::outln!("{passed} passed, {failed} failed");
     Ok(if failed == 0 {
         ExitCode::SUCCESS
     } else {

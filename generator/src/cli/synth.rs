@@ -15,7 +15,7 @@ pub fn run(a: SynthArgs) -> Result<()> {
     let library = lib.library()?;
     for (label, cfg) in &cfgs {
         if cfgs.len() > 1 {
-            println!("== {label}");
+            smtgen::outln!("== {label}");
         }
         if let Some(l) = &library {
             smtgen::sta::synth_cmd(cfg, l, &lib, array)?;
@@ -41,7 +41,7 @@ pub fn run(a: SynthArgs) -> Result<()> {
 }
 
 fn print_synth(r: &smtgen::synth::SynthReport) {
-    println!(
+    smtgen::outln!(
         "{}: {:.0} GE, {} cells, ~{} transistors{} ({}; {:.1} s)",
         r.top,
         r.area,
@@ -54,7 +54,7 @@ fn print_synth(r: &smtgen::synth::SynthReport) {
         r.seconds
     );
     for p in &r.parts {
-        println!(
+        smtgen::outln!(
             "  {:<18} {:>10.0} GE  {:>5.1} %",
             p.name,
             p.area,
