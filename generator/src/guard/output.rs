@@ -132,8 +132,12 @@ fn read_only(path: &Path) -> bool {
         let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
             return false;
         };
+        use std::os::unix::fs::PermissionsExt;
+        // No write bit for anyone is read-only even for root, who passes access(2).
+        let no_write_bits =
+            std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o222 == 0);
         // SAFETY: access(2) on a NUL-terminated path owned here.
-        unsafe { libc::access(c.as_ptr(), libc::W_OK) != 0 }
+        no_write_bits || unsafe { libc::access(c.as_ptr(), libc::W_OK) != 0 }
     }
     #[cfg(not(unix))]
     {
