@@ -56,7 +56,8 @@ regress: build
 	$(SMTGEN) regress --cycles $(CYCLES)
 
 # The covering set's points that no preset is (the presets run in `regress`): every
-# combination of every template's branch values, PE and arrays 2x3 and 4x4.
+# combination of every template's branch values, PE and arrays 2x3 and 4x4, plus one
+# size corner per point in turn (1x1, 1x4, 4x1, 3x2, 5x6).
 regress-cover: build
 	$(SMTGEN) regress --cover --skip-presets --cycles 200000
 

@@ -208,11 +208,14 @@ fn preset_names() -> Vec<&'static str> {
 }
 
 fn jobs_arg(jobs: i64) -> PyResult<usize> {
-    usize::try_from(jobs).map_err(|_| {
+    let bad = || {
         PyValueError::new_err(format!(
-            "jobs = {jobs}: allowed 0 (every core) or a positive thread count"
+            "jobs = {jobs}: allowed 0 (every core) to {} threads",
+            smtgen::guard::max_jobs()
         ))
-    })
+    };
+    let j = u64::try_from(jobs).map_err(|_| bad())?;
+    smtgen::guard::check_jobs("jobs", j).map_err(|_| bad())
 }
 
 /// Two 2-D operands of a GEMM, borrowed where contiguous.

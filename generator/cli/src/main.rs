@@ -12,21 +12,35 @@ use smtgen_core::config::PRESETS;
 use smtgen_core::error::Result;
 use std::process::ExitCode;
 
+/// Runs before the Rust runtime, which would reopen a closed standard output on
+/// `/dev/null` and hide that the output is lost.
+#[cfg(target_os = "linux")]
+#[used]
+#[link_section = ".init_array"]
+static RECORD_STDOUT: extern "C" fn() = {
+    extern "C" fn record() {
+        smtgen_core::guard::stdout::record_at_start();
+    }
+    record
+};
+
 fn main() -> ExitCode {
-    // Like other Unix filters, end quietly when the reader goes away
-    // (`smtgen presets | head`) instead of failing on the closed pipe.
-    #[cfg(unix)]
-    // SAFETY: restores the default SIGPIPE disposition (Rust's runtime ignores it)
-    // before any thread exists or any output is written.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    // Before any file is opened: with standard output closed the first one would
+    // take its descriptor. Writes to a closed pipe (`smtgen presets | head`) are
+    // errors the stdout writer turns into a quiet end (SIGPIPE stays ignored).
+    if let Err(e) = smtgen_core::guard::stdout::check_open() {
+        eprintln!("smtgen: {e}");
+        return ExitCode::from(2);
     }
     smtgen_core::guard::install_interrupt_cleanup();
     let matches = <Cli as clap::CommandFactory>::command().get_matches();
     let cli =
         <Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    smtgen_core::guard::set_limits(cli.max_elements, cli.max_cycles);
-    match cli::flags::unused_flags(&matches).and_then(|()| run(cli.cmd)) {
+    let result = smtgen_core::guard::set_limits(cli.max_elements, cli.max_cycles)
+        .and_then(|()| cli::flags::unused_flags(&matches))
+        .and_then(|()| run(cli.cmd));
+    let printed = smtgen_core::guard::stdout::finish();
+    match result.and_then(|code| printed.map(|()| code)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("smtgen: {e}");
@@ -39,10 +53,10 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
     match cmd {
         Cmd::Presets => {
             for p in PRESETS {
-                println!("{:<15} {}", p.name, p.about());
+                smtgen_core::outln!("{:<15} {}", p.name, p.about());
             }
         }
-        Cmd::Config { cfg } => print!("{}", cfg.build()?.to_yaml()),
+        Cmd::Config { cfg } => smtgen_core::out!("{}", cfg.build()?.to_yaml()),
         Cmd::Gen(a) => cli::gen::run(a)?,
         Cmd::Model(a) => cli::model::run(a)?,
         Cmd::Lint(a) => cli::lint::run(a)?,

@@ -214,8 +214,8 @@ fn example_configs_validate() {
 }
 
 /// Regression: `smtgen ... | head` used to end with a panic or an I/O error once
-/// `head` closed the pipe; now the process ends quietly on SIGPIPE, like other
-/// Unix filters.
+/// `head` closed the pipe; now the process finishes its work (files included) and
+/// ends quietly on SIGPIPE, like other Unix filters.
 #[cfg(unix)]
 #[test]
 fn closed_stdout_pipe_ends_quietly() {

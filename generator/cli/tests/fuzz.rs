@@ -299,3 +299,82 @@ fn fuzz_config_parser() {
         },
     );
 }
+
+/// Text built to hit the second round's cases: deep nesting (flow and block),
+/// control and invisible characters, huge numbers.
+fn hostile_text() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        (1usize..5000).prop_map(|d| "[".repeat(d) + &"]".repeat(d)),
+        (1usize..500).prop_map(|d| "{a: ".repeat(d) + "1" + &"}".repeat(d)),
+        (1usize..200).prop_map(|d| "- ".repeat(d) + "x"),
+        (1usize..40).prop_map(|d| (0..d)
+            .map(|i| format!("{}k{i}:\n", " ".repeat(i * 2)))
+            .collect::<String>()),
+        "[\\x00-\\x1f\\x7f\u{feff}\u{202e}]{1,20}".prop_map(|s| s),
+        "[0-9]{19,400}".prop_map(|s| s),
+        "-[0-9]{19,40}".prop_map(|s| s),
+        Just("pe:\n  policy: sysmt\n  threads: ".to_string()),
+    ];
+    prop::collection::vec(piece, 1..4).prop_map(|v| v.concat())
+}
+
+/// A rejected input's message: one line, no raw control character, bounded.
+fn message_is_clean(e: &smtgen_core::Error) {
+    let m = e.to_string();
+    if matches!(
+        e,
+        smtgen_core::Error::Config { .. } | smtgen_core::Error::Input { .. }
+    ) {
+        assert!(!m.contains('\n'), "multi-line message: {m:?}");
+        assert!(
+            !m.chars()
+                .any(|c| c.is_control() || c == '\u{feff}' || c == '\u{202e}'),
+            "raw control character in: {m:?}"
+        );
+        assert!(m.len() < 2000, "{} bytes: {}", m.len(), &m[..200]);
+    }
+}
+
+#[test]
+fn fuzz_hostile_config_text() {
+    fuzz(
+        "hostile config",
+        (hostile_text(), hostile_text()),
+        |(text, set)| {
+            let t0 = Instant::now();
+            if let Err(e) = Config::from_yaml(text) {
+                message_is_clean(&e);
+            }
+            for s in [
+                format!("pe.threads={set}"),
+                format!("{set}=1"),
+                format!("pe.policy={set}"),
+            ] {
+                if let Err(e) = ConfigBuilder::new().sets(&[s]).build() {
+                    message_is_clean(&e);
+                }
+            }
+            assert!(t0.elapsed() < Duration::from_secs(2), "slow input");
+        },
+    );
+}
+
+#[test]
+fn fuzz_extension_case_and_headers() {
+    let dir = scratch();
+    let ext = prop::sample::select(vec!["npy", "NPY", "Npy", "nPy", "csv", "CSV", "txt", ""]);
+    fuzz("extension case", (ext, npy_bytes()), |(ext, bytes)| {
+        let p = dir.path().join(format!("x.{ext}"));
+        std::fs::write(&p, bytes).unwrap();
+        let r = tensors::read_activations(&p);
+        if let Err(e) = &r {
+            message_is_clean(e);
+        }
+        // Any case of .npy is read as .npy: never "not UTF-8" from the CSV reader.
+        if ext.eq_ignore_ascii_case("npy") {
+            if let Err(e) = r {
+                assert!(!e.to_string().contains("UTF-8"), "{e}");
+            }
+        }
+    });
+}

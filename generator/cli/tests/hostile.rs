@@ -405,9 +405,12 @@ fn case10_failed_and_concurrent_outputs_are_never_half_written() {
         assert!(v.iter().all(|&t| t == v[0]), "round {round}: mixed {v:?}");
         let left: Vec<_> = snapshot(o.path())
             .into_iter()
-            .filter(|(n, _)| n.starts_with('.'))
+            .filter(|(n, _)| {
+                n.starts_with('.') && !n.starts_with(smtgen_core::guard::MANIFEST_PREFIX)
+            })
             .collect();
         assert!(left.is_empty(), "staging left behind: {left:?}");
+        smtgen_core::guard::check_sets(o.path()).unwrap();
     }
 }
 

@@ -77,6 +77,9 @@ impl Error {
     }
 }
 
+// Every value and location passes the one message formatter (escaped, truncated).
+use crate::guard::{shown, shown_text};
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -84,10 +87,24 @@ impl fmt::Display for Error {
                 field,
                 value,
                 allowed,
-            } => write!(f, "config error: {field} = {value}: allowed {allowed}"),
-            Error::Input { file, at, what } => write!(f, "input error: {file}: {at}: {what}"),
+            } => write!(
+                f,
+                "config error: {} = {}: allowed {}",
+                shown(field),
+                shown(value),
+                shown_text(allowed)
+            ),
+            Error::Input { file, at, what } => write!(
+                f,
+                "input error: {}: {}: {}",
+                shown(file),
+                shown(at),
+                shown_text(what)
+            ),
             Error::Tool { tool, what } => write!(f, "{tool}: {what}"),
-            Error::Io { path, what } => write!(f, "I/O error: {path}: {what}"),
+            Error::Io { path, what } => {
+                write!(f, "I/O error: {}: {}", shown(path), shown_text(what))
+            }
             Error::Mismatch { summary } => write!(f, "mismatch: {summary}"),
         }
     }

@@ -199,6 +199,7 @@ pub fn synthetic(
     if !(0.0..=1.0).contains(&zero) {
         return Err(Error::config("--zero", zero, "a fraction in 0..1"));
     }
+    crate::guard::gemm_dims("synthetic MxKxN", m, k, n)?;
     let mut rng = Rng::new(seed);
     let x: Vec<f32> = (0..m * k)
         .map(|_| {
@@ -464,12 +465,42 @@ pub fn read_area_ratios(path: &std::path::Path) -> Result<Vec<(String, f64)>> {
             at: "header".into(),
             what: "no `array x` or `PE x` column (is it a smtgen compare CSV?)".into(),
         })?;
-    Ok(lines
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
-            Some((f.first()?.to_string(), f.get(col)?.parse().ok()?))
-        })
-        .collect())
+    // Every row names a design once and holds a finite positive ratio; a row
+    // that does not is an error naming its line, not skipped.
+    let mut out: Vec<(String, f64, usize)> = Vec::new();
+    for (i, l) in lines.enumerate() {
+        let line = i + 2;
+        if l.trim().is_empty() {
+            continue;
+        }
+        let bad = |what: String| Error::Input {
+            file: path.display().to_string(),
+            at: format!("line {line}"),
+            what,
+        };
+        let f: Vec<&str> = l.split(',').collect();
+        let name = f.first().map_or("", |n| n.trim());
+        let cell = f.get(col).map(|c| c.trim()).unwrap_or("");
+        let ratio: f64 = cell
+            .parse()
+            .ok()
+            .filter(|r: &f64| r.is_finite() && *r > 0.0)
+            .ok_or_else(|| {
+                bad(format!(
+                    "area ratio {} of {}: allowed a finite number above 0",
+                    crate::guard::shown(cell),
+                    crate::guard::shown(name)
+                ))
+            })?;
+        if let Some((_, _, first)) = out.iter().find(|(n, _, _)| n == name) {
+            return Err(bad(format!(
+                "design {} again (first at line {first}): one row per design",
+                crate::guard::shown(name)
+            )));
+        }
+        out.push((name.to_string(), ratio, line));
+    }
+    Ok(out.into_iter().map(|(n, r, _)| (n, r)).collect())
 }
 
 /// The terminal / Markdown table of an evaluation.

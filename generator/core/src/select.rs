@@ -4,7 +4,7 @@
 //! command-line flags such as `--rows`. A key set both by a design point (or
 //! `--set`) and by a flag is an error rather than one silently replacing the other.
 
-use crate::config::{split_point, ConfigBuilder, Design, PRESETS};
+use crate::config::{ConfigBuilder, Design, PRESETS};
 use crate::error::{Error, Result};
 use std::path::Path;
 
@@ -102,7 +102,31 @@ impl Selection<'_> {
     fn one(&self, spec: Option<&str>) -> Result<Design> {
         let (name, own) = match spec {
             Some(s) => {
-                let (name, own) = split_point(s)?;
+                let mut parts = s.split('+');
+                let name = parts.next().unwrap_or_default().trim();
+                if name.is_empty() {
+                    return Err(Error::config(
+                        "design point",
+                        s,
+                        "PRESET[+key=value...], e.g. sysmt4+pe.window_logic=edge",
+                    ));
+                }
+                let own = parts.map(str::to_string).collect::<Vec<_>>();
+                // An override in a design point is PRESET+key=value: an empty or
+                // malformed one is the point's error, not a --set error.
+                if let Some(bad) = own
+                    .iter()
+                    .find(|o| o.split_once('=').is_none_or(|(k, _)| k.trim().is_empty()))
+                {
+                    return Err(Error::config(
+                        "--preset",
+                        s,
+                        format!(
+                            "PRESET[+key=value...] ({} is no key=value), e.g. sysmt4+pe.window_logic=edge",
+                            if bad.is_empty() { "an empty override".to_string() } else { format!("`{bad}`") }
+                        ),
+                    ));
+                }
                 (Some(name), own)
             }
             None => (None, Vec::new()),

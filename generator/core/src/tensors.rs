@@ -25,8 +25,10 @@ fn input_err(path: &Path, at: impl Into<String>, what: impl Into<String>) -> Err
     }
 }
 
-fn is_npy(path: &Path) -> bool {
-    path.extension().and_then(|e| e.to_str()) == Some("npy")
+/// True when `path` names a `.npy` file: the extension in any case (`C.NPY`).
+pub fn is_npy(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("npy"))
 }
 
 /// Reads an N-d `.npy` array whose dtype descriptor is one of `dtypes` (for example

@@ -51,7 +51,7 @@ pub fn synthetic(
 /// Reads activations: `.npy` uint8 (as is) or float32/float64 (quantized per
 /// tensor, scale returned), else CSV. Returns the shape, the values and the scale.
 pub fn read_activations(p: &Path, what: &str) -> Result<(Vec<usize>, Vec<u8>, Option<f32>)> {
-    if p.extension().and_then(|e| e.to_str()) != Some("npy") {
+    if !tensors::is_npy(p) {
         let m = tensors::read_activations(p)?;
         return Ok((vec![m.rows, m.cols], m.data, None));
     }
@@ -69,7 +69,7 @@ pub fn read_activations(p: &Path, what: &str) -> Result<(Vec<usize>, Vec<u8>, Op
 /// Reads weights: `.npy` int8 or float32/float64 (left for the caller to
 /// quantize along its output channels), else CSV. Returns the shape and values.
 pub fn read_weights(p: &Path, what: &str) -> Result<(Vec<usize>, NpyValues)> {
-    if p.extension().and_then(|e| e.to_str()) != Some("npy") {
+    if !tensors::is_npy(p) {
         let m = tensors::read_weights(p)?;
         return Ok((
             vec![m.rows, m.cols],

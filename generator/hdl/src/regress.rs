@@ -351,7 +351,24 @@ pub fn array_line_for(
             ));
         }
     }
-    let both = concat(&concat(&tight, &loose), &reset_run);
+    let mut both = concat(&concat(&tight, &loose), &reset_run);
+    // Idle and reset cycles carry random first/last and operands (the contract
+    // says they are ignored there), and the control outputs are checked against
+    // docs/array.md's timing written as its own checker, not only the model.
+    if !crate::array::scramble_idle(&cfg, &mut both, &mut rng) {
+        line.ok = false;
+        line.notes
+            .push("cycle model: outputs change with the don't-care inputs of idle cycles".into());
+    }
+    let timing = crate::array::check_timing(&cfg, &both.inputs, &both.outputs, 5);
+    if !timing.is_empty() {
+        line.ok = false;
+        line.notes.extend(
+            timing
+                .iter()
+                .map(|t| format!("timing (docs/array.md): {t}")),
+        );
+    }
     if tools.verilator {
         let r = sim::Simulator::Verilator.array(&cfg, &files, &both, seed, &tools.sim_options());
         sim_cols(r, &mut line, true);

@@ -231,7 +231,18 @@ fn verilator_run(files: &[GeneratedFile], plan: &Plan, opts: &SimOptions) -> Res
     std::fs::write(dir.join("flags.vc"), VERILATOR_FLAGS).map_err(io)?;
     let jobs = crate::tool::jobs(opts.jobs).to_string();
     let mut cmd = Tool::new("verilator", "verilator", &dir)
-        .args(["--cc", "--exe", "--build", "-j", &jobs, "-f", "flags.vc"])
+        // Lint warnings are `smtgen lint`'s verdict; the simulation still runs, so
+        // a design that fails lint gets both verdicts.
+        .args([
+            "--cc",
+            "--exe",
+            "--build",
+            "-j",
+            &jobs,
+            "-f",
+            "flags.vc",
+            "-Wno-fatal",
+        ])
         .args(["--top-module", top, "--prefix", "Vdut", "-o", "tb"]);
     for f in &plan.cflags {
         cmd = cmd.args(["-CFLAGS", f]);

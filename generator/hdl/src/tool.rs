@@ -25,19 +25,16 @@ use std::time::{Duration, Instant};
 pub const TAIL_LINES: usize = 30;
 
 /// The number of parallel workers for a `--jobs` value: `jobs` itself, or every
-/// available core when it is 0 (at least 1).
+/// available core when it is 0 (at least 1), never above the declared ceiling
+/// [`crate::guard::max_jobs`] (the CLI and Python reject more up front).
 pub fn jobs(jobs: usize) -> usize {
-    if jobs == 0 {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    } else {
-        jobs
-    }
+    crate::guard::threads_for(jobs, usize::MAX)
 }
 
 /// The workers [`parallel_map`] starts for `items` items: [`jobs`]`(jobs)`, at most
 /// one per item, at least one.
 pub fn workers(jobs: usize, items: usize) -> usize {
-    self::jobs(jobs).min(items).max(1)
+    crate::guard::threads_for(jobs, items)
 }
 
 /// How reports say where a run of `items` parallel items ran: `on 3 cores` (the

@@ -101,7 +101,7 @@ impl ConfigArgs {
 }
 
 /// The help of every `--jobs` flag (the same on every command).
-pub const JOBS_HELP: &str = "Parallel workers: tool runs at once (Yosys, ABC, OpenSTA), Verilator compile jobs, engine threads. 0 or absent: every available core";
+pub const JOBS_HELP: &str = "Parallel workers: tool runs at once (Yosys, ABC, OpenSTA), Verilator compile jobs, engine threads. 0 or absent: every available core; at most 4 per core";
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum SimChoice {
@@ -133,7 +133,8 @@ pub struct RegressArgs {
     /// Random cycles per PE under Icarus (plus light directed ones).
     #[arg(long, default_value_t = 20_000)]
     pub icarus_cycles: usize,
-    /// Array sizes RxC (default 1x1,2x3,4x4,8x8,16x16; with --cover 2x3,4x4).
+    /// Array sizes RxC (default 1x1,2x3,4x4,8x8,16x16; with --cover 2x3,4x4 plus one
+    /// corner per point in turn: 1x1, 1x4, 4x1, 3x2, 5x6).
     #[arg(long, value_delimiter = ',')]
     pub sizes: Vec<String>,
     /// Regress the covering set instead of the presets: design points that between
@@ -156,13 +157,13 @@ pub struct RegressArgs {
     /// Seed (default: from the clock, printed).
     #[arg(long)]
     pub seed: Option<u64>,
-    #[arg(long, default_value_t = 0, help = JOBS_HELP)]
+    #[arg(long, default_value_t = 0, help = JOBS_HELP, value_parser = smtgen_core::guard::parse_jobs)]
     pub jobs: usize,
 }
 
 #[derive(Args)]
 pub struct EvalArgs {
-    #[arg(long, default_value_t = 0, help = JOBS_HELP)]
+    #[arg(long, default_value_t = 0, help = JOBS_HELP, value_parser = smtgen_core::guard::parse_jobs)]
     pub jobs: usize,
     /// Prune the weights first: 2:4 keeps the two largest |w| of each aligned group of
     /// four k (ties to the lower k); errors are then also reported against the dense
@@ -331,7 +332,7 @@ pub struct SimArgs {
     /// Simulate the array (random tiled GEMMs) instead of one PE.
     #[arg(long)]
     pub array: bool,
-    #[arg(long, default_value_t = 0, help = JOBS_HELP)]
+    #[arg(long, default_value_t = 0, help = JOBS_HELP, value_parser = smtgen_core::guard::parse_jobs)]
     pub jobs: usize,
 }
 
@@ -343,7 +344,7 @@ pub struct SynthArgs {
     /// Also synthesize the whole array at the configured size.
     #[arg(long)]
     pub array: bool,
-    #[arg(long, default_value_t = 0, help = JOBS_HELP)]
+    #[arg(long, default_value_t = 0, help = JOBS_HELP, value_parser = smtgen_core::guard::parse_jobs)]
     pub jobs: usize,
     #[command(flatten)]
     pub lib: LibFlags,
@@ -377,7 +378,7 @@ pub struct CompareArgs {
     /// Output directory for compare.csv, compare.md and compare.svg.
     #[arg(long, default_value = "synth_out")]
     pub out: PathBuf,
-    #[arg(long, default_value_t = 0, help = JOBS_HELP)]
+    #[arg(long, default_value_t = 0, help = JOBS_HELP, value_parser = smtgen_core::guard::parse_jobs)]
     pub jobs: usize,
     #[command(flatten)]
     pub lib: LibFlags,
@@ -394,7 +395,7 @@ pub struct ProveArgs {
     /// Seconds allowed per proof.
     #[arg(long, default_value_t = 1800)]
     pub timeout: u64,
-    #[arg(long, default_value_t = 0, help = JOBS_HELP)]
+    #[arg(long, default_value_t = 0, help = JOBS_HELP, value_parser = smtgen_core::guard::parse_jobs)]
     pub jobs: usize,
 }
 
@@ -416,7 +417,7 @@ pub struct GemmArgs {
     /// and the latency formula (slow for large problems).
     #[arg(long)]
     pub cycle_accurate: bool,
-    #[arg(long, default_value_t = 0, help = JOBS_HELP)]
+    #[arg(long, default_value_t = 0, help = JOBS_HELP, value_parser = smtgen_core::guard::parse_jobs)]
     pub jobs: usize,
     /// Prune W first: 2:4 keeps the two largest |w| of each aligned group of four
     /// k (ties to the lower k). Never applied unless asked for.
@@ -446,7 +447,7 @@ pub struct BenchArgs {
         default_value = "3136x576x64,2048x2048x2048"
     )]
     pub shapes: Vec<String>,
-    #[arg(long, default_value_t = 0, help = JOBS_HELP)]
+    #[arg(long, default_value_t = 0, help = JOBS_HELP, value_parser = smtgen_core::guard::parse_jobs)]
     pub jobs: usize,
     /// Array sizes RxC (with --array).
     #[arg(long, value_delimiter = ',', default_value = "16x16,32x32")]

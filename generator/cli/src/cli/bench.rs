@@ -25,9 +25,9 @@ pub fn run(b: BenchArgs) -> Result<()> {
         return bench_gemm(&shapes, &presets, repeat, jobs);
     }
     if eval {
-        println!("eval throughput, synthetic ReLU layer 3136x576x64 (a 3x3, 64->64 conv on 56x56), 50% zeros, all cores");
+        smtgen_core::outln!("eval throughput, synthetic ReLU layer 3136x576x64 (a 3x3, 64->64 conv on 56x56), 50% zeros, all cores");
         for (p, r) in bench::eval_throughput(3136, 576, 64)? {
-            println!("{p:<15} {:>8.0} M MACs/s", r / 1e6);
+            smtgen_core::outln!("{p:<15} {:>8.0} M MACs/s", r / 1e6);
         }
         return Ok(());
     }
@@ -36,10 +36,15 @@ pub fn run(b: BenchArgs) -> Result<()> {
         smtgen_core::guard::cycles("--cycles", cycles as u64, false)?;
         let names = points_or_all(&presets);
         let repeat = repeat.max(1);
-        println!("Verilator array simulation speed, one core, ~{cycles} cycles, every output compared, {repeat} run(s) per build");
-        println!(
+        smtgen_core::outln!("Verilator array simulation speed, one core, ~{cycles} cycles, every output compared, {repeat} run(s) per build");
+        smtgen_core::outln!(
             "{:<15} {:>7} {:>10} {:>9} {:>15} {:>15}",
-            "preset", "size", "cycles", "build s", "best cycles/s", "median cycles/s"
+            "preset",
+            "size",
+            "cycles",
+            "build s",
+            "best cycles/s",
+            "median cycles/s"
         );
         for (r, c) in parse_sizes(&sizes)? {
             for name in &names {
@@ -49,7 +54,7 @@ pub fn run(b: BenchArgs) -> Result<()> {
                 let mut runs = rep.runs.clone();
                 runs.sort_by(f64::total_cmp);
                 let rate = |s: f64| rep.cycles as f64 / s.max(1e-9) / 1e3;
-                println!(
+                smtgen_core::outln!(
                     "{:<15} {:>7} {:>10} {:>9.1} {:>13.0} k {:>13.0} k{}",
                     name,
                     format!("{r}x{c}"),
@@ -69,10 +74,10 @@ pub fn run(b: BenchArgs) -> Result<()> {
     }
     let cycles = cycles.unwrap_or(4_000_000);
     smtgen_core::guard::cycles("--cycles", cycles as u64, false)?;
-    println!("golden model throughput, one core, {cycles} cycles, 50% zero activations");
-    println!("{:<15} {:>16}", "preset", "lane-MACs/s");
+    smtgen_core::outln!("golden model throughput, one core, {cycles} cycles, 50% zero activations");
+    smtgen_core::outln!("{:<15} {:>16}", "preset", "lane-MACs/s");
     for r in bench::model_throughput(cycles, 3)? {
-        println!(
+        smtgen_core::outln!(
             "{:<15} {:>12.1} M   (checksum {})",
             r.preset,
             r.lane_macs_per_s / 1e6,
@@ -97,7 +102,10 @@ fn bench_gemm(shapes: &[String], presets: &[String], repeat: u32, jobs: usize) -
             .collect::<Option<_>>()
             .unwrap_or_default();
         match dims[..] {
-            [m, k, n] => parsed.push((m, k, n)),
+            [m, k, n] => {
+                smtgen_core::guard::gemm_dims(&format!("--shapes {s}"), m, k, n)?;
+                parsed.push((m, k, n))
+            }
             _ => {
                 return Err(Error::config(
                     "--shapes",
@@ -111,23 +119,23 @@ fn bench_gemm(shapes: &[String], presets: &[String], repeat: u32, jobs: usize) -
     for shape in parsed {
         let b = bench::gemm_throughput(shape, &designs, jobs, repeat.max(1) as usize)?;
         let (m, k, n) = b.shape;
-        println!(
+        smtgen_core::outln!(
             "GEMM {m}x{k}x{n} ({:.2} G MACs), synthetic ReLU layer (50% zero activations), best of {repeat}, engine kernel {}",
             (m * k * n) as f64 / 1e9,
             b.kernel
         );
-        println!(
+        smtgen_core::outln!(
             "float32 reference (matrixmultiply sgemm, 1 thread): {:.1} G MACs/s wall, {:.1} G MACs per CPU-s",
             b.float32 / 1e9,
             b.float32_cpu / 1e9
         );
-        println!(
+        smtgen_core::outln!(
             "engine kernel {} alone, data in L1 (8x1024 . 1024x64 repeated, 1 thread): {:.1} G MACs/s",
             b.kernel,
             b.kernel_peak / 1e9
         );
-        println!("(wall: best wall-clock run; cpu: per CPU second, what a run costs when other processes share the cores)");
-        println!(
+        smtgen_core::outln!("(wall: best wall-clock run; cpu: per CPU second, what a run costs when other processes share the cores)");
+        smtgen_core::outln!(
             "{:<15} {:>6} {:>10} {:>7} {:>10} {:>7} {:>11} {:>7} {:>8}",
             "design",
             "K'/K",
@@ -140,7 +148,7 @@ fn bench_gemm(shapes: &[String], presets: &[String], repeat: u32, jobs: usize) -
             "scaling"
         );
         for d in &b.designs {
-            println!(
+            smtgen_core::outln!(
                 "{:<15} {:>6.2} {:>10.1} {:>7.2} {:>10.1} {:>7.2} {:>11.1} {:>7.2} {:>8.2}",
                 d.design,
                 d.k_expansion,

@@ -70,16 +70,16 @@ fn compare_cmd(
         format!("PE and {rows}x{cols} array")
     };
     let cores = smtgen_hdl::tool::cores_note(jobs, costs.len());
-    println!("smtgen compare: {scope}, areas in NAND2 equivalents (GE), ratios (x) to {base}; {yosys}; {:.0} s {cores}", t0.elapsed().as_secs_f64());
-    print!("{}", table.to_text());
-    println!("\nPE area by part (GE):");
-    print!("{}", parts.to_text());
+    smtgen_core::outln!("smtgen compare: {scope}, areas in NAND2 equivalents (GE), ratios (x) to {base}; {yosys}; {:.0} s {cores}", t0.elapsed().as_secs_f64());
+    smtgen_core::out!("{}", table.to_text());
+    smtgen_core::outln!("\nPE area by part (GE):");
+    smtgen_core::out!("{}", parts.to_text());
     let csv = out.join("compare.csv");
     let md = out.join("compare.md");
     let svg = out.join("compare.svg");
     let set = documents::compare_set(&costs, base, &scope, &yosys, &table, &parts);
-    smtgen_core::guard::write_set("--out", out, &set)?;
-    println!(
+    smtgen_core::guard::write_set("--out", out, "compare", &set)?;
+    smtgen_core::outln!(
         "wrote {}, {}, {}",
         csv.display(),
         md.display(),

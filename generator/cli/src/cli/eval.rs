@@ -73,7 +73,7 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
             .filter(|(_, c)| c.dp().requires_2_4())
             .map(|(n, _)| n.clone())
             .collect();
-        println!(
+        smtgen_core::outln!(
             "note: {} left out: {what} are not 2:4-sparse (add --prune 2:4, or name them in --presets)",
             left.join(", ")
         );
@@ -86,21 +86,21 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
     let dense_w = a.prune.map(|_| g.w.clone());
     let designs: Vec<&smtgen_core::config::Design> = cfgs.iter().collect();
     let note = smtgen_core::sparse::prepare_weights(&mut g.w, g.k, g.n, a.prune, &designs, &what)?;
-    println!(
+    smtgen_core::outln!(
         "smtgen eval: {name}, {} MACs, {}x{} array",
         g.m * g.n * g.k,
         rows,
         cols
     );
     if let Some(n) = note {
-        println!("{n}");
+        smtgen_core::outln!("{n}");
     }
     if let Some(q) = &quant {
         let (lo, hi) = q
             .weight_scales
             .iter()
             .fold((f32::INFINITY, 0.0f32), |(l, h), &s| (l.min(s), h.max(s)));
-        println!("quantization: activations per tensor, scale {:.6e} (real = q * scale); weights per output channel, {} scales in {:.3e}..{:.3e}", q.act_scale, q.weight_scales.len(), lo, hi);
+        smtgen_core::outln!("quantization: activations per tensor, scale {:.6e} (real = q * scale); weights per output channel, {} scales in {:.3e}..{:.3e}", q.act_scale, q.weight_scales.len(), lo, hi);
     }
     let t0 = std::time::Instant::now();
     let exact = exact_gemm_jobs(&g, a.jobs);
@@ -127,11 +127,11 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
     let secs = t0.elapsed().as_secs_f64();
     let table = eval_table(&evals);
     if dense_w.is_some() {
-        println!(
+        smtgen_core::outln!(
             "errors against the exact GEMM of the pruned weights (the ones the designs ran on):"
         );
     }
-    print!("{}", table.to_text());
+    smtgen_core::out!("{}", table.to_text());
     let prune = dense_w.as_ref().map(|dw| {
         // Against the dense weights: what pruning and the design cost together.
         let dense = exact_gemm_jobs(
@@ -153,13 +153,16 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
         }
     });
     if let Some(p) = &prune {
-        println!("against the exact GEMM of the dense (unpruned) weights:");
-        println!(
+        smtgen_core::outln!("against the exact GEMM of the dense (unpruned) weights:");
+        smtgen_core::outln!(
             "  {:<24} {:>10} {:>10} {:>12}",
-            "design", "max |err|", "SQNR dB", "rel L2 %"
+            "design",
+            "max |err|",
+            "SQNR dB",
+            "rel L2 %"
         );
         for d in &p.against_dense {
-            println!(
+            smtgen_core::outln!(
                 "  {:<24} {:>10} {:>10.2} {:>12.3}",
                 d.design,
                 d.max_abs_error,
@@ -168,7 +171,7 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
             );
         }
     }
-    println!(
+    smtgen_core::outln!(
         "{:.2} s, {:.0} M MACs/s over {} designs on {} thread(s), engine kernel {}",
         secs,
         (g.m * g.n * g.k * cfgs.len()) as f64 / secs / 1e6,
@@ -200,8 +203,8 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
             &evals,
             &table,
         )?;
-        smtgen_core::guard::write_set("--report", dir, &set)?;
-        println!("wrote {}", dir.display());
+        smtgen_core::guard::write_set("--report", dir, "report", &set)?;
+        smtgen_core::outln!("wrote {}", dir.display());
     }
     Ok(())
 }
@@ -224,8 +227,23 @@ fn eval_workload(a: &EvalArgs) -> Result<Workload> {
     if let Some(d) = &a.synthetic {
         return workload::synthetic(d, a.m, a.k, a.n, a.zero, a.seed);
     }
-    if let (Some(ap), Some(wp)) = (&a.a, &a.w) {
-        return workload::gemm(ap, wp);
+    match (&a.a, &a.w) {
+        (Some(ap), Some(wp)) => return workload::gemm(ap, wp),
+        (Some(_), None) => {
+            return Err(Error::config(
+                "--w",
+                "(missing)",
+                "the K x N weights file beside --a",
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(Error::config(
+                "--a",
+                "(missing)",
+                "the M x K activations file beside --w",
+            ))
+        }
+        (None, None) => {}
     }
     let (Some(ip), Some(wp)) = (&a.input, &a.weights) else {
         return Err(Error::config(

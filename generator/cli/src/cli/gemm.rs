@@ -52,9 +52,8 @@ fn gemm_cmd(
         &w.display().to_string(),
     )?;
     if let Some(n) = note {
-        println!("{n}");
+        smtgen_core::outln!("{n}");
     }
-    let c = smtgen_core::engine::gemm_with(cfg, &g, jobs, kernel, &|_| {});
     let (r, cc) = (cfg.array.rows as usize, cfg.array.cols as usize);
     let groups = g.groups(cfg.lanes());
     let tiles = g.tiles(r, cc);
@@ -65,6 +64,12 @@ fn gemm_cmd(
         groups as u64,
         tiles as u64,
     );
+    if cycle_accurate {
+        // Inputs (rows + cols lanes) and outputs (cols) of every cycle are recorded.
+        let per_cycle = ((r + cc) * cfg.lanes() + cc) as u64;
+        smtgen_core::guard::cycle_run("--cycle-accurate", cycles, per_cycle)?;
+    }
+    let c = smtgen_core::engine::gemm_with(cfg, &g, jobs, kernel, &|_| {});
     if cycle_accurate {
         let run = run_gemm(cfg, &g, 0.0, &mut smtgen_core::stimulus::Rng::new(0));
         if run.c[0] != c || run.cycles != cycles {
@@ -78,7 +83,7 @@ fn gemm_cmd(
         }
     }
     tensors::write_result(out, g.m, g.n, &c, cfg.pe.acc_width > 32)?;
-    println!(
+    smtgen_core::outln!(
         "{}: C[{}x{}] = A[{}x{}] . W[{}x{}] on a {}x{} array, {} lane(s): {} tiles of {} groups, {} cycles{}; engine kernel {}; wrote {}",
         cfg.name,
         g.m,

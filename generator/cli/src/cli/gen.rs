@@ -18,7 +18,7 @@ pub fn run(a: GenArgs) -> Result<()> {
     let t0 = std::time::Instant::now();
     // Every design's files are rendered before anything is written; two design points
     // whose files would share a name (the same `name`) are an error, not an overwrite.
-    let mut set: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut sets: Vec<(String, Vec<(String, Vec<u8>)>)> = Vec::new();
     let mut owner: std::collections::HashMap<String, String> = Default::default();
     let mut counts = Vec::new();
     for (label, c) in &cfgs {
@@ -30,6 +30,7 @@ pub fn run(a: GenArgs) -> Result<()> {
         if reference {
             files.extend(rtl::generate_reference(c)?);
         }
+        let mut set = Vec::new();
         for f in &files {
             if let Some(first) = owner.insert(f.name.clone(), label.clone()) {
                 return Err(Error::config(
@@ -44,8 +45,11 @@ pub fn run(a: GenArgs) -> Result<()> {
             set.push((f.name.clone(), f.text.clone().into_bytes()));
         }
         counts.push(files.len());
+        // One set per design (its name): a new run of the design replaces all
+        // of its previous files (gen --pe-only drops the array files).
+        sets.push((c.name.clone(), set));
     }
-    let paths = smtgen_core::guard::write_set("--out", &out, &set)?;
+    let paths = smtgen_core::guard::write_sets("--out", &out, &sets)?;
     let ms = t0.elapsed().as_secs_f64() * 1e3;
     let mut paths = paths.iter();
     for ((_, c), n) in cfgs.iter().zip(counts) {
@@ -54,7 +58,7 @@ pub fn run(a: GenArgs) -> Result<()> {
         } else {
             format!("{}x{} array", c.array.rows, c.array.cols)
         };
-        println!(
+        smtgen_core::outln!(
             "smtgen: wrote {n} files for {} ({what} of {} PEs, {} lane(s)) to {}",
             c.name,
             c.pe.policy,
@@ -62,9 +66,9 @@ pub fn run(a: GenArgs) -> Result<()> {
             out.display(),
         );
         for p in paths.by_ref().take(n) {
-            println!("  {}", p.display());
+            smtgen_core::outln!("  {}", p.display());
         }
     }
-    println!("smtgen: {} design(s) in {ms:.0} ms", cfgs.len());
+    smtgen_core::outln!("smtgen: {} design(s) in {ms:.0} ms", cfgs.len());
     Ok(())
 }

@@ -15,7 +15,7 @@ pub fn run(a: LintArgs) -> Result<()> {
     for (label, c) in cfgs {
         let files = rtl::generate_pe(&c)?;
         let out = sim::lint(&files, &rtl::pe_top(&c))?;
-        println!(
+        smtgen_core::outln!(
             "{:<15} lint clean ({} files, -Wall, no waivers){}",
             label,
             files.len() - 1,

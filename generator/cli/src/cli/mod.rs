@@ -19,15 +19,29 @@ pub mod synth;
 
 use smtgen_core::error::{Error, Result};
 
-/// The seed given, else `SMTGEN_SEED`, else one from the clock.
-pub fn seed_or_clock(seed: Option<u64>) -> u64 {
-    seed.or_else(|| std::env::var("SMTGEN_SEED").ok()?.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64 % 1_000_000_007)
-                .unwrap_or(1)
-        })
+/// The seed given, else `SMTGEN_SEED`, else one from the clock. A `SMTGEN_SEED`
+/// that is set but not an unsigned integer is an error, not ignored.
+pub fn seed_or_clock(seed: Option<u64>) -> Result<u64> {
+    if let Some(s) = seed {
+        return Ok(s);
+    }
+    match std::env::var_os("SMTGEN_SEED") {
+        Some(v) if !v.is_empty() => {
+            v.to_str()
+                .and_then(|t| t.trim().parse().ok())
+                .ok_or_else(|| {
+                    Error::config(
+                        "SMTGEN_SEED",
+                        smtgen_core::guard::shown(&v.to_string_lossy()),
+                        "an unsigned integer below 2^64 (or unset for a seed from the clock)",
+                    )
+                })
+        }
+        _ => Ok(std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64 % 1_000_000_007)
+            .unwrap_or(1)),
+    }
 }
 
 /// Parses `--sizes` entries `RxC` (1 <= R, C <= 128).

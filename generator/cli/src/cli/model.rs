@@ -2,10 +2,10 @@
 
 use super::args::ModelArgs;
 use smtgen_core::config::Design;
-use smtgen_core::error::{Error, Result};
+use smtgen_core::error::Result;
 use smtgen_core::model::PeModel;
 use smtgen_core::operands::parse_lane_csv_bytes;
-use std::io::Write;
+use std::fmt::Write;
 
 /// Runs `smtgen model`.
 pub fn run(a: ModelArgs) -> Result<()> {
@@ -13,9 +13,12 @@ pub fn run(a: ModelArgs) -> Result<()> {
 }
 
 fn model_cmd(cfg: &Design, input: &str) -> Result<()> {
-    // At most 64 bytes per allowed cycle (a 4-lane line is under 40).
-    let limit = smtgen_core::guard::max_cycles().saturating_mul(64);
-    let raise = "raise with --max-cycles";
+    // A byte ceiling so an endless input is not read whole (at most 64 bytes per
+    // allowed cycle: a 4-lane line is under 40, plus 4 KiB for a header); the
+    // cycles themselves are counted against --max-cycles below.
+    let max = smtgen_core::guard::max_cycles();
+    let limit = max.saturating_mul(64).saturating_add(4096);
+    let raise = "64 bytes per cycle of --max-cycles; raise with --max-cycles";
     let (bytes, name) = if input == "-" {
         let b = smtgen_core::guard::read_bounded(std::io::stdin(), "<stdin>", limit, raise)?;
         (b, "<stdin>".to_string())
@@ -28,16 +31,20 @@ fn model_cmd(cfg: &Design, input: &str) -> Result<()> {
     };
     let t = cfg.lanes();
     let ops = parse_lane_csv_bytes(&bytes, t, &name)?;
+    smtgen_core::guard::cycles(&format!("--input {name}: cycles"), ops.len() as u64, true)?;
     let mut model = PeModel::new(cfg);
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    let io = |e| Error::io("<stdout>", e);
+    let mut out = String::new();
     let header: Vec<String> = (0..t).map(|l| format!("p{l}")).collect();
-    writeln!(out, "{},acc", header.join(",")).map_err(io)?;
+    let _ = writeln!(out, "{},acc", header.join(","));
     for o in ops {
         let c = model.step(&o.acts[..t], &o.wgts[..t], true, false);
         let ps: Vec<String> = c.products[..t].iter().map(i32::to_string).collect();
-        writeln!(out, "{},{}", ps.join(","), model.acc()).map_err(io)?;
+        let _ = writeln!(out, "{},{}", ps.join(","), model.acc());
+        if out.len() >= 1 << 16 {
+            smtgen_core::out!("{out}");
+            out.clear();
+        }
     }
-    out.flush().map_err(io)
+    smtgen_core::out!("{out}");
+    Ok(())
 }

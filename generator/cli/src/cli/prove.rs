@@ -48,9 +48,14 @@ fn prove_cmd(
         }
     }
     let (mut passed, mut failed) = (0, 0);
-    println!(
+    smtgen_core::outln!(
         "{:<22} {:>12} {:>10} {:>6} {:>8} {:>8}",
-        "design", "rounding", "input bits", "miters", "seconds", "slowest"
+        "design",
+        "rounding",
+        "input bits",
+        "miters",
+        "seconds",
+        "slowest"
     );
     for (label, c) in &cfgs {
         let p = smtgen_hdl::prove::prove_jobs(c, timeout, jobs)?;
@@ -61,12 +66,12 @@ fn prove_cmd(
         );
         if p.proven {
             passed += 1;
-            println!("{row}  PROVEN equal to the reference for all inputs");
+            smtgen_core::outln!("{row}  PROVEN equal to the reference for all inputs");
         } else {
             failed += 1;
             match &p.counterexample {
                 Some(x) => {
-                    println!("{row}  REFUTED");
+                    smtgen_core::outln!("{row}  REFUTED");
                     let (o, r) = match x.compared {
                         smtgen_hdl::prove::Compared::LaneSum => {
                             (x.optimized.to_string(), x.reference.to_string())
@@ -76,16 +81,16 @@ fn prove_cmd(
                             format!("{:#x}", x.reference),
                         ),
                     };
-                    println!(
+                    smtgen_core::outln!(
                         "  counterexample: acts {:?} wgts {:?}: optimized {o} reference {r} golden model {}",
                         x.acts, x.wgts, x.model
                     );
                 }
-                None => println!("{row}  UNDECIDED (timed out)"),
+                None => smtgen_core::outln!("{row}  UNDECIDED (timed out)"),
             }
         }
     }
-    println!("{passed} passed, {failed} failed");
+    smtgen_core::outln!("{passed} passed, {failed} failed");
     Ok(if failed == 0 {
         ExitCode::SUCCESS
     } else {

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 /// Runs `smtgen regress`: exit code 1 when any line failed.
 pub fn run(a: RegressArgs) -> Result<ExitCode> {
-    let seed = seed_or_clock(a.seed);
+    let seed = seed_or_clock(a.seed)?;
     smtgen_core::guard::cycles("--cycles", a.cycles as u64, true)?;
     smtgen_core::guard::cycles("--icarus-cycles", a.icarus_cycles as u64, true)?;
     if a.max_k == 0 {
@@ -23,13 +23,15 @@ pub fn run(a: RegressArgs) -> Result<ExitCode> {
     };
     for (tool, have) in [("verilator", tools.verilator), ("iverilog", tools.icarus)] {
         if !have {
-            println!("WARNING: {tool} not installed: its part of the regression is SKIPPED");
+            smtgen_core::outln!(
+                "WARNING: {tool} not installed: its part of the regression is SKIPPED"
+            );
         }
     }
     let names: Vec<String> = if a.cover {
         let points = smtgen_hdl::cover::covering_set()?;
         if a.list {
-            print!("{}", smtgen_hdl::cover::describe(&points));
+            smtgen_core::out!("{}", smtgen_hdl::cover::describe(&points));
             return Ok(ExitCode::SUCCESS);
         }
         let problems = smtgen_hdl::cover::check(&points);
@@ -52,7 +54,7 @@ pub fn run(a: RegressArgs) -> Result<ExitCode> {
         (false, false) => (true, true),
         x => x,
     };
-    println!("smtgen regression, seed={seed} (reproduce with --seed {seed})");
+    smtgen_core::outln!("smtgen regression, seed={seed} (reproduce with --seed {seed})");
     let (mut passed, mut failed) = (0, 0);
     let mut tally = |line: &regress::Line| {
         if line.ok {
@@ -61,7 +63,7 @@ pub fn run(a: RegressArgs) -> Result<ExitCode> {
             failed += 1;
         }
         for n in &line.notes {
-            println!("  {n}");
+            smtgen_core::outln!("  {n}");
         }
     };
     if do_pe {
@@ -77,7 +79,7 @@ pub fn run(a: RegressArgs) -> Result<ExitCode> {
     }
     if do_array {
         let default_sizes = if a.cover {
-            "2x3,4x4"
+            COVER_SIZES
         } else {
             "1x1,2x3,4x4,8x8,16x16"
         };
@@ -96,8 +98,14 @@ pub fn run(a: RegressArgs) -> Result<ExitCode> {
         let mut icarus_policy = std::collections::HashSet::new();
         let w = [24, 5, 5, 7, 7, 7, 16, 7, 8, 12];
         print_row(&w, &regress::ARRAY_HEADER.map(String::from));
-        for name in &names {
+        for (pi, name) in names.iter().enumerate() {
             let d = smtgen_core::config::Design::point(name, &[] as &[&str])?;
+            // The covering run adds one size corner per point, in turn, so every
+            // corner runs on several points without multiplying the builds.
+            let mut sizes = sizes.clone();
+            if a.cover && a.sizes.is_empty() {
+                sizes.push(COVER_CORNERS[pi % COVER_CORNERS.len()]);
+            }
             for &(r, c) in &sizes {
                 let icarus = a.icarus_all
                     || ((r, c) == (4, 4)
@@ -110,13 +118,20 @@ pub fn run(a: RegressArgs) -> Result<ExitCode> {
             }
         }
     }
-    println!("{passed} passed, {failed} failed");
+    smtgen_core::outln!("{passed} passed, {failed} failed");
     Ok(if failed == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
 }
+
+/// The sizes every point of the covering run takes.
+const COVER_SIZES: &str = "2x3,4x4";
+
+/// Size corners the covering run spreads over its points, one each in turn: 1x1,
+/// one row, one column, more rows than columns, a size above 4.
+const COVER_CORNERS: [(u32, u32); 5] = [(1, 1), (1, 4), (4, 1), (3, 2), (5, 6)];
 
 fn print_row(widths: &[usize], cols: &[String]) {
     let line: Vec<String> = cols
@@ -131,5 +146,5 @@ fn print_row(widths: &[usize], cols: &[String]) {
             }
         })
         .collect();
-    println!("{}", line.join("  "));
+    smtgen_core::outln!("{}", line.join("  "));
 }

@@ -27,7 +27,7 @@ pub fn run(a: SimArgs) -> Result<ExitCode> {
     let mut code = ExitCode::SUCCESS;
     for (label, cfg) in &cfgs {
         if cfgs.len() > 1 {
-            println!("== {label}");
+            smtgen_core::outln!("== {label}");
         }
         if sim_one(cfg, &a)? != ExitCode::SUCCESS {
             code = ExitCode::from(1);
@@ -49,7 +49,7 @@ fn sim_one(cfg: &smtgen_core::config::Design, a: &SimArgs) -> Result<ExitCode> {
     } = *a;
     let (waves, keep) = (waves.clone(), keep.clone());
     smtgen_core::guard::cycles("--cycles", cycles as u64, true)?;
-    let seed = seed_or_clock(seed);
+    let seed = seed_or_clock(seed)?;
     let waves = waves.or_else(|| {
         (std::env::var("WAVES").as_deref() == Ok("1"))
             .then(|| PathBuf::from(if array { "array.fst" } else { "pe.fst" }))
@@ -114,7 +114,7 @@ fn sim_one(cfg: &smtgen_core::config::Design, a: &SimArgs) -> Result<ExitCode> {
 }
 
 fn print_report(r: &SimReport) -> bool {
-    println!(
+    smtgen_core::outln!(
         "{:<15} {:<9} seed={} cycles={} mismatches={} (build {:.1}s, run {:.2}s, {:.2} M cycles/s)",
         r.design,
         r.simulator.name(),
@@ -126,7 +126,7 @@ fn print_report(r: &SimReport) -> bool {
         r.cycles as f64 / r.run_s.max(1e-9) / 1e6
     );
     for d in &r.details {
-        println!("  {d}");
+        smtgen_core::outln!("  {d}");
     }
     r.mismatches == 0
 }

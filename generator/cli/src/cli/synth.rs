@@ -16,7 +16,7 @@ pub fn run(a: SynthArgs) -> Result<()> {
     let library = lib.library()?;
     for (label, cfg) in &cfgs {
         if cfgs.len() > 1 {
-            println!("== {label}");
+            smtgen_core::outln!("== {label}");
         }
         if let Some(l) = &library {
             smtgen_hdl::sta::synth_cmd(cfg, l, &lib, array)?;
@@ -42,7 +42,7 @@ pub fn run(a: SynthArgs) -> Result<()> {
 }
 
 fn print_synth(r: &smtgen_hdl::synth::SynthReport) {
-    println!(
+    smtgen_core::outln!(
         "{}: {:.0} GE, {} cells, ~{} transistors{} ({}; {:.1} s)",
         r.top,
         r.area,
@@ -55,7 +55,7 @@ fn print_synth(r: &smtgen_hdl::synth::SynthReport) {
         r.seconds
     );
     for p in &r.parts {
-        println!(
+        smtgen_core::outln!(
             "  {:<18} {:>10.0} GE  {:>5.1} %",
             p.name,
             p.area,

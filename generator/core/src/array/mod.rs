@@ -14,13 +14,17 @@
 //! `stream` the tiled GEMM driver ([`Gemm`], [`run_gemms`], [`run_with_reset`]) and
 //! the functional reference [`gemm_functional`].
 
+mod dontcare;
 mod model;
 mod stream;
 #[cfg(test)]
 mod tests;
+mod timing;
 
+pub use dontcare::scramble_idle;
 pub use model::{ArrayInput, ArrayModel, ArrayOutput};
 pub use stream::{gemm_functional, run_gemm, run_gemms, run_with_reset, ArrayRun, Gemm};
+pub use timing::check_timing;
 
 /// Cycles from a tile's first group at the array's inputs to its last result at the
 /// outputs, inclusive: `G + R + 2C − 1 + E` for `G` groups on an R×C array with `E`

@@ -9,6 +9,7 @@
 use std::fmt;
 
 mod datapath;
+mod depth;
 mod design;
 mod parse;
 mod presets;

@@ -89,6 +89,7 @@ impl ConfigBuilder {
                 at: format!("byte {}", e.utf8_error().valid_up_to() + 1),
                 what: "not UTF-8 text".into(),
             })?;
+            super::depth::check_depth(&path.display().to_string(), &text)?;
             let v: Value = serde_norway::from_str(&text)
                 .map_err(|e| yaml_error(&path.display().to_string(), &text, &e))?;
             if !v.is_null() {
@@ -101,6 +102,7 @@ impl ConfigBuilder {
             if key.split('.').any(|p| p.trim().is_empty()) {
                 return Err(bad());
             }
+            super::depth::check_depth("--set", val)?;
             let val: Value = serde_norway::from_str(val).unwrap_or(Value::from(val));
             let mut parts: Vec<&str> = key.split('.').collect();
             let leaf = parts.pop().unwrap_or_default();
@@ -252,6 +254,19 @@ fn get_int(m: &Mapping, field: &str, key: &str, allowed: &str) -> Result<Option<
     match get(m, key) {
         None => Ok(None),
         Some(Value::Number(n)) if n.as_i64().is_some() => Ok(n.as_i64()),
+        // A plain integer too large for 64 bits reaches here as a string.
+        Some(Value::String(s))
+            if {
+                let d = s.trim_start_matches(['+', '-']);
+                !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()) && s.parse::<i64>().is_err()
+            } =>
+        {
+            Err(Error::config(
+                field,
+                s,
+                format!("an integer (this one does not fit in 64 bits): {allowed}"),
+            ))
+        }
         Some(Value::String(s)) => Err(Error::config(
             field,
             format!("\"{s}\" (a string)"),
@@ -497,6 +512,7 @@ impl Config {
 
     /// Parses a config from YAML text (no preset underneath).
     pub fn from_yaml(text: &str) -> Result<Config> {
+        super::depth::check_depth("<yaml>", text)?;
         let v: Value = serde_norway::from_str(text).map_err(|e| yaml_error("<yaml>", text, &e))?;
         let mut root = Mapping::new();
         merge(&mut root, v, "")?;

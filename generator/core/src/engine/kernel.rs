@@ -86,7 +86,12 @@ impl Kernel {
     /// variable, the value and what is allowed.
     pub fn from_env() -> crate::Result<Kernel> {
         match std::env::var(KERNEL_ENV) {
-            Err(_) => Ok(Kernel::best()),
+            Err(std::env::VarError::NotPresent) => Ok(Kernel::best()),
+            Err(std::env::VarError::NotUnicode(v)) => Err(crate::Error::config(
+                KERNEL_ENV,
+                crate::guard::shown(&v.to_string_lossy()),
+                "portable, avx2 or avx512 (the value is not UTF-8)",
+            )),
             Ok(v) if v.is_empty() => Ok(Kernel::best()),
             Ok(v) => {
                 let allowed = Kernel::available_all()

@@ -126,7 +126,8 @@ pub fn gemm_with(
     } else {
         Kernel::Portable
     };
-    run_pool(jobs, || {
+    // Threads never outnumber the rows (the unit the pool splits).
+    run_pool(crate::guard::threads_for(jobs, g.m), || {
         let blocks = col_blocks(cfg, g, kernel);
         exact_gemm_blocks(&blocks, g, kernel, cfg.pe.acc_width, done)
     })
@@ -226,7 +227,7 @@ pub fn lane_stats(cfg: &Design, g: &Gemm, jobs: usize) -> LaneStats {
         vals.enumerate()
             .fold(0usize, |m, (l, nz)| m | (usize::from(nz) << l))
     };
-    run_pool(jobs, || {
+    run_pool(crate::guard::threads_for(jobs, g.m.max(g.n)), || {
         // Per group, rows of A by activation pattern (rows in parallel blocks).
         let ca = (0..g.m)
             .into_par_iter()

@@ -1,5 +1,6 @@
 //! Interruption: work directories registered while they live, removed (kept ones
-//! named) by a watcher thread when SIGINT or SIGTERM arrives, then exit code 130.
+//! named) by a watcher thread when any catchable terminating signal arrives
+//! (SIGINT, SIGTERM, SIGHUP, SIGQUIT, ...: see `TERMINATING`), then exit code 130.
 
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -127,6 +128,28 @@ fn cleanup() -> Vec<String> {
     lines
 }
 
+/// Every signal whose default action ends the process and that a process may
+/// catch: each removes the work directories before the exit. (SIGPIPE is left
+/// ignored: a write to a closed pipe is an error the stdout writer reports.)
+#[cfg(unix)]
+const TERMINATING: &[(libc::c_int, &str)] = &[
+    (libc::SIGHUP, "SIGHUP"),
+    (libc::SIGINT, "SIGINT"),
+    (libc::SIGQUIT, "SIGQUIT"),
+    (libc::SIGTERM, "SIGTERM"),
+    (libc::SIGUSR1, "SIGUSR1"),
+    (libc::SIGUSR2, "SIGUSR2"),
+    (libc::SIGALRM, "SIGALRM"),
+    (libc::SIGVTALRM, "SIGVTALRM"),
+    (libc::SIGPROF, "SIGPROF"),
+    (libc::SIGXCPU, "SIGXCPU"),
+    (libc::SIGXFSZ, "SIGXFSZ"),
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    (libc::SIGPWR, "SIGPWR"),
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    (libc::SIGSTKFLT, "SIGSTKFLT"),
+];
+
 #[cfg(unix)]
 static SIGNAL_PIPE: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
 
@@ -142,7 +165,7 @@ extern "C" fn on_signal(sig: libc::c_int) {
     }
 }
 
-/// Installs the SIGINT/SIGTERM handler: a watcher thread removes the registered
+/// Installs the handler of every catchable terminating signal: a watcher thread removes the registered
 /// work directories, prints what it removed or kept and exits with code 130. Call
 /// once, early in `main`.
 pub fn install_interrupt_cleanup() {
@@ -169,11 +192,10 @@ pub fn install_interrupt_cleanup() {
             if n != 1 {
                 return;
             }
-            let name = if i32::from(b) == libc::SIGTERM {
-                "SIGTERM"
-            } else {
-                "SIGINT"
-            };
+            let name = TERMINATING
+                .iter()
+                .find(|(s, _)| *s == i32::from(b))
+                .map_or("a signal", |(_, n)| *n);
             let lines = cleanup();
             eprintln!("smtgen: interrupted by {name}");
             for l in lines {
@@ -181,7 +203,7 @@ pub fn install_interrupt_cleanup() {
             }
             std::process::exit(130);
         });
-        for sig in [libc::SIGINT, libc::SIGTERM] {
+        for &(sig, _) in TERMINATING {
             // SAFETY: installs a handler that only calls write(2) on a pipe.
             unsafe {
                 let mut sa: libc::sigaction = std::mem::zeroed();

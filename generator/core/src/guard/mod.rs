@@ -1,8 +1,9 @@
-//! Guards against careless and hostile input: the declared ceiling on work and memory
-//! per command (with checked size arithmetic), atomic output writing (staging next to
-//! the destination, then renames under a per-directory lock), output-path checks
-//! made before any work, and removal of work directories when the process is
-//! interrupted (SIGINT/SIGTERM, exit code 130).
+//! Guards against careless and hostile input: the declared ceilings on work,
+//! memory and parallelism (with checked size arithmetic), atomic output writing
+//! (single files by rename, sets of files by one directory exchange), output-path
+//! checks made before any work, the one stdout writer, the one formatter for values
+//! in messages, and removal of work directories when the process is interrupted
+//! by any catchable terminating signal (exit code 130).
 
 use crate::error::{Error, Result};
 use std::path::Path;
@@ -17,15 +18,45 @@ pub const DEFAULT_MAX_CYCLES: u64 = 1 << 24;
 static MAX_ELEMENTS: AtomicU64 = AtomicU64::new(DEFAULT_MAX_ELEMENTS);
 static MAX_CYCLES: AtomicU64 = AtomicU64::new(DEFAULT_MAX_CYCLES);
 
+/// The most `--max-elements` may be raised to: the 8-byte elements this machine's
+/// physical memory holds (2^24 when it cannot be read, the default ceiling).
+pub fn elements_ceiling() -> u64 {
+    #[cfg(unix)]
+    {
+        // SAFETY: sysconf only queries system values.
+        let (pages, size) = unsafe {
+            (
+                libc::sysconf(libc::_SC_PHYS_PAGES),
+                libc::sysconf(libc::_SC_PAGESIZE),
+            )
+        };
+        if pages > 0 && size > 0 {
+            return (pages as u64).saturating_mul(size as u64) / 8;
+        }
+    }
+    DEFAULT_MAX_ELEMENTS
+}
+
 /// Raises (or lowers) the ceilings for this process (`--max-elements`,
-/// `--max-cycles`). `None` keeps the default.
-pub fn set_limits(max_elements: Option<u64>, max_cycles: Option<u64>) {
+/// `--max-cycles`). `None` keeps the default. A `--max-elements` above what this
+/// machine's memory holds ([`elements_ceiling`]) is refused, so a raised ceiling
+/// still ends in an error, not an allocator abort.
+pub fn set_limits(max_elements: Option<u64>, max_cycles: Option<u64>) -> Result<()> {
     if let Some(e) = max_elements {
+        let top = elements_ceiling().max(DEFAULT_MAX_ELEMENTS);
+        if e > top {
+            return Err(Error::config(
+                "--max-elements",
+                e,
+                format!("at most {top} (8-byte elements in this machine's physical memory)"),
+            ));
+        }
         MAX_ELEMENTS.store(e, Ordering::Relaxed);
     }
     if let Some(c) = max_cycles {
         MAX_CYCLES.store(c, Ordering::Relaxed);
     }
+    Ok(())
 }
 
 /// The ceiling on tensor elements in force.
@@ -88,6 +119,19 @@ pub fn cycles(arg: &str, n: u64, allow_zero: bool) -> Result<u64> {
         ));
     }
     Ok(n)
+}
+
+/// Checks a cycle-accurate model run before it starts (every command that runs one
+/// calls this): its `cycles` within `--max-cycles`, and the trace it records,
+/// `values_per_cycle` values a cycle, within `--max-elements`. `what` names the
+/// flag that asked for the run.
+pub fn cycle_run(what: &str, cycles: u64, values_per_cycle: u64) -> Result<()> {
+    self::cycles(what, cycles, true)?;
+    elements(
+        &format!("{what} trace (cycles x values per cycle)"),
+        &[cycles, values_per_cycle.max(1)],
+    )?;
+    Ok(())
 }
 
 /// Rejects an empty dimension: every command treats a 0-sized M, K or N (or a
@@ -193,9 +237,16 @@ pub fn max_tensor_bytes() -> u64 {
 // Flags a command would ignore.
 
 mod interrupt;
+mod jobs;
 mod output;
+mod show;
+pub mod stdout;
 pub use interrupt::{install_interrupt_cleanup, register, work_dir, Registration, WorkDir};
-pub use output::{check_out_dir, check_out_file, write_file, write_set};
+pub use jobs::{check_jobs, cores, max_jobs, parse_jobs, threads_for, JOBS_PER_CORE};
+pub use show::{shown, shown_max, shown_text, SHOWN_CHARS};
+mod set;
+pub use output::{check_out_dir, check_out_file, write_file, write_set, write_sets};
+pub use set::{check_sets, MANIFEST_PREFIX};
 
 #[cfg(test)]
 mod tests {

@@ -1,7 +1,6 @@
 //! Output paths: checks made before any work, atomic single files, and whole
-//! output sets staged inside their directory and renamed into place under a lock.
+//! output sets that replace their directory atomically (see `set.rs`).
 
-use super::register;
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 
@@ -33,6 +32,9 @@ pub fn check_out_file(arg: &str, path: &Path, inputs: &[&Path]) -> Result<()> {
         }
         if m.is_dir() {
             return Err(Error::config(arg, shown, "a file path, not a directory"));
+        }
+        if read_only(path) {
+            return Err(read_only_error(arg, path));
         }
     }
     if let Some(i) = inputs.iter().find(|i| same_file(path, i)) {
@@ -104,43 +106,74 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".smtgen-tmp-")
-        .tempfile_in(parent)
-        .map_err(|e| Error::io(parent, e))?;
+    let mut b = tempfile::Builder::new();
+    b.prefix(".smtgen-tmp-");
+    // Created with mode 0666 less the umask, like any new file (not 0600).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        b.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let mut tmp = b.tempfile_in(parent).map_err(|e| Error::io(parent, e))?;
     tmp.write_all(bytes).map_err(|e| Error::io(path, e))?;
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
     Ok(())
 }
 
-/// Holds an exclusive lock on an output directory until dropped (released by the
-/// kernel if the process dies).
-struct DirLock {
-    _file: std::fs::File,
-}
-
-fn lock_dir(dir: &Path) -> Result<DirLock> {
-    let file = std::fs::File::open(dir).map_err(|e| Error::io(dir, e))?;
+/// True when `path` exists and this process may not write it (a read-only
+/// output is refused, not silently replaced).
+fn read_only(path: &Path) -> bool {
     #[cfg(unix)]
     {
-        use std::os::fd::AsRawFd;
-        // SAFETY: flock on a descriptor this function owns (the directory itself,
-        // so no lock file is left behind).
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
-            return Err(Error::io(dir, std::io::Error::last_os_error()));
+        use std::os::unix::ffi::OsStrExt;
+        if !path.exists() {
+            return false;
         }
+        let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+            return false;
+        };
+        use std::os::unix::fs::PermissionsExt;
+        // No write bit for anyone is read-only even for root, who passes access(2).
+        let no_write_bits =
+            std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o222 == 0);
+        // SAFETY: access(2) on a NUL-terminated path owned here.
+        no_write_bits || unsafe { libc::access(c.as_ptr(), libc::W_OK) != 0 }
     }
-    Ok(DirLock { _file: file })
+    #[cfg(not(unix))]
+    {
+        std::fs::metadata(path).is_ok_and(|m| m.permissions().readonly())
+    }
 }
 
-/// Writes a whole output set into `dir` (argument `arg`): every name is checked
-/// first (a plain file name; no directory or symbolic link in its place), then all
-/// files are written into a staging directory inside `dir` and renamed into place
-/// while `dir` is locked, so a failed run leaves `dir` untouched and concurrent runs
-/// into one directory never mix. Returns the written paths.
-pub fn write_set(arg: &str, dir: &Path, files: &[(String, Vec<u8>)]) -> Result<Vec<PathBuf>> {
+/// The error for a read-only output named by `arg`.
+fn read_only_error(arg: &str, path: &Path) -> Error {
+    Error::config(
+        arg,
+        path.display(),
+        "a writable file (this one is read-only: make it writable or remove it)",
+    )
+}
+
+/// Writes a whole output set into `dir` (argument `arg`) under the key `key` (for
+/// example the design's name): see [`write_sets`].
+pub fn write_set(
+    arg: &str,
+    dir: &Path,
+    key: &str,
+    files: &[(String, Vec<u8>)],
+) -> Result<Vec<PathBuf>> {
+    write_sets(arg, dir, &[(key.to_string(), files.to_vec())])
+}
+
+/// Writes sets of files into `dir` (argument `arg`), each under a key: every
+/// name is checked first (a plain file name; no directory, symbolic link or
+/// read-only file in its place), then the directory is replaced as a whole
+/// ([`super::set::replace_sets`]), so a failed or killed run leaves `dir` as it
+/// was (or absent) and concurrent runs into one directory never mix. Files a key
+/// wrote last time and does not write now are removed. Returns the written paths.
+pub fn write_sets(arg: &str, dir: &Path, sets: &[super::set::FileSet]) -> Result<Vec<PathBuf>> {
     check_out_dir(arg, dir)?;
-    for (name, _) in files {
+    for (name, _) in sets.iter().flat_map(|(_, f)| f) {
         let plain = !name.is_empty()
             && !name.starts_with('.')
             && Path::new(name).file_name() == Some(std::ffi::OsStr::new(name));
@@ -167,26 +200,17 @@ pub fn write_set(arg: &str, dir: &Path, files: &[(String, Vec<u8>)]) -> Result<V
                     "no directory in place of an output file (remove it)",
                 ));
             }
+            if read_only(&p) {
+                return Err(read_only_error(arg, &p));
+            }
         }
     }
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let stage = tempfile::Builder::new()
-        .prefix(".smtgen-staging-")
-        .tempdir_in(dir)
-        .map_err(|e| Error::io(dir, e))?;
-    let _reg = register(stage.path(), false);
-    for (name, bytes) in files {
-        let p = stage.path().join(name);
-        std::fs::write(&p, bytes).map_err(|e| Error::io(&p, e))?;
-    }
-    let _lock = lock_dir(dir)?;
-    let mut out = Vec::new();
-    for (name, _) in files {
-        let to = dir.join(name);
-        std::fs::rename(stage.path().join(name), &to).map_err(|e| Error::io(&to, e))?;
-        out.push(to);
-    }
-    Ok(out)
+    super::set::replace_sets(arg, dir, sets)?;
+    Ok(sets
+        .iter()
+        .flat_map(|(_, f)| f)
+        .map(|(n, _)| dir.join(n))
+        .collect())
 }
 
 #[cfg(test)]
@@ -201,10 +225,10 @@ mod tests {
             ("a.v".to_string(), b"x".to_vec()),
             ("b.v".to_string(), b"y".to_vec()),
         ];
-        assert!(write_set("--out", d.path(), &files).is_err());
+        assert!(write_set("--out", d.path(), "t", &files).is_err());
         assert!(!d.path().join("a.v").exists());
         std::fs::remove_dir(d.path().join("b.v")).unwrap();
-        write_set("--out", d.path(), &files).unwrap();
+        write_set("--out", d.path(), "t", &files).unwrap();
         assert_eq!(std::fs::read(d.path().join("b.v")).unwrap(), b"y");
         let left: Vec<_> = std::fs::read_dir(d.path())
             .unwrap()

@@ -172,9 +172,9 @@ pub fn synth_cmd(cfg: &Design, lib: &Library, args: &LibArgs, array: bool) -> Re
         w.as_ref(),
         args.clock_ps.unwrap_or(UNCONSTRAINED_PS),
     )?;
-    println!("{} on {}; {:.1} s", cfg.name, describe(lib), c.seconds);
+    smtgen_core::outln!("{} on {}; {:.1} s", cfg.name, describe(lib), c.seconds);
     let show = |m: &Mapped, t: &Timing| {
-        println!(
+        smtgen_core::outln!(
             "{}: {:.0} um2 = {:.0} NAND2 eq, {} cells; critical path {:.0} ps ({} -> {}), fmax {:.0} MHz",
             m.top,
             m.area,
@@ -190,9 +190,11 @@ pub fn synth_cmd(cfg: &Design, lib: &Library, args: &LibArgs, array: bool) -> Re
             ("from registers", &t.from_registers),
         ] {
             if let Some(p) = p {
-                println!(
+                smtgen_core::outln!(
                     "  worst path {what}: {:.0} ps ({} -> {})",
-                    p.ps, p.start, p.end
+                    p.ps,
+                    p.start,
+                    p.end
                 );
             }
         }
@@ -203,7 +205,7 @@ pub fn synth_cmd(cfg: &Design, lib: &Library, args: &LibArgs, array: bool) -> Re
         match (e, &w) {
             (Some(e), Some(w)) => {
                 let clk = report_clock(std::slice::from_ref(&c), args.clock_ps);
-                println!(
+                smtgen_core::outln!(
                     "  energy on {}: {} cycles, {:.3} mW at {clk:.0} ps, {:.3} pJ/MAC, {:.2} nJ per layer",
                     w.label,
                     e.cycles,
@@ -212,7 +214,11 @@ pub fn synth_cmd(cfg: &Design, lib: &Library, args: &LibArgs, array: bool) -> Re
                     e.layer(clk) * 1e9
                 );
             }
-            _ => println!("  energy: not measured (no Verilog cell models; give --cell-models)"),
+            _ => {
+                smtgen_core::outln!(
+                    "  energy: not measured (no Verilog cell models; give --cell-models)"
+                )
+            }
         }
     }
     Ok(())
@@ -270,13 +276,15 @@ pub fn compare_cmd(
         Some(_) => "energy not measured: no Verilog cell models (give --cell-models)".into(),
         None => "no energy (--pe-only)".into(),
     };
-    println!(
+    smtgen_core::outln!(
         "smtgen compare on {}: {scope}; ratios (x) to {base}; {clock_note}; {energy_note}; {secs:.0} s {cores}",
         describe(lib)
     );
-    print!("{}", table.to_text());
-    println!("\nPE timing paths (OpenSTA, ideal clock, input/output delay 0, reset false path):");
-    print!("{}", paths.to_text());
+    smtgen_core::out!("{}", table.to_text());
+    smtgen_core::outln!(
+        "\nPE timing paths (OpenSTA, ideal clock, input/output delay 0, reset false path):"
+    );
+    smtgen_core::out!("{}", paths.to_text());
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let write = |name: &str, text: String| -> Result<PathBuf> {
         let p = out.join(name);
@@ -349,7 +357,7 @@ pub fn compare_cmd(
             ),
         )?);
     }
-    println!(
+    smtgen_core::outln!(
         "wrote {}",
         wrote
             .iter()
