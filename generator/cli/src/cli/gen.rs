@@ -18,7 +18,7 @@ pub fn run(a: GenArgs) -> Result<()> {
     let t0 = std::time::Instant::now();
     // Every design's files are rendered before anything is written; two design points
     // whose files would share a name (the same `name`) are an error, not an overwrite.
-    let mut sets: Vec<(String, Vec<(String, Vec<u8>)>)> = Vec::new();
+    let mut sets: Vec<smtgen_core::guard::FileSet> = Vec::new();
     let mut owner: std::collections::HashMap<String, String> = Default::default();
     let mut counts = Vec::new();
     for (label, c) in &cfgs {

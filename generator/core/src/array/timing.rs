@@ -112,7 +112,7 @@ mod tests {
                 let mut late = reset.outputs.clone();
                 let x = late.iter().position(|o| o.res_valid[0]).unwrap();
                 late[x].res_valid[0] = false;
-                late[x + c as usize].res_valid[0] = true;
+                late[x + c].res_valid[0] = true;
                 assert!(!check_timing(&cfg, &reset.inputs, &late, 3).is_empty());
             }
         }

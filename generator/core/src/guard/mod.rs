@@ -246,7 +246,7 @@ pub use jobs::{check_jobs, cores, max_jobs, parse_jobs, threads_for, JOBS_PER_CO
 pub use show::{shown, shown_max, shown_text, SHOWN_CHARS};
 mod set;
 pub use output::{check_out_dir, check_out_file, write_file, write_set, write_sets};
-pub use set::{check_sets, MANIFEST_PREFIX};
+pub use set::{check_sets, FileSet, MANIFEST_PREFIX};
 
 #[cfg(test)]
 mod tests {
