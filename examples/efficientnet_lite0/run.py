@@ -87,7 +87,8 @@ def main(argv: List[str] | None = None) -> int:
     print(f"float model: {float_correct}/{len(yl)} labelled photographs correct", file=sys.stderr)
 
     t_table = time.time()
-    qrep = st.quantize(model, calib, batches=nb, unsupported="float")
+    # A batch of 15 at 113x113x96 is 18 M elements: above the 2**24 default ceiling.
+    qrep = st.quantize(model, calib, batches=nb, unsupported="float", max_elements=1 << 26)
     t = time.time()
     budget_batches = calib[: max(1, min(len(calib), 8))]
     asg = st.assign_designs(model, budget_batches, args.budget, designs=("sysmt4", "sysmt2"), fallback="exact",

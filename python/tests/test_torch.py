@@ -211,3 +211,20 @@ def test_no_quantizable_layer_and_bad_arguments():
     st.quantize(model, batches(), batches=1, verbose=False)
     with pytest.raises(ValueError, match="already quantized"):
         st.quantize(model, batches(), verbose=False)
+
+
+def test_quantize_max_elements_is_each_layers_ceiling() -> None:
+    """The ceiling given to quantize reaches every simulated layer: a batch above it is
+    refused naming the ceiling, and the same batch passes under a raised one."""
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Conv2d(4, 4, 3), nn.ReLU(), nn.Conv2d(4, 4, 3), nn.ReLU(),
+        nn.Flatten(), nn.Linear(4 * 2 * 2, 3),
+    )
+    x = torch.rand(2, 1, 8, 8)
+    st.quantize(model, [x], batches=1, verbose=False, progress=False, max_elements=50)
+    with pytest.raises(ValueError, match="max_elements"):
+        model(x)
+    for q in st.quant_layers(model):
+        q.max_elements = 1 << 24
+    assert model(x).shape == (2, 3)

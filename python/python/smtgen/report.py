@@ -145,7 +145,7 @@ _EDGE_CACHE: Dict[Tuple[str, int, int, int], Tuple[int, int]] = {}
 def _groups_and_edge(design: Design, k: int, rows: int, cols: int) -> Tuple[int, int]:
     """``(G, E)``: groups per output for reduction length ``k`` and the design's extra
     edge latency on an R×C array, read from ``smtgen.cycles`` (baseline for ``exact``)."""
-    d: Design = "baseline" if design in (None, "exact") else design
+    d: Union[str, Mapping[str, object]] = "baseline" if design is None or design == "exact" else design
     key = (repr(d), k, rows, cols)
     if key not in _EDGE_CACHE:
         r = _sm.cycles(1, k, 1, d, rows=rows, cols=cols)

@@ -141,6 +141,11 @@ class Spec:
     source: Optional[Path] = None
 
 
+
+def _sizes_or_none(sizes: Sequence[Tuple[int, int]], array: bool) -> List[Optional[Tuple[int, int]]]:
+    """The array sizes a job runs at, or one PE-only run (``None``)."""
+    return list(sizes) if array else [None]
+
 def _yaml() -> Any:
     try:
         import yaml
@@ -496,14 +501,14 @@ def plan(spec: Spec) -> List[Job]:
     for point in spec.points:
         if "area" in spec.measure:
             p = spec.measure["area"]
-            for size in spec.sizes if p["array"] else [None]:
+            for size in _sizes_or_none(spec.sizes, bool(p["array"])):
                 add("area", point, size, p)
         if "library" in spec.measure:
             for size in spec.sizes:
                 add("library", point, size, spec.measure["library"])
         if "regress" in spec.measure:
             p = spec.measure["regress"]
-            for size in spec.sizes if p["array"] else [None]:
+            for size in _sizes_or_none(spec.sizes, bool(p["array"])):
                 add("regress", point, size, p)
         if "network" in spec.measure:
             p = spec.measure["network"]
@@ -1336,7 +1341,7 @@ def _chart(rows: List[Dict[str, Any]], out: Path, title: str) -> List[Path]:
                 ax.scatter([r[xc] for r in pts], [r["top1"] for r in pts], marker=marker, color=colour, alpha=0.5,
                            label="BN recalibrated" if rc else "as quantized")
                 fr = [r for r, on in zip(pts, pareto_front(pts, [("top1", 1), (xc, better)])) if on]
-                fr.sort(key=lambda r: r[xc])
+                fr.sort(key=lambda r: float(r[xc]))
                 ax.plot([r[xc] for r in fr], [r["top1"] for r in fr], "-", color=colour, lw=1)
                 for k, r in enumerate(fr):
                     ax.annotate(_short(str(r["point"])), (r[xc], r["top1"]), fontsize=7, color=colour,

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union, cast
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Type, Union, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -112,7 +112,7 @@ def _check_design(design: Design) -> Design:
 WEIGHT_VARIANTS = ("per-channel", "per-tensor", "pow2", "w4")
 
 
-def weight_scales(w: torch.Tensor, variant: str = "per-channel"):
+def weight_scales(w: torch.Tensor, variant: str = "per-channel") -> Tuple[torch.Tensor, int, int]:
     """The weight step per output channel (float64, length ``w.shape[0]``) and the
     integer range ``(lo, hi)`` of weight-quantization ``variant`` (spec §8); a channel
     (or, per tensor, a tensor) of zeros gets step 1."""
@@ -149,7 +149,7 @@ class QuantLayer(nn.Module):
     calib_samples: torch.Tensor
     calib_min: torch.Tensor
 
-    def __init__(self, layer: nn.Module, name: str, jobs: int = 0) -> None:
+    def __init__(self, layer: nn.Module, name: str, jobs: int = 0, max_elements: int = 1 << 24) -> None:
         super().__init__()
         self.layer: Any = layer
         self.name = name
@@ -166,6 +166,7 @@ class QuantLayer(nn.Module):
         self.design: Design = "exact"
         self.collect = False
         self.jobs = jobs
+        self.max_elements = max_elements  # the layer op's ceiling on elements per tensor
         self.stats: Dict[str, float] = {}
         self.times: Dict[str, float] = {}
         self._wq: Optional[torch.Tensor] = None
@@ -288,7 +289,7 @@ class QuantLayer(nn.Module):
         xn, wn, geom, shape = self._operands(x)
         d = "exact" if design is None else design
         y, t = _sm.layer_forward(xn, wn, self.dx, self._dw.numpy(), self._bias, d, conv=geom,
-                                 jobs=self.jobs, name=self.name, times=True)
+                                 jobs=self.jobs, name=self.name, max_elements=self.max_elements, times=True)
         for k, v in t.items():
             self.times[k] = self.times.get(k, 0.0) + v
         self.times["calls"] = self.times.get("calls", 0.0) + 1
@@ -332,7 +333,7 @@ class QuantLayer(nn.Module):
         against the exact int8 layer, both on the operands the layer op lowers."""
         assert self._dw is not None
         xn, wn, geom, _ = self._operands(x)
-        pairs = _sm.lower(xn, wn, self.dx, conv=geom, name=self.name)
+        pairs = _sm.lower(xn, wn, self.dx, conv=geom, name=self.name, max_elements=self.max_elements)
         s = self.stats
         og = self._dw.numel() // len(pairs)
         exact = self.design in (None, "exact")
@@ -430,7 +431,9 @@ def _unsupported(layer: nn.Module) -> Optional[str]:
         return f"{type(layer).__name__}: transposed convolutions are not lowered"
     if isinstance(layer, nn.modules.conv._ConvNd) and not isinstance(layer, SIMULATED):
         return f"{type(layer).__name__}: only 1-D and 2-D convolutions are lowered"
-    base = nn.Conv2d if isinstance(layer, nn.Conv2d) else nn.Conv1d if isinstance(layer, nn.Conv1d) else nn.Linear
+    base: Type[nn.Module] = (
+        nn.Conv2d if isinstance(layer, nn.Conv2d) else nn.Conv1d if isinstance(layer, nn.Conv1d) else nn.Linear
+    )
     if type(layer).forward is not base.forward:
         return (
             f"{type(layer).__name__} overrides {base.__name__}.forward (e.g. padding inside the module), "
@@ -478,6 +481,7 @@ def quantize(
     unsupported: str = "error",
     progress: bool = True,
     verbose: bool = True,
+    max_elements: int = 1 << 24,
 ) -> QuantizeReport:
     """Swaps the model's Conv2d and Linear layers for :class:`QuantLayer` in place
     and calibrates their activation ranges (``max_mean``) on up to ``batches``
@@ -485,6 +489,9 @@ def quantize(
     running statistics are restored afterwards, so the float model is unchanged.
     The first layer and the last (the classifier) stay float unless
     ``include_first`` / ``include_last``; names in ``skip`` stay float too.
+    ``max_elements`` is each simulated layer's ceiling on elements per tensor (its
+    input, weights or output in one call; 2**24 as the CLI's): raise it for large
+    batches of large feature maps, the memory a call takes grows with it.
 
     Every convolution (any dimension, transposed too) and linear layer is looked at
     in one call, and every one that cannot run through a design is found in that
@@ -555,7 +562,7 @@ def quantize(
 
         hooks.append(layer.register_forward_hook(count))
     for name, layer in chosen:
-        _set_child(model, name, QuantLayer(layer, name))
+        _set_child(model, name, QuantLayer(layer, name, max_elements=max_elements))
     layers = quant_layers(model)
     for q in layers:
         q.mode = "calibrate"
