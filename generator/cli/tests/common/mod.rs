@@ -27,21 +27,8 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).to_string()
 }
 
-/// True when `tool` is installed. When it is not: under CI=true the test fails
-/// (CI must not skip), elsewhere the test says it is skipped and returns false.
-pub fn require(tool: &str) -> bool {
-    if smtgen_hdl::tool::available(tool) {
-        return true;
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{tool} is not installed and CI=true forbids skipping");
-    }
-    eprintln!("SKIPPED: {tool} not installed");
-    false
-}
-
-// The spec transcription lives with the core's tests; every crate's tests share it.
-#[path = "../../../core/tests/spec/mod.rs"]
-mod spec;
+// `require` and the spec transcription: the HDL crate's test helpers, shared here.
+#[path = "../../../hdl/tests/common/mod.rs"]
+mod hdl_common;
 #[allow(unused_imports)]
-pub use spec::*;
+pub use hdl_common::*;
