@@ -4,10 +4,12 @@ QuantLayer.freeze (spec §8) on a constructed tensor, and the robustness report.
 
 import copy
 import math
+from typing import Any, Dict, List, Tuple
 
 import pytest
 import torch
 import torch.nn as nn
+from torch.autograd.gradcheck import gradcheck
 
 import smtgen.torch as st
 from smtgen.torch import kure
@@ -79,7 +81,7 @@ def test_gradient_matches_finite_differences():
             assert ad == pytest.approx(fd, rel=1e-6, abs=1e-9), f"element {i} of {tuple(p.shape)}: autograd {ad}, fd {fd}"
     # and torch's own check of the kurtosis alone
     w = torch.randn(17, generator=g, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(kure.kurtosis, (w,))
+    assert gradcheck(kure.kurtosis, (w,))
 
 
 def test_first_convolution_is_excluded():
@@ -120,7 +122,7 @@ def test_quantized_model_keeps_layer_names():
         kure.finetune(m, data, 1, progress=False)
 
 
-def tiny_task():
+def tiny_task() -> Tuple[nn.Module, List[Tuple[torch.Tensor, torch.Tensor]]]:
     """A tiny 3-conv classifier and a seeded synthetic 4-class task."""
     torch.manual_seed(SEED)
     model = nn.Sequential(
@@ -146,7 +148,9 @@ def test_finetune_lowers_r_and_is_reproducible():
     # push the weights away from the target so that there is something to lower
     with torch.no_grad():
         for _, conv in kure.regularized_convs(model):
-            conv.weight.copy_(conv.weight ** 3 * 30)
+            w = conv.weight
+            assert isinstance(w, torch.Tensor)
+            w.copy_(w ** 3 * 30)
     a, b = copy.deepcopy(model), copy.deepcopy(model)
     la = kure.finetune(a, data, epochs=3, lam=1.0, lr=1e-2, seed=7, progress=False)
     lb = kure.finetune(b, data, epochs=3, lam=1.0, lr=1e-2, seed=7, progress=False)
@@ -162,8 +166,11 @@ def test_finetune_lowers_r_and_is_reproducible():
     c = copy.deepcopy(model)
     lc = kure.finetune(c, data, epochs=3, lam=0.0, lr=1e-2, seed=7, progress=False)
     assert lc.epochs[-1].r_end > la.epochs[-1].r_end
-    for bad, match in [(dict(epochs=0), "epochs"), (dict(epochs=1, lam=-1.0), "lam"),
-                       (dict(epochs=1, lr=0.0), "lr"), (dict(epochs=1, seed=1.5), "seed")]:
+    cases: List[Tuple[Dict[str, Any], str]] = [
+        (dict(epochs=0), "epochs"), (dict(epochs=1, lam=-1.0), "lam"),
+        (dict(epochs=1, lr=0.0), "lr"), (dict(epochs=1, seed=1.5), "seed"),
+    ]
+    for bad, match in cases:
         with pytest.raises(ValueError, match=match):
             kure.finetune(copy.deepcopy(model), data, progress=False, **bad)
 
@@ -234,7 +241,8 @@ def test_robustness_report_on_a_toy_model():
     model, data = tiny_task()
     st.quantize(model, data, batches=2, progress=False, verbose=False)
     layers = st.quant_layers(model)
-    wq0 = [q._wq.clone() for q in layers]
+    wq0 = [q._wq.clone() for q in layers if q._wq is not None]
+    assert len(wq0) == len(layers)
     state0 = copy.deepcopy(model.state_dict())
     rep = kure.robustness(model, data[:2], lambda: data[2:], designs=["exact", "sysmt4"], recal_batches=2,
                           float_top1=50.0, progress=False)
@@ -246,7 +254,7 @@ def test_robustness_report_on_a_toy_model():
     assert "spread" in rep.to_markdown() and "w4 + BN recal" in rep.to_markdown()
     # the model comes back as it was given
     assert [q.weights for q in layers] == ["per-channel"] * len(layers)
-    assert all(torch.equal(a, q._wq) for a, q in zip(wq0, layers))
+    assert all(q._wq is not None and torch.equal(a, q._wq) for a, q in zip(wq0, layers))
     for k, v in model.state_dict().items():
         assert torch.equal(v, state0[k]), k
     # per-channel exact without recalibration equals a direct evaluation
