@@ -288,5 +288,6 @@ def test_efficientnet_example_smoke(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     md = (tmp_path / "results.md").read_text()
     assert "| sysmt2 |" in md and "Stayed float" in md and "per-layer plan" in md
+    assert "| int8 + signed layers (exact) |" in md and "with signed inputs on the exact int8 path" in md
     assert "/4 photographs correct" in md
     assert (tmp_path / "fidelity.png").exists() and (tmp_path / "results.csv").exists()
