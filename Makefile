@@ -124,9 +124,9 @@ fashion-mnist-zap: pyenv
 
 # The package is checked strictly; the tests (untyped pytest functions) with their
 # bodies checked, so every call into the API is held to its stubs.
-# The tests whose use of the API is held to the stubs (test_kure, test_zap and
-# test_networks are not typed yet).
-TYPED_TESTS := $(addprefix python/tests/,conftest.py test_gemm.py test_layer.py test_torch.py test_fashion_mnist.py test_sweep.py test_kure.py)
+# The tests whose use of the API is held to the stubs (all but test_zap).
+TYPED_TESTS := $(addprefix python/tests/,conftest.py test_gemm.py test_layer.py test_torch.py \
+  test_fashion_mnist.py test_sweep.py test_kure.py test_networks.py test_signed.py)
 typecheck: pyenv
 	$(PYTHON) -m mypy --strict --config-file python/pyproject.toml python/python/smtgen
 	MYPYPATH=python/python:examples/fashion_mnist $(PYTHON) -m mypy --strict --config-file python/pyproject.toml --allow-untyped-defs \

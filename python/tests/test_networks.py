@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any, Dict, List
 
 import numpy as np
 import pytest
@@ -36,7 +37,7 @@ def expected_problems(model, data, include_first=False, include_last=False):
     """What quantize must report: every candidate (but the first and last) that the
     one lowering check refuses, and every other one whose input goes negative."""
     cands = [(n, m) for n, m in model.named_modules() if isinstance(m, (nn.modules.conv._ConvNd, nn.Linear))]
-    mins = {}
+    mins: Dict[str, float] = {}
     hooks = [m.register_forward_pre_hook(lambda mod, i, n=n: mins.__setitem__(n, min(mins.get(n, 0.0), float(i[0].min()))))
              for n, m in cands]
     model.train()
@@ -71,6 +72,7 @@ def test_mobilenet_v2_reports_every_layer_in_one_call():
     for n in structural | signed:
         assert f"  {n}: " in msg, f"{n} missing from the one error:\n{msg}"
     assert f"{len(structural | signed)} layer(s)" in msg and 'unsupported="float"' in msg
+    assert e.value.report is not None
     for n in signed:
         assert e.value.report.float_layers[n].startswith("signed inputs"), n
     assert not st.quant_layers(model), "the model is left as given"
@@ -180,7 +182,8 @@ def test_recalibrate_bn_momentum(momentum):
             want_v = (1 - momentum) * want_v + momentum * v
     assert torch.allclose(bn.running_mean.double(), want_m, rtol=1e-5, atol=1e-6)
     assert torch.allclose(bn.running_var.double(), want_v, rtol=1e-5, atol=1e-6)
-    for bad in (0.0, 1.5, True, "0.1"):
+    bads: List[Any] = [0.0, 1.5, True, "0.1"]
+    for bad in bads:
         with pytest.raises(ValueError, match="momentum"):
             st.recalibrate_bn(model, data, batches=1, momentum=bad)
 
@@ -266,9 +269,11 @@ def test_assign_designs_within_budget():
     tight = st.assign_designs(model, data, 0.0, metric="kl", rows=4, cols=4)
     assert tight.loss <= 0.0 and tight.speedup <= loose.speedup
     print(f"seed {SEED}: loose {loose}; tight {tight}; tried {tight.tried}")
-    for k, v in {"budget": -1, "metric": "mse"}.items():
+    bad_args: Dict[str, Any] = {"budget": -1, "metric": "mse"}
+    for k, v in bad_args.items():
+        args: Dict[str, Any] = {"budget": 1.0} | {k: v}
         with pytest.raises(ValueError, match=k):
-            st.assign_designs(model, data, **({"budget": 1.0} | {k: v}))
+            st.assign_designs(model, data, **args)
 
 
 def test_efficientnet_example_smoke(tmp_path):
@@ -283,5 +288,6 @@ def test_efficientnet_example_smoke(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     md = (tmp_path / "results.md").read_text()
     assert "| sysmt2 |" in md and "Stayed float" in md and "per-layer plan" in md
+    assert "| int8 + signed layers (exact) |" in md and "with signed inputs on the exact int8 path" in md
     assert "/4 photographs correct" in md
     assert (tmp_path / "fidelity.png").exists() and (tmp_path / "results.csv").exists()

@@ -107,7 +107,10 @@ def assign_designs(
         st.simulate(model, d)  # validates every design up front
     batches = list(loader)
     geoms = _rp.layer_geometry(model, _rp._inputs(batches[0]))
-    names = [q.name for q in layers]
+    # Layers with signed inputs (quantize(signed="exact")) run only the exact path: not planned.
+    names = [q.name for q in layers if not q.signed]
+    if not names:
+        raise ValueError("model has no simulated layer with unsigned inputs: nothing a design can run")
 
     st.simulate(model, "float")
     ref, _ = _rp.logits(model, batches)
@@ -132,6 +135,8 @@ def assign_designs(
                 noise[n][key], sqnr[n][key] = 0.0, float("inf")
             continue
         for s in st.layer_stats(model, batches, batches=stats_batches):
+            if s["layer"] not in noise:
+                continue
             db = float(s["sqnr_db"])
             sqnr[s["layer"]][key] = db
             noise[s["layer"]][key] = 0.0 if math.isinf(db) and db > 0 else 10.0 ** (-db / 10.0)

@@ -74,13 +74,16 @@ __all__ = [
 @dataclass(frozen=True)
 class LayerGeometry:
     """A simulated layer's GEMM for one input sample: per group ``m × k · k × n``,
-    ``groups`` groups (1 for a dense layer), ``macs`` = groups·m·k·n."""
+    ``groups`` groups (1 for a dense layer), ``macs`` = groups·m·k·n; ``passes`` = 2
+    for a layer with signed inputs on the exact path (``A⁺·W`` then ``A⁻·W`` on the
+    unsigned array: twice its cycles and its energy), else 1."""
 
     name: str
     m: int
     k: int
     n: int
     groups: int = 1
+    passes: int = 1
 
     @property
     def macs(self) -> int:
@@ -115,13 +118,15 @@ def layer_geometry(model: nn.Module, x: torch.Tensor) -> Dict[str, LayerGeometry
 
         def hook(mod: nn.Module, inp: Tuple[Any, ...], out: torch.Tensor, q: Any = q) -> None:
             w = q.layer.weight
+            passes = 2 if q.signed else 1
             if isinstance(q.layer, nn.modules.conv._ConvNd):
                 groups = int(q.layer.groups)
                 m = int(np.prod(out.shape[2:])) if out.dim() > 2 else 1
-                geoms[q.name] = LayerGeometry(q.name, m, int(w[0].numel()), int(w.shape[0]) // groups, groups)
+                geoms[q.name] = LayerGeometry(q.name, m, int(w[0].numel()), int(w.shape[0]) // groups, groups,
+                                              passes)
             else:
                 n = int(w.shape[0])
-                geoms[q.name] = LayerGeometry(q.name, int(out[0].numel()) // n, int(w.shape[1]), n, 1)
+                geoms[q.name] = LayerGeometry(q.name, int(out[0].numel()) // n, int(w.shape[1]), n, 1, passes)
 
         hooks.append(q.register_forward_hook(hook))
     saved = {q.name: q.design for q in layers}
@@ -167,14 +172,14 @@ def network_cycles(
 ) -> Tuple[int, int]:
     """``(cycles, baseline_cycles)`` of the simulated layers for one sample: one design
     for every layer or a plan ``{layer: design}``; layers planned ``"float"`` are not
-    counted in either."""
+    counted in either; a signed layer's two passes are (``LayerGeometry.passes``)."""
     cyc = base = 0
     for name, g in geoms.items():
         d: Design = plan.get(name, "exact") if isinstance(plan, Mapping) and _is_plan(plan) else plan  # type: ignore[assignment]
         if d == "float":
             continue
-        cyc += layer_cycles(g, d, rows, cols)
-        base += layer_cycles(g, "baseline", rows, cols)
+        cyc += g.passes * layer_cycles(g, d, rows, cols)
+        base += g.passes * layer_cycles(g, "baseline", rows, cols)
     return cyc, base
 
 
@@ -411,7 +416,8 @@ def report(
             row["speedup"] / row["area_ratio"] if row["area_ratio"] and row["speedup"] else None
         )
         if energies and all(_design_name(x) in energies for x in plan.values() if x != "float"):
-            pj = sum(geoms[n].macs * energies[_design_name(x)] for n, x in plan.items() if x != "float")
+            pj = sum(geoms[n].macs * geoms[n].passes * energies[_design_name(x)]
+                     for n, x in plan.items() if x != "float")
             row["energy_uj"] = pj * 1e-6
         else:
             row["energy_uj"] = None

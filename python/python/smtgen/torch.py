@@ -12,7 +12,12 @@ version. The recipe is the contract's network-quantization section:
   ``wq = clamp(round_half_even(w / dw[o]), -128, 127)``;
 * output ``y = C · dx · dw[o] (+ bias in float)``; BN, ReLU, pooling stay float;
 * convolutions lowered with K kernel-tap-major, input-channel-innermost;
-* the first layer and the classifier stay float unless asked otherwise.
+* the first layer and the classifier stay float unless asked otherwise;
+* a layer whose input goes negative (a linear bottleneck's sum) stays float, or,
+  with ``quantize(..., signed="exact")``, runs on the exact int8 path with signed
+  activations, ``dx = 2·max_abs_mean / 255``,
+  ``xq = clamp(round_half_even(x / dx), -128, 127)``, computed as two unsigned exact
+  GEMMs ``C = A⁺·W − A⁻·W`` (never under a design's windows).
 
 Typical use::
 
@@ -146,6 +151,7 @@ class QuantLayer(nn.Module):
     the output tensor."""
 
     max_mean: torch.Tensor
+    absmax_mean: torch.Tensor
     calib_samples: torch.Tensor
     calib_min: torch.Tensor
 
@@ -160,6 +166,8 @@ class QuantLayer(nn.Module):
         else:
             self.kind = "linear"
         self.register_buffer("max_mean", torch.zeros((), dtype=torch.float64))
+        # The mean over calibration samples of each sample's max |x|: the signed scale.
+        self.register_buffer("absmax_mean", torch.zeros((), dtype=torch.float64))
         self.register_buffer("calib_samples", torch.zeros((), dtype=torch.int64))
         self.register_buffer("calib_min", torch.zeros((), dtype=torch.float64))
         self.mode = "float"  # float | calibrate | quant
@@ -173,6 +181,9 @@ class QuantLayer(nn.Module):
         self._dw: Optional[torch.Tensor] = None
         self.weights = "per-channel"  # a WEIGHT_VARIANTS entry (spec §8)
         self._bias: Optional[npt.NDArray[np.float64]] = None
+        #: Signed activations on the exact int8 path (``quantize(signed="exact")``):
+        #: such a layer runs only ``"exact"`` or ``"float"``, never a design.
+        self.signed = False
 
     # -- geometry -------------------------------------------------------------------
     def conv_geometry(self, x_hw: Tuple[int, int]) -> Optional[Geometry]:
@@ -217,13 +228,20 @@ class QuantLayer(nn.Module):
                 f"layer {self.name!r}: calibration saw NaN or infinite inputs (max_mean = {mm}); "
                 "check the calibration data and the layers before this one"
             )
-        if float(self.calib_min) < 0.0:
+        if self.signed:
+            if int(self.calib_samples) == 0 or not float(self.absmax_mean) > 0.0:
+                raise ValueError(
+                    f"layer {self.name!r}: calibration saw no non-zero input (max_abs_mean = "
+                    f"{float(self.absmax_mean)}); give quantize() a calibration loader whose inputs reach this layer"
+                )
+        elif float(self.calib_min) < 0.0:
             raise ValueError(
                 f"layer {self.name!r} got negative inputs during calibration (min {float(self.calib_min):.4g}): "
                 "smtgen's activations are unsigned 8-bit (post-ReLU, 0..255); "
-                f"keep it float with skip=[{self.name!r}]"
+                f"keep it float with skip=[{self.name!r}], or quantize(..., signed=\"exact\") to run it on "
+                "the exact int8 path with signed activations"
             )
-        if int(self.calib_samples) == 0 or mm <= 0.0:
+        elif int(self.calib_samples) == 0 or mm <= 0.0:
             raise ValueError(
                 f"layer {self.name!r}: calibration saw no positive activation "
                 f"(max_mean = {mm}); give quantize() a calibration loader "
@@ -247,13 +265,18 @@ class QuantLayer(nn.Module):
 
     @property
     def dx(self) -> float:
-        """The activation scale ``max_mean / 255``."""
+        """The activation scale: ``max_mean / 255`` (unsigned), or for a signed layer
+        ``2·max_abs_mean / 255`` (the weights' symmetric rule, spec §8)."""
+        if self.signed:
+            return 2.0 * float(self.absmax_mean) / 255.0
         return float(self.max_mean) / 255.0
 
     def quantize_input(self, x: torch.Tensor) -> torch.Tensor:
         """``clamp(round_half_even(x / dx), 0, 255)`` as float64 integers (the
-        reference formula; the layer op computes the same in the compiled core)."""
-        return torch.clamp(torch.round(x.detach().to(torch.float64) / self.dx), 0, 255)
+        reference formula; the layer op computes the same in the compiled core); for a
+        signed layer ``clamp(round_half_even(x / dx), -128, 127)``."""
+        lo, hi = (-128, 127) if self.signed else (0, 255)
+        return torch.clamp(torch.round(x.detach().to(torch.float64) / self.dx), lo, hi)
 
     # -- the integer layer ----------------------------------------------------------
     def _operands(
@@ -284,11 +307,52 @@ class QuantLayer(nn.Module):
         return x4.numpy(), w4.numpy(), geom, (-1,) if batched else (-2,)
 
     def _layer_op(self, x: torch.Tensor, design: Design) -> torch.Tensor:
-        """The layer under ``design`` through the compiled layer op (one call)."""
+        """The layer under ``design`` through the compiled layer op (one call; two
+        exact calls for a signed layer, see :meth:`_signed_op`)."""
         assert self._dw is not None
+        if self.signed:
+            return self._signed_op(x, design)
+        out = self._call(x, self.dx, self._dw.numpy(), self._bias, design)
+        return out if out.dtype == x.dtype else out.to(x.dtype)
+
+    def _signed_op(self, x: torch.Tensor, design: Design) -> torch.Tensor:
+        """The signed exact path (spec §8): ``q = clamp(round_half_even(x / dx), -128,
+        127)`` split into ``A⁺ = max(q, 0)`` and ``A⁻ = max(-q, 0)`` (both 0..128),
+        each through the compiled layer op's exact GEMM (unit scales, no bias: the
+        integer ``C±`` in float64, exact below 2**53), ``C = C⁺ - C⁻`` (exact), then
+        ``y = C · dx · dw[o] (+ bias[o])`` in float64 in that order, as the layer op
+        dequantizes, rounded once to the input's dtype. A design other than
+        ``"exact"`` is a ValueError: the designs' windows are defined on unsigned
+        activations."""
+        assert self._dw is not None
+        if design not in (None, "exact"):
+            raise ValueError(
+                f"layer {self.name!r} has signed inputs (quantize(signed='exact')): it runs only 'exact' or "
+                f"'float', not design {design!r} (the designs' windows are defined on unsigned activations)"
+            )
+        if x.numel() and not bool(torch.isfinite(x.detach()).all()):
+            raise ValueError(f"layer {self.name!r}: input holds NaN or infinite values")
+        q = self.quantize_input(x)
+        ones = np.ones(self._dw.numel(), dtype=np.float64)
+        cpos = self._call(torch.clamp(q, min=0.0), 1.0, ones, None, "exact")
+        cneg = self._call(torch.clamp(-q, min=0.0), 1.0, ones, None, "exact")
+        c = cpos - cneg
+        unbatched = self.kind != "linear" and x.dim() == (2 if self.kind == "conv1d" else 3)
+        # Output channels: the last axis of a linear layer, else axis 1 (0 unbatched).
+        ch: Tuple[int, ...] = (-1,) if self.kind == "linear" else (
+            (-1,) + (1,) * (c.dim() - 1) if unbatched else (1, -1) + (1,) * (c.dim() - 2))
+        y = c * self.dx * self._dw.reshape(ch)
+        if self._bias is not None:
+            y = y + torch.from_numpy(self._bias).reshape(ch)
+        return y if y.dtype == x.dtype else y.to(x.dtype)
+
+    def _call(self, x: torch.Tensor, dx: float, dw: npt.NDArray[np.float64],
+              bias: Optional[npt.NDArray[np.float64]], design: Design) -> torch.Tensor:
+        """One call of the compiled layer op, the output in the op's dtype and the
+        layer's output shape."""
         xn, wn, geom, shape = self._operands(x)
         d = "exact" if design is None else design
-        y, t = _sm.layer_forward(xn, wn, self.dx, self._dw.numpy(), self._bias, d, conv=geom,
+        y, t = _sm.layer_forward(xn, wn, dx, dw, bias, d, conv=geom,
                                  jobs=self.jobs, name=self.name, max_elements=self.max_elements, times=True)
         for k, v in t.items():
             self.times[k] = self.times.get(k, 0.0) + v
@@ -302,7 +366,7 @@ class QuantLayer(nn.Module):
                 out = out.squeeze(0)
         elif shape == (-2,):
             out = out.squeeze(0)
-        return out if out.dtype == x.dtype else out.to(x.dtype)
+        return out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.mode != "quant" or self.design == "float":
@@ -314,9 +378,12 @@ class QuantLayer(nn.Module):
                             f"layer {self.name!r}: calibration input holds NaN or infinite values; "
                             "check the calibration data and the layers before this one"
                         )
-                    per_sample = xd.reshape(x.shape[0], -1).amax(dim=1).to(torch.float64)
+                    flat = xd.reshape(x.shape[0], -1)
+                    per_sample = flat.amax(dim=1).to(torch.float64)
+                    per_sample_abs = flat.abs().amax(dim=1).to(torch.float64)
                     total = int(self.calib_samples) + per_sample.numel()
                     self.max_mean.mul_(int(self.calib_samples) / total).add_(per_sample.sum() / total)
+                    self.absmax_mean.mul_(int(self.calib_samples) / total).add_(per_sample_abs.sum() / total)
                     self.calib_samples.fill_(total)
                     self.calib_min.fill_(min(float(self.calib_min), float(xd.min())))
             y: torch.Tensor = self.layer(x)
@@ -330,8 +397,14 @@ class QuantLayer(nn.Module):
     def _accumulate(self, x: torch.Tensor) -> None:
         """Adds this batch's statistics: zeros of the quantized input, the design's
         lane statistics per group (``smtgen.gemm_stats``) and its output error
-        against the exact int8 layer, both on the operands the layer op lowers."""
+        against the exact int8 layer, both on the operands the layer op lowers. A
+        signed layer runs only the exact path: its zeros, no lane statistics, no error."""
         assert self._dw is not None
+        if self.signed:
+            xq = self.quantize_input(x)
+            self.stats["elements"] = self.stats.get("elements", 0) + xq.numel()
+            self.stats["zeros"] = self.stats.get("zeros", 0) + int((xq == 0).sum())
+            return
         xn, wn, geom, _ = self._operands(x)
         pairs = _sm.lower(xn, wn, self.dx, conv=geom, name=self.name, max_elements=self.max_elements)
         s = self.stats
@@ -385,6 +458,9 @@ class QuantizeReport:
     quantized: List[str] = field(default_factory=list)
     float_layers: Dict[str, str] = field(default_factory=dict)
     macs: Dict[str, int] = field(default_factory=dict)
+    #: The simulated layers with signed inputs on the exact int8 path
+    #: (``quantize(signed="exact")``); also in :attr:`quantized`.
+    signed: List[str] = field(default_factory=list)
 
     @property
     def total_macs(self) -> int:
@@ -410,6 +486,8 @@ class QuantizeReport:
         ]
         if self.quantized:
             lines.append("  simulated: " + ", ".join(self.quantized))
+        if self.signed:
+            lines.append("  of them signed, on the exact int8 path only: " + ", ".join(self.signed))
         for name, why in self.float_layers.items():
             macs = self.macs.get(name)
             share = f", {100.0 * macs / self.total_macs:.1f} % of MACs" if macs and self.total_macs else ""
@@ -479,6 +557,7 @@ def quantize(
     include_last: bool = False,
     skip: Sequence[str] = (),
     unsupported: str = "error",
+    signed: str = "float",
     progress: bool = True,
     verbose: bool = True,
     max_elements: int = 1 << 24,
@@ -504,6 +583,14 @@ def quantize(
     model is left as given; with ``unsupported="float"`` they all stay float and the
     returned report names them with their reasons.
 
+    ``signed="exact"`` (opt-in; default ``"float"``) runs the layers with signed
+    inputs on the exact int8 path instead (spec §8): symmetric signed activations
+    ``dx = 2·max_abs_mean / 255``, ``xq = clamp(round_half_even(x / dx), -128, 127)``,
+    the GEMM computed exactly as ``A⁺·W − A⁻·W`` on the engine. Such a layer runs only
+    ``"exact"`` or ``"float"``: under a uniform design it runs float, and a plan
+    giving it a design is refused (see :func:`simulate`). They are listed in the
+    report's ``signed``.
+
     Raises ``ValueError`` when no layer is left to simulate. Returns a
     :class:`QuantizeReport` (printed when ``verbose``) that also gives each layer's
     MACs per sample and the share of them the simulated layers carry."""
@@ -513,6 +600,11 @@ def quantize(
         raise ValueError(f"batches = {batches!r}: allowed a positive integer")
     if unsupported not in ("error", "float"):
         raise ValueError(f"unsupported = {unsupported!r}: allowed 'error' or 'float'")
+    if signed not in ("float", "exact"):
+        raise ValueError(
+            f"signed = {signed!r}: allowed 'float' (layers with signed inputs stay float) or 'exact' "
+            "(they run on the exact int8 path with signed activations)"
+        )
     if quant_layers(model):
         raise ValueError("model is already quantized (it holds smtgen QuantLayer modules)")
     candidates = [(n, m) for n, m in model.named_modules() if _candidate(m)]
@@ -585,7 +677,12 @@ def quantize(
         model.load_state_dict({**model.state_dict(), **bn_state}, strict=False)
         model.train(was_training)
     for q in layers:
-        if float(q.calib_min) < 0.0:
+        if float(q.calib_min) < 0.0 and signed == "exact":
+            if int(q.calib_samples) == 0 or not float(q.absmax_mean) > 0.0:
+                problems[q.name] = "calibration saw no non-zero input (signed layer)"
+            else:
+                q.signed = True
+        elif float(q.calib_min) < 0.0:
             problems[q.name] = (
                 f"signed inputs (calibration min {float(q.calib_min):.4g}; the designs take unsigned "
                 "8-bit activations)"
@@ -618,6 +715,8 @@ def quantize(
             q.mode = "quant"
             q.design = "exact"
             kept.append(q.name)
+            if q.signed:
+                report.signed.append(q.name)
     report.float_layers.update(problems)
     report.float_layers = dict(sorted(report.float_layers.items(), key=lambda kv: order[kv[0]]))
     report.quantized = kept
@@ -663,18 +762,39 @@ def simulate(model: nn.Module, design: Union[Design, Mapping[str, Design]], defa
     mapping ``{layer_name: design}`` (layers it does not name run ``default``).
     A design is ``"exact"`` (the int8 baseline, computed exactly), ``"float"``
     (the layer's float path), a preset name, a ``"PRESET+key=value"`` string or a
-    dict with a ``"preset"`` key (a mapping without one names layers). Every design is validated before anything changes. Returns the model."""
+    dict with a ``"preset"`` key (a mapping without one names layers). Every design is validated before anything changes.
+
+    A layer with signed inputs (``quantize(signed="exact")``) runs only ``"exact"``
+    or ``"float"``: a single design (or ``default``) other than those leaves it
+    float, and a mapping that names it with a design is a ValueError. Returns the
+    model."""
     layers = _simulated_layers(model)
     by_name = {q.name: q for q in layers}
+
+    def signed_rule(d: Design) -> Design:
+        # The designs' windows are defined on unsigned activations: float instead.
+        return d if d in (None, "exact", "float") else "float"
+
     if isinstance(design, Mapping) and "preset" not in design:
         unknown = [k for k in design if k not in by_name]
         if unknown:
             raise ValueError(f"design names layers {unknown} that are not simulated; simulated: {sorted(by_name)}")
-        plan: Dict[str, Design] = {n: cast(Design, design.get(n, default)) for n in by_name}
+        refused = [k for k in design if by_name[k].signed and design[k] not in (None, "exact", "float")]
+        if refused:
+            raise ValueError(
+                f"design gives {[(k, design[k]) for k in refused]}: these layers have signed inputs "
+                "(quantize(signed='exact')) and run only 'exact' or 'float'"
+            )
+        plan: Dict[str, Design] = {}
+        for n, q in by_name.items():
+            d = cast(Design, design.get(n, default))
+            plan[n] = signed_rule(d) if q.signed and n not in design else d
+        given: List[object] = list(design.values()) + [default]
+        for g in {repr(v): v for v in given}.values():
+            _check_design(cast(Design, g))  # every design given, also those signed layers do not take
     else:
-        plan = {n: cast(Design, design) for n in by_name}
-    for d in plan.values():
-        _check_design(d)
+        plan = {n: signed_rule(cast(Design, design)) if q.signed else cast(Design, design) for n, q in by_name.items()}
+        _check_design(cast(Design, design))
     for n, d in plan.items():
         by_name[n].design = d
     return model
