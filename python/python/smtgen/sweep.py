@@ -1502,7 +1502,7 @@ def write_reports(spec: Spec, table: Table) -> List[Path]:
                 w.writerow([_cell(r.get(c)) for c in cols])
         written.append(out / name)
     md = [f"# Sweep {spec.name}: Pareto front", "",
-          f"{len(rows)} candidates (point x size x network x recalibration), {sum(front)} on the front "
+          f"{len(rows)} candidates (point x size x network x recalibration x prediction), {sum(front)} on the front "
           f"(no other candidate of the same network is at least as good on every objective: "
           f"{', '.join(c for c, _ in OBJECTIVES if rows and all(r.get(c) is not None for r in rows))}).", "",
           "| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
