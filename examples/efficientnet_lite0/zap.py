@@ -326,8 +326,8 @@ def chart(rows: Sequence[Dict[str, Any]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     designs = list(dict.fromkeys(str(r["design"]) for r in rows))
-    fig, axes = plt.subplots(2, len(designs), figsize=(4.8 * len(designs), 8.6), sharex=True, sharey=True,
-                             squeeze=False)
+    fig, axes = plt.subplots(2, len(designs), figsize=(max(9.0, 4.8 * len(designs)), 8.6), sharex=True,
+                             sharey=True, squeeze=False)
     zap_colors = {5: "#2171b5", 4: "#238b45", 6: "#08306b", 3: "#807dba"}
     cn_markers = {5: "o", 6: "s", 3: "^"}
     handles: Dict[str, Any] = {}
@@ -361,10 +361,11 @@ def chart(rows: Sequence[Dict[str, Any]], path: Path) -> None:
                 ax.set_xlabel("MACs saved, whole network, net of predictors (%)")
             if col == 0:
                 ax.set_ylabel("top-1 agreement with float, 256 inputs (%)")
-    fig.legend(list(handles.values()), list(handles.keys()), loc="lower center", ncol=3, fontsize=8, frameon=False,
+    axes[0][0].set_xlim(left=0)
+    fig.legend(list(handles.values()), list(handles.keys()), loc="lower center", ncol=2, fontsize=8, frameon=False,
                bbox_to_anchor=(0.5, 0.01))
-    fig.suptitle("EfficientNet-Lite0 (pretrained): skipping outputs predicted zero after conv → BN → ReLU6",
-                 fontsize=12)
+    fig.suptitle("EfficientNet-Lite0 (pretrained): skipping outputs predicted zero\n"
+                 "after conv → BN → ReLU6 (256 inputs; agreement of the top-1 class with float)", fontsize=11)
     fig.tight_layout(rect=(0, 0.09, 1, 0.97))
     fig.savefig(path, dpi=110)
     plt.close(fig)
