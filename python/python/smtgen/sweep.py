@@ -56,6 +56,7 @@ __all__ = [
     "run_job",
     "main",
     "pareto_front",
+    "predict_label",
     "write_reports",
 ]
 
