@@ -188,6 +188,23 @@ def run(args: argparse.Namespace) -> List[Dict[str, Any]]:
     print(f"cross-neuron on {len(cn_layers)} chains, ZAP on {len(zap_layers)}: {zap_layers}", file=sys.stderr)
     rows: List[Dict[str, Any]] = []
     designs = [d for d in args.designs.split(",") if d]
+    csv_path = args.out / "zap_results.csv"
+    if args.resume and csv_path.exists():
+        rows = read_csv(csv_path)
+        print(f"resuming: {len(rows)} points already in {csv_path}", file=sys.stderr)
+    have = {(str(r["design"]), str(r["method"]), str(r["mask"]), str(r["param"]), str(r["budget"]), int(r["recal"]))
+            for r in rows}
+
+    class _OutOfTime(Exception):
+        pass
+
+    def todo(d: str, method: str, mask: Any, param: str, budget: Any, rc: int) -> bool:
+        """Whether a point is still to measure; past --max-seconds, stop the run."""
+        if (d, method, str(mask), param, str(budget), rc) in have:
+            return False
+        if args.max_seconds and time.time() - t0 > args.max_seconds:
+            raise _OutOfTime
+        return True
 
     def emit(design: str, method: str, mask: Any, param: str, budget: Any, recal: int, m: Dict[str, Any],
              secs: float) -> None:
@@ -197,7 +214,8 @@ def run(args: argparse.Namespace) -> List[Dict[str, Any]]:
                "budget": budget, "recal": recal, **m, "macs_computed": mc, "energy_uj": e, "energy_dense_uj": ed,
                "secs": round(secs, 1)}
         rows.append(row)
-        write_csv(rows, args.out / "zap_results.csv")  # as it goes: a stopped run keeps what finished
+        have.add((design, method, str(mask), param, str(budget), recal))
+        write_csv(rows, csv_path)  # as it goes: a stopped run keeps what finished
         print(f"[{time.time() - t0:6.0f} s] {design:7s} {method:12s} mask {mask!s:3s} {param:10s} "
               f"budget {budget!s:5s} recal {recal}: agree {m['agree']:.2f} %, saved {100 * m['saved_net']:.1f} %"
               f" ({secs:.0f} s)", file=sys.stderr, flush=True)
@@ -207,6 +225,8 @@ def run(args: argparse.Namespace) -> List[Dict[str, Any]]:
 
     def none(d: str) -> None:
         for rc in (0, 1):
+            if not todo(d, "none", "", "", "", rc):
+                continue
             t = time.time()
             bench.fresh(d)
             if rc:
@@ -216,6 +236,8 @@ def run(args: argparse.Namespace) -> List[Dict[str, Any]]:
     def cross_neuron(d: str, config: Tuple[int, int, int], recals: Sequence[int]) -> None:
         mask, nb, k = config
         for rc in recals:
+            if not todo(d, "cross-neuron", mask, f"n{nb} k{k}", "", rc):
+                continue
             t = time.time()
             bench.fresh(d)
             sk = sz.attach_cross_neuron(bench.model, cn_layers, mask, nb, k, example_input=bench.example)
@@ -225,6 +247,8 @@ def run(args: argparse.Namespace) -> List[Dict[str, Any]]:
             sk.detach()
 
     def oracle(d: str, mask: int) -> None:
+        if not todo(d, "oracle", mask, "", "", 0):
+            return
         t = time.time()
         bench.fresh(d)
         sk = sz.attach(bench.model, {n: sz.Oracle(mask) for n in cn_layers}, bench.example)
@@ -250,6 +274,8 @@ def run(args: argparse.Namespace) -> List[Dict[str, Any]]:
         print(f"  ZAP mask {mask} budget {budget}: thresholds "
               f"{ {n: round(v, 3) for n, v in op.thresholds.items()} }", file=sys.stderr)
         for rc in recals:
+            if not todo(d, "ZAP", mask, "", budget, rc):
+                continue
             t = time.time()
             bench.fresh(d)  # the predictors stay attached (hooks survive load_state_dict)
             sk.set_thresholds(op.thresholds)
@@ -259,41 +285,44 @@ def run(args: argparse.Namespace) -> List[Dict[str, Any]]:
             emit(d, "ZAP", mask, "", budget, rc, bench.measure(sk), time.time() - t)
         sk.enable(False)
 
-    main_sk: Optional[Tuple[sz.Skipper, sz.Curves]] = None
-    if "exact" in designs:  # phase 1
-        none("exact")
-        cross_neuron("exact", CN_MAIN, (0, 1))
-        for mask in ORACLE_MASKS:
-            oracle("exact", mask)
-        main_sk = train(ZAP_MAIN_MASK)
-        for b in BUDGETS_MAIN:
-            zap("exact", ZAP_MAIN_MASK, *main_sk, b, (0, 1) if b == RECAL_BUDGET else (0,))
-    for d in designs:  # phase 2
-        if d == "exact":
-            continue
-        none(d)
-        cross_neuron(d, CN_MAIN, (0,))
-        if main_sk is not None:
+    try:
+        main_sk: Optional[Tuple[sz.Skipper, sz.Curves]] = None
+        if "exact" in designs:  # phase 1
+            none("exact")
+            cross_neuron("exact", CN_MAIN, (0, 1))
+            for mask in ORACLE_MASKS:
+                oracle("exact", mask)
+            main_sk = train(ZAP_MAIN_MASK)
             for b in BUDGETS_MAIN:
-                zap(d, ZAP_MAIN_MASK, *main_sk, b, (0,))
-    if "exact" in designs:  # phase 3
-        for c in CN_MORE:
-            cross_neuron("exact", c, (0,))
-        if main_sk is not None:
-            for b in BUDGETS_MORE:
-                zap("exact", ZAP_MAIN_MASK, *main_sk, b, (0,))
-        for mask in ZAP_MORE_MASKS:
-            sk, curves = train(mask)
-            for b in BUDGETS_MAIN + BUDGETS_MORE:
-                zap("exact", mask, sk, curves, b, (0,))
-            sk.detach()
-    for d in designs:  # phase 4: the designs' skipping points after the BN pass
-        if d == "exact":
-            continue
-        cross_neuron(d, CN_MAIN, (1,))
-        if main_sk is not None:
-            main_sk[0].enable(True)
-            zap(d, ZAP_MAIN_MASK, *main_sk, RECAL_BUDGET, (1,))
+                zap("exact", ZAP_MAIN_MASK, *main_sk, b, (0, 1) if b == RECAL_BUDGET else (0,))
+        for d in designs:  # phase 2
+            if d == "exact":
+                continue
+            none(d)
+            cross_neuron(d, CN_MAIN, (0,))
+            if main_sk is not None:
+                for b in BUDGETS_MAIN:
+                    zap(d, ZAP_MAIN_MASK, *main_sk, b, (0,))
+        if "exact" in designs:  # phase 3
+            for c in CN_MORE:
+                cross_neuron("exact", c, (0,))
+            if main_sk is not None:
+                for b in BUDGETS_MORE:
+                    zap("exact", ZAP_MAIN_MASK, *main_sk, b, (0,))
+            for mask in ZAP_MORE_MASKS:
+                sk, curves = train(mask)
+                for b in BUDGETS_MAIN + BUDGETS_MORE:
+                    zap("exact", mask, sk, curves, b, (0,))
+                sk.detach()
+        for d in designs:  # phase 4: the designs' skipping points after the BN pass
+            if d == "exact":
+                continue
+            cross_neuron(d, CN_MAIN, (1,))
+            if main_sk is not None:
+                main_sk[0].enable(True)
+                zap(d, ZAP_MAIN_MASK, *main_sk, RECAL_BUDGET, (1,))
+    except _OutOfTime:
+        print(f"--max-seconds {args.max_seconds} reached: stopped; --resume continues", file=sys.stderr)
     print(f"total {time.time() - t0:.0f} s", file=sys.stderr)
     return rows
 
@@ -415,6 +444,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--zap-min-macs", type=int, default=100,
                     help="ZAP only on chains whose conv has at least this many MACs per output (predictor: 18)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the points already in OUT/zap_results.csv and measure only the others")
+    ap.add_argument("--max-seconds", type=float, default=0,
+                    help="start no new point after this many seconds (chunks under a shared lock; then --resume)")
     ap.add_argument("--quick", action="store_true", help="a smoke run: one of each kind, int8 only, 60 inputs")
     ap.add_argument("--out", type=Path, default=HERE)
     ap.add_argument("--chart-only", type=Path, default=None, help="only redraw zap.png and the tables from this CSV")
