@@ -121,8 +121,9 @@ efficientnet: pyenv
 
 # Skipping outputs predicted zero on EfficientNet-Lite0 (the model, photographs and inputs
 # of `make efficientnet`); writes zap_results.{csv,md} and zap.png beside it (docs/zap.md).
+# The whole grid takes hours on two cores: ZAP_ARGS="--resume --max-seconds 300" runs a chunk.
 efficientnet-zap: pyenv
-	$(PYTHON) examples/efficientnet_lite0/zap.py
+	$(PYTHON) examples/efficientnet_lite0/zap.py $(ZAP_ARGS)
 
 fashion-mnist-zap: pyenv
 	$(PYTHON) examples/fashion_mnist/run_zap.py
