@@ -7,6 +7,9 @@ the release binary (conftest's `cli` fixture)."""
 
 from __future__ import annotations
 
+import csv
+import json
+import math
 from pathlib import Path
 from typing import Any, Dict, Iterator, List
 
@@ -85,6 +88,28 @@ def _binary(cli: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
          "measure.network.recalibrate", "'sometimes'", "true or false"),
         ({"measure": {"network": {}}, "networks": {"t": {"factory": "missing.py:f"}}}, "networks.t.factory",
          "'missing.py:f'", "an existing Python file"),
+        ({"measure": {"network": {"predict": [{"method": "guess"}]}}, "networks": {"t": {"factory": f"{NETS}:tiny"}}},
+         "measure.network.predict[0].method", "'guess'", "one of cross-neuron, zap, oracle"),
+        ({"measure": {"network": {"predict": ["none", {"method": "cross-neuron", "mask": 11}]}},
+          "networks": {"t": {"factory": f"{NETS}:tiny"}}},
+         "measure.network.predict[1].mask", "11", "a mask type 0 ... 10"),
+        ({"measure": {"network": {"predict": [{"method": "cross-neuron", "neighbourhood": 6}]}},
+          "networks": {"t": {"factory": f"{NETS}:tiny"}}},
+         "measure.network.predict[0].neighbourhood", "6", "4 or 8"),
+        ({"measure": {"network": {"predict": [{"method": "cross-neuron", "k": 5}]}},
+          "networks": {"t": {"factory": f"{NETS}:tiny"}}},
+         "measure.network.predict[0].k", "5", "an integer 1 ... 4 (the neighbourhood)"),
+        ({"measure": {"network": {"predict": [{"method": "zap", "mask": 4}]}}, "networks": {"t": {"factory": f"{NETS}:tiny"}}},
+         "measure.network.predict[0].budget", "(missing)", "required for method zap"),
+        ({"measure": {"network": {"predict": [{"method": "zap", "budget": -0.1}]}},
+          "networks": {"t": {"factory": f"{NETS}:tiny"}}},
+         "measure.network.predict[0].budget", "-0.1", "a summed lost activation mass >= 0"),
+        ({"measure": {"network": {"predict": [{"method": "oracle", "threshold": 0.5}]}},
+          "networks": {"t": {"factory": f"{NETS}:tiny"}}},
+         "measure.network.predict[0].threshold", "(given)", "only the keys method, mask, layers"),
+        ({"measure": {"network": {"predict": [{"method": "oracle", "layers": []}]}},
+          "networks": {"t": {"factory": f"{NETS}:tiny"}}},
+         "measure.network.predict[0].layers", "[]", "simulated (the chains whose conv is simulated), all"),
         ({"threads": 0}, "threads", "0", "an integer >= 1"),
         ({"retries": -1}, "retries", "-1", "an integer >= 0"),
     ],
@@ -224,3 +249,120 @@ def test_pareto_front_is_the_non_dominated_set() -> None:
         {"network": "m", "recalibrate": False, "top1": 10.0, "area": 99.0},  # alone in its group
     ]
     assert sw.pareto_front(rows, [("top1", 1), ("area", -1)]) == [True, True, False, True, True]
+
+
+# -- zero prediction in network jobs ---------------------------------------------
+
+PREDICT = [
+    "none",
+    {"method": "cross-neuron", "mask": 5, "neighbourhood": 4, "k": 2},
+    {"method": "zap", "mask": 5, "budget": 0.2, "epochs": 2, "train_batches": 2, "sweep_batches": 2},
+    {"method": "oracle", "mask": 4},
+]
+
+
+def predicting(seed: int = 1) -> Dict[str, Any]:
+    """Two designs of the tiny network, with and without BN recalibration, under no
+    prediction, cross-neuron, ZAP (trained in the job) and the Oracle."""
+    return {
+        "name": "predict",
+        "points": ["baseline", "sysmt2"],
+        "measure": {"network": {"recalibrate": [False, True], "predict": PREDICT, "stats_batches": 1}},
+        "networks": {"tiny": {"factory": f"{NETS}:tiny", "args": {"seed": seed}}},
+        "seed": 5,
+    }
+
+
+def test_prediction_spec_is_canonical_and_in_the_key(tmp_path: Path) -> None:
+    spec = sw.load_spec(write_spec(tmp_path, predicting()))
+    jobs = sw.plan(spec)
+    assert len(jobs) == 2 * 2 * len(PREDICT), len(jobs)
+    assert len({j.key for j in jobs}) == len(jobs), "a prediction must be part of the job's key"
+    # Two spellings of one prediction (defaults written out or not) are one job.
+    doc = predicting()
+    doc["measure"]["network"]["predict"] = [{"method": "cross-neuron", "k": 2},
+                                            {"method": "cross-neuron", "mask": 5, "neighbourhood": 4, "k": 2,
+                                             "layers": "simulated"}]
+    spec2 = sw.load_spec(write_spec(tmp_path, doc, "spec2.yaml"))
+    assert len(spec2.measure["network"]["predict"]) == 1, spec2.measure["network"]["predict"]
+    cn = [j for j in jobs if j.predict and "cross-neuron" in j.predict]
+    assert {j.key for j in sw.plan(spec2)} == {j.key for j in cn}
+    assert [sw.predict_label(p) for p in spec.measure["network"]["predict"]] == ["none", "cn5/4/k2", "zap5@0.2",
+                                                                                 "oracle4"]
+
+
+def _strict_json(line: str) -> Dict[str, Any]:
+    def no_constant(name: str) -> None:
+        raise AssertionError(f"not JSON: {name} in {line[:200]}")
+
+    out: Dict[str, Any] = json.loads(line, parse_constant=no_constant)
+    return out
+
+
+def test_prediction_jobs_are_the_same_bits_on_serial_and_two_node_ray(tmp_path: Path, ray_cluster: str) -> None:
+    spec = write_spec(tmp_path, predicting())
+    tables = {}
+    for ex in ("serial", "ray"):
+        res = run(spec, tmp_path / ex, ex, ray_address=ray_cluster, workers=2)
+        rows = list(res.table.latest().values())
+        bad = [(r["point"], r["predict"], r["error"]) for r in rows if r["status"] != "ok"]
+        assert res.ran == 16 and not bad, (ex, bad)
+        tables[ex] = sw.comparable(rows)
+    if tables["ray"] != tables["serial"]:
+        diff = sorted(set(tables["ray"]) ^ set(tables["serial"]))
+        pytest.fail(f"ray table differs from serial in {len(diff)} rows, e.g. {diff[:2]}")
+    rows = sw.Table(tmp_path / "serial").rows()
+    by = {(r["point"], r["recalibrate"], sw.predict_label(r["predict"])): r for r in rows}
+    for (point, rc, pr), r in by.items():
+        if pr == "none":
+            assert r["macs_saved_share"] is None and r["skipped_share"] is None, r
+            continue
+        assert r["predict_layers"] == 2, r  # features.3 and features.6: the simulated chains
+        assert 0.0 <= r["skipped_share"] <= 1.0 and 0.0 <= r["mispredicted_share"] <= 1.0, r
+        assert r["macs_computed_per_input"] == pytest.approx(
+            r["macs_per_input"] - r["macs_saved_per_input"] + r["predictor_macs_per_input"]), r
+        if pr.startswith("oracle"):
+            # The ceiling: skips only zeros, so nothing is mispredicted and top-1 is unchanged.
+            assert r["mispredicted"] == 0 and r["lost_mass_share"] == 0.0, r
+            assert r["top1"] == by[(point, rc, "none")]["top1"], (r, by[(point, rc, "none")])
+            assert r["skipped_share"] > 0, r
+        if pr.startswith("zap"):
+            assert r["predictor_macs_per_input"] > 0, r
+        else:
+            assert r["predictor_macs_per_input"] == 0 and r["macs_saved_share"] > 0, r
+    # ZAP trained in the job: its log has the training and the operating point.
+    z = by[("baseline", False, "zap5@0.2")]
+    log = (tmp_path / "serial" / z["log"]).read_text()
+    assert "training loss per epoch" in log and "operating point (budget 0.2)" in log, log
+    # Valid JSON on every line (no Infinity); an exact match's SQNR reads back as inf,
+    # and the CSV writes the same value as "inf".
+    lines = (tmp_path / "serial" / "results.jsonl").read_text().splitlines()
+    raw = [_strict_json(x) for x in lines]
+    exact = [r for r in raw if r["point"] == "baseline" and not r["recalibrate"] and r["predict"] == "none"]
+    assert exact and exact[0]["logit_sqnr_db"] == "inf", exact
+    assert by[("baseline", False, "none")]["logit_sqnr_db"] == float("inf")
+    with open(tmp_path / "serial" / "results.csv", newline="") as f:
+        csv_rows = list(csv.DictReader(f))
+    c = [r for r in csv_rows if r["key"] == exact[0]["key"]]
+    assert c and c[0]["logit_sqnr_db"] == "inf" and float(c[0]["logit_sqnr_db"]) == float("inf"), c
+    for r in raw:
+        for L in json.loads(r["layers"] or "[]"):
+            assert not isinstance(L.get("sqnr_db"), float) or math.isfinite(L["sqnr_db"]), L
+    # Reports take the prediction as its own candidate.
+    sw.write_reports(sw.load_spec(spec), sw.Table(tmp_path / "serial"))
+    cand = (tmp_path / "serial" / "candidates.csv").read_text()
+    assert "zap5@0.2" in cand and "cn5/4/k2" in cand, cand
+
+
+def test_a_prediction_the_network_cannot_take_fails_with_its_reason(tmp_path: Path) -> None:
+    doc = predicting()
+    doc["points"] = ["baseline"]
+    doc["measure"]["network"] = {"recalibrate": [False], "predict": [
+        {"method": "cross-neuron", "layers": ["pool"]},
+        {"method": "zap", "budget": 0.1, "train_batches": 4, "sweep_batches": 2},
+    ]}
+    res = run(write_spec(tmp_path, doc), tmp_path / "out", "serial")
+    rows = {sw.predict_label(r["predict"]): r for r in res.table.latest().values()}
+    assert rows["cn5/4/k1"]["status"] == "failed" and "'pool'" in rows["cn5/4/k1"]["error"], rows["cn5/4/k1"]
+    z = rows["zap5@0.1"]
+    assert z["status"] == "failed" and "6 recal batches" in z["error"] and "it gave 4" in z["error"], z

@@ -3,6 +3,7 @@ hand-counted map, exact misprediction counts, composition with a simulated desig
 and a trained ZAP reproducing its operating point on a fixed seed."""
 
 from fractions import Fraction
+from typing import Any, Dict, List, Tuple
 
 import numpy as np
 import pytest
@@ -30,7 +31,8 @@ def test_mask_types_shares():
     cb = sz.mask_pattern(5, 4, 6)
     ij = torch.arange(4).reshape(-1, 1) + torch.arange(6).reshape(1, -1)
     assert torch.equal(cb, (ij % 2 == 0).float())
-    for bad in (-1, 11, 2.0, True):
+    bads: List[Any] = [-1, 11, 2.0, True]
+    for bad in bads:
         with pytest.raises(ValueError, match="mask_type"):
             sz.mask_pattern(bad, 4, 4)
 
@@ -129,10 +131,13 @@ def constant_zap(channels, biases, mask_type=5):
     p = sz.ZapPredictor(channels, mask_type)
     with torch.no_grad():
         for conv in (p.conv1, p.conv2):
+            assert conv.bias is not None
             conv.weight.zero_()
             conv.bias.zero_()
+        assert p.conv2.bias is not None
         p.conv2.bias.copy_(torch.tensor(biases))
         for bn in (p.bn1, p.bn2):
+            assert bn.running_mean is not None and bn.running_var is not None
             bn.running_mean.zero_()
             bn.running_var.fill_(1.0 - bn.eps)  # so that bn(v) = v exactly
     return p.eval()
@@ -149,7 +154,8 @@ def test_zap_mispredictions_counted_exactly():
     x[x.abs() < 0.3] = 0.0
     pred = constant_zap(c, [1.0, -1.0, 0.25])  # channel 0 kept, 1 skipped outside M, 2 depends on threshold
     sk = sz.attach(model, {"1": pred}, example_input=x[:1])
-    for th, skipped_channels in ((0.0, [1]), (0.5, [1, 2]), (-2.0, [])):
+    cases: List[Tuple[float, List[int]]] = [(0.0, [1]), (0.5, [1, 2]), (-2.0, [])]
+    for th, skipped_channels in cases:
         sk.set_thresholds({"1": th}).reset_stats()
         with torch.no_grad():
             y = model(x)
@@ -231,7 +237,7 @@ def test_skipping_composes_with_a_design():
     st.simulate(model, "sysmt2")
     ref = post_relu()
     assert not torch.equal(exact, ref), "sysmt2 should differ from int8 on this layer"
-    seen = {}
+    seen: Dict[str, torch.Tensor] = {}
     sk = sz.attach_cross_neuron(model, ["2"], mask_type=5, neighbourhood=4, k=2)
     h = model[4].register_forward_hook(lambda m, i, o: seen.__setitem__("y", o.detach().clone()))
     with torch.no_grad():

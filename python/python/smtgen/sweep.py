@@ -56,6 +56,7 @@ __all__ = [
     "run_job",
     "main",
     "pareto_front",
+    "predict_label",
     "write_reports",
 ]
 
@@ -68,16 +69,24 @@ MEASURE_KEYS: Dict[str, Dict[str, Any]] = {
     "area": {"array": False},
     "library": {"library": "osu018", "layer": "16x64x16", "layer_zero": 0.5},
     "regress": {"cycles": 20000, "array": False, "simulator": "verilator"},
-    "network": {"recalibrate": [False], "stats_batches": 1},
+    "network": {"recalibrate": [False], "stats_batches": 1, "predict": ["none"]},
     "probe": {"default": "ok", "points": {}},
 }
 #: What the executor-test measurement ``probe`` may do per point.
 PROBE_ACTIONS = ("ok", "fail", "kill", "flaky", "sleep")
 NETWORK_KEYS = ("factory", "args", "inputs")
+#: Zero-prediction methods a network job may apply (``measure.network.predict``), and
+#: each one's keys with their defaults (``None``: required). See docs/sweep.md.
+PREDICT_KEYS: Dict[str, Dict[str, Any]] = {
+    "cross-neuron": {"mask": 5, "neighbourhood": 4, "k": 1, "layers": "simulated"},
+    "zap": {"mask": 5, "budget": None, "epochs": 5, "lr": 0.01, "train_batches": 4, "sweep_batches": 2,
+            "min_macs": 0, "layers": "simulated"},
+    "oracle": {"mask": 5, "layers": "simulated"},
+}
 EXECUTORS = ("serial", "pool", "ray")
 
 #: The table's columns: identity, outcome, then every metric any job kind reports.
-ID_COLUMNS = ["key", "kind", "point", "rows", "cols", "network", "recalibrate", "seed"]
+ID_COLUMNS = ["key", "kind", "point", "rows", "cols", "network", "recalibrate", "predict", "seed"]
 RUN_COLUMNS = ["status", "attempts", "seconds", "host", "error", "log"]
 METRICS = [
     "pe_ge", "array_ge", "depth",
@@ -85,8 +94,13 @@ METRICS = [
     "regress_cycles",
     "top1", "top1_exact", "agreement", "logit_sqnr_db", "mean_layer_sqnr_db", "min_layer_sqnr_db",
     "macs_per_input", "layers",
+    "predict_layers", "skipped_share", "zero_share", "macs_saved_share", "macs_saved_per_input",
+    "predictor_macs_per_input", "macs_computed_per_input", "network_macs_per_input", "mispredicted",
+    "mispredicted_share", "lost_mass_share",
     "probe",
 ]
+#: Columns that are not numbers (never restored from the strings non-finite numbers are written as).
+TEXT_COLUMNS = ("key", "kind", "point", "network", "predict", "status", "host", "error", "log", "layers", "probe")
 #: Columns that depend on where and when a job ran, not on what it computed.
 VOLATILE = ("seconds", "host", "log", "attempts")
 
@@ -343,6 +357,11 @@ def _check_measure(measure: Dict[str, Dict[str, Any]]) -> None:
             raise SpecError("measure.network.recalibrate", "[]", "true, false or a list of them")
         n["recalibrate"] = [_bool(x, "measure.network.recalibrate") for x in rec]
         _int(n["stats_batches"], "measure.network.stats_batches", 0, "an integer >= 0")
+        pred = n["predict"]
+        pred = pred if isinstance(pred, list) else [pred]
+        if not pred:
+            raise SpecError("measure.network.predict", "[]", "none, a prediction mapping or a list of them")
+        n["predict"] = list(dict.fromkeys(_predict(x, f"measure.network.predict[{i}]") for i, x in enumerate(pred)))
     if "probe" in measure:
         pr = measure["probe"]
         if not isinstance(pr["points"], dict):
@@ -352,6 +371,73 @@ def _check_measure(measure: Dict[str, Dict[str, Any]]) -> None:
         ]:
             if not isinstance(act, str) or act.split(":")[0] not in PROBE_ACTIONS:
                 raise SpecError(where, repr(act), f"one of {', '.join(PROBE_ACTIONS)} (sleep:SECONDS)")
+
+
+def _number(v: object, name: str, allowed: str, lo: float, hi: float = math.inf, open_lo: bool = False) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(float(v)):
+        raise SpecError(name, repr(v), allowed)
+    f = float(v)
+    if f < lo or (open_lo and f == lo) or f > hi:
+        raise SpecError(name, repr(v), allowed)
+    return f
+
+
+def _predict(v: object, where: str) -> str:
+    """A ``measure.network.predict`` entry checked and made canonical: ``"none"`` or
+    a JSON object with every key of its method (defaults filled in, sorted), so that
+    two spellings of one prediction share a job key."""
+    if v is None or v == "none":
+        return "none"
+    if not isinstance(v, dict):
+        raise SpecError(where, repr(v), f"none or a mapping with method ({', '.join(PREDICT_KEYS)})")
+    method = v.get("method")
+    if method not in PREDICT_KEYS:
+        raise SpecError(f"{where}.method", repr(method), f"one of {', '.join(PREDICT_KEYS)}")
+    keys = PREDICT_KEYS[str(method)]
+    _keys(v, where, ("method", *keys))
+    out: Dict[str, Any] = {"method": method}
+    for k, default in keys.items():
+        if k not in v and default is None:
+            raise SpecError(f"{where}.{k}", "(missing)", f"required for method {method}")
+        out[k] = v.get(k, default)
+    mask = out["mask"]
+    if isinstance(mask, bool) or not isinstance(mask, int) or not 0 <= mask <= 10:
+        raise SpecError(f"{where}.mask", repr(mask), "a mask type 0 ... 10 (5 = checkerboard; docs/zap.md)")
+    layers = out["layers"]
+    if not (layers in ("simulated", "all") or (isinstance(layers, list) and layers
+                                                and all(isinstance(x, str) and x for x in layers))):
+        raise SpecError(f"{where}.layers", repr(layers),
+                        "simulated (the chains whose conv is simulated), all (every conv -> BN -> ReLU chain) "
+                        "or a non-empty list of conv layer names")
+    if method == "cross-neuron":
+        nb = out["neighbourhood"]
+        if isinstance(nb, bool) or nb not in (4, 8):
+            raise SpecError(f"{where}.neighbourhood", repr(nb), "4 or 8")
+        k = out["k"]
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= nb:
+            raise SpecError(f"{where}.k", repr(k), f"an integer 1 ... {nb} (the neighbourhood)")
+    if method == "zap":
+        out["budget"] = _number(out["budget"], f"{where}.budget", "a summed lost activation mass >= 0", 0.0)
+        out["lr"] = _number(out["lr"], f"{where}.lr", "a learning rate > 0", 0.0, open_lo=True)
+        _int(out["epochs"], f"{where}.epochs", 1, "an integer >= 1")
+        _int(out["train_batches"], f"{where}.train_batches", 1, "an integer >= 1 (recal batches that train)")
+        _int(out["sweep_batches"], f"{where}.sweep_batches", 1,
+             "an integer >= 1 (further recal batches for the threshold sweep)")
+        _int(out["min_macs"], f"{where}.min_macs", 0, "an integer >= 0 (MACs per output a layer needs for ZAP)")
+    return json.dumps(out, sort_keys=True)
+
+
+def predict_label(p: str) -> str:
+    """A short human name of a canonical prediction: ``none``, ``cn5/4/k3``,
+    ``zap5@0.1``, ``oracle5``."""
+    if p == "none":
+        return p
+    d = json.loads(p)
+    if d["method"] == "cross-neuron":
+        return f"cn{d['mask']}/{d['neighbourhood']}/k{d['k']}"
+    if d["method"] == "zap":
+        return f"zap{d['mask']}@{d['budget']:g}"
+    return f"oracle{d['mask']}"
 
 
 def _network(name: object, v: object, base: Path) -> NetworkSpec:
@@ -402,6 +488,9 @@ class Job:
     timeout: float
     #: Name of the shared read-only input (a network bundle) the job reads, if any.
     shared: Optional[str] = None
+    #: A network job's zero prediction (``"none"`` or the canonical JSON of
+    #: :func:`_predict`); ``None`` for other kinds.
+    predict: Optional[str] = None
     #: Environment the job runs with wherever it lands (the binary's path, the
     #: probe's directory); not part of the key.
     env: Dict[str, str] = field(default_factory=dict)
@@ -410,13 +499,15 @@ class Job:
         """A short human name for logs and the progress bar."""
         size = f" {self.rows}x{self.cols}" if self.rows else ""
         net = f" {self.network}{' +recal' if self.recalibrate else ''}" if self.network else ""
+        if self.predict and self.predict != "none":
+            net += f" +{predict_label(self.predict)}"
         return f"{self.kind} {self.point}{size}{net}"
 
     def ident(self) -> Dict[str, Any]:
         """The identity columns of the job's table row."""
         return {
             "key": self.key, "kind": self.kind, "point": self.point, "rows": self.rows, "cols": self.cols,
-            "network": self.network, "recalibrate": self.recalibrate, "seed": self.seed,
+            "network": self.network, "recalibrate": self.recalibrate, "predict": self.predict, "seed": self.seed,
         }
 
 
@@ -488,15 +579,16 @@ def plan(spec: Spec) -> List[Job]:
 
     def add(kind: str, point: str, size: Optional[Tuple[int, int]], params: Dict[str, Any],
             network: Optional[str] = None, recal: Optional[bool] = None, inputs: Any = None,
-            shared: Optional[str] = None) -> None:
+            shared: Optional[str] = None, predict: Optional[str] = None) -> None:
         cfg = point if size is None else f"{point}+array.rows={size[0]}+array.cols={size[1]}"
         key = _key({
             "kind": kind, "config": _canonical(cfg), "params": params, "network": network, "recal": recal,
             "inputs": inputs, "seed": spec.seed, "threads": spec.threads, "versions": versions,
+            **({"predict": predict} if predict not in (None, "none") else {}),
         })
         jobs.append(Job(key=key, kind=kind, point=point, rows=size[0] if size else None,
                         cols=size[1] if size else None, network=network, recalibrate=recal,
-                        params=params, shared=shared, **common))  # type: ignore[arg-type]
+                        params=params, shared=shared, predict=predict, **common))  # type: ignore[arg-type]
 
     for point in spec.points:
         if "area" in spec.measure:
@@ -515,7 +607,9 @@ def plan(spec: Spec) -> List[Job]:
             for net in spec.networks:
                 h = _network_hash(net)
                 for recal in p["recalibrate"]:
-                    add("network", point, None, {"stats_batches": p["stats_batches"]}, net.name, recal, h, net.name)
+                    for pred in p["predict"]:
+                        add("network", point, None, {"stats_batches": p["stats_batches"]}, net.name, recal, h,
+                            net.name, pred)
         if "probe" in spec.measure:
             pr = spec.measure["probe"]
             add("probe", point, None, {"action": pr["points"].get(point, pr["default"])})
@@ -698,12 +792,17 @@ def _job_network(job: Job, log: io.StringIO, bundle: bytes, factory: Tuple[str, 
     payload = pickle.loads(bundle)[2]
     model: nn.Module = payload["model"]
     test = payload["test"]
+    torch.manual_seed(job.seed)
     st.simulate(model, job.point)
+    skipper = _attach_prediction(job, model, payload, test[0][0][:1], log)
     if job.recalibrate:
         if payload["recal"] is None:
             raise RuntimeError(f"network {job.network}: its factory gave no recal batches")
+        # With prediction the BN pass runs with the predictors on (as in the ZAP paper).
         st.recalibrate_bn(model, payload["recal"], batches=len(payload["recal"]), progress=False)
     model.eval()
+    if skipper is not None:
+        skipper.reset_stats()
     shapes: Dict[str, Tuple[int, int, int]] = {}
 
     def hook(mod: nn.Module, inp: Tuple[Any, ...], out: Any) -> None:
@@ -729,6 +828,7 @@ def _job_network(job: Job, log: io.StringIO, bundle: bytes, factory: Tuple[str, 
             logits.append(out)
             correct += int((out.argmax(dim=1) == y).sum())
             total += int(y.numel())
+    pred_metrics = _prediction_metrics(skipper, model, shapes, log) if skipper is not None else {}
     lg = torch.cat(logits).to(torch.float64)
     ex = payload["exact_logits"].to(torch.float64)
     labels = torch.cat([y for _, y in test])
@@ -745,7 +845,7 @@ def _job_network(job: Job, log: io.StringIO, bundle: bytes, factory: Tuple[str, 
         for n, s in shapes.items()
     ]
     log.write(f"{len(test)} batches, {total} inputs: top-1 {100.0 * correct / max(total, 1):.2f} %\n")
-    return {
+    return pred_metrics | {
         "top1": 100.0 * correct / max(total, 1),
         "top1_exact": 100.0 * float((ex.argmax(dim=1) == labels).sum()) / max(total, 1),
         "agreement": 100.0 * float((lg.argmax(dim=1) == ex.argmax(dim=1)).sum()) / max(total, 1),
@@ -754,8 +854,115 @@ def _job_network(job: Job, log: io.StringIO, bundle: bytes, factory: Tuple[str, 
         "mean_layer_sqnr_db": (sum(finite) / len(finite)) if finite else (math.inf if sq else None),
         "min_layer_sqnr_db": min(sq) if sq else None,
         "macs_per_input": sum(a * b * c for a, b, c in shapes.values()),
-        "layers": json.dumps(layers, sort_keys=True),
+        "layers": json.dumps(_json_safe(layers), sort_keys=True, allow_nan=False),
     }
+
+
+def _attach_prediction(job: Job, model: Any, payload: Mapping[str, Any], example: Any, log: io.StringIO) -> Any:
+    """Attaches the job's zero prediction (``smtgen.zap``) to ``model``, already
+    under the job's design; a ZAP job trains its predictors on the first
+    ``train_batches`` recal batches (seed: the job's), sweeps thresholds on the next
+    ``sweep_batches`` and sets the operating point of its budget. Returns the
+    ``Skipper`` or ``None`` without prediction."""
+    if job.predict in (None, "none"):
+        return None
+    import smtgen.torch as st
+    import smtgen.zap as sz
+
+    p = json.loads(str(job.predict))
+    chains = sz.find_chains(model)
+    mods = dict(model.named_modules())
+    if p["layers"] == "all":
+        layers = [c.conv for c in chains]
+    elif p["layers"] == "simulated":
+        layers = [c.conv for c in chains if isinstance(mods[c.conv], st.QuantLayer)
+                  and getattr(mods[c.conv], "design", None) != "float"]
+    else:
+        layers = list(p["layers"])
+    if p["method"] == "zap" and p["min_macs"]:
+        def per_output(name: str) -> int:
+            m = mods[name]
+            c = m.layer if isinstance(m, st.QuantLayer) else m
+            return int(c.in_channels // c.groups * c.kernel_size[0] * c.kernel_size[1])
+
+        layers = [n for n in layers if per_output(n) >= p["min_macs"]]
+    if not layers:
+        raise ValueError(f"prediction {predict_label(str(job.predict))}: no layer to attach it to (layers = "
+                         f"{p['layers']!r}; conv -> BN -> ReLU chains: {[c.conv for c in chains]})")
+    log.write(f"prediction {job.predict} on {len(layers)} layer(s): {', '.join(layers)}\n")
+    if p["method"] == "cross-neuron":
+        return sz.attach_cross_neuron(model, layers, p["mask"], p["neighbourhood"], p["k"], example_input=example)
+    if p["method"] == "oracle":
+        return sz.attach(model, {n: sz.Oracle(p["mask"]) for n in layers}, example)
+    recal = payload["recal"]
+    need = p["train_batches"] + p["sweep_batches"]
+    if recal is None or len(recal) < need:
+        raise ValueError(f"ZAP needs train_batches + sweep_batches = {need} recal batches from the network's "
+                         f"factory; it gave {0 if recal is None else len(recal)}")
+    sk = sz.attach_zap(model, layers, mask_type=p["mask"], seed=job.seed, example_input=example)
+    losses = sz.train_zap(sk, recal[: p["train_batches"]], batches=p["train_batches"], epochs=p["epochs"],
+                          lr=p["lr"], seed=job.seed, progress=False)
+    for name, h in losses.items():
+        log.write(f"ZAP {name}: training loss per epoch {', '.join(f'{v:.5f}' for v in h)}\n")
+    curves = sz.sweep(sk, recal[p["train_batches"]: need], batches=p["sweep_batches"], progress=False)
+    op = sz.operating_point(curves, p["budget"])
+    sk.set_thresholds(op.thresholds)
+    log.write(f"operating point (budget {p['budget']:g}): "
+              f"{', '.join(f'{n} {t:+.3f}' for n, t in op.thresholds.items())}\n")
+    return sk
+
+
+def _prediction_metrics(skipper: Any, model: Any, shapes: Mapping[str, Tuple[int, int, int]],
+                        log: io.StringIO) -> Dict[str, Any]:
+    """The skipping of the evaluation: outputs skipped and zero (shares of the
+    predicted layers' outputs), MACs saved net of the predictors' over the whole
+    network, the gross saving and the predictors' MACs per input, the simulated
+    layers' MACs actually computed (dense − saved in simulated layers + every
+    predictor's MACs), the mispredictions and their lost mass."""
+    rep = skipper.report()
+    log.write(f"{rep}\n")
+    t = rep.total
+    n = max(int(t.images), 1)
+    sim_saved = sum(r.macs_saved for r in rep.layers if r.layer in shapes)
+    dense_sim = sum(a * b * c for a, b, c in shapes.values())
+    share = rep.network_saved_share(True)
+    return {
+        "predict_layers": len(rep.layers),
+        "skipped_share": t.skipped_share,
+        "zero_share": t.zero_share,
+        "macs_saved_share": share,
+        "macs_saved_per_input": t.macs_saved / n,
+        "predictor_macs_per_input": t.overhead_macs / n,
+        "macs_computed_per_input": dense_sim - sim_saved / n + t.overhead_macs / n,
+        "network_macs_per_input": (rep.network_macs / n) if rep.network_macs else None,
+        "mispredicted": int(t.mispredicted),
+        "mispredicted_share": t.mispredicted / max(int(t.outputs), 1),
+        "lost_mass_share": t.lost_mass_share,
+    }
+
+
+def _json_safe(v: Any) -> Any:
+    """``v`` with every non-finite float written as a string (``"inf"``, ``"-inf"``,
+    ``"nan"``): JSON has no infinity (Python's ``Infinity`` is not JSON)."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
+    if isinstance(v, dict):
+        return {k: _json_safe(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_json_safe(x) for x in v]
+    return v
+
+
+_NONFINITE = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
+
+
+def _restore(row: Dict[str, Any]) -> Dict[str, Any]:
+    """A row read back from JSON: the numeric columns' ``"inf"``/``"-inf"``/``"nan"``
+    strings become floats again."""
+    for k, v in row.items():
+        if k not in TEXT_COLUMNS and isinstance(v, str) and v in _NONFINITE:
+            row[k] = _NONFINITE[v]
+    return row
 
 
 class _Log(io.StringIO):
@@ -853,7 +1060,7 @@ class Table:
         out = []
         for line in self.jsonl.read_text().splitlines():
             try:
-                out.append(json.loads(line))
+                out.append(_restore(json.loads(line)))
             except json.JSONDecodeError:
                 continue
         return out
@@ -874,7 +1081,7 @@ class Table:
         row["log"] = name
         full = {c: row.get(c) for c in self.COLUMNS}
         with open(self.jsonl, "a") as f:
-            f.write(json.dumps(full, sort_keys=True, default=str) + "\n")
+            f.write(json.dumps(_json_safe(full), sort_keys=True, default=str, allow_nan=False) + "\n")
             f.flush()
         new = not self.csv.exists() or self.csv.stat().st_size == 0
         with open(self.csv, "a", newline="") as f:
@@ -965,7 +1172,7 @@ def _job_main(argv: Sequence[str]) -> int:
         Path(result_file).write_text(json.dumps({"transient": str(e)}))
         return 3
     tmp = Path(result_file + ".tmp")
-    tmp.write_text(json.dumps(row, default=str))
+    tmp.write_text(json.dumps(_json_safe(row), default=str, allow_nan=False))
     tmp.rename(result_file)
     return 0
 
@@ -1011,7 +1218,7 @@ def _pool(jobs: List[Job], shared_paths: Dict[str, str], factories: Dict[str, Tu
                 log = Path(f"{stem}.log").read_text(errors="replace")
                 res = Path(f"{stem}.json")
                 if rc == 0 and res.exists():
-                    row = json.loads(res.read_text())
+                    row = _restore(json.loads(res.read_text()))
                     row["attempts"] = len(tries) + 1
                     done(job, row)
                     continue
@@ -1196,21 +1403,24 @@ def candidates(spec: Spec, table: Table) -> List[Dict[str, Any]]:
     published cycle formula over the simulated layers."""
     jobs = plan(spec)
     latest = table.latest()
-    by: Dict[Tuple[str, str, Optional[int], Optional[str], Optional[bool]], Dict[str, Any]] = {}
+    by: Dict[Tuple[str, str, Optional[int], Optional[str], Optional[bool], Optional[str]], Dict[str, Any]] = {}
     for j in jobs:
         r = latest.get(j.key)
         if r is not None and r.get("status") == "ok":
-            by[(j.kind, j.point, j.rows, j.network, j.recalibrate)] = r
-    nets: List[Tuple[Optional[str], Optional[bool]]] = [(None, None)]
+            by[(j.kind, j.point, j.rows, j.network, j.recalibrate, j.predict)] = r
+    nets: List[Tuple[Optional[str], Optional[bool], Optional[str]]] = [(None, None, None)]
     if "network" in spec.measure:
-        nets = [(n.name, rc) for n in spec.networks for rc in spec.measure["network"]["recalibrate"]]
+        nets = [(n.name, rc, pr) for n in spec.networks for rc in spec.measure["network"]["recalibrate"]
+                for pr in spec.measure["network"]["predict"]]
     out = []
     for point in spec.points:
         for rows, cols in spec.sizes:
-            area_row = by.get(("area", point, rows, None, None)) or by.get(("area", point, None, None, None))
-            lib = by.get(("library", point, rows, None, None))
-            for net, rc in nets:
-                row: Dict[str, Any] = {"point": point, "size": f"{rows}x{cols}", "network": net or "", "recalibrate": rc}
+            area_row = (by.get(("area", point, rows, None, None, None))
+                        or by.get(("area", point, None, None, None, None)))
+            lib = by.get(("library", point, rows, None, None, None))
+            for net, rc, pr in nets:
+                row: Dict[str, Any] = {"point": point, "size": f"{rows}x{cols}", "network": net or "",
+                                       "recalibrate": rc, "predict": predict_label(pr) if pr else ""}
                 if lib is not None:
                     row["area"] = _f(lib.get("array_um2"))
                     row["area_unit"] = "um2"
@@ -1219,7 +1429,7 @@ def candidates(spec: Spec, table: Table) -> List[Dict[str, Any]]:
                     pe = _f(area_row.get("pe_ge"))
                     row["area"] = a if a is not None else (pe * rows * cols if pe is not None else None)
                     row["area_unit"] = "GE" if a is not None else "GE (PE x R*C)"
-                nr = by.get(("network", point, None, net, rc)) if net else None
+                nr = by.get(("network", point, None, net, rc, pr)) if net else None
                 if net and nr is None:
                     continue
                 if nr is not None:
@@ -1229,6 +1439,10 @@ def candidates(spec: Spec, table: Table) -> List[Dict[str, Any]]:
                     layers = json.loads(nr.get("layers") or "[]")
                     cyc = sum(int(_sm.cycles(L["m"], L["k"], L["n"], point, rows, cols)["cycles"]) for L in layers)
                     macs = _f(nr.get("macs_per_input"))
+                    if _f(nr.get("macs_computed_per_input")) is not None:
+                        # With prediction: the MACs computed (a skipped MAC costs 0 in this model).
+                        macs = _f(nr.get("macs_computed_per_input"))
+                        row["macs_saved_share"] = _f(nr.get("macs_saved_share"))
                     row["cycles_per_input"] = cyc
                     if lib is not None and _f(lib.get("fmax_mhz")):
                         row["throughput"] = float(lib["fmax_mhz"]) * 1e6 / max(cyc, 1)
@@ -1276,8 +1490,8 @@ def write_reports(spec: Spec, table: Table) -> List[Path]:
     front = pareto_front(rows)
     for r, on in zip(rows, front):
         r["front"] = on
-    cols = ["point", "size", "network", "recalibrate", "top1", "agreement", "logit_sqnr_db", "area", "area_unit",
-            "energy_nj", "throughput", "throughput_unit", "cycles_per_input", "front"]
+    cols = ["point", "size", "network", "recalibrate", "predict", "top1", "agreement", "logit_sqnr_db",
+            "macs_saved_share", "area", "area_unit", "energy_nj", "throughput", "throughput_unit", "cycles_per_input", "front"]
     cols = [c for c in cols if any(r.get(c) is not None for r in rows)]
     out = table.out
     written = []
@@ -1289,7 +1503,7 @@ def write_reports(spec: Spec, table: Table) -> List[Path]:
                 w.writerow([_cell(r.get(c)) for c in cols])
         written.append(out / name)
     md = [f"# Sweep {spec.name}: Pareto front", "",
-          f"{len(rows)} candidates (point x size x network x recalibration), {sum(front)} on the front "
+          f"{len(rows)} candidates (point x size x network x recalibration x prediction), {sum(front)} on the front "
           f"(no other candidate of the same network is at least as good on every objective: "
           f"{', '.join(c for c, _ in OBJECTIVES if rows and all(r.get(c) is not None for r in rows))}).", "",
           "| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
@@ -1308,6 +1522,12 @@ def _short(point: str) -> str:
     """A chart label: ``sysmt4+pe.rounding=truncate`` -> ``sysmt4+truncate``."""
     head, *sets = point.split("+")
     return "+".join([head] + [x.split("=", 1)[-1] for x in sets])
+
+
+def _label(r: Mapping[str, Any]) -> str:
+    """A candidate's chart label: its point, and its prediction when it has one."""
+    pr = str(r.get("predict") or "")
+    return _short(str(r["point"])) + (f" {pr}" if pr and pr != "none" else "")
 
 
 def _chart(rows: List[Dict[str, Any]], out: Path, title: str) -> List[Path]:
@@ -1344,7 +1564,7 @@ def _chart(rows: List[Dict[str, Any]], out: Path, title: str) -> List[Path]:
                 fr.sort(key=lambda r: float(r[xc]))
                 ax.plot([r[xc] for r in fr], [r["top1"] for r in fr], "-", color=colour, lw=1)
                 for k, r in enumerate(fr):
-                    ax.annotate(_short(str(r["point"])), (r[xc], r["top1"]), fontsize=7, color=colour,
+                    ax.annotate(_label(r), (r[xc], r["top1"]), fontsize=7, color=colour,
                                 xytext=(4, -10 if rc else 4), textcoords="offset points")
             unit = rows[0].get("area_unit", "") if xc == "area" else rows[0].get("throughput_unit", "") \
                 if xc == "throughput" else ""
