@@ -23,7 +23,7 @@
 # Environment: MUTANTS_SEED (default 1) seeds every check; MUTANTS_TARGET_DIR (default
 # target/mutants) is the cargo target directory shared by every mutant and run, so
 # rebuilds are incremental; MUTANTS_LOCK=FILE runs each build and check under
-# `flock FILE` (times exclude the wait); MUTANTS_HOLES=0 skips the hole demonstrations;
+# `flock FILE` (times exclude the wait); MUTANTS_HOLES=1 adds the hole demonstrations;
 # MUTANTS_JOBS (default 2) bounds cargo's and the simulators' parallel jobs.
 #
 # The copy is of HEAD plus the uncommitted changes to tracked files (git stash
@@ -34,7 +34,7 @@ ROOT=$(git rev-parse --show-toplevel) || exit 2
 MUT_DIR="$ROOT/testbench/mutants"
 SEED=${MUTANTS_SEED:-1}
 JOBS=${MUTANTS_JOBS:-2}
-HOLES=${MUTANTS_HOLES:-1}
+HOLES=${MUTANTS_HOLES:-0}
 LOCK=${MUTANTS_LOCK:-}
 export CARGO_TARGET_DIR=${MUTANTS_TARGET_DIR:-$ROOT/target/mutants}
 BIN="$CARGO_TARGET_DIR/release/smtgen"
