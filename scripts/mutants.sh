@@ -70,7 +70,11 @@ heavy() {
         flock "$fd"
     fi
     t0=$(now)
-    "$@" &
+    if [[ -n "$LOCK" ]]; then
+        "$@" {fd}>&- & # the lock's descriptor stays with this shell only
+    else
+        "$@" &
+    fi
     CHILD=$!
     wait "$CHILD"
     rc=$?
