@@ -67,7 +67,10 @@ heavy() {
     local fd t0 rc
     if [[ -n "$LOCK" ]]; then
         exec {fd}>>"$LOCK"
-        flock "$fd"
+        # In the background, so a signal is not held up by the wait for the lock.
+        flock "$fd" &
+        CHILD=$!
+        wait "$CHILD" || { CHILD=""; exec {fd}>&-; return 1; }
     fi
     t0=$(now)
     if [[ -n "$LOCK" ]]; then
