@@ -126,8 +126,9 @@ module {{ prefix }}_cond{% if cut %}_cut{% endif %} (
 {%- endmacro -%}
 
 {#- The PE's module header (pe.v, pe_solo.v): module <prefix>_<name>, its ACC_W
-    parameter and the PE ports, operands act_hi / wgt_hi + 1 bits wide. -#}
-{%- macro pe_module(prefix, name, acc_w, act_hi, wgt_hi) -%}
+    parameter and the PE ports, operands act_hi / wgt_hi + 1 bits wide; with skip
+    (array.skip: gate) the skip bit skip_i too. -#}
+{%- macro pe_module(prefix, name, acc_w, act_hi, wgt_hi, skip) -%}
 module {{ prefix }}_{{ name }} #(
   parameter integer ACC_W = {{ acc_w }}
 ) (
@@ -135,6 +136,9 @@ module {{ prefix }}_{{ name }} #(
   input  wire                 rst_ni,
   input  wire                 valid_i,
   input  wire                 clear_i,
+{%- if skip %}
+  input  wire                 skip_i,
+{%- endif %}
   input  wire [{{ act_hi }}:0]         act_i,
   input  wire [{{ wgt_hi }}:0]         wgt_i,
   output wire                 valid_o,
@@ -146,8 +150,9 @@ module {{ prefix }}_{{ name }} #(
 {%- endmacro -%}
 
 {#- The PE instance u_pe of an array cell or a lone PE (cell.v, pe_solo.v), its
-    operands and accumulator wired to the given signals. -#}
-{%- macro pe_instance(prefix, act, wgt, act_out, wgt_out, acc) -%}
+    operands and accumulator wired to the given signals, and its skip bit to `skip`
+    (array.skip: gate; an empty string without the option). -#}
+{%- macro pe_instance(prefix, act, wgt, act_out, wgt_out, acc, skip) -%}
 {{ prefix }}_pe #(
     .ACC_W (ACC_W)
   ) u_pe (
@@ -155,6 +160,9 @@ module {{ prefix }}_{{ name }} #(
     .rst_ni  (rst_ni),
     .valid_i (valid_i),
     .clear_i (clear_i),
+{%- if !skip.is_empty() %}
+    .skip_i  ({{ skip }}),
+{%- endif %}
     .act_i   ({{ act }}),
     .wgt_i   ({{ wgt }}),
     .valid_o (valid_o),

@@ -1,8 +1,9 @@
 // Verilator harness for an smtgen output-stationary array.
 //
-// Replays a binary trace written by smtgen (generator/src/sim.rs, write_array_trace):
+// Replays a binary trace written by smtgen (generator/hdl/src/sim.rs, write_array_trace_binary):
 // per cycle it drives in_valid/in_first/in_last, rst_ni (trace ctrl bit 3 holds it low
-// for the cycle) and the aligned activation and weight groups, lets the design settle, and compares last_ready_o, every row's res_valid_o
+// for the cycle), the aligned activation and weight groups and, built with
+// -DSMTGEN_SKIP (array.skip: gate), the skip mask skip_i, lets the design settle, and compares last_ready_o, every row's res_valid_o
 // and, where valid, res_o with the cycle-accurate model; then it clocks. A mismatch
 // prints the seed, the cycle, the row, expected and got. The last line is
 //   RESULT cycles=<compared> mismatches=<count> results=<valid results compared>
@@ -61,16 +62,26 @@ uint64_t get_bits(const P& port, unsigned lo, unsigned width) {
 
 int main(int argc, char** argv) {
   std::vector<uint8_t> buf;
-  if (!smtgen_tb::load_trace(argc, argv, "TRACE", "SMTGENA1", 40, buf)) return 2;
+  constexpr size_t kHead = 44;
+  if (!smtgen_tb::load_trace(argc, argv, "TRACE", "SMTGENA2", kHead, buf)) return 2;
   const uint32_t rows = le<uint32_t>(buf.data() + 8);
   const uint32_t cols = le<uint32_t>(buf.data() + 12);
   const uint32_t lanes = le<uint32_t>(buf.data() + 16);
   const uint32_t acc_w = le<uint32_t>(buf.data() + 20);
-  const uint64_t seed = le<uint64_t>(buf.data() + 24);
-  const uint64_t cycles = le<uint64_t>(buf.data() + 32);
-  const size_t na = rows * lanes, nw = cols * lanes;
-  const size_t rec = 1 + na + nw + 1 + rows + 8 * rows;
-  if (buf.size() != 40 + cycles * rec) {
+  const uint32_t skip_bits = le<uint32_t>(buf.data() + 24);
+  const uint64_t seed = le<uint64_t>(buf.data() + 28);
+  const uint64_t cycles = le<uint64_t>(buf.data() + 36);
+  const size_t na = rows * lanes, nw = cols * lanes, ns = (skip_bits + 7) / 8;
+#ifdef SMTGEN_SKIP
+  if (skip_bits != rows * cols) {
+#else
+  if (skip_bits != 0) {
+#endif
+    std::fprintf(stderr, "%s: %u skip bits do not fit this bench's build\n", argv[1], skip_bits);
+    return 2;
+  }
+  const size_t rec = 1 + na + nw + ns + 1 + rows + 8 * rows;
+  if (buf.size() != kHead + cycles * rec) {
     std::fprintf(stderr, "%s: size does not match the header\n", argv[1]);
     return 2;
   }
@@ -87,13 +98,17 @@ int main(int argc, char** argv) {
   dut->in_last_i = 0;
   set_bytes(dut->act_i, zeros.data(), na);
   set_bytes(dut->wgt_i, zeros.data(), nw);
+#ifdef SMTGEN_SKIP
+  std::vector<uint8_t> no_skip(ns, 0);
+  set_bytes(dut->skip_i, no_skip.data(), ns);
+#endif
   dut.reset_cycles(2);
   dut->rst_ni = 1;
   settle();
 
   uint64_t mismatches = 0, results = 0;
   const auto t0 = std::chrono::steady_clock::now();
-  const uint8_t* p = buf.data() + 40;
+  const uint8_t* p = buf.data() + kHead;
   for (uint64_t c = 0; c < cycles; ++c, p += rec) {
     // Falling edge and this cycle's inputs in one evaluation; the outputs are all
     // registers, so they can be compared before the rising edge.
@@ -105,9 +120,12 @@ int main(int argc, char** argv) {
     dut->rst_ni = !((ctrl >> 3) & 1);  // asynchronous: the outputs below are the reset ones
     set_bytes(dut->act_i, p + 1, na);
     set_bytes(dut->wgt_i, p + 1 + na, nw);
+#ifdef SMTGEN_SKIP
+    set_bytes(dut->skip_i, p + 1 + na + nw, ns);
+#endif
     settle();
 
-    const uint8_t* e = p + 1 + na + nw;
+    const uint8_t* e = p + 1 + na + nw + ns;
     const bool want_ready = e[0];
     auto report = [&](const char* what, uint32_t row, uint64_t want, uint64_t got) {
       if (++mismatches <= 10)

@@ -84,6 +84,10 @@ int main(int argc, char** argv) {
   dut->rst_ni = 0;
   dut->valid_i = 0;
   dut->clear_i = 0;
+#ifdef SMTGEN_SKIP
+  // A PE of a design with array.skip: gate, checked with its skip bit low.
+  dut->skip_i = 0;
+#endif
   dut->act_i = 0;
   dut->wgt_i = 0;
   dut.reset_cycles(2);

@@ -4,6 +4,7 @@
 // Reads the text vectors smtgen writes (generator/src/stimulus.rs): a comment line,
 // then per cycle `ctrl act wgt acc p0 p1 p2 p3` in hex. Build with
 //   iverilog -g2005 -DDUT=<name>_pe -Ptb.LANES=<T> -Ptb.ACC_W=<W> -f <name>_pe.f pe_tb.v
+// (and -DSKIP for a PE of a design with array.skip: gate, whose skip bit is held low)
 // and run with +vectors=<file>. Last line: RESULT cycles=<n> mismatches=<n>.
 `timescale 1ns / 1ps
 module tb;
@@ -24,6 +25,10 @@ module tb;
 
   `DUT #(.ACC_W(ACC_W)) dut (
     .clk_i(clk), .rst_ni(rst_n), .valid_i(valid), .clear_i(clear),
+`ifdef SKIP
+    // A PE of a design with array.skip: gate, checked with its skip bit low.
+    .skip_i(1'b0),
+`endif
     .act_i(act), .wgt_i(wgt), .valid_o(valid_o), .clear_o(clear_o),
     .act_o(act_o), .wgt_o(wgt_o), .acc_o(acc_o)
   );

@@ -27,6 +27,11 @@ for ({{ v }} = 0; {{ v }} < {{ n }}; {{ v }} = {{ v }} + 1) begin : g_{{ kind }}
 //                Present a last group only while last_ready_o is high: consecutive
 //                last groups must be at least COLS cycles apart, the time one row of
 //                results needs to drain. Other groups are accepted on every cycle.
+{%- if skip %}
+//   skip_i       with a first group: the tile's skip mask, output (r, c) at bit
+//                r*COLS+c; a skipped output's PE isolates its datapath (operands
+//                forced to zero) for the tile and delivers 0. Ignored otherwise.
+{%- endif %}
 //   res_valid_o  per row: res_o carries one result of that row this cycle.
 //   res_o        per row, ACC_W bits each (row r at bits [r*ACC_W +: ACC_W]).
 //
@@ -47,6 +52,9 @@ module {{ prefix }}_array #(
   input  wire                     in_valid_i,
   input  wire                     in_first_i,
   input  wire                     in_last_i,
+{%- if skip %}
+  input  wire [ROWS*COLS-1:0]     skip_i,
+{%- endif %}
   input  wire [ROWS*{{ lanes * 8 }}-1:0]      act_i,
   input  wire [COLS*{{ lanes * 8 }}-1:0]      wgt_i,
   output wire                     last_ready_o,
@@ -131,6 +139,29 @@ module {{ prefix }}_array #(
     end
 {%- endif %}
   endgenerate
+{%- if skip %}
+
+  // Skip mask: row r's COLS bits, delayed like the row's controls, then passed east
+  // with them (each cell keeps its bit and registers the rest).
+  wire [COLS-1:0] row_skip [0:ROWS-1] /*verilator split_var*/;
+  generate
+    for (r = 0; r < ROWS; r = r + 1) begin : g_skip_skew
+{%- if edge %}
+      {{ prefix }}_delay #(.W(COLS), .D(r + 1), .RST(0)) u_skip (
+        .clk_i (clk_i), .rst_ni (rst_ni), .d_i (skip_i[r*COLS +: COLS]), .q_o (row_skip[r])
+      );
+{%- else %}
+      if (r == 0) begin : g_direct
+        assign row_skip[r] = skip_i[r*COLS +: COLS];
+      end else begin : g_delayed
+        {{ prefix }}_delay #(.W(COLS), .D(r), .RST(0)) u_skip (
+          .clk_i (clk_i), .rst_ni (rst_ni), .d_i (skip_i[r*COLS +: COLS]), .q_o (row_skip[r])
+        );
+      end
+{%- endif %}
+    end
+  endgenerate
+{%- endif %}
 
   // ---------------------------------------------------------------------------
   // Drain control: row 0 drains COLS + 1{% if edge %} + 1 (the edge){% endif %}{% if pipeline > 0 %} + {{ pipeline }} (the PE's pipeline){% endif %} cycles after its last group entered,
@@ -203,6 +234,12 @@ module {{ prefix }}_array #(
       assign v_wgt[c] = col_wgt[c];
     end
     for (r = 0; r < ROWS; r = r + 1) begin : g_r
+{%- if skip %}
+      // Row r's skip bits as they travel east: column c's slice (COLS - c bits, its
+      // own at bit 0) at offset c*COLS - c*(c-1)/2.
+      wire [COLS*(COLS+1)/2-1:0] sk;
+      assign sk[COLS-1:0] = row_skip[r];
+{%- endif %}
       for (c = 0; c < COLS; c = c + 1) begin : g_c
         wire [ACC_W-1:0] chain_in;
         if (c > 0) begin : g_chain
@@ -210,16 +247,34 @@ module {{ prefix }}_array #(
         end else begin : g_chain_start
           assign chain_in = {ACC_W{1'b0}};
         end
+{%- if skip %}
+        localparam integer SkOff = c*COLS - (c*(c-1))/2;
+        wire [((COLS - c > 1) ? COLS - c - 1 : 1)-1:0] skip_out;
+        if (c < COLS - 1) begin : g_skip_next
+          assign sk[SkOff + COLS - c +: ((COLS - c > 1) ? COLS - c - 1 : 1)] = skip_out;
+        end else begin : g_skip_last
+          wire unused_skip = ^skip_out;
+        end
+{%- endif %}
         {{ prefix }}_cell #(
           .ACC_W (ACC_W),
           .MW    (MW),
+{%- if skip %}
+          .COL   (c),
+          .SKW   (COLS - c)
+{%- else %}
           .COL   (c)
+{%- endif %}
         ) u_cell (
           .clk_i   (clk_i),
           .rst_ni  (rst_ni),
           .valid_i (h_ctl[r*(COLS+1)+c][0]),
           .clear_i (h_ctl[r*(COLS+1)+c][1]),
           .last_i  (h_ctl[r*(COLS+1)+c][2]),
+{%- if skip %}
+          .skip_i  (sk[SkOff +: COLS - c]),
+          .skip_o  (skip_out),
+{%- endif %}
           .act_i   (h_act[r*(COLS+1)+c]),
           .wgt_i   (v_wgt[r*COLS+c]),
           .valid_o (h_ctl[r*(COLS+1)+c+1][0]),

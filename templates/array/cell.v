@@ -7,16 +7,30 @@
 // once. During a row's drain, slot COL takes the value of slot COL-1 while the drain
 // step step_i is below COL: the row's results shift east, one slot per cycle, and each
 // slot stops as soon as its own data has moved on (so the next tile may be captured).
+{%- if skip %}
+// Skip mask (array.skip: gate): skip_i holds the row's skip bits from this column
+// east, bit 0 this PE's; bits 1 and up are registered once and passed east with the
+// controls, so each column's bit meets that column's first group.
+{%- endif %}
 module {{ prefix }}_cell #(
   parameter integer ACC_W = {{ acc_w }},
   parameter integer MW    = 1,
+{%- if skip %}
+  parameter integer COL   = 0,
+  parameter integer SKW   = 1
+{%- else %}
   parameter integer COL   = 0
+{%- endif %}
 ) (
   input  wire                 clk_i,
   input  wire                 rst_ni,
   input  wire                 valid_i,
   input  wire                 clear_i,
   input  wire                 last_i,
+{%- if skip %}
+  input  wire [SKW-1:0]       skip_i,
+  output wire [((SKW > 1) ? SKW - 1 : 1)-1:0] skip_o,
+{%- endif %}
   input  wire [{{ act_w - 1 }}:0]         act_i,
   input  wire [{{ wgt_w - 1 }}:0]         wgt_i,
   output wire                 valid_o,
@@ -32,7 +46,22 @@ module {{ prefix }}_cell #(
 
   wire [ACC_W-1:0] acc;
 
-  {% call m::pe_instance(prefix, "act_i", "wgt_i", "act_o", "wgt_o", "acc") %}{% endcall %}
+  {% call m::pe_instance(prefix, "act_i", "wgt_i", "act_o", "wgt_o", "acc", skip_sig) %}{% endcall %}
+
+{%- if skip %}
+
+  generate
+    if (SKW > 1) begin : g_skip_fwd
+      reg [SKW-2:0] skip_fwd_q;
+      always @(posedge clk_i) begin
+        skip_fwd_q <= skip_i[SKW-1:1];
+      end
+      assign skip_o = skip_fwd_q;
+    end else begin : g_skip_end
+      assign skip_o = 1'b0;
+    end
+  endgenerate
+{%- endif %}
 
   reg last_q;
 

@@ -12,17 +12,32 @@
 // operands below the fields {{ prefix }}_pre_act and {{ prefix }}_pre_wgt add at the edge
 // (see there); the registers pass the whole word on.
 {%- endif %}
-{% call m::pe_module(prefix, "pe", acc_w, act_w - 1, wgt_w - 1) %}{% endcall %}
+{% call m::pe_module(prefix, "pe", acc_w, act_w - 1, wgt_w - 1, skip) %}{% endcall %}
 
   localparam integer SumW = {{ sum_w }};
+{%- if skip %}
+
+  // Output skipping (array.skip: gate). skip_i is this PE's bit of the tile's skip
+  // mask: read with the tile's first group (valid_i & clear_i) and held in skip_q
+  // for the rest of the tile. While skipping, the datapath's operands are forced to
+  // zero (operand isolation: the multipliers' inputs stay constant), so every group
+  // adds 0 and the tile's result is 0. The pass-through registers below still carry
+  // the plain operands to the neighbours.
+  reg  skip_q;
+  wire skip_now = (valid_i & clear_i) ? skip_i : skip_q;
+  wire [{{ act_w - 1 }}:0] act_d = act_i & {{ "{" }}{{ act_w }}{{ "{" }}~skip_now}};
+  wire [{{ wgt_w - 1 }}:0] wgt_d = wgt_i & {{ "{" }}{{ wgt_w }}{{ "{" }}~skip_now}};
+
+  {% call m::reset_reg("skip_q", "1'b0", "skip_now") %}{% endcall %}{{ "\n" }}
+{%- endif %}
 
 {%- if reference %}
   wire signed [SumW-1:0] sum;
 
   // Reference build: the plain behavioural rule instead of cond + fabric.
   {{ prefix }}_ref u_ref (
-    .act_i (act_i),
-    .wgt_i (wgt_i),
+    .act_i ({{ act_in }}),
+    .wgt_i ({{ wgt_in }}),
     .sum_o (sum)
   );
 
@@ -40,8 +55,8 @@
   wire [{{ sel_wgt_w - 1 }}:0] wgt_s;
 
   {{ prefix }}_sel u_sel (
-    .act_i (act_i),
-    .wgt_i (wgt_i),
+    .act_i ({{ act_in }}),
+    .wgt_i ({{ wgt_in }}),
     .act_o (act_s),
     .wgt_o (wgt_s)
   );
@@ -52,8 +67,8 @@
 {%- else %}
 
   {{ prefix }}_cond u_cond (
-    .act_i (act_i),
-    .wgt_i (wgt_i),
+    .act_i ({{ act_in }}),
+    .wgt_i ({{ wgt_in }}),
 {%- endif %}
     .unit_act_o   (unit_act),
     .unit_wgt_o   (unit_wgt),

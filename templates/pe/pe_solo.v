@@ -6,7 +6,7 @@
 // array the edge logic is registered once per row and column; this wrapper is for
 // PE-level simulation and standalone use, where it adds the edge logic's depth to
 // the PE's path. Same ports and timing as a PE with window_logic in_pe.
-{% call m::pe_module(prefix, "pe_solo", acc_w, lanes * 8 - 1, lanes * 8 - 1) %}{% endcall %}
+{% call m::pe_module(prefix, "pe_solo", acc_w, lanes * 8 - 1, lanes * 8 - 1, skip) %}{% endcall %}
 
   wire [{{ act_w - 1 }}:0] act_link;
   wire [{{ wgt_w - 1 }}:0] wgt_link;
@@ -25,7 +25,7 @@
 {% else %}
   assign wgt_link = wgt_i;
 {% endif %}
-  {% call m::pe_instance(prefix, "act_link", "wgt_link", "act_link_o", "wgt_link_o", "acc_o") %}{% endcall %}
+  {% call m::pe_instance(prefix, "act_link", "wgt_link", "act_link_o", "wgt_link_o", "acc_o", skip_sig) %}{% endcall %}
 
   // The neighbours of a lone PE take plain operands; the link fields stay inside.
   assign act_o = act_link_o[{{ lanes * 8 - 1 }}:0];

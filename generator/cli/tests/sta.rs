@@ -38,6 +38,8 @@ fn workload(layer: &str) -> sta::Workload {
         layer_seed: 3,
         layer_a: None,
         layer_w: None,
+        skip_mask: None,
+        skip_density: None,
     }
     .workload()
     .expect("a workload")

@@ -261,6 +261,17 @@ pub fn read_activations(path: &Path) -> Result<Matrix<u8>> {
     })
 }
 
+/// Reads an output skip mask (M×N, 1 = skip): `.npy` of dtype uint8 or `.csv`,
+/// every value 0 or 1.
+pub fn read_skip_mask(path: &Path) -> Result<Matrix<bool>> {
+    let m = read_int_matrix(path, "|u1", 0, 1, "a skip mask (uint8, 0 or 1)")?;
+    Ok(Matrix {
+        rows: m.rows,
+        cols: m.cols,
+        data: m.data.into_iter().map(|v| v == 1).collect(),
+    })
+}
+
 /// Reads a weight matrix: `.npy` of dtype int8 or `.csv` of −128..127.
 pub fn read_weights(path: &Path) -> Result<Matrix<i8>> {
     let m = read_int_matrix(path, "|i1", -128, 127, "weights (int8)")?;

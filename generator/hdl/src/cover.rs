@@ -7,10 +7,11 @@
 //! the accumulator on `ACC_W` against `SUM_W`, and the Rust-built proof wrapper's
 //! choices): one [`Render`]. [`candidates`] is the full product of the config's
 //! dimensions (policy and lanes, 2:4 mode included, × window set × rounding × zero test × window logic ×
-//! pipeline × accumulator width 16/32/64), pruned to what the config accepts.
+//! pipeline × accumulator width 16/32/64 × `array.skip` none/gate), pruned to what the config accepts.
 //! [`covering_set`] starts from the presets and adds, greedily, the candidate that
 //! renders the most combinations not yet rendered, until every combination any
-//! candidate renders is taken by some point. [`check`] says which condition input,
+//! candidate renders is taken by some point (first among the points without
+//! `array.skip`, then among all). [`check`] says which condition input,
 //! if any, is never taken more than one way.
 
 use crate::config::{design_point, Design, WindowLogic, WindowSet};
@@ -38,6 +39,7 @@ pub fn renders_of(cfg: &Design) -> Result<BTreeSet<Render>> {
             ("lanes", cfg.dp().lanes.to_string()),
             ("ACC_W > 32", (cfg.pe.acc_width > 32).to_string()),
             ("pipeline", cfg.pe.pipeline.to_string()),
+            ("skip", cfg.array.skip.name().to_string()),
         ],
     });
     Ok(set)
@@ -107,7 +109,10 @@ pub fn candidates() -> Vec<(String, Design)> {
                 for z in &zero_tests {
                     for wl in ["in_pe", "edge"] {
                         for pipe in [0u32, 1] {
-                            for acc in [16u32, 32, 64] {
+                            for (acc, skip) in [16u32, 32, 64]
+                                .into_iter()
+                                .flat_map(|a| [(a, false), (a, true)])
+                            {
                                 let mut sets: Vec<String> =
                                     fixed.iter().map(|s| s.to_string()).collect();
                                 if let Some(w) = w {
@@ -133,6 +138,9 @@ pub fn candidates() -> Vec<(String, Design)> {
                                 }
                                 if b.pe.acc_width != acc {
                                     sets.push(format!("pe.acc_width={acc}"));
+                                }
+                                if skip {
+                                    sets.push("array.skip=gate".into());
                                 }
                                 let spec = std::iter::once(base.to_string())
                                     .chain(sets)
@@ -183,24 +191,29 @@ pub fn covering_set() -> Result<Vec<Point>> {
             take(i, &pool, &mut covered);
         }
     }
-    loop {
-        let best = (0..pool.len())
-            .map(|i| (pool[i].2.difference(&covered).count(), i))
-            .filter(|&(n, _)| n > 0)
-            .max_by(|a, b| {
-                a.0.cmp(&b.0)
-                    .then(
-                        pool[b.1]
-                            .0
-                            .matches('+')
-                            .count()
-                            .cmp(&pool[a.1].0.matches('+').count()),
-                    )
-                    .then(b.1.cmp(&a.1))
-            });
-        match best {
-            Some((_, i)) => take(i, &pool, &mut covered),
-            None => break,
+    // Points without `array.skip` first, so the set they make does not change with
+    // the option's candidates; then the skipping points the rest needs.
+    for skipping in [false, true] {
+        loop {
+            let best = (0..pool.len())
+                .filter(|&i| skipping || !pool[i].1.array.skip.on())
+                .map(|i| (pool[i].2.difference(&covered).count(), i))
+                .filter(|&(n, _)| n > 0)
+                .max_by(|a, b| {
+                    a.0.cmp(&b.0)
+                        .then(
+                            pool[b.1]
+                                .0
+                                .matches('+')
+                                .count()
+                                .cmp(&pool[a.1].0.matches('+').count()),
+                        )
+                        .then(b.1.cmp(&a.1))
+                });
+            match best {
+                Some((_, i)) => take(i, &pool, &mut covered),
+                None => break,
+            }
         }
     }
     Ok(points)

@@ -327,9 +327,19 @@ pub fn simulate(
                 top: rtl::pe_top(cfg),
                 data: "vectors",
                 harness: ("pe_tb.cpp", PE_TB_CPP),
-                cflags: vec![format!("-DSMTGEN_LANES={}", cfg.dp().lanes)],
+                cflags: [format!("-DSMTGEN_LANES={}", cfg.dp().lanes)]
+                    .into_iter()
+                    .chain(cfg.array.skip.on().then(|| "-DSMTGEN_SKIP".to_string()))
+                    .collect(),
                 bench: PE_TB_V,
-                params: vec![],
+                // A lone PE of a skipping design runs with its skip bit low.
+                params: cfg
+                    .array
+                    .skip
+                    .on()
+                    .then(|| "-DSKIP".into())
+                    .into_iter()
+                    .collect(),
                 binary: Box::new(|p| stim.write_binary(p)),
                 text: Box::new(|p| stim.write_text(p)),
             },
@@ -341,12 +351,21 @@ pub fn simulate(
                 top: format!("{}_array", cfg.name),
                 data: "trace",
                 harness: ("array_tb.cpp", ARRAY_TB_CPP),
-                cflags: vec![],
+                cflags: cfg
+                    .array
+                    .skip
+                    .on()
+                    .then(|| "-DSMTGEN_SKIP".to_string())
+                    .into_iter()
+                    .collect(),
                 bench: ARRAY_TB_V,
-                params: vec![
+                params: [
                     format!("-Ptb.ROWS={}", cfg.array.rows),
                     format!("-Ptb.COLS={}", cfg.array.cols),
-                ],
+                ]
+                .into_iter()
+                .chain(cfg.array.skip.on().then(|| "-DSKIP".to_string()))
+                .collect(),
                 binary: Box::new(move |p| write_array_trace_binary(cfg, run, seed, p)),
                 text: Box::new(move |p| write_array_trace_text(cfg, run, seed, p)),
             },
@@ -365,10 +384,13 @@ pub fn simulate(
     report(cfg, sim, want, seed, ran)
 }
 
-/// Writes the binary trace `testbench/array_tb.cpp` reads: `SMTGENA1`, u32 rows,
-/// cols, lanes, acc_width, u64 seed, u64 cycles, then per cycle u8 ctrl (bit 0
-/// valid, 1 first, 2 last, 3 reset: rst_ni low for the cycle), rows·T activation bytes, cols·T weight bytes, u8
-/// expected last_ready, rows bytes expected res_valid, rows × i64 expected res.
+/// Writes the binary trace `testbench/array_tb.cpp` reads: `SMTGENA2`, u32 rows,
+/// cols, lanes, acc_width, skip bits S (rows·cols with `array.skip: gate`, else 0),
+/// u64 seed, u64 cycles, then per cycle u8 ctrl (bit 0 valid, 1 first, 2 last, 3
+/// reset: rst_ni low for the cycle), rows·T activation bytes, cols·T weight bytes,
+/// ⌈S/8⌉ skip bytes (bit r·cols+c, least significant first), u8 expected
+/// last_ready, rows bytes expected res_valid, rows × i64 expected res. (Version 2
+/// added the skip bits.)
 pub fn write_array_trace_binary(
     cfg: &Design,
     run: &ArrayRun,
@@ -376,12 +398,18 @@ pub fn write_array_trace_binary(
     path: &Path,
 ) -> Result<()> {
     let mut out = Vec::new();
-    out.extend_from_slice(b"SMTGENA1");
+    out.extend_from_slice(b"SMTGENA2");
+    let skip_bits = if cfg.array.skip.on() {
+        cfg.array.rows * cfg.array.cols
+    } else {
+        0
+    };
     for v in [
         cfg.array.rows,
         cfg.array.cols,
         cfg.dp().lanes,
         cfg.pe.acc_width,
+        skip_bits,
     ] {
         out.extend_from_slice(&v.to_le_bytes());
     }
@@ -396,6 +424,7 @@ pub fn write_array_trace_binary(
         );
         out.extend_from_slice(&i.acts);
         out.extend(i.wgts.iter().map(|&w| w as u8));
+        out.extend(skip_bytes(&i.skip, skip_bits as usize));
         out.push(u8::from(o.last_ready));
         out.extend(o.res_valid.iter().map(|&v| u8::from(v)));
         for r in &o.res {
@@ -403,6 +432,15 @@ pub fn write_array_trace_binary(
         }
     }
     std::fs::write(path, out).map_err(|e| Error::io(path, e))
+}
+
+/// `bits` skip bits packed least significant first (missing bits are 0).
+fn skip_bytes(skip: &[bool], bits: usize) -> Vec<u8> {
+    let mut b = vec![0u8; bits.div_ceil(8)];
+    for (k, _) in skip.iter().enumerate().take(bits).filter(|(_, &s)| s) {
+        b[k / 8] |= 1 << (k % 8);
+    }
+    b
 }
 
 fn hex_le(bytes: impl DoubleEndedIterator<Item = u8>) -> String {
@@ -451,9 +489,10 @@ pub fn write_array_trace_text(cfg: &Design, run: &ArrayRun, seed: u64, path: &Pa
         }
         write!(
             w,
-            "{ctrl:x} {} {} {:x} {vhex}",
+            "{ctrl:x} {} {} {} {:x} {vhex}",
             hex_le(i.acts.iter().copied()),
             hex_le(i.wgts.iter().map(|&x| x as u8)),
+            hex_le(skip_bytes(&i.skip, i.skip.len()).into_iter()),
             u8::from(o.last_ready)
         )
         .map_err(io)?;

@@ -499,6 +499,14 @@ pub struct LibFlags {
     /// Weights W (K×N, int8 .npy or .csv), with --layer-a.
     #[arg(long)]
     pub layer_w: Option<PathBuf>,
+    /// Output skip mask of the energy workload (M×N, uint8 0/1 .npy or .csv), run by
+    /// designs with array.skip=gate (the others compute every output).
+    #[arg(long)]
+    pub skip_mask: Option<PathBuf>,
+    /// Instead of --skip-mask: skip each output with this probability (seeded by
+    /// --layer-seed), on designs with array.skip=gate.
+    #[arg(long)]
+    pub skip_density: Option<f64>,
 }
 
 impl LibFlags {
@@ -514,6 +522,8 @@ impl LibFlags {
             layer_seed: self.layer_seed,
             layer_a: self.layer_a.clone(),
             layer_w: self.layer_w.clone(),
+            skip_mask: self.skip_mask.clone(),
+            skip_density: self.skip_density,
         }
     }
 }

@@ -1,8 +1,9 @@
 //! Don't-care inputs driven with random values: docs/array.md says `in_first_i`,
 //! `in_last_i` and the operands are ignored in a cycle without `in_valid_i` (and
-//! while reset is held), so a stimulus that leaves them zero there cannot catch an
-//! array that uses them. [`scramble_idle`] fills every such cycle of a run with
-//! random first/last bits and operand bytes and re-runs the model on the result:
+//! while reset is held), and `skip_i` in every cycle without a first group, so a
+//! stimulus that leaves them zero there cannot catch an array that uses them.
+//! [`scramble_idle`] fills every such cycle of a run with random first/last bits,
+//! operand bytes and skip bits and re-runs the model on the result:
 //! the model must produce the same outputs (it ignores them too), and the RTL is
 //! then simulated against that trace.
 
@@ -26,6 +27,16 @@ pub fn scramble_idle(cfg: &Design, run: &mut ArrayRun, rng: &mut Rng) -> bool {
         }
         for w in i.wgts.iter_mut() {
             *w = rng.byte() as i8;
+        }
+    }
+    // The skip bits (array.skip: gate) are read with a first group only.
+    for i in run
+        .inputs
+        .iter_mut()
+        .filter(|i| !i.valid || i.reset || !i.first)
+    {
+        for b in i.skip.iter_mut() {
+            *b = rng.chance(0.5);
         }
     }
     let mut model = ArrayModel::new(cfg);

@@ -23,7 +23,10 @@ mod timing;
 
 pub use dontcare::scramble_idle;
 pub use model::{ArrayInput, ArrayModel, ArrayOutput};
-pub use stream::{gemm_functional, run_gemm, run_gemms, run_with_reset, ArrayRun, Gemm};
+pub use stream::{
+    gemm_functional, gemm_functional_masked, run_gemm, run_gemms, run_gemms_masked, run_with_reset,
+    ArrayRun, Gemm, SkipMasks,
+};
 pub use timing::check_timing;
 
 /// Cycles from a tile's first group at the array's inputs to its last result at the
@@ -51,4 +54,36 @@ pub fn stream_cycles(rows: u64, cols: u64, edge: u64, groups: &[u64]) -> u64 {
             g0 + rest.iter().map(|&g| g.max(cols)).sum::<u64>() + rows + 2 * cols - 1 + edge
         }
     }
+}
+
+/// Which tiles of an M×N output on an R×C array (M tiles outer, N tiles inner, as
+/// [`run_gemms`] streams them) have every output skipped by `mask` (M×N row-major,
+/// true = skip): a driver may leave such a tile out of the stream, its outputs being
+/// 0. Partial tiles count the outputs they have. A `mask` shorter than M·N counts
+/// the missing outputs as not skipped.
+pub fn skipped_tiles(m: usize, n: usize, rows: usize, cols: usize, mask: &[bool]) -> Vec<bool> {
+    let mut out = Vec::new();
+    for mt in 0..m.div_ceil(rows.max(1)) {
+        for nt in 0..n.div_ceil(cols.max(1)) {
+            let all = (mt * rows..((mt + 1) * rows).min(m)).all(|i| {
+                (nt * cols..((nt + 1) * cols).min(n))
+                    .all(|j| mask.get(i * n + j).copied().unwrap_or(false))
+            });
+            out.push(all);
+        }
+    }
+    out
+}
+
+/// Cycles of a GEMM of `groups` groups per tile when the tiles `skipped` marks are
+/// left out of the stream ([`stream_cycles`] over the rest; 0 when none is left).
+pub fn stream_cycles_skipping(
+    rows: u64,
+    cols: u64,
+    edge: u64,
+    groups: u64,
+    skipped: &[bool],
+) -> u64 {
+    let kept = skipped.iter().filter(|&&s| !s).count();
+    stream_cycles(rows, cols, edge, &vec![groups; kept])
 }

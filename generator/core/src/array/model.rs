@@ -22,6 +22,9 @@ pub struct ArrayInput {
     pub acts: Vec<u8>,
     /// Column-major lanes: column c lane t at `c*T + t`.
     pub wgts: Vec<i8>,
+    /// `skip_i` (designs with `array.skip: gate`; empty otherwise): row-major, output
+    /// (r, c) at `r*C + c`, true to skip it. Read with a tile's first group only.
+    pub skip: Vec<bool>,
 }
 
 /// One cycle at the array's outputs (all register outputs, valid before the edge).
@@ -70,6 +73,10 @@ struct Cell {
     wgt_q: [i8; MAX_LANES],
     ctl_q: Ctl,
     res_q: i64,
+    /// The row's skip bits on their way east (bit 0 is the next cell's), and the
+    /// PE's skip state for the tile in progress (`array.skip: gate`).
+    skip_fwd_q: u128,
+    skip_q: bool,
     /// With `pe.pipeline = 1`: the lanes, valid and clear in the PE's pipeline
     /// register (applied to the accumulator one cycle late), and `last` delayed once
     /// more, when the cell captures the finished sum.
@@ -92,8 +99,9 @@ pub struct ArrayModel {
     cols: usize,
     lanes: usize,
     edge: usize,
+    skip: bool,
     cells: Vec<Cell>,
-    row_skew: Vec<Delay<(Ctl, [u8; MAX_LANES])>>,
+    row_skew: Vec<Delay<(Ctl, [u8; MAX_LANES], u128)>>,
     col_skew: Vec<Delay<[i8; MAX_LANES]>>,
     gap: usize,
     last_delay: Delay<bool>,
@@ -114,6 +122,8 @@ impl ArrayModel {
             wgt_q: [0; MAX_LANES],
             ctl_q: Ctl::default(),
             res_q: 0,
+            skip_fwd_q: 0,
+            skip_q: false,
             pipe: cfg.dp().pipelined.then(Pipe::default),
         };
         ArrayModel {
@@ -121,11 +131,12 @@ impl ArrayModel {
             cols,
             lanes: cfg.lanes(),
             edge,
+            skip: cfg.array.skip.on(),
             cells: vec![cell; rows * cols],
             // Row r's operands and controls reach the mesh r + E cycles after entry
             // (E edge stages); a delay of zero is a direct connection.
             row_skew: (0..rows)
-                .map(|r| Delay::new((r + edge).max(1), (Ctl::default(), [0; MAX_LANES])))
+                .map(|r| Delay::new((r + edge).max(1), (Ctl::default(), [0; MAX_LANES], 0)))
                 .collect(),
             col_skew: (0..cols)
                 .map(|c| Delay::new((c + edge).max(1), [0; MAX_LANES]))
@@ -181,6 +192,7 @@ impl ArrayModel {
         for cell in &mut self.cells {
             cell.pe.reset();
             cell.ctl_q = Ctl::default();
+            cell.skip_q = false;
             if let Some(p) = &mut cell.pipe {
                 p.valid = false;
                 p.clear = false;
@@ -224,11 +236,21 @@ impl ArrayModel {
             x[..t].copy_from_slice(&v[i * t..(i + 1) * t]);
             x
         };
+        // Row r's skip bits, column c at bit c (none without the option).
+        let skip_on = self.skip;
+        let skip_row = |r: usize| -> u128 {
+            if !skip_on {
+                return 0;
+            }
+            (0..cols)
+                .filter(|&c| inp.skip.get(r * cols + c).copied().unwrap_or(false))
+                .fold(0u128, |m, c| m | 1 << c)
+        };
         // West and north edge values seen by the mesh this cycle.
-        let west: Vec<(Ctl, [u8; MAX_LANES])> = (0..rows)
+        let west: Vec<(Ctl, [u8; MAX_LANES], u128)> = (0..rows)
             .map(|r| {
                 if r + self.edge == 0 {
-                    (ctl, lane(&inp.acts, 0))
+                    (ctl, lane(&inp.acts, 0), skip_row(0))
                 } else {
                     *self.row_skew[r].out()
                 }
@@ -248,11 +270,11 @@ impl ArrayModel {
         // Mesh, south-east first so every cell reads its neighbours' old registers.
         for r in (0..rows).rev() {
             for c in (0..cols).rev() {
-                let (in_ctl, in_act) = if c == 0 {
+                let (in_ctl, in_act, in_skip) = if c == 0 {
                     west[r]
                 } else {
                     let w = &self.cells[r * cols + c - 1];
-                    (w.ctl_q, w.act_q)
+                    (w.ctl_q, w.act_q, w.skip_fwd_q)
                 };
                 let in_wgt = if r == 0 {
                     north[c]
@@ -264,7 +286,21 @@ impl ArrayModel {
                 } else {
                     0
                 };
+                let skip = self.skip;
                 let cell = &mut self.cells[r * cols + c];
+                // Skip: the bit is sampled with the tile's first group and held for
+                // the tile; a skipped PE's datapath sees zero operands, so it adds 0.
+                let skip_now = skip
+                    && if in_ctl.valid && in_ctl.first {
+                        in_skip & 1 == 1
+                    } else {
+                        cell.skip_q
+                    };
+                let (pe_act, pe_wgt) = if skip_now {
+                    ([0; MAX_LANES], [0; MAX_LANES])
+                } else {
+                    (in_act, in_wgt)
+                };
                 let capture = match &cell.pipe {
                     Some(p) => p.last_q,
                     None => cell.ctl_q.last,
@@ -278,8 +314,8 @@ impl ArrayModel {
                     Some(p) => {
                         cell.pe.step(&p.acts[..t], &p.wgts[..t], p.valid, p.clear);
                         *p = Pipe {
-                            acts: in_act,
-                            wgts: in_wgt,
+                            acts: pe_act,
+                            wgts: pe_wgt,
                             valid: in_ctl.valid,
                             clear: in_ctl.first,
                             last_q: cell.ctl_q.last,
@@ -287,19 +323,21 @@ impl ArrayModel {
                     }
                     None => {
                         cell.pe
-                            .step(&in_act[..t], &in_wgt[..t], in_ctl.valid, in_ctl.first);
+                            .step(&pe_act[..t], &pe_wgt[..t], in_ctl.valid, in_ctl.first);
                     }
                 }
                 cell.act_q = in_act;
                 cell.wgt_q = in_wgt;
                 cell.ctl_q = in_ctl;
+                cell.skip_q = skip_now;
+                cell.skip_fwd_q = in_skip >> 1;
             }
         }
 
         // Skew lines.
         for r in 0..rows {
             if r + self.edge > 0 {
-                self.row_skew[r].push((ctl, lane(&inp.acts, r)));
+                self.row_skew[r].push((ctl, lane(&inp.acts, r), skip_row(r)));
             }
         }
         for c in 0..cols {

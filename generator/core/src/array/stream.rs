@@ -81,8 +81,63 @@ pub fn run_gemm(cfg: &Design, g: &Gemm, idle: f64, rng: &mut Rng) -> ArrayRun {
 /// Streams GEMMs back to back through the cycle-accurate array, tile by tile (M tiles
 /// outer, N tiles inner), each tile's groups in order with K zero-padded to a
 /// multiple of T. With `idle > 0`, idle cycles (valid low) are inserted before groups
-/// with that probability. A last group waits for `last_ready`.
+/// with that probability. A last group waits for `last_ready`. On a design with
+/// `array.skip: gate` no output is skipped (an all-zero mask; see [`run_gemms_masked`]).
 pub fn run_gemms(cfg: &Design, gemms: &[Gemm], idle: f64, rng: &mut Rng) -> ArrayRun {
+    run_stream(cfg, gemms, None, idle, rng)
+}
+
+/// Output skip masks for [`run_gemms_masked`]: per GEMM, M×N row-major, true where
+/// the output is skipped (delivered as 0).
+pub type SkipMasks<'a> = &'a [Vec<bool>];
+
+/// [`run_gemms`] with a skip mask per GEMM, on a design with `array.skip: gate`:
+/// each tile's first group carries the mask's bits of that tile's outputs (positions
+/// outside the GEMM, the padding of a partial tile, get random bits: their results
+/// are dropped). Every other cycle's `skip` bits are random too: the array reads
+/// them with a first group only. Rejected with the field and what is allowed when
+/// the design has no skip or a mask's length is not M·N.
+pub fn run_gemms_masked(
+    cfg: &Design,
+    gemms: &[Gemm],
+    masks: SkipMasks,
+    idle: f64,
+    rng: &mut Rng,
+) -> crate::error::Result<ArrayRun> {
+    use crate::error::Error;
+    if !cfg.array.skip.on() {
+        return Err(Error::config(
+            "array.skip",
+            cfg.array.skip.name(),
+            "gate (a skip mask needs an array that takes one)",
+        ));
+    }
+    if masks.len() != gemms.len() {
+        return Err(Error::config(
+            "skip masks",
+            masks.len(),
+            format!("one mask per GEMM ({})", gemms.len()),
+        ));
+    }
+    for (i, (g, m)) in gemms.iter().zip(masks).enumerate() {
+        if m.len() != g.m * g.n {
+            return Err(Error::config(
+                format!("skip mask {i}"),
+                format!("{} entries", m.len()),
+                format!("M·N = {} entries, row-major", g.m * g.n),
+            ));
+        }
+    }
+    Ok(run_stream(cfg, gemms, Some(masks), idle, rng))
+}
+
+fn run_stream(
+    cfg: &Design,
+    gemms: &[Gemm],
+    masks: Option<SkipMasks>,
+    idle: f64,
+    rng: &mut Rng,
+) -> ArrayRun {
     let (rows, cols, t) = (
         cfg.array.rows as usize,
         cfg.array.cols as usize,
@@ -98,6 +153,15 @@ pub fn run_gemms(cfg: &Design, gemms: &[Gemm], idle: f64, rng: &mut Rng) -> Arra
         reset: false,
         acts: vec![0; rows * t],
         wgts: vec![0; cols * t],
+        skip: vec![false; if cfg.array.skip.on() { rows * cols } else { 0 }],
+    };
+    // With a mask: every cycle's skip bits random, overwritten at first groups.
+    let noise = |rng: &mut Rng, inp: &mut ArrayInput| {
+        if masks.is_some() {
+            for b in inp.skip.iter_mut() {
+                *b = rng.chance(0.5);
+            }
+        }
     };
     // (gemm, row offset, column offset) of every tile.
     let mut tiles = Vec::new();
@@ -124,10 +188,14 @@ pub fn run_gemms(cfg: &Design, gemms: &[Gemm], idle: f64, rng: &mut Rng) -> Arra
         for grp in 0..groups {
             let last = grp + 1 == groups;
             while idle > 0.0 && rng.chance(idle) {
-                step(&mut model, &mut inputs, &mut outputs, idle_in.clone());
+                let mut i = idle_in.clone();
+                noise(rng, &mut i);
+                step(&mut model, &mut inputs, &mut outputs, i);
             }
             while last && !model.last_ready() {
-                step(&mut model, &mut inputs, &mut outputs, idle_in.clone());
+                let mut i = idle_in.clone();
+                noise(rng, &mut i);
+                step(&mut model, &mut inputs, &mut outputs, i);
             }
             let mut inp = ArrayInput {
                 valid: true,
@@ -135,6 +203,17 @@ pub fn run_gemms(cfg: &Design, gemms: &[Gemm], idle: f64, rng: &mut Rng) -> Arra
                 last,
                 ..idle_in.clone()
             };
+            noise(rng, &mut inp);
+            if let (Some(ms), true) = (masks, grp == 0) {
+                for r in 0..rows {
+                    for c in 0..cols {
+                        let (i, j) = (m0 + r, n0 + c);
+                        if i < g.m && j < g.n {
+                            inp.skip[r * cols + c] = ms[gi][i * g.n + j];
+                        }
+                    }
+                }
+            }
             for r in 0..rows {
                 for l in 0..t {
                     let (i, k) = (m0 + r, grp * t + l);
@@ -251,6 +330,18 @@ pub fn run_with_reset(
         },
         clean,
     )
+}
+
+/// [`gemm_functional`] with outputs skipped where `mask` (M×N row-major) is true:
+/// a skipped output is 0 (docs/numerics.md, "Skipped outputs").
+pub fn gemm_functional_masked(cfg: &Design, g: &Gemm, mask: &[bool]) -> Vec<i64> {
+    let mut c = gemm_functional(cfg, g);
+    for (v, &s) in c.iter_mut().zip(mask) {
+        if s {
+            *v = 0;
+        }
+    }
+    c
 }
 
 /// The functional GEMM on the spec's lane mapping: each output is one PE's

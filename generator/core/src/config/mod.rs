@@ -289,13 +289,51 @@ impl PeConfig {
     }
 }
 
-/// Array dimensions.
+/// Whether the array can skip outputs predicted zero (docs/array.md, "Skipping
+/// outputs").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Skip {
+    /// No skip mask: the array as without the option (byte-identical RTL).
+    #[default]
+    None,
+    /// A per-output skip mask enters with each tile's first group; a skipped PE
+    /// forces its datapath operands to zero (operand isolation) and delivers 0.
+    Gate,
+}
+
+impl Skip {
+    /// Both settings.
+    pub const ALL: [Skip; 2] = [Skip::None, Skip::Gate];
+
+    /// The name used in configs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Skip::None => "none",
+            Skip::Gate => "gate",
+        }
+    }
+
+    /// Whether the array takes a skip mask.
+    pub fn on(self) -> bool {
+        self == Skip::Gate
+    }
+}
+
+impl fmt::Display for Skip {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Array dimensions and the array-level options.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ArrayConfig {
     /// Rows R (activations enter one row each), 1..=128.
     pub rows: u32,
     /// Columns C (weights enter one column each), 1..=128.
     pub cols: u32,
+    /// Output skipping (`array.skip`).
+    pub skip: Skip,
 }
 
 /// A whole validated design point.

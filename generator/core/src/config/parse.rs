@@ -4,8 +4,8 @@
 //! written as `PRESET[+key=value...]`, and the canonical YAML a config prints as.
 
 use super::{
-    preset, ArrayConfig, Config, PeConfig, Policy, Rounding, WindowLogic, WindowSet, ZeroTest,
-    DEFAULT_PRESET,
+    preset, ArrayConfig, Config, PeConfig, Policy, Rounding, Skip, WindowLogic, WindowSet,
+    ZeroTest, DEFAULT_PRESET,
 };
 use crate::error::{Error, Result};
 use serde_norway::{Mapping, Value};
@@ -23,7 +23,7 @@ const PE_KEYS: &[&str] = &[
     "pipeline",
     "stc",
 ];
-const ARRAY_KEYS: &[&str] = &["rows", "cols"];
+const ARRAY_KEYS: &[&str] = &["rows", "cols", "skip"];
 
 /// Every key a config file may hold: the top-level keys, then those under `pe` and
 /// under `array` (each without its section).
@@ -452,6 +452,14 @@ fn from_mapping(root: &Mapping) -> Result<Config> {
     };
     let rows = dim("rows")?;
     let cols = dim("cols")?;
+    let skip_allowed = Skip::ALL.map(Skip::name).join(", ");
+    let skip = match get_str(array, "array.skip", "skip", &skip_allowed)?.as_deref() {
+        None => Skip::None,
+        Some(v) => Skip::ALL
+            .into_iter()
+            .find(|s| s.name() == v)
+            .ok_or_else(|| Error::config("array.skip", v, &skip_allowed))?,
+    };
 
     let name_rule = "a Verilog identifier prefix: a letter then letters, digits or _ (at most 40)";
     let name = get_str(root, "name", "name", name_rule)?.unwrap_or_else(|| "smtgen".into());
@@ -475,7 +483,7 @@ fn from_mapping(root: &Mapping) -> Result<Config> {
             pipeline,
             stc,
         },
-        array: ArrayConfig { rows, cols },
+        array: ArrayConfig { rows, cols, skip },
     })
 }
 
@@ -521,16 +529,29 @@ impl Config {
 
     /// Canonical YAML of every field in force, used in file headers and reports.
     pub fn to_yaml(&self) -> String {
-        self.pe_yaml()
+        let mut s = self.name_pe_yaml()
             + &format!(
                 "array:\n  rows: {}\n  cols: {}\n",
                 self.array.rows, self.array.cols
-            )
+            );
+        if self.array.skip.on() {
+            s += &format!("  skip: {}\n", self.array.skip);
+        }
+        s
     }
 
     /// The `name` and `pe` part of [`Config::to_yaml`], without the array size: what
     /// a PE-level file's header shows, so that it does not change with the array.
+    /// With `array.skip` on (the PE then takes a skip port) it ends in that setting.
     pub fn pe_yaml(&self) -> String {
+        let mut s = self.name_pe_yaml();
+        if self.array.skip.on() {
+            s += &format!("array:\n  skip: {}\n", self.array.skip);
+        }
+        s
+    }
+
+    fn name_pe_yaml(&self) -> String {
         let mut s = format!(
             "name: {}\npe:\n  policy: {}\n  threads: {}\n",
             self.name, self.pe.policy, self.pe.threads

@@ -194,3 +194,36 @@ fn defaults_follow_the_spec() {
     assert_eq!(c.pe.window, Some(WindowSet::W4b5opt));
     assert_eq!(c.pe.acc_width, 32);
 }
+
+#[test]
+fn array_skip_parses_validates_and_round_trips() {
+    let c = Config::from_yaml("pe: {policy: sysmt}").unwrap();
+    assert_eq!(c.array.skip, Skip::None);
+    assert!(!c.to_yaml().contains("skip"), "off: the YAML is as before");
+    assert!(!c.pe_yaml().contains("skip"));
+    let c = Config::from_yaml("pe: {policy: sysmt}\narray: {rows: 4, skip: gate}").unwrap();
+    assert_eq!(c.array.skip, Skip::Gate);
+    assert_eq!(Config::from_yaml(&c.to_yaml()).unwrap(), c);
+    assert!(
+        c.pe_yaml().ends_with("array:\n  skip: gate\n"),
+        "{}",
+        c.pe_yaml()
+    );
+    let c = design_point("baseline+array.skip=gate", &["array.rows=2"]).unwrap();
+    assert_eq!((c.array.skip, c.array.rows), (Skip::Gate, 2));
+    for (yaml, needles) in [
+        (
+            "pe: {policy: baseline}\narray: {skip: hold}",
+            &["array.skip = hold", "none, gate"][..],
+        ),
+        (
+            "pe: {policy: baseline}\narray: {skip: 1}",
+            &["array.skip = 1", "none, gate"][..],
+        ),
+    ] {
+        let e = err(yaml);
+        for n in needles {
+            assert!(e.contains(n), "{yaml:?}: `{n}` not in: {e}");
+        }
+    }
+}

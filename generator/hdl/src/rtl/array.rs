@@ -23,6 +23,9 @@ struct CellTpl<'a> {
     wgt_w: u32,
     acc_w: u32,
     pipe: bool,
+    skip: bool,
+    /// The PE's skip bit in the cell (empty without `array.skip`).
+    skip_sig: &'a str,
 }
 
 #[derive(Template)]
@@ -40,6 +43,7 @@ struct ArrayTpl<'a> {
     acc_w: u32,
     rows: u32,
     cols: u32,
+    skip: bool,
 }
 
 /// Renders the whole array: every PE file, the delay line, the cell, the array top
@@ -67,6 +71,8 @@ pub fn generate_array(cfg: &Design) -> Result<Vec<GeneratedFile>> {
             wgt_w: dp.link.wgt_width,
             acc_w: cfg.pe.acc_width,
             pipe: cfg.dp().pipelined,
+            skip: cfg.array.skip.on(),
+            skip_sig: if cfg.array.skip.on() { "skip_i[0]" } else { "" },
         },
         &m,
     )?;
@@ -86,6 +92,7 @@ pub fn generate_array(cfg: &Design) -> Result<Vec<GeneratedFile>> {
             acc_w: cfg.pe.acc_width,
             rows: cfg.array.rows,
             cols: cfg.array.cols,
+            skip: cfg.array.skip.on(),
         },
         &m,
     )?;
@@ -103,12 +110,13 @@ pub fn generate_array(cfg: &Design) -> Result<Vec<GeneratedFile>> {
 }
 
 branches!(DelayTpl, "array/delay.v");
-branches!(CellTpl, "array/cell.v", pipe);
+branches!(CellTpl, "array/cell.v", pipe, skip);
 branches!(
     ArrayTpl,
     "array/array.v",
     edge,
     pre_wgt,
     pipeline,
-    edge_stages
+    edge_stages,
+    skip
 );

@@ -55,6 +55,20 @@ pub(super) struct PeTpl<'a> {
     /// selection, `act_w` and `wgt_w`).
     pub(super) sel_act_w: u32,
     pub(super) sel_wgt_w: u32,
+    /// `array.skip: gate`: the PE takes a skip bit and isolates its datapath.
+    pub(super) skip: bool,
+    /// What the datapath reads: the ports, or with `skip` the isolated operands.
+    pub(super) act_in: &'static str,
+    pub(super) wgt_in: &'static str,
+}
+
+/// The datapath's operand signals of a PE of `cfg` (see [`PeTpl`]).
+pub(super) fn datapath_inputs(cfg: &Design) -> (bool, &'static str, &'static str) {
+    if cfg.array.skip.on() {
+        (true, "act_d", "wgt_d")
+    } else {
+        (false, "act_i", "wgt_i")
+    }
 }
 
 struct UnitView {
@@ -158,16 +172,19 @@ struct PeSoloTpl<'a> {
     act_w: u32,
     wgt_w: u32,
     pre_wgt: bool,
+    /// `array.skip: gate`: the wrapper passes the PE's skip bit through.
+    skip: bool,
+    skip_sig: &'static str,
 }
 
 branches!(MulTpl, "pe/mul.v");
-branches!(PeTpl, "pe/pe.v", edge, pipe, reference, sel);
+branches!(PeTpl, "pe/pe.v", edge, pipe, reference, sel, skip);
 branches!(WinTpl, "pe/win.v", rne);
 branches!(Nib4Tpl, "pe/nib4.v", rne);
 
 branches!(PreActTpl, "pe/pre_act.v", quad, rne);
 branches!(PreWgtTpl, "pe/pre_wgt.v", quad);
-branches!(PeSoloTpl, "pe/pe_solo.v", pre_wgt);
+branches!(PeSoloTpl, "pe/pe_solo.v", pre_wgt, skip);
 
 impl Branches for AccTpl<'_> {
     const TEMPLATE: &'static str = "pe/acc.v";
@@ -262,6 +279,7 @@ fn generate_stc_pe(cfg: &Design, fault: Option<Fault>) -> Result<Vec<GeneratedFi
         .with_part(Part::Conditioning),
     );
     let dp = cfg.dp();
+    let (skip, act_in, wgt_in) = datapath_inputs(cfg);
     let text = render(
         &PeTpl {
             header: &header(&top, "processing element (2:4-sparse weights)", cfg),
@@ -280,6 +298,9 @@ fn generate_stc_pe(cfg: &Design, fault: Option<Fault>) -> Result<Vec<GeneratedFi
             sel: true,
             sel_act_w: c.dp().link.act_width,
             sel_wgt_w: c.dp().link.wgt_width,
+            skip,
+            act_in,
+            wgt_in,
         },
         &top,
     )?;
@@ -308,6 +329,8 @@ fn pe_solo_file(cfg: &Design, shown: &Design) -> Result<GeneratedFile> {
             act_w: dp.link.act_width,
             wgt_w: dp.link.wgt_width,
             pre_wgt: dp.link.wgt_field > 0,
+            skip: cfg.array.skip.on(),
+            skip_sig: if cfg.array.skip.on() { "skip_i" } else { "" },
         },
         &ms,
     )?;
@@ -581,6 +604,7 @@ fn pe_files(cfg: &Design, shown: &Design, fault: Option<Fault>) -> Result<Vec<Ge
     add(m, Role::Accumulator, Part::Accumulator, acc);
 
     let m = format!("{prefix}_pe");
+    let (skip, act_in, wgt_in) = datapath_inputs(cfg);
     let top = render(
         &PeTpl {
             header: &hdr(&m, "processing element"),
@@ -599,6 +623,9 @@ fn pe_files(cfg: &Design, shown: &Design, fault: Option<Fault>) -> Result<Vec<Ge
             sel: false,
             sel_act_w: dp.link.act_width,
             sel_wgt_w: dp.link.wgt_width,
+            skip,
+            act_in,
+            wgt_in,
         },
         &m,
     )?;

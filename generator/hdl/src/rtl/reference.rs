@@ -200,6 +200,7 @@ pub fn generate_reference_pe(cfg: &Design) -> Result<Vec<GeneratedFile>> {
         .collect();
     files.extend(generate_reference(cfg)?);
     let m = format!("{prefix}_pe");
+    let (skip, act_in, wgt_in) = super::pe::datapath_inputs(cfg);
     let top = render(
         &PeTpl {
             header: &header(&m, "processing element on the behavioural reference", cfg),
@@ -218,6 +219,9 @@ pub fn generate_reference_pe(cfg: &Design) -> Result<Vec<GeneratedFile>> {
             sel: false,
             sel_act_w: 8 * dp.lanes,
             sel_wgt_w: 8 * dp.lanes,
+            skip,
+            act_in,
+            wgt_in,
         },
         &m,
     )?;

@@ -40,6 +40,12 @@ pub struct LibArgs {
     pub layer_a: Option<PathBuf>,
     /// Weights W (K×N, int8 .npy or .csv), with --layer-a.
     pub layer_w: Option<PathBuf>,
+    /// Output skip mask of the energy workload (M×N, uint8 0/1 .npy or .csv): the
+    /// outputs designs with `array.skip: gate` skip (others compute every output).
+    pub skip_mask: Option<PathBuf>,
+    /// Instead of a mask file: each output skipped with this probability (seeded by
+    /// `layer_seed`), for designs with `array.skip: gate`.
+    pub skip_density: Option<f64>,
 }
 
 impl LibArgs {
@@ -56,6 +62,8 @@ impl LibArgs {
             ("--cell-models", self.cell_models.is_some()),
             ("--layer-a", self.layer_a.is_some()),
             ("--layer-w", self.layer_w.is_some()),
+            ("--skip-mask", self.skip_mask.is_some()),
+            ("--skip-density", self.skip_density.is_some()),
         ];
         if let (None, Some((flag, _))) = (&lib, given.iter().find(|g| g.1)) {
             return Err(Error::config(
@@ -73,8 +81,54 @@ impl LibArgs {
     }
 
     /// The energy workload: `--layer-a`/`--layer-w` when given, else the synthetic
-    /// ReLU layer.
+    /// ReLU layer; with its skip mask (`--skip-mask` or `--skip-density`) if any.
     pub fn workload(&self) -> Result<Workload> {
+        let mut w = self.layer_workload()?;
+        let (m, n) = (w.gemm.m, w.gemm.n);
+        match (&self.skip_mask, self.skip_density) {
+            (None, None) => {}
+            (Some(_), Some(_)) => {
+                return Err(Error::config(
+                    "--skip-mask/--skip-density",
+                    "both given",
+                    "one of them (a mask file, or a density to draw one)",
+                ))
+            }
+            (Some(p), None) => {
+                let mask = crate::tensors::read_skip_mask(p)?;
+                if (mask.rows, mask.cols) != (m, n) {
+                    return Err(Error::config(
+                        "--skip-mask",
+                        format!("{}x{}", mask.rows, mask.cols),
+                        format!("the workload's outputs, M x N = {m}x{n}"),
+                    ));
+                }
+                let share = mask.data.iter().filter(|&&s| s).count() as f64 / (m * n) as f64;
+                w.label += &format!(
+                    "; skip mask {} ({:.1} % of outputs skipped)",
+                    p.display(),
+                    100.0 * share
+                );
+                w.skip = Some(mask.data);
+            }
+            (None, Some(d)) => {
+                if !(0.0..=1.0).contains(&d) {
+                    return Err(Error::config("--skip-density", d, "a share 0..1"));
+                }
+                let mut rng = crate::stimulus::Rng::new(self.layer_seed ^ 0x5C1B);
+                let mask: Vec<bool> = (0..m * n).map(|_| rng.chance(d)).collect();
+                let share = mask.iter().filter(|&&s| s).count() as f64 / (m * n) as f64;
+                w.label += &format!(
+                    "; seeded random skip mask, density {d} ({:.1} % of outputs skipped)",
+                    100.0 * share
+                );
+                w.skip = Some(mask);
+            }
+        }
+        Ok(w)
+    }
+
+    fn layer_workload(&self) -> Result<Workload> {
         match (&self.layer_a, &self.layer_w) {
             (None, None) => {}
             (Some(a), Some(w)) => {
@@ -104,6 +158,7 @@ impl LibArgs {
                         w: wm.data,
                     },
                     seed: self.layer_seed,
+                    skip: None,
                 });
             }
             _ => {
@@ -145,6 +200,7 @@ impl LibArgs {
             ),
             gemm,
             seed: self.layer_seed,
+            skip: None,
         })
     }
 }

@@ -55,7 +55,8 @@ pub fn cost(
             )?;
             let t = timing(&ad, &a, lib, period_ps)?;
             let e = if lib.models.is_some() {
-                let (act, _run) = simulate_array(&ad, cfg, &a, lib, &w.gemm, w.seed)?;
+                let (act, _run) =
+                    simulate_array(&ad, cfg, &a, lib, &w.gemm, w.seed, w.skip.as_deref())?;
                 let p = power(&ad, &a, lib, &act, t.critical.ps.max(1.0))?;
                 Some(Energy {
                     cycles: act.cycles,

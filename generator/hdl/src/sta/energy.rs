@@ -219,7 +219,9 @@ const DUMP_V: &str = "module dump;\n  initial begin\n    $dumpfile(\"sim.vcd\");
 
 /// Replays `g` through the mapped array netlist under Icarus with the library's
 /// cell models, checks every result against the cycle-accurate model and returns
-/// each net's activity and the cycles the layer took.
+/// each net's activity and the cycles the layer took. `skip` (M×N, true = skip) is
+/// the output skip mask a design with `array.skip: gate` runs with; a design
+/// without the option computes every output.
 pub fn simulate_array(
     dir: &Path,
     cfg: &Design,
@@ -227,6 +229,7 @@ pub fn simulate_array(
     lib: &Library,
     g: &Gemm,
     seed: u64,
+    skip: Option<&[bool]>,
 ) -> Result<(Activity, array::ArrayRun)> {
     let models = lib.models.as_ref().ok_or_else(|| {
         Error::config(
@@ -236,7 +239,16 @@ pub fn simulate_array(
         )
     })?;
     let mut rng = crate::stimulus::Rng::new(seed);
-    let run = array::run_gemm(cfg, g, 0.0, &mut rng);
+    let run = match skip {
+        Some(mask) if cfg.array.skip.on() => array::run_gemms_masked(
+            cfg,
+            std::slice::from_ref(g),
+            &[mask.to_vec()],
+            0.0,
+            &mut rng,
+        )?,
+        _ => array::run_gemm(cfg, g, 0.0, &mut rng),
+    };
     let tb = include_str!("../../../../testbench/array_tb.v");
     let inst = "`DUT #(.ROWS(ROWS), .COLS(COLS), .ACC_W(ACC_W)) dut (";
     if !tb.contains(inst) {
@@ -260,6 +272,7 @@ pub fn simulate_array(
             format!("-Ptb.LANES={}", cfg.dp().lanes),
             format!("-Ptb.ACC_W={}", cfg.pe.acc_width),
         ])
+        .args(cfg.array.skip.on().then_some("-DSKIP"))
         .arg(&models)
         .args(["netlist.v", "tb.v", "dump.v"])
         .log("gate_build.log")
@@ -315,6 +328,9 @@ pub struct Workload {
     pub gemm: Gemm,
     /// Seed of the replay.
     pub seed: u64,
+    /// Output skip mask (M×N row-major, true = skip), applied on designs with
+    /// `array.skip: gate`; designs without the option compute every output.
+    pub skip: Option<Vec<bool>>,
 }
 
 /// Energy of one array on the workload.
