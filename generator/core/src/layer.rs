@@ -348,6 +348,8 @@ unsafe fn quantize_run_avx2<X: InElem>(src: &[X], dx: f64, dst: &mut [u8]) -> bo
     quantize_run_body(src, dx, dst)
 }
 
+// The non-short-circuit `&` keeps the loop branch-free (vectorizable).
+#[allow(clippy::manual_range_contains)]
 #[inline(always)]
 fn quantize_run_body<X: InElem>(src: &[X], dx: f64, dst: &mut [u8]) -> bool {
     let mut ok = true;
@@ -488,7 +490,7 @@ enum WeightShape {
 /// plan that transforms a row of A (see [`conv_forward_prepared`]).
 enum GroupW {
     Packed(crate::engine::rows::PreparedW),
-    Column(Column),
+    Column(Box<Column>),
 }
 
 /// A one-column GEMM's plan and transformed weights W' (K' values).
@@ -547,7 +549,7 @@ impl PreparedLayer {
                         format!("layer {layer:?} group {gi} weights (as K x O, k = tap * C + c)");
                     two_four(mode, &w, k, og, &what)?;
                     Ok(if one_column {
-                        GroupW::Column(Column::new(cfg, &w, k))
+                        GroupW::Column(Box::new(Column::new(cfg, &w, k)))
                     } else {
                         GroupW::Packed(crate::engine::rows::PreparedW::new(
                             cfg,
@@ -784,7 +786,7 @@ fn columns_forward<Y: OutElem>(
         .groups
         .iter()
         .map(|gw| match gw {
-            GroupW::Column(c) => c,
+            GroupW::Column(c) => c.as_ref(),
             GroupW::Packed(_) => unreachable!("a layer's groups are all of one kind"),
         })
         .collect();
