@@ -16,8 +16,10 @@ use smtgen::array::{gemm_cycles, Gemm};
 use smtgen::config::{Design, PRESETS};
 use smtgen::eval::{evaluate_design, exact_gemm, lower_conv, ConvShape};
 use smtgen::layer::{
-    conv_forward, gemm_into, linear_forward, prune_2_4_f64, ConvGeom, Dequant, Mode,
+    conv_forward_prepared, gemm_into, linear_forward_prepared, prune_2_4_f64, ConvGeom, Dequant,
+    Mode, PreparedLayer,
 };
+use std::sync::{Arc, Mutex};
 
 /// A library error as the Python exception a user expects: bad configs and bad
 /// operands are `ValueError`.
@@ -649,6 +651,96 @@ fn f64_vector(x: &Bound<'_, PyAny>, name: &str, len: usize) -> PyResult<Vec<f64>
     Ok(ro.as_array().iter().copied().collect())
 }
 
+/// A layer's weights prepared for the engine (lowered, planned, transformed and
+/// packed), kept between `layer_forward` calls that pass it as `cache=`. It holds a
+/// copy of the weights and the design it was prepared for, and prepares again
+/// whenever a call's weights, design or weight shape differ: it can never give a
+/// stale result. Copies (`copy.copy`, `copy.deepcopy`, pickling) are empty caches.
+#[pyclass(module = "smtgen._smtgen")]
+#[derive(Default)]
+struct LayerCache {
+    slot: Mutex<Option<Arc<PreparedLayer>>>,
+    /// How many times the weights were prepared.
+    prepared: Mutex<u64>,
+}
+
+#[pymethods]
+impl LayerCache {
+    #[new]
+    fn new() -> Self {
+        LayerCache::default()
+    }
+
+    /// How many times this cache prepared weights (a call that found them prepared
+    /// does not count).
+    #[getter]
+    fn preparations(&self) -> u64 {
+        *self.prepared.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Drops the prepared weights (the next call prepares again).
+    fn clear(&self) {
+        *self.slot.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    fn __copy__(&self) -> Self {
+        LayerCache::default()
+    }
+
+    fn __deepcopy__(&self, _memo: &Bound<'_, PyAny>) -> Self {
+        LayerCache::default()
+    }
+
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let cls = py.get_type::<LayerCache>();
+        Ok((cls, ()).into_pyobject(py)?.into_any())
+    }
+}
+
+impl LayerCache {
+    /// The prepared weights for `mode`, `g` (None: a linear layer) and `wq`: the
+    /// cached ones when they match, else `make()`'s, which are then kept.
+    fn get(
+        &self,
+        mode: Mode<'_>,
+        g: Option<&ConvGeom>,
+        io: (usize, usize),
+        wq: &[i8],
+        make: impl FnOnce() -> smtgen::Result<PreparedLayer>,
+    ) -> smtgen::Result<Arc<PreparedLayer>> {
+        let mut slot = self.slot.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = slot.as_ref() {
+            if p.matches(mode, g, io, wq) {
+                return Ok(p.clone());
+            }
+        }
+        *slot = None;
+        let p = Arc::new(make()?);
+        *slot = Some(p.clone());
+        *self.prepared.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        Ok(p)
+    }
+}
+
+/// The prepared weights from `cache` when given, else freshly prepared; and the
+/// seconds it took.
+fn prepared(
+    cache: Option<&LayerCache>,
+    mode: Mode<'_>,
+    g: Option<&ConvGeom>,
+    io: (usize, usize),
+    wq: &[i8],
+    make: impl FnOnce() -> smtgen::Result<PreparedLayer>,
+) -> smtgen::Result<(Arc<PreparedLayer>, f64)> {
+    let t = std::time::Instant::now();
+    let p = match cache {
+        Some(c) => c.get(mode, g, io, wq, make)?,
+        None => Arc::new(make()?),
+    };
+    Ok((p, t.elapsed().as_secs_f64()))
+}
+
 /// One layer's integer work in one call (docs/numerics.md §8): `x` (float32 or
 /// float64; N×C×H×W for a convolution, rows×I for a linear layer) quantized with
 /// scale `dx` (round half to even, clamp 0..255; NaN, infinite or negative values
@@ -659,8 +751,10 @@ fn f64_vector(x: &Bound<'_, PyAny>, name: &str, len: usize) -> PyResult<Vec<f64>
 /// O×C/groups×KH×KW or O×I. `conv` is `None` for a linear layer, else `(stride_h,
 /// stride_w, pad_top, pad_bottom, pad_left, pad_right, dilation_h, dilation_w,
 /// groups)`. With `times=True` returns `(y, times)`, `times` the seconds per stage.
+/// `cache`, a `LayerCache`, keeps the weights prepared between calls (prepared
+/// again whenever the weights or the design differ).
 #[pyfunction]
-#[pyo3(signature = (x, w, dx, dw, bias, design, conv = None, jobs = 0, name = "layer", max_elements = MAX_ELEMENTS, times = false))]
+#[pyo3(signature = (x, w, dx, dw, bias, design, conv = None, jobs = 0, name = "layer", max_elements = MAX_ELEMENTS, times = false, cache = None))]
 #[allow(clippy::too_many_arguments)]
 fn layer_forward<'py>(
     py: Python<'py>,
@@ -675,8 +769,10 @@ fn layer_forward<'py>(
     name: &str,
     max_elements: u64,
     times: bool,
+    cache: Option<PyRef<'py, LayerCache>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let jobs = jobs_arg(jobs)?;
+    let cache: Option<&LayerCache> = cache.as_deref();
     let cfg = if is_exact(design) {
         None
     } else {
@@ -743,7 +839,12 @@ fn layer_forward<'py>(
                 FloatData::F32(_, d) => {
                     let xv = d.slice();
                     filled::<f32>(py, &out_shape, |out| {
-                        *tr = conv_forward(mode, &g, xv, wv, &dq, out, name, jobs)?;
+                        let (p, prep) = prepared(cache, mode, Some(&g), (0, 0), wv, || {
+                            PreparedLayer::conv(mode, &g, wv, name, jobs)
+                        })?;
+                        *tr = conv_forward_prepared(&p, &g, xv, &dq, out, name, jobs)?;
+                        tr.prepare = prep;
+                        tr.wall += prep;
                         Ok(())
                     })?
                     .into_any()
@@ -751,7 +852,12 @@ fn layer_forward<'py>(
                 FloatData::F64(_, d) => {
                     let xv = d.slice();
                     filled::<f64>(py, &out_shape, |out| {
-                        *tr = conv_forward(mode, &g, xv, wv, &dq, out, name, jobs)?;
+                        let (p, prep) = prepared(cache, mode, Some(&g), (0, 0), wv, || {
+                            PreparedLayer::conv(mode, &g, wv, name, jobs)
+                        })?;
+                        *tr = conv_forward_prepared(&p, &g, xv, &dq, out, name, jobs)?;
+                        tr.prepare = prep;
+                        tr.wall += prep;
                         Ok(())
                     })?
                     .into_any()
@@ -774,7 +880,12 @@ fn layer_forward<'py>(
                 FloatData::F32(_, d) => {
                     let xv = d.slice();
                     filled::<f32>(py, &out_shape, |out| {
-                        *tr = linear_forward(mode, dims, xv, wv, &dq, out, name, jobs)?;
+                        let (p, prep) = prepared(cache, mode, None, (dims.1, dims.2), wv, || {
+                            PreparedLayer::linear(mode, (dims.1, dims.2), wv, name, jobs)
+                        })?;
+                        *tr = linear_forward_prepared(&p, dims.0, xv, &dq, out, name, jobs)?;
+                        tr.prepare = prep;
+                        tr.wall += prep;
                         Ok(())
                     })?
                     .into_any()
@@ -782,7 +893,12 @@ fn layer_forward<'py>(
                 FloatData::F64(_, d) => {
                     let xv = d.slice();
                     filled::<f64>(py, &out_shape, |out| {
-                        *tr = linear_forward(mode, dims, xv, wv, &dq, out, name, jobs)?;
+                        let (p, prep) = prepared(cache, mode, None, (dims.1, dims.2), wv, || {
+                            PreparedLayer::linear(mode, (dims.1, dims.2), wv, name, jobs)
+                        })?;
+                        *tr = linear_forward_prepared(&p, dims.0, xv, &dq, out, name, jobs)?;
+                        tr.prepare = prep;
+                        tr.wall += prep;
                         Ok(())
                     })?
                     .into_any()
@@ -794,6 +910,7 @@ fn layer_forward<'py>(
         return Ok(out);
     }
     let d = PyDict::new(py);
+    d.set_item("prepare", t.prepare)?;
     d.set_item("quantize", t.quantize)?;
     d.set_item("lower", t.lower)?;
     d.set_item("transform", t.transform)?;
@@ -949,6 +1066,7 @@ fn lower<'py>(
 fn _smtgen(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(gemm, m)?)?;
     m.add_function(wrap_pyfunction!(layer_forward, m)?)?;
+    m.add_class::<LayerCache>()?;
     m.add_function(wrap_pyfunction!(lower, m)?)?;
     m.add_function(wrap_pyfunction!(prune_2_4, m)?)?;
     m.add_function(wrap_pyfunction!(conv2d, m)?)?;

@@ -290,11 +290,82 @@ print(json.dumps({"operands": a.nbytes + w.nbytes + c.nbytes, "before": r0 * 102
 """
 
 
-@pytest.mark.parametrize("design", ["baseline", "sysmt4"])
-def test_memory_of_a_2_24_element_gemm_stays_within_3x_its_operands(design: str) -> None:
-    out = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT, "4096", "4096", "64", design],
+@pytest.mark.parametrize("design,shape", [("baseline", (4096, 4096, 64)), ("sysmt4", (4096, 4096, 64)),
+                                          ("baseline", (1, 1 << 24, 1))],
+                         ids=["baseline", "sysmt4", "baseline-narrow"])
+def test_memory_of_a_2_24_element_gemm_stays_within_3x_its_operands(design: str, shape: Tuple[int, int, int]) -> None:
+    """A 4096x4096 . 4096x64 GEMM, and a narrow 1 x 2^24 . 2^24 x 1 one (its W is not
+    padded to a 32-column panel: kept as a column and multiplied by dot products)."""
+    out = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT, *map(str, shape), design],
                          capture_output=True, text=True, check=True)
     r = json.loads(out.stdout)
     grown = r["peak"] - r["before"]
     print(r, f"grown {grown / 2**20:.1f} MiB for {r['operands'] / 2**20:.1f} MiB of operands")
     assert grown <= 3 * r["operands"], r
+
+
+@pytest.mark.parametrize("design", ["exact", "baseline", "sysmt2", "sysmt4", "sparq-4b5opt", "sparq-stc-2b"])
+def test_a_cache_prepares_again_when_the_weights_or_the_design_change(design: str) -> None:
+    """One LayerCache across calls: the result equals the uncached call's bit for bit
+    after a weight change (one weight nudged, as BN recalibration or a KURE freeze
+    would change it), after a design change, and when nothing changed (no new
+    preparation then)."""
+    print(f"seed {SEED}")
+    if design not in ["exact"] + list(smtgen.designs()):
+        pytest.skip(f"{design} is not a preset here")
+    rng = np.random.default_rng(SEED + 7)
+    for case in (CASES[0], CASES[3], CASES[5]):  # dense, depthwise, grouped 1x1
+        x, wq, dx, dw, bias = operands(rng, case, design)
+        b = None if bias is None else bias.numpy()
+        cache = smtgen.LayerCache()
+
+        def run(w: np.ndarray, d: str, c: Optional[Any]) -> torch.Tensor:
+            return torch.from_numpy(smtgen.layer_forward(x.numpy(), w, dx, dw.numpy(), b, d, conv=case[7],
+                                                         name="t", cache=c))
+
+        w1 = wq.numpy()
+        assert bits_equal(run(w1, design, cache), run(w1, design, None)), f"{design} {case}"
+        assert cache.preparations == 1
+        assert bits_equal(run(w1, design, cache), run(w1, design, None)), f"{design} {case} (reused)"
+        assert cache.preparations == 1, "same weights and design: no new preparation"
+        w2 = w1.copy()
+        flat = w2.reshape(-1)
+        nz = np.flatnonzero(flat)
+        flat[nz[len(nz) // 2]] = -flat[nz[len(nz) // 2]] // 2  # stays 2:4 (a non-zero stays non-zero or becomes 0)
+        want = run(w2, design, None)
+        got = run(w2, design, cache)
+        assert cache.preparations == 2
+        assert bits_equal(got, want), (f"{design} {case}: after a weight change (seed {SEED})\n"
+                                       f"expected {want.flatten()[:16].tolist()}\ngot      {got.flatten()[:16].tolist()}")
+        other = "baseline" if design != "baseline" else "exact"
+        assert bits_equal(run(w2, other, cache), run(w2, other, None)), f"{other} {case} after {design}"
+        assert cache.preparations == 3
+
+
+def test_a_quant_layer_sees_new_weights_after_freeze_and_copies_start_empty() -> None:
+    """smtgen.torch's layers keep their prepared weights between batches; new weights
+    (changed in place, then freeze(), as BN recalibration does) give the fresh
+    result, and a deep copy of the model runs with its own cache."""
+    print(f"seed {SEED}")
+    g = torch.Generator().manual_seed(SEED)
+    model = _model_with(nn.Conv2d(8, 12, 3, padding=1), 8)
+    data = [torch.rand(4, 2, 9, 9, generator=g) for _ in range(2)]
+    st.quantize(model, data, batches=2, include_last=True, verbose=False, progress=False)
+    st.simulate(model, "sysmt2")
+    q = st.quant_layers(model)[0]
+    x = F.relu(model[0](data[0])).detach()
+    with torch.no_grad():
+        y1 = q(x)
+        assert bits_equal(q(x), y1)
+        q.layer.weight.mul_(0.5)
+        q.freeze()
+        y2 = q(x)
+        twin = copy.deepcopy(model)  # an empty cache of its own
+        y3 = st.quant_layers(twin)[0](x)
+    assert q._wq is not None and q._dw is not None
+    fresh = torch.from_numpy(smtgen.layer_forward(
+        x.numpy(), q._wq.numpy(), q.dx, q._dw.numpy(), q._bias, "sysmt2",
+        conv=q.conv_geometry((9, 9)), name=q.name))
+    assert not torch.equal(y1, y2)
+    assert bits_equal(y2, fresh), "the cached layer after freeze() is the uncached call on the new weights"
+    assert bits_equal(y3, fresh)

@@ -10,8 +10,9 @@
 //! Python, calling `smtgen.gemm` and dequantizing there.
 
 use crate::config::Design;
-use crate::engine::rows::{gemm_rows, Rows, StageClock};
+use crate::engine::rows::{gemm_prepared, gemm_rows, Rows, StageClock};
 use crate::error::{Error, Result};
+use crate::model::wrap;
 use rayon::prelude::*;
 use std::sync::atomic::Ordering;
 use std::sync::OnceLock;
@@ -214,7 +215,8 @@ impl OutElem for f64 {
 /// Quantizes an N×C×HW input to unsigned 8 bits, `clamp(round_half_even(x / dx),
 /// 0, 255)`, laid out N×HW×C (channel innermost, the lowering's order). A NaN,
 /// an infinity or a negative value is an error naming the layer, the value and its
-/// index (activations are unsigned: post-ReLU).
+/// index (activations are unsigned: post-ReLU). Tiles of pixels of every image run
+/// in parallel on the current pool.
 pub fn quantize_nhwc<X: InElem>(
     x: &[X],
     (n, c, hw): (usize, usize, usize),
@@ -230,35 +232,47 @@ pub fn quantize_nhwc<X: InElem>(
         ));
     }
     let mut out = vec![0u8; n * c * hw];
-    let per = (c * hw).max(1);
-    // Tiles of pixels keep the channel-innermost writes within a few KB (L1).
-    const TILE: usize = 64;
-    // The first bad value in flat order, if any.
-    let bad = out
-        .par_chunks_mut(per)
+    if out.is_empty() {
+        return Ok(out);
+    }
+    // Tiles of pixels keep the transposition within a few KB (L1); every tile of
+    // every image is one task.
+    let tile = QTILE.min(hw);
+    let simd = QuantSimd::detect();
+    let any_bad = out
+        .par_chunks_mut(c * hw)
         .enumerate()
-        .map(|(b, img)| {
-            let src = &x[b * c * hw..(b + 1) * c * hw];
-            let mut first: Option<usize> = None;
-            for p0 in (0..hw).step_by(TILE) {
-                let p1 = (p0 + TILE).min(hw);
+        .flat_map(|(b, img)| {
+            img.par_chunks_mut(tile * c)
+                .enumerate()
+                .map(move |(t, dst)| (b, t, dst))
+        })
+        .map_init(
+            || vec![0u8; c * tile],
+            |tmp, (b, t, dst)| {
+                let p0 = t * tile;
+                let np = dst.len() / c;
+                let mut ok = true;
                 for ch in 0..c {
-                    for (p, &v) in src[ch * hw + p0..ch * hw + p1].iter().enumerate() {
-                        let v = v.f64();
-                        // NaN fails every comparison; -0.0 passes, as it does in torch.
-                        if !(0.0..f64::INFINITY).contains(&v) {
-                            let i = b * c * hw + ch * hw + p0 + p;
-                            first = Some(first.map_or(i, |f: usize| f.min(i)));
-                            continue;
-                        }
-                        img[(p0 + p) * c + ch] = quantize_one(v / dx);
+                    let src = &x[(b * c + ch) * hw + p0..(b * c + ch) * hw + p0 + np];
+                    ok &= quantize_run(simd, src, dx, &mut tmp[ch * tile..ch * tile + np]);
+                }
+                // Channel-major tile to pixel-major (channel innermost).
+                for (p, px) in dst.chunks_exact_mut(c).enumerate() {
+                    for (ch, d) in px.iter_mut().enumerate() {
+                        *d = tmp[ch * tile + p];
                     }
                 }
-            }
-            first
-        })
-        .reduce(|| None, |a, b| a.or(b));
-    if let Some(i) = bad {
+                !ok
+            },
+        )
+        .reduce(|| false, |a, b| a || b);
+    if any_bad {
+        // The first bad value in flat order (a rare path: scan once, serially).
+        let i = x
+            .iter()
+            .position(|v| !(0.0..f64::INFINITY).contains(&v.f64()))
+            .unwrap_or(0);
         let v = x[i].f64();
         let what = if v.is_nan() {
             "NaN"
@@ -277,17 +291,87 @@ pub fn quantize_nhwc<X: InElem>(
     Ok(out)
 }
 
+/// Pixels per quantization tile.
+const QTILE: usize = 256;
+
+/// Which vector unit quantization runs on (detected once per call).
+#[derive(Clone, Copy)]
+enum QuantSimd {
+    None,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+}
+
+impl QuantSimd {
+    fn detect() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                return QuantSimd::Avx512;
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                return QuantSimd::Avx2;
+            }
+        }
+        QuantSimd::None
+    }
+}
+
+/// `dst[i] = clamp(round_half_even(src[i] / dx), 0, 255)`; false when some value
+/// is NaN, infinite or negative (its byte is then meaningless). The same scalar
+/// code compiled for the vector unit at hand: IEEE division and additions are
+/// exact-rounded in every width, so the bytes do not depend on it.
+#[inline]
+fn quantize_run<X: InElem>(simd: QuantSimd, src: &[X], dx: f64, dst: &mut [u8]) -> bool {
+    match simd {
+        // SAFETY: the features were detected at run time (QuantSimd::detect).
+        #[cfg(target_arch = "x86_64")]
+        QuantSimd::Avx512 => unsafe { quantize_run_avx512(src, dx, dst) },
+        // SAFETY: as above.
+        #[cfg(target_arch = "x86_64")]
+        QuantSimd::Avx2 => unsafe { quantize_run_avx2(src, dx, dst) },
+        QuantSimd::None => quantize_run_body(src, dx, dst),
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
+unsafe fn quantize_run_avx512<X: InElem>(src: &[X], dx: f64, dst: &mut [u8]) -> bool {
+    quantize_run_body(src, dx, dst)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn quantize_run_avx2<X: InElem>(src: &[X], dx: f64, dst: &mut [u8]) -> bool {
+    quantize_run_body(src, dx, dst)
+}
+
+// The non-short-circuit `&` keeps the loop branch-free (vectorizable).
+#[allow(clippy::manual_range_contains)]
+#[inline(always)]
+fn quantize_run_body<X: InElem>(src: &[X], dx: f64, dst: &mut [u8]) -> bool {
+    let mut ok = true;
+    for (d, &v) in dst.iter_mut().zip(src) {
+        let v = v.f64();
+        // NaN fails both comparisons; -0.0 passes, as it does in torch.
+        ok &= (v >= 0.0) & (v < f64::INFINITY);
+        *d = quantize_one(v / dx);
+    }
+    ok
+}
+
 /// `clamp(round_half_even(q), 0, 255)` for `q >= 0` (not NaN): adding and
 /// subtracting 2^52 rounds a non-negative double below 2^52 to an integer, ties to
-/// even, in the default rounding mode (no libm call on a baseline x86-64 target).
-#[inline]
+/// even, in the default rounding mode (no libm call, and branch-free so it
+/// vectorizes). `q` past 255 (or NaN, or negative: the caller reports those) gives
+/// some byte.
+#[inline(always)]
 fn quantize_one(q: f64) -> u8 {
     const TWO52: f64 = 4_503_599_627_370_496.0;
-    if q >= 255.0 {
-        255
-    } else {
-        ((q + TWO52) - TWO52) as u8
-    }
+    let r = (q.min(255.0) + TWO52) - TWO52;
+    r as i32 as u8
 }
 
 /// What a layer's dequantization needs: `y[o] = C · dx · dw[o] (+ bias[o])`.
@@ -332,6 +416,8 @@ fn baseline() -> &'static Design {
 /// engine's threads.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LayerTimes {
+    /// Preparing the weights (wall; zero when they were prepared beforehand).
+    pub prepare: f64,
     /// Quantizing the input (wall).
     pub quantize: f64,
     /// Producing the rows of A (CPU).
@@ -382,9 +468,209 @@ fn two_four(mode: Mode<'_>, w: &[i8], k: usize, n: usize, what: &str) -> Result<
     Ok(())
 }
 
+/// What a prepared layer's weights are: a convolution's O×Cg×KH×KW with its
+/// groups, or a linear layer's O×I.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WeightShape {
+    Conv {
+        o: usize,
+        cg: usize,
+        kh: usize,
+        kw: usize,
+        groups: usize,
+    },
+    Linear {
+        i: usize,
+        o: usize,
+    },
+}
+
+/// One group's prepared weights: the engine's packed form, or, for a group of one
+/// output channel (a depthwise convolution), the transformed weight column and the
+/// plan that transforms a row of A (see [`conv_forward_prepared`]).
+enum GroupW {
+    Packed(crate::engine::rows::PreparedW),
+    Column(Box<Column>),
+}
+
+/// A one-column GEMM's plan and transformed weights W' (K' values).
+struct Column {
+    plan: crate::engine::Plan,
+    identity: bool,
+    w: Vec<i8>,
+}
+
+/// A layer's weights prepared once for the engine under one design: lowered per
+/// group, checked (2:4 when the design needs it), planned, transformed and packed.
+/// [`PreparedLayer::matches`] tells whether it still fits a call's design and
+/// weights (it keeps a copy of the weights to compare with), so a cache of it can
+/// never give a stale result.
+pub struct PreparedLayer {
+    design: Option<Design>,
+    kernel: crate::engine::Kernel,
+    shape: WeightShape,
+    wq: Vec<i8>,
+    groups: Vec<GroupW>,
+    acc_width: u32,
+}
+
+fn mode_parts(mode: Mode<'_>) -> (&Design, bool) {
+    match mode {
+        Mode::Exact => (baseline(), true),
+        Mode::Design(c) => (c, false),
+    }
+}
+
+impl PreparedLayer {
+    /// Prepares a convolution's weights (`wq` O×Cg×KH×KW int8) for `g`'s groups.
+    /// `jobs == 0`: every core.
+    pub fn conv(
+        mode: Mode<'_>,
+        g: &ConvGeom,
+        wq: &[i8],
+        layer: &str,
+        jobs: usize,
+    ) -> Result<PreparedLayer> {
+        g.check(layer)?;
+        let (og, k) = (g.og(), g.k());
+        assert_eq!(
+            wq.len(),
+            g.o * k,
+            "w must hold O x C/groups x KH x KW values"
+        );
+        let (cfg, exact) = mode_parts(mode);
+        let one_column = og == 1 && g.cg() == 1 && g.groups > 1;
+        let groups = crate::engine::run_pool(jobs, || {
+            (0..g.groups)
+                .into_par_iter()
+                .map(|gi| -> Result<GroupW> {
+                    let w = lower_weights(g, wq, gi);
+                    let what =
+                        format!("layer {layer:?} group {gi} weights (as K x O, k = tap * C + c)");
+                    two_four(mode, &w, k, og, &what)?;
+                    Ok(if one_column {
+                        GroupW::Column(Box::new(Column::new(cfg, &w, k)))
+                    } else {
+                        GroupW::Packed(crate::engine::rows::PreparedW::new(
+                            cfg,
+                            exact,
+                            &w,
+                            (k, og),
+                            jobs,
+                        ))
+                    })
+                })
+                .collect::<Result<Vec<_>>>()
+        })?;
+        Ok(PreparedLayer {
+            design: (!exact).then(|| cfg.clone()),
+            kernel: crate::engine::env_kernel(),
+            shape: WeightShape::Conv {
+                o: g.o,
+                cg: g.cg(),
+                kh: g.kh,
+                kw: g.kw,
+                groups: g.groups,
+            },
+            wq: wq.to_vec(),
+            groups,
+            acc_width: if exact { 64 } else { cfg.pe.acc_width },
+        })
+    }
+
+    /// Prepares a linear layer's weights (`wq` O×I int8, torch's layout).
+    pub fn linear(
+        mode: Mode<'_>,
+        (i_f, o_f): (usize, usize),
+        wq: &[i8],
+        layer: &str,
+        jobs: usize,
+    ) -> Result<PreparedLayer> {
+        assert_eq!(wq.len(), o_f * i_f, "w must hold O x I values");
+        let (cfg, exact) = mode_parts(mode);
+        let mut w = vec![0i8; i_f * o_f];
+        for o in 0..o_f {
+            for i in 0..i_f {
+                w[i * o_f + o] = wq[o * i_f + i];
+            }
+        }
+        two_four(
+            mode,
+            &w,
+            i_f,
+            o_f,
+            &format!("layer {layer:?} weights (as I x O)"),
+        )?;
+        let p = crate::engine::rows::PreparedW::new(cfg, exact, &w, (i_f, o_f), jobs);
+        Ok(PreparedLayer {
+            design: (!exact).then(|| cfg.clone()),
+            kernel: p.kernel(),
+            shape: WeightShape::Linear { i: i_f, o: o_f },
+            wq: wq.to_vec(),
+            groups: vec![GroupW::Packed(p)],
+            acc_width: if exact { 64 } else { cfg.pe.acc_width },
+        })
+    }
+
+    /// Whether this preparation is the one `mode` and these weights would give: the
+    /// same design (or both exact), the same kernel, the same weight shape (a
+    /// convolution's `g`, or, when `g` is None, a linear layer's I×O `io`) and the
+    /// same weights.
+    pub fn matches(
+        &self,
+        mode: Mode<'_>,
+        g: Option<&ConvGeom>,
+        io: (usize, usize),
+        wq: &[i8],
+    ) -> bool {
+        let same_mode = match (mode, &self.design) {
+            (Mode::Exact, None) => true,
+            (Mode::Design(d), Some(e)) => d == e,
+            _ => false,
+        };
+        let same_shape = match (g, self.shape) {
+            (
+                Some(g),
+                WeightShape::Conv {
+                    o,
+                    cg,
+                    kh,
+                    kw,
+                    groups,
+                },
+            ) => (g.o, g.cg(), g.kh, g.kw, g.groups) == (o, cg, kh, kw, groups),
+            (None, WeightShape::Linear { i, o }) => (i, o) == io,
+            _ => false,
+        };
+        same_mode
+            && same_shape
+            && self.kernel == crate::engine::env_kernel()
+            && self.wq.as_slice() == wq
+    }
+
+    /// The weights (int8, as given) this preparation is for.
+    pub fn weights(&self) -> &[i8] {
+        &self.wq
+    }
+}
+
+impl Column {
+    fn new(cfg: &Design, w: &[i8], k: usize) -> Column {
+        let wv = crate::engine::plan::Weights { k, n: 1, w };
+        let plan = crate::engine::Plan::for_weights(cfg, &wv);
+        let wt = plan.transformed_weights(&wv);
+        Column {
+            identity: plan.is_identity(k),
+            plan,
+            w: wt,
+        }
+    }
+}
+
 /// A convolution layer: `x` N×C×H×W float, `wq` O×Cg×KH×KW int8, the output
 /// N×O×OH×OW written into `out` (every element). `jobs == 0`: every core. Returns
-/// the time per stage.
+/// the time per stage. Prepares the weights on every call; [`PreparedLayer::conv`]
+/// and [`conv_forward_prepared`] do it once.
 #[allow(clippy::too_many_arguments)]
 pub fn conv_forward<X: InElem, Y: OutElem>(
     mode: Mode<'_>,
@@ -398,36 +684,58 @@ pub fn conv_forward<X: InElem, Y: OutElem>(
 ) -> Result<LayerTimes> {
     let t0 = Instant::now();
     g.check(layer)?;
-    let (oh, ow) = g.out_hw();
-    let (og, k, m, p) = (g.og(), g.k(), g.m(), oh * ow);
-    assert_eq!(
-        wq.len(),
-        g.o * k,
-        "w must hold O x C/groups x KH x KW values"
+    let p = PreparedLayer::conv(mode, g, wq, layer, jobs)?;
+    let prep = t0.elapsed().as_secs_f64();
+    let mut t = conv_forward_prepared(&p, g, x, dq, out, layer, jobs)?;
+    t.prepare = prep;
+    t.wall += prep;
+    Ok(t)
+}
+
+/// [`conv_forward`] on weights prepared beforehand (`p` must be a convolution's,
+/// for `g`'s weight shape: it panics otherwise). A group of one output channel (a
+/// depthwise convolution) runs as one pass over the pixels for all such groups
+/// instead of one engine call each: per pixel and channel the lowered row, the
+/// design's transform of it ([`crate::engine::Plan::transform_row`], the engine's
+/// own) and the exact dot product with the transformed weights, then the wrap:
+/// what the group's GEMM computes, bit for bit.
+#[allow(clippy::too_many_arguments)]
+pub fn conv_forward_prepared<X: InElem, Y: OutElem>(
+    p: &PreparedLayer,
+    g: &ConvGeom,
+    x: &[X],
+    dq: &Dequant<'_>,
+    out: &mut [Y],
+    layer: &str,
+    jobs: usize,
+) -> Result<LayerTimes> {
+    let t0 = Instant::now();
+    g.check(layer)?;
+    assert!(
+        matches!(p.shape, WeightShape::Conv { o, cg, kh, kw, groups }
+            if (o, cg, kh, kw, groups) == (g.o, g.cg(), g.kh, g.kw, g.groups)),
+        "the prepared weights are for another layer shape"
     );
+    let (oh, ow) = g.out_hw();
+    let (og, m, p_px) = (g.og(), g.m(), oh * ow);
     assert_eq!(
         out.len(),
-        g.n * g.o * p,
+        g.n * g.o * p_px,
         "out must hold N x O x OH x OW values"
     );
     assert_eq!(dq.dw.len(), g.o, "one weight scale per output channel");
-    let wgs: Vec<Vec<i8>> = (0..g.groups).map(|gi| lower_weights(g, wq, gi)).collect();
-    for (gi, w) in wgs.iter().enumerate() {
-        let what = format!("layer {layer:?} group {gi} weights (as K x O, k = tap * C + c)");
-        two_four(mode, w, k, og, &what)?;
-    }
     let mut times = LayerTimes::default();
     let xq = crate::engine::run_pool(jobs, || {
         quantize_nhwc(x, (g.n, g.c, g.h * g.w), dq.dx, layer)
     })?;
     times.quantize = t0.elapsed().as_secs_f64();
     let clock = StageClock::default();
-    let (cfg, exact) = match mode {
-        Mode::Exact => (baseline(), true),
-        Mode::Design(c) => (c, false),
-    };
     let dst = SharedOut(out.as_mut_ptr(), out.len());
-    for (gi, w) in wgs.iter().enumerate() {
+    if matches!(p.groups.first(), Some(GroupW::Column(_))) {
+        columns_forward(p, g, &xq, dq, &dst, jobs, &clock);
+    }
+    for (gi, gw) in p.groups.iter().enumerate() {
+        let GroupW::Packed(w) = gw else { continue };
         let fill = |i: usize, row: &mut [u8]| lower_row(g, &xq, gi, i, row);
         let sink = |r0: usize, rows: usize, c: &[i64]| {
             // Runs of consecutive pixels of one image: per channel, one contiguous
@@ -435,11 +743,11 @@ pub fn conv_forward<X: InElem, Y: OutElem>(
             let mut r = 0;
             while r < rows {
                 let i = r0 + r;
-                let (b, pix) = (i / p, i % p);
-                let run = (p - pix).min(rows - r);
+                let (b, pix) = (i / p_px, i % p_px);
+                let run = (p_px - pix).min(rows - r);
                 for oo in 0..og {
                     let o = gi * og + oo;
-                    let base = (b * g.o + o) * p + pix;
+                    let base = (b * g.o + o) * p_px + pix;
                     for j in 0..run {
                         // SAFETY: rows r0..r0 + rows (all channels) are this block's alone.
                         unsafe { dst.put(base + j, dq.apply(c[(r + j) * og + oo], o)) };
@@ -448,24 +756,152 @@ pub fn conv_forward<X: InElem, Y: OutElem>(
                 r += run;
             }
         };
-        gemm_rows(
-            cfg,
-            exact,
-            (m, k, og),
-            Rows::Fill(&fill),
-            w,
-            jobs,
-            &sink,
-            Some(&clock),
-        );
+        gemm_prepared(w, m, Rows::Fill(&fill), jobs, &sink, Some(&clock));
     }
     times.set_from_clock(&clock);
     times.wall = t0.elapsed().as_secs_f64();
     Ok(times)
 }
 
+/// Every one-column group of `p` (a depthwise convolution): blocks of output
+/// pixels in parallel. Per pixel, the taps of every channel are lowered at once
+/// (the layer lowered as if it had one group: tap-major, channels innermost); a
+/// channel whose plan is the identity takes the exact dot product of its taps with
+/// its weights (vectorized over channels), any other the design's transform of its
+/// row ([`crate::engine::Plan::transform_row`]) and the exact dot product with its
+/// transformed weights; then the accumulator's wrap. This is each group's GEMM
+/// (one column), bit for bit.
+fn columns_forward<Y: OutElem>(
+    p: &PreparedLayer,
+    g: &ConvGeom,
+    xq: &[u8],
+    dq: &Dequant<'_>,
+    dst: &SharedOut<Y>,
+    jobs: usize,
+    clock: &StageClock,
+) {
+    let (oh, ow) = g.out_hw();
+    let (c, m, px, taps) = (g.c, g.m(), oh * ow, g.kh * g.kw);
+    let cols: Vec<&Column> = p
+        .groups
+        .iter()
+        .map(|gw| match gw {
+            GroupW::Column(c) => c.as_ref(),
+            GroupW::Packed(_) => unreachable!("a layer's groups are all of one kind"),
+        })
+        .collect();
+    // The identity channels' weights as taps x C (i32), zero for the others.
+    let mut wt = vec![0i32; taps * c];
+    for (ch, col) in cols.iter().enumerate() {
+        if col.identity {
+            for tap in 0..taps {
+                wt[tap * c + ch] = i32::from(col.w[tap]);
+            }
+        }
+    }
+    let all_identity = cols.iter().all(|col| col.identity);
+    // i32 sums are exact for up to K_SAFE products.
+    let narrow_sums = taps <= crate::engine::kernel::K_SAFE;
+    let kmax = cols.iter().map(|col| col.plan.kprime()).max().unwrap_or(0);
+    let acc = p.acc_width;
+    let g1 = ConvGeom { groups: 1, ..*g };
+    const BLOCK: usize = 16;
+    crate::engine::run_pool(jobs, || {
+        (0..m.div_ceil(BLOCK)).into_par_iter().for_each_init(
+            || {
+                (
+                    vec![0u8; taps * c],
+                    vec![0u8; taps],
+                    vec![0u8; kmax],
+                    Vec::new(),
+                    vec![0i32; c],
+                    vec![0i64; BLOCK * c],
+                )
+            },
+            |(row, one, arow, scratch, s32, cblk), bi| {
+                let (r0, r1) = (bi * BLOCK, (bi * BLOCK + BLOCK).min(m));
+                let t0 = Instant::now();
+                for i in r0..r1 {
+                    lower_row(&g1, xq, 0, i, row);
+                    let out = &mut cblk[(i - r0) * c..(i - r0 + 1) * c];
+                    if narrow_sums {
+                        s32.fill(0);
+                        for tap in 0..taps {
+                            let (xr, wr) =
+                                (&row[tap * c..(tap + 1) * c], &wt[tap * c..(tap + 1) * c]);
+                            for ((s, &x), &w) in s32.iter_mut().zip(xr).zip(wr) {
+                                *s += i32::from(x) * w;
+                            }
+                        }
+                        for (o, &s) in out.iter_mut().zip(s32.iter()) {
+                            *o = i64::from(s);
+                        }
+                    } else {
+                        out.fill(0);
+                        for tap in 0..taps {
+                            let (xr, wr) =
+                                (&row[tap * c..(tap + 1) * c], &wt[tap * c..(tap + 1) * c]);
+                            for ((o, &x), &w) in out.iter_mut().zip(xr).zip(wr) {
+                                *o += i64::from(x) * i64::from(w);
+                            }
+                        }
+                    }
+                    if !all_identity {
+                        for (ch, col) in cols.iter().enumerate() {
+                            if col.identity {
+                                continue;
+                            }
+                            for (tap, v) in one.iter_mut().enumerate() {
+                                *v = row[tap * c + ch];
+                            }
+                            let kp = col.plan.kprime();
+                            col.plan.transform_row(one, &mut arow[..kp], scratch);
+                            out[ch] = dot(&arow[..kp], &col.w);
+                        }
+                    }
+                    if acc < 64 {
+                        out.iter_mut().for_each(|v| *v = wrap(*v, acc));
+                    }
+                }
+                let t1 = Instant::now();
+                for ch in 0..c {
+                    let mut i = r0;
+                    while i < r1 {
+                        let (b, pix) = (i / px, i % px);
+                        let run = (px - pix).min(r1 - i);
+                        let base = (b * g.o + ch) * px + pix;
+                        for j in 0..run {
+                            let v = cblk[(i - r0 + j) * c + ch];
+                            // SAFETY: pixels r0..r1 of every channel are this block's alone.
+                            unsafe { dst.put(base + j, dq.apply(v, ch)) };
+                        }
+                        i += run;
+                    }
+                }
+                // Lowering, transform and dot products are one loop here: GEMM time.
+                clock
+                    .gemm
+                    .fetch_add((t1 - t0).as_nanos() as u64, Ordering::Relaxed);
+                clock
+                    .sink
+                    .fetch_add(t1.elapsed().as_nanos() as u64, Ordering::Relaxed);
+            },
+        );
+    });
+}
+
+/// The exact dot product of unsigned activations and signed weights.
+#[inline]
+fn dot(a: &[u8], w: &[i8]) -> i64 {
+    a.iter()
+        .zip(w)
+        .map(|(&x, &y)| i64::from(x) * i64::from(y))
+        .sum()
+}
+
 /// A linear layer: `x` rows×I float, `wq` O×I int8 (torch's layout), the output
-/// rows×O written into `out`. Returns the time per stage.
+/// rows×O written into `out`. Returns the time per stage. Prepares the weights on
+/// every call; [`PreparedLayer::linear`] and [`linear_forward_prepared`] do it once.
 #[allow(clippy::too_many_arguments)]
 pub fn linear_forward<X: InElem, Y: OutElem>(
     mode: Mode<'_>,
@@ -478,31 +914,39 @@ pub fn linear_forward<X: InElem, Y: OutElem>(
     jobs: usize,
 ) -> Result<LayerTimes> {
     let t0 = Instant::now();
+    let p = PreparedLayer::linear(mode, (i_f, o_f), wq, layer, jobs)?;
+    let prep = t0.elapsed().as_secs_f64();
+    let mut t = linear_forward_prepared(&p, rows, x, dq, out, layer, jobs)?;
+    t.prepare = prep;
+    t.wall += prep;
+    Ok(t)
+}
+
+/// [`linear_forward`] on weights prepared beforehand (`p` must be a linear
+/// layer's: it panics otherwise).
+pub fn linear_forward_prepared<X: InElem, Y: OutElem>(
+    p: &PreparedLayer,
+    rows: usize,
+    x: &[X],
+    dq: &Dequant<'_>,
+    out: &mut [Y],
+    layer: &str,
+    jobs: usize,
+) -> Result<LayerTimes> {
+    let t0 = Instant::now();
+    let WeightShape::Linear { i: i_f, o: o_f } = p.shape else {
+        panic!("the prepared weights are a convolution's, not a linear layer's")
+    };
+    let Some(GroupW::Packed(w)) = p.groups.first() else {
+        panic!("a linear layer's weights are packed")
+    };
     assert_eq!(x.len(), rows * i_f, "x must hold rows x I values");
-    assert_eq!(wq.len(), o_f * i_f, "w must hold O x I values");
     assert_eq!(out.len(), rows * o_f, "out must hold rows x O values");
     assert_eq!(dq.dw.len(), o_f, "one weight scale per output feature");
-    let mut w = vec![0i8; i_f * o_f];
-    for o in 0..o_f {
-        for i in 0..i_f {
-            w[i * o_f + o] = wq[o * i_f + i];
-        }
-    }
-    two_four(
-        mode,
-        &w,
-        i_f,
-        o_f,
-        &format!("layer {layer:?} weights (as I x O)"),
-    )?;
     let mut times = LayerTimes::default();
     let xq = crate::engine::run_pool(jobs, || quantize_nhwc(x, (rows, i_f, 1), dq.dx, layer))?;
     times.quantize = t0.elapsed().as_secs_f64();
     let clock = StageClock::default();
-    let (cfg, exact) = match mode {
-        Mode::Exact => (baseline(), true),
-        Mode::Design(c) => (c, false),
-    };
     let dst = SharedOut(out.as_mut_ptr(), out.len());
     let sink = |r0: usize, nrows: usize, c: &[i64]| {
         for (j, &v) in c[..nrows * o_f].iter().enumerate() {
@@ -510,16 +954,7 @@ pub fn linear_forward<X: InElem, Y: OutElem>(
             unsafe { dst.put(r0 * o_f + j, dq.apply(v, j % o_f)) };
         }
     };
-    gemm_rows(
-        cfg,
-        exact,
-        (rows, i_f, o_f),
-        Rows::Slice(&xq),
-        &w,
-        jobs,
-        &sink,
-        Some(&clock),
-    );
+    gemm_prepared(w, rows, Rows::Slice(&xq), jobs, &sink, Some(&clock));
     times.set_from_clock(&clock);
     times.wall = t0.elapsed().as_secs_f64();
     Ok(times)

@@ -414,3 +414,280 @@ fn float_pruning_is_the_integer_rule() {
     let e = prune_2_4_f64(&mut bad, 1, 2, |_, kk| kk).expect_err("NaN");
     assert!(e.to_string().contains("NaN"), "{e}");
 }
+
+/// Depthwise convolutions (one output channel per group), which run as one pass
+/// over the pixels instead of one GEMM per group, against one engine GEMM per group
+/// (the design's definition), for every preset and the exact mode, on random and
+/// extreme operands (255 activations with -128 weights, all-zero channels).
+#[test]
+fn depthwise_pass_equals_one_gemm_per_group_for_every_preset() {
+    println!("seed {SEED:#x}");
+    let mut rng = Rng::new(SEED ^ 5);
+    let g = |n, c, h, w, k, stride, pad, dilation| ConvGeom {
+        n,
+        c,
+        h,
+        w,
+        o: c,
+        kh: k,
+        kw: k,
+        stride,
+        pad,
+        dilation,
+        groups: c,
+    };
+    let shapes = [
+        g(2, 5, 9, 8, 3, (1, 1), [1, 1, 1, 1], (1, 1)),
+        g(1, 7, 11, 11, 5, (2, 2), [1, 2, 2, 1], (1, 1)),
+        g(3, 4, 6, 7, 3, (1, 2), [2, 2, 2, 2], (2, 1)),
+        g(1, 3, 4, 4, 1, (1, 1), [0, 0, 0, 0], (1, 1)),
+        g(1, 33, 5, 5, 3, (1, 1), [1, 1, 1, 1], (1, 1)),
+    ];
+    let mut modes: Vec<Option<Design>> = vec![None];
+    for p in PRESETS {
+        modes.push(Some(Design::preset(p.name).expect("preset")));
+    }
+    for gm in shapes {
+        for cfg in &modes {
+            let stc = cfg.as_ref().is_some_and(|c| c.dp().requires_2_4());
+            for case in 0..3 {
+                let (mut x, mut w) = random_ops(&mut rng, &gm, stc);
+                if case == 1 {
+                    // Extremes: every activation saturates, every weight is -128
+                    // (2:4 designs: two of every four, the rest zero).
+                    x.iter_mut().for_each(|v| *v = 1e6);
+                    let k = gm.k();
+                    for (i, v) in w.iter_mut().enumerate() {
+                        *v = if stc && (i % k) % 4 >= 2 { 0 } else { -128 };
+                    }
+                }
+                if case == 2 {
+                    // Whole channels of zeros, in activations and in weights.
+                    let hw = gm.h * gm.w;
+                    for (i, v) in x.iter_mut().enumerate() {
+                        if (i / hw) % 3 == 0 {
+                            *v = 0.0;
+                        }
+                    }
+                    let k = gm.k();
+                    for (i, v) in w.iter_mut().enumerate() {
+                        if (i / k) % 4 == 1 {
+                            *v = 0;
+                        }
+                    }
+                }
+                let dx = 0.03 + rng.below(100) as f64 / 1000.0;
+                let (dw, bias) = scales(&mut rng, gm.o, case != 1);
+                let dq = Dequant {
+                    dx,
+                    dw: &dw,
+                    bias: bias.as_deref(),
+                };
+                let (oh, ow) = gm.out_hw();
+                let p = oh * ow;
+                let mut got = vec![f64::NAN; gm.n * gm.o * p];
+                let mode = cfg.as_ref().map_or(Mode::Exact, Mode::Design);
+                conv_forward(mode, &gm, &x, &w, &dq, &mut got, "dw", 2).expect("layer runs");
+                let nhwc = nchw_to_nhwc(&gm, &quant_ref(&x, dx));
+                for gi in 0..gm.groups {
+                    let gg = Gemm {
+                        m: gm.m(),
+                        k: gm.k(),
+                        n: 1,
+                        a: lower_a(&gm, &nhwc, gi),
+                        w: lower_weights(&gm, &w, gi),
+                    };
+                    let c = match cfg {
+                        Some(cfg) => crate::engine::gemm(cfg, &gg, 1),
+                        None => crate::eval::exact_gemm(&gg),
+                    };
+                    for i in 0..gm.m() {
+                        let mut want = c[i] as f64 * dx * dw[gi];
+                        if let Some(b) = &bias {
+                            want += b[gi];
+                        }
+                        let at = ((i / p) * gm.o + gi) * p + i % p;
+                        assert!(
+                            got[at].to_bits() == want.to_bits(),
+                            "{} {gm:?} case {case} group {gi} row {i}: got {} want {want} \
+                             (C {}; A row {:?}, W {:?}, dx {dx})",
+                            cfg.as_ref().map_or("exact".into(), |c| c.name.clone()),
+                            got[at],
+                            c[i],
+                            &gg.a[i * gg.k..(i + 1) * gg.k],
+                            gg.w,
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Prepared weights are reused only while they fit: a change of weights, design or
+/// shape is seen by `matches`, and the result on prepared weights is the
+/// unprepared call's.
+#[test]
+fn prepared_weights_match_only_their_weights_and_design() {
+    println!("seed {SEED:#x}");
+    let mut rng = Rng::new(SEED ^ 6);
+    let sysmt2 = Design::preset("sysmt2").expect("preset");
+    let sysmt4 = Design::preset("sysmt4").expect("preset");
+    for gm in geoms() {
+        let (x, w) = random_ops(&mut rng, &gm, false);
+        let (dw, bias) = scales(&mut rng, gm.o, true);
+        let dq = Dequant {
+            dx: 0.1,
+            dw: &dw,
+            bias: bias.as_deref(),
+        };
+        let mode = Mode::Design(&sysmt2);
+        let p = PreparedLayer::conv(mode, &gm, &w, "t", 2).expect("prepares");
+        assert!(p.matches(mode, Some(&gm), (0, 0), &w));
+        assert!(!p.matches(Mode::Design(&sysmt4), Some(&gm), (0, 0), &w));
+        assert!(!p.matches(Mode::Exact, Some(&gm), (0, 0), &w));
+        assert!(!p.matches(mode, None, (gm.k(), gm.o), &w));
+        let mut w2 = w.clone();
+        w2[w.len() / 2] = w2[w.len() / 2].wrapping_add(1);
+        assert!(!p.matches(mode, Some(&gm), (0, 0), &w2));
+        let n = gm.n * gm.o * gm.out_hw().0 * gm.out_hw().1;
+        let (mut a, mut b) = (vec![0f32; n], vec![0f32; n]);
+        conv_forward_prepared(&p, &gm, &x, &dq, &mut a, "t", 2).expect("runs");
+        conv_forward(mode, &gm, &x, &w, &dq, &mut b, "t", 1).expect("runs");
+        assert!(
+            a.iter().zip(&b).all(|(u, v)| u.to_bits() == v.to_bits()),
+            "{gm:?}"
+        );
+    }
+}
+
+/// The vectorized, tiled quantization against the scalar formula on float32 and
+/// float64 inputs: ties at every half (round half to even), values around 255,
+/// huge values, -0.0, subnormals; channel counts and plane sizes around the tile.
+#[test]
+fn quantization_is_the_reference_formula_on_ties_and_extremes() {
+    println!("seed {SEED:#x}");
+    let mut rng = Rng::new(SEED ^ 7);
+    let dx = 0.5;
+    let specials = [
+        0.0f64,
+        -0.0,
+        1e-310,
+        0.25,
+        0.75,
+        1.25,
+        126.75,
+        127.25,
+        127.5,
+        127.75,
+        128.0,
+        200.0,
+        254.5 * dx,
+        255.0 * dx,
+        255.5 * dx,
+        256.0 * dx,
+        1e30,
+        f64::MAX,
+    ];
+    for (n, c, hw) in [
+        (1, 1, 1),
+        (2, 3, 300),
+        (1, 70, 257),
+        (3, 5, 513),
+        (1, 1, 4096),
+    ] {
+        let x64: Vec<f64> = (0..n * c * hw)
+            .map(|_| {
+                if rng.chance(0.3) {
+                    specials[rng.below(specials.len() as u64) as usize]
+                } else {
+                    rng.below(1 << 16) as f64 / 256.0
+                }
+            })
+            .collect();
+        let want = |v: f64| (v / dx).round_ties_even().clamp(0.0, 255.0) as u8;
+        let got = quantize_nhwc(&x64, (n, c, hw), dx, "q").expect("valid");
+        let x32: Vec<f32> = x64
+            .iter()
+            .map(|&v| v.min(f64::from(f32::MAX)) as f32)
+            .collect();
+        let got32 = quantize_nhwc(&x32, (n, c, hw), dx, "q").expect("valid");
+        for b in 0..n {
+            for ch in 0..c {
+                for p in 0..hw {
+                    let i = (b * c + ch) * hw + p;
+                    let o = (b * hw + p) * c + ch;
+                    assert_eq!(got[o], want(x64[i]), "f64 x[{i}] = {:e}", x64[i]);
+                    let v32 = f64::from(x32[i]);
+                    assert_eq!(got32[o], want(v32), "f32 x[{i}] = {v32:e}");
+                }
+            }
+        }
+    }
+}
+
+/// Narrow GEMMs (N of 1 to 4: W kept as columns and multiplied by dot products
+/// instead of padded to a panel) against the golden model for every preset and
+/// every kernel this machine runs, on random, extreme and sparse operands.
+#[test]
+fn narrow_gemms_equal_the_golden_model_for_every_preset() {
+    println!("seed {SEED:#x}");
+    let mut rng = Rng::new(SEED ^ 8);
+    for p in PRESETS {
+        let cfg = Design::preset(p.name).expect("preset");
+        let stc = cfg.dp().requires_2_4();
+        for &(m, k, n) in &[
+            (13, 67, 1),
+            (9, 130, 3),
+            (1, 1000, 2),
+            (17, 9, 4),
+            (3, 1, 1),
+        ] {
+            for case in 0..3 {
+                let a: Vec<u8> = (0..m * k)
+                    .map(|_| match case {
+                        0 => rng.byte(),
+                        1 => 255,
+                        _ => {
+                            if rng.chance(0.6) {
+                                0
+                            } else {
+                                rng.byte()
+                            }
+                        }
+                    })
+                    .collect();
+                let mut w: Vec<i8> = (0..k * n)
+                    .map(|_| match case {
+                        0 => rng.byte() as i8,
+                        1 => -128,
+                        _ => {
+                            if rng.chance(0.5) {
+                                0
+                            } else {
+                                rng.byte() as i8
+                            }
+                        }
+                    })
+                    .collect();
+                if stc {
+                    crate::sparse::prune_2_4(&mut w, k, n);
+                }
+                let g = Gemm { m, k, n, a, w };
+                let want = crate::array::gemm_functional(&cfg, &g);
+                for kernel in crate::engine::Kernel::available_all() {
+                    let got = crate::engine::gemm_with(&cfg, &g, 2, kernel, &|_| {});
+                    assert!(
+                        got == want,
+                        "{} {kernel} {m}x{k}x{n} case {case}: got {:?} want {:?} (A {:?}, W {:?})",
+                        p.name,
+                        &got[..got.len().min(8)],
+                        &want[..want.len().min(8)],
+                        &g.a[..g.a.len().min(16)],
+                        &g.w[..g.w.len().min(16)],
+                    );
+                }
+            }
+        }
+    }
+}

@@ -10,10 +10,11 @@ from typing import Any, Optional, Tuple
 
 import numpy as _np
 
-from ._smtgen import conv2d, cycles, describe, designs, gemm, gemm_reference, gemm_stats, layer_forward, lower
+from ._smtgen import LayerCache, conv2d, cycles, describe, designs, gemm, gemm_reference, gemm_stats, layer_forward, lower
 from ._smtgen import prune_2_4 as _prune_2_4
 
 __all__ = [
+    "LayerCache",
     "conv2d",
     "cycles",
     "describe",

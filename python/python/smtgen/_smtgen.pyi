@@ -76,6 +76,7 @@ def layer_forward(
     name: str = "layer",
     max_elements: int = 16777216,
     times: bool = False,
+    cache: Optional["LayerCache"] = None,
 ) -> Any:
     """One layer's integer work in one call: ``x`` (float32 or float64; N×C×H×W
     for a convolution, rows×I for a linear layer, ``conv=None``) quantized with
@@ -85,8 +86,25 @@ def layer_forward(
     group, and dequantized (``C·dx·dw[o] + bias[o]`` in float64, one rounding to
     ``x``'s dtype) into a new N×O×OH×OW (or rows×O) array. ``w`` is int8
     O×C/groups×KH×KW (or O×I). With ``times=True`` returns ``(y, times)``: seconds
-    per stage (``quantize`` and ``wall`` wall time; ``lower``, ``transform``,
-    ``gemm``, ``dequantize`` CPU time summed over threads)."""
+    per stage (``prepare``, ``quantize`` and ``wall`` wall time; ``lower``,
+    ``transform``, ``gemm``, ``dequantize`` CPU time summed over threads). With
+    ``cache`` (a :class:`LayerCache`) the weights are prepared (lowered, planned,
+    transformed, packed) once and kept for later calls with the same weights and
+    design. A depthwise layer (one output channel per group) runs all its groups in
+    one pass, bit-identical to one GEMM per group."""
+
+class LayerCache:
+    """A layer's weights prepared for the engine, kept between
+    :func:`layer_forward` calls that pass it as ``cache=``. It holds a copy of the
+    weights and the design, and prepares again whenever a call's differ, so it
+    never gives a stale result. Copies and pickles are empty caches."""
+
+    def __init__(self) -> None: ...
+    @property
+    def preparations(self) -> int:
+        """How many times this cache prepared weights."""
+    def clear(self) -> None:
+        """Drops the prepared weights."""
 
 def lower(
     x: npt.NDArray[Any],

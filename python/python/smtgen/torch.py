@@ -260,6 +260,7 @@ class QuantLayer(nn.Module):
         wq = torch.clamp(torch.round(w / dw.reshape(shape)), lo, hi)
         self._wq = wq.to(torch.int8).contiguous()
         self._dw = dw
+        self._cache().clear()  # frees the old weights' prepared form (it would not match anyway)
         bias = self.layer.bias
         self._bias = None if bias is None else bias.detach().to(torch.float64).cpu().numpy()
 
@@ -305,6 +306,16 @@ class QuantLayer(nn.Module):
             w4 = wq
         geom = self.conv_geometry((x4.shape[2], x4.shape[3]))
         return x4.numpy(), w4.numpy(), geom, (-1,) if batched else (-2,)
+
+    def _cache(self) -> Any:
+        """The layer op's cache of this layer's prepared weights (a ``LayerCache``:
+        it prepares again whenever the weights or the design differ from the ones it
+        holds, so it never needs invalidating; copies of a layer start empty)."""
+        c = self.__dict__.get("_prepared")
+        if c is None:
+            c = _sm.LayerCache()
+            self.__dict__["_prepared"] = c
+        return c
 
     def _layer_op(self, x: torch.Tensor, design: Design) -> torch.Tensor:
         """The layer under ``design`` through the compiled layer op (one call; two
@@ -353,7 +364,8 @@ class QuantLayer(nn.Module):
         xn, wn, geom, shape = self._operands(x)
         d = "exact" if design is None else design
         y, t = _sm.layer_forward(xn, wn, dx, dw, bias, d, conv=geom,
-                                 jobs=self.jobs, name=self.name, max_elements=self.max_elements, times=True)
+                                 jobs=self.jobs, name=self.name, max_elements=self.max_elements, times=True,
+                                 cache=self._cache())
         for k, v in t.items():
             self.times[k] = self.times.get(k, 0.0) + v
         self.times["calls"] = self.times.get("calls", 0.0) + 1

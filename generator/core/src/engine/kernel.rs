@@ -137,9 +137,13 @@ impl fmt::Display for Kernel {
 /// W (K×N, s8) packed for one kernel: column panels of `nr` columns, each panel
 /// K-major in steps of four reduction indices (`[k/4][column][k%4]`; the AVX2
 /// kernel holds the same bytes widened to i16). K is zero-padded to a multiple of 4
-/// and N to a multiple of `nr`.
+/// and N to a multiple of `nr`. A narrow W (N at most an eighth of a panel) is kept
+/// column by column instead (`[column][k]`, no padding of N) and multiplied by
+/// exact dot products: padding one column to a panel would take 16–32× its bytes.
 pub struct PackedW {
     kernel: Kernel,
+    /// Columns stored whole (`[column][kp]`) for dot products.
+    narrow: bool,
     /// K rounded up to a multiple of 4.
     kp: usize,
     n: usize,
@@ -153,6 +157,23 @@ impl PackedW {
     pub fn new(kernel: Kernel, w: &[i8], k: usize, n: usize) -> PackedW {
         let nr = kernel.nr();
         let kp = k.div_ceil(4) * 4;
+        if n * 8 <= nr {
+            let mut bytes = vec![0i8; n * kp];
+            for (j, col) in bytes.chunks_exact_mut(kp.max(1)).enumerate().take(n) {
+                for (kk, d) in col[..k].iter_mut().enumerate() {
+                    *d = w[kk * n + j];
+                }
+            }
+            return PackedW {
+                kernel,
+                narrow: true,
+                kp,
+                n,
+                panels: 0,
+                bytes,
+                words: Vec::new(),
+            };
+        }
         let panels = n.div_ceil(nr);
         let mut bytes = vec![0i8; panels * kp * nr];
         {
@@ -201,6 +222,7 @@ impl PackedW {
         };
         PackedW {
             kernel,
+            narrow: false,
             kp,
             n,
             panels,
@@ -223,10 +245,31 @@ impl PackedW {
         self.kernel
     }
 
+    /// Rows A must be padded to (a multiple of): the kernel's micro-tile rows, or 1
+    /// for a narrow W.
+    pub(crate) fn mr(&self) -> usize {
+        if self.narrow {
+            1
+        } else {
+            self.kernel.mr()
+        }
+    }
+
     /// `out[rows×N] = a[rows×kp] · W` exactly. `a` is row-major with stride `kp`
     /// and holds a multiple of `mr()` rows (zero rows past `rows`); `out` holds
     /// `rows·N` values and is overwritten.
     pub fn gemm_rows(&self, a: &[u8], rows: usize, out: &mut [i64]) {
+        if self.narrow {
+            let (kp, n) = (self.kp, self.n);
+            assert!(a.len() >= rows * kp && out.len() >= rows * n);
+            for r in 0..rows {
+                let ar = &a[r * kp..(r + 1) * kp];
+                for j in 0..n {
+                    out[r * n + j] = dot_exact(ar, &self.bytes[j * kp..(j + 1) * kp]);
+                }
+            }
+            return;
+        }
         let (kernel, nr, mr, kp, n) = (
             self.kernel,
             self.kernel.nr(),
@@ -334,6 +377,22 @@ impl PackedW {
             }
         }
     }
+}
+
+/// The exact dot product of `a` (u8) and `w` (s8): i32 sums over [`K_SAFE`]
+/// indices at a time (exact: see the module docs), widened to i64 between them.
+fn dot_exact(a: &[u8], w: &[i8]) -> i64 {
+    a.chunks(K_SAFE)
+        .zip(w.chunks(K_SAFE))
+        .map(|(ac, wc)| {
+            i64::from(
+                ac.iter()
+                    .zip(wc)
+                    .map(|(&x, &y)| i32::from(i16::from(x) * i16::from(y)))
+                    .sum::<i32>(),
+            )
+        })
+        .sum()
 }
 
 /// Portable micro-kernel: 4 rows × 16 columns, panel layout `[k/4][k%4][column]`.

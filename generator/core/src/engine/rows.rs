@@ -74,7 +74,8 @@ pub(crate) fn compute_block(
     cblk: &mut [i64],
     clock: Option<&StageClock>,
 ) {
-    let mr = kernel.mr();
+    // Narrow weights take rows unpadded (every block of one GEMM is alike).
+    let mr = blocks.first().map_or(kernel.mr(), |b| b.packed.mr());
     let rows_p = rows.div_ceil(mr) * mr;
     let Bufs {
         abuf,
@@ -172,6 +173,41 @@ pub(crate) fn compute_block(
     }
 }
 
+/// A K×N weight matrix prepared for the engine under one design: its column
+/// blocks' plans and packed transformed weights, built once ([`PreparedW::new`])
+/// and reused by every [`gemm_prepared`] call on the same weights and design.
+pub struct PreparedW {
+    pub(crate) blocks: Vec<ColBlock>,
+    pub(crate) kernel: Kernel,
+    pub(crate) k: usize,
+    pub(crate) n: usize,
+    pub(crate) acc_width: u32,
+}
+
+impl PreparedW {
+    /// Plans and packs `w` (K×N, row-major) under `cfg`'s design (`exact`: the exact
+    /// integer GEMM with no wrap; `cfg` must then be a design whose plan is the
+    /// identity, such as the baseline preset) for the kernel [`super::env_kernel`]
+    /// names. `jobs == 0`: every core.
+    pub fn new(cfg: &Design, exact: bool, w: &[i8], (k, n): (usize, usize), jobs: usize) -> Self {
+        assert_eq!(w.len(), k * n, "W must hold K x N values");
+        let kernel = super::env_kernel();
+        let blocks = run_pool(jobs, || col_blocks_of(cfg, w, k, n, kernel));
+        PreparedW {
+            blocks,
+            kernel,
+            k,
+            n,
+            acc_width: if exact { 64 } else { cfg.pe.acc_width },
+        }
+    }
+
+    /// The kernel the weights are packed for.
+    pub fn kernel(&self) -> Kernel {
+        self.kernel
+    }
+}
+
 /// `C = A·W` under `cfg`'s design (M×K·K×N, W row-major and borrowed), bit-exact
 /// with [`super::gemm`], each block of rows of C handed to `sink` instead of a
 /// result matrix. `exact`: the exact integer GEMM with no wrap at all (the int8
@@ -190,21 +226,39 @@ pub fn gemm_rows(
     clock: Option<&StageClock>,
 ) {
     assert_eq!(w.len(), k * n, "W must hold K x N values");
+    if m == 0 || n == 0 {
+        if let Rows::Slice(s) = a {
+            assert_eq!(s.len(), m * k, "A must hold M x K values");
+        }
+        return;
+    }
+    let t = Instant::now();
+    let p = PreparedW::new(cfg, exact, w, (k, n), jobs);
+    if let Some(c) = clock {
+        StageClock::add(&c.transform, t);
+    }
+    gemm_prepared(&p, m, a, jobs, sink, clock);
+}
+
+/// [`gemm_rows`] on weights prepared beforehand: M rows of A times the prepared
+/// K×N weights, each block of rows of C handed to `sink`.
+pub fn gemm_prepared(
+    p: &PreparedW,
+    m: usize,
+    a: Rows<'_>,
+    jobs: usize,
+    sink: Sink<'_>,
+    clock: Option<&StageClock>,
+) {
+    let (k, n) = (p.k, p.n);
     if let Rows::Slice(s) = a {
         assert_eq!(s.len(), m * k, "A must hold M x K values");
     }
     if m == 0 || n == 0 {
         return;
     }
-    let kernel = super::env_kernel();
-    let acc_width = if exact { 64 } else { cfg.pe.acc_width };
     run_pool(jobs, || {
-        let t = Instant::now();
-        let blocks = col_blocks_of(cfg, w, k, n, kernel);
-        if let Some(c) = clock {
-            StageClock::add(&c.transform, t);
-        }
-        let mc = row_block(m, kernel);
+        let mc = row_block(m, p.kernel);
         (0..m.div_ceil(mc)).into_par_iter().for_each_init(
             || (Bufs::default(), Vec::new()),
             |(bufs, cblk), bi| {
@@ -212,7 +266,17 @@ pub fn gemm_rows(
                 let rows = mc.min(m - r0);
                 cblk.resize(rows * n, 0);
                 compute_block(
-                    &blocks, &a, k, n, kernel, acc_width, r0, rows, bufs, cblk, clock,
+                    &p.blocks,
+                    &a,
+                    k,
+                    n,
+                    p.kernel,
+                    p.acc_width,
+                    r0,
+                    rows,
+                    bufs,
+                    cblk,
+                    clock,
                 );
                 let t = Instant::now();
                 sink(r0, rows, cblk);

@@ -453,6 +453,13 @@ impl Plan {
 
     /// The transformed weights W' (K'×N, row-major), packed for `kernel`.
     pub fn packed_weights(&self, g: &Weights, kernel: Kernel) -> PackedW {
+        let wp = self.transformed_weights(g);
+        PackedW::new(kernel, &wp, self.kprime.max(1), g.n)
+    }
+
+    /// The transformed weights W' (max(K', 1)×N, row-major, unpacked): the GEMM of a
+    /// row transformed by [`Plan::transform_row`] with them is the design's.
+    pub fn transformed_weights(&self, g: &Weights) -> Vec<i8> {
         use rayon::prelude::*;
         let (t, n) = (self.t, g.n);
         let mut wp = vec![0i8; self.kprime.max(1) * n];
@@ -518,7 +525,7 @@ impl Plan {
                     }
                 }
             });
-        PackedW::new(kernel, &wp, self.kprime.max(1), n)
+        wp
     }
 
     /// Writes row `a` (K activations) transformed into `out[..kprime]` (the rest of
