@@ -206,7 +206,13 @@ fn skip_masks_zero_their_outputs_and_nothing_else() {
     // A mask on a design without the option, or of the wrong size, is refused.
     let plain = cfg("baseline", 2, 2);
     let g = Gemm::random(2, 2, 2, 0.0, &mut rng);
-    let e = run_gemms_masked(&plain, std::slice::from_ref(&g), &[vec![false; 4]], 0.0, &mut rng);
+    let e = run_gemms_masked(
+        &plain,
+        std::slice::from_ref(&g),
+        &[vec![false; 4]],
+        0.0,
+        &mut rng,
+    );
     assert!(e.unwrap_err().to_string().contains("array.skip"));
     let gate = plain.with(|c| c.array.skip = crate::config::Skip::Gate);
     let e = run_gemms_masked(&gate, &[g], &[vec![false; 3]], 0.0, &mut rng);
