@@ -28,7 +28,7 @@ VENV     ?= .venv
 comma    := ,
 PYTHON   := $(VENV)/bin/python
 
-.PHONY: all setup build run gen lint sim sim-array regress regress-cover mutants snapshots regress-large \
+.PHONY: all setup build run gen lint sim sim-array regress regress-cover mutants mutants-apply snapshots regress-large \
   test unit fmt-check clippy prove bench bench-eval bench-array clean pyenv pytest fashion-mnist \
   efficientnet fashion-mnist-kure fashion-mnist-zap efficientnet-zap typecheck bench-net pyenv-ray sweep-example
 
@@ -73,6 +73,14 @@ regress-cover: build
 # runs the patches whose names contain those words.
 mutants:
 	bash scripts/mutants.sh $(subst $(comma), ,$(MUTANTS))
+
+# Every planted bug still applies to today's sources (cheap; part of `make test`, so a
+# template or model change that strands a mutant is noticed, not found at the next
+# `make mutants`).
+mutants-apply:
+	@for p in testbench/mutants/*.patch testbench/mutants/holes/*.patch; do \
+	  git apply --check "$$p" || { echo "mutant $$p no longer applies: refresh it (docs/verification.md)"; exit 1; }; \
+	done; echo "mutants: every patch applies"
 
 # Refresh the golden RTL in generator/hdl/tests/snapshots after an intended template change.
 snapshots:
@@ -157,7 +165,7 @@ bench-net: pyenv
 sweep-example: build pyenv
 	$(SMTGEN) sweep examples/sweep/spec.yaml --out examples/sweep/out
 
-test: setup fmt-check clippy unit regress regress-cover pytest typecheck
+test: setup fmt-check clippy mutants-apply unit regress regress-cover pytest typecheck
 
 bench: build
 	$(SMTGEN) bench
