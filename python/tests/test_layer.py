@@ -317,7 +317,7 @@ def test_a_cache_prepares_again_when_the_weights_or_the_design_change(design: st
         b = None if bias is None else bias.numpy()
         cache = smtgen.LayerCache()
 
-        def run(w: np.ndarray, d: str, c: Optional[Any]) -> torch.Tensor:
+        def run(w: "np.ndarray[Any, Any]", d: str, c: Optional[Any]) -> torch.Tensor:
             return torch.from_numpy(smtgen.layer_forward(x.numpy(), w, dx, dw.numpy(), b, d, conv=case[7],
                                                          name="t", cache=c))
 
