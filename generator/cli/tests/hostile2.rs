@@ -5,7 +5,7 @@
 //! argument, the value (escaped and truncated) and what is allowed, and never panics.
 
 mod common;
-use common::files::{s, write_operands};
+use common::files::{gemm_args, s, write_operands};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -152,17 +152,7 @@ fn r2_case03_stdout_failures_are_one_line_errors() {
         vec!["presets"],
         vec!["config"],
         vec!["gen", "--preset", "baseline", "--out", s(&out)],
-        vec![
-            "gemm",
-            "--preset",
-            "baseline",
-            "--a",
-            s(&a),
-            "--w",
-            s(&w),
-            "--out",
-            s(&c),
-        ],
+        gemm_args(&a, &w, &c, &["--preset", "baseline"]),
         vec![
             "eval",
             "--presets",
@@ -435,17 +425,7 @@ fn r2_case08_output_files_modes_read_only_and_extensions() {
     let c = d.path().join("c.npy");
     let json = d.path().join("e.json");
     for args in [
-        vec![
-            "gemm",
-            "--preset",
-            "baseline",
-            "--a",
-            s(&a),
-            "--w",
-            s(&w),
-            "--out",
-            s(&c),
-        ],
+        gemm_args(&a, &w, &c, &["--preset", "baseline"]),
         vec![
             "eval",
             "--presets",
