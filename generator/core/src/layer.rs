@@ -493,11 +493,13 @@ enum GroupW {
     Column(Box<Column>),
 }
 
-/// A one-column GEMM's plan and transformed weights W' (K' values).
+/// A one-column GEMM's plan, its transformed weights W' (K' values) and its lane
+/// table ([`crate::engine::Plan::column_lanes`], empty when the plan is the identity).
 struct Column {
     plan: crate::engine::Plan,
     identity: bool,
     w: Vec<i8>,
+    lanes: Vec<(u8, i16)>,
 }
 
 /// A layer's weights prepared once for the engine under one design: lowered per
@@ -511,6 +513,9 @@ pub struct PreparedLayer {
     shape: WeightShape,
     wq: Vec<i8>,
     groups: Vec<GroupW>,
+    /// A depthwise layer under a design whose plan is not the identity: the rule
+    /// applied over channels at once (see [`DwVec`]).
+    dw: Option<Box<DwVec>>,
     acc_width: u32,
 }
 
@@ -572,6 +577,11 @@ impl PreparedLayer {
                 kw: g.kw,
                 groups: g.groups,
             },
+            dw: if one_column {
+                DwVec::new(&groups, wq, g.kh * g.kw)
+            } else {
+                None
+            },
             wq: wq.to_vec(),
             groups,
             acc_width: if exact { 64 } else { cfg.pe.acc_width },
@@ -608,6 +618,7 @@ impl PreparedLayer {
             shape: WeightShape::Linear { i: i_f, o: o_f },
             wq: wq.to_vec(),
             groups: vec![GroupW::Packed(p)],
+            dw: None,
             acc_width: if exact { 64 } else { cfg.pe.acc_width },
         })
     }
@@ -659,11 +670,84 @@ impl Column {
         let wv = crate::engine::plan::Weights { k, n: 1, w };
         let plan = crate::engine::Plan::for_weights(cfg, &wv);
         let wt = plan.transformed_weights(&wv);
+        let identity = plan.is_identity(k);
         Column {
-            identity: plan.is_identity(k),
+            lanes: if identity {
+                Vec::new()
+            } else {
+                plan.column_lanes(w)
+            },
+            identity,
             plan,
             w: wt,
         }
+    }
+}
+
+/// A depthwise layer's weights laid out for applying the design's rule to every
+/// channel at once ([`crate::engine::plan::LaneRule`]): per group of T taps and
+/// lane, each channel's weight and `nib4` of it (0 for an unselected 2:4 lane and
+/// past the last tap), and per group each channel's lanes that count towards the
+/// active count. Used when some channel's plan is not the identity; it computes
+/// what [`lanes_dot`] (the plan's own tables) computes, for all channels.
+struct DwVec {
+    t: usize,
+    rule: crate::engine::plan::LaneRule,
+    /// `[(gi * t + l) * c + ch]`.
+    w: Vec<i16>,
+    /// `[(gi * t + l) * c + ch]`.
+    wn: Vec<i16>,
+    /// `[gi * c + ch]`: bit `l` set when lane `l` counts.
+    counted: Vec<u8>,
+}
+
+impl DwVec {
+    /// None when every channel's plan is the identity, or when the rule's tables do
+    /// not map a zero activation to zero (then [`lanes_dot`] runs; no spec design does
+    /// that).
+    fn new(groups: &[GroupW], wq: &[i8], taps: usize) -> Option<Box<DwVec>> {
+        let cols: Vec<&Column> = groups
+            .iter()
+            .filter_map(|gw| match gw {
+                GroupW::Column(c) => Some(c.as_ref()),
+                GroupW::Packed(_) => None,
+            })
+            .collect();
+        let first = cols.first()?;
+        if cols.len() != groups.len() || cols.iter().all(|c| c.identity) {
+            return None;
+        }
+        let rule = first.plan.lane_rule();
+        let t = first.plan.lanes();
+        if rule.t2[0] != 0 || rule.t3[0] != 0 || rule.nib4[0] != 0 {
+            return None;
+        }
+        let c = cols.len();
+        let ng = taps.div_ceil(t);
+        let mut w = vec![0i16; ng * t * c];
+        let mut wn = vec![0i16; ng * t * c];
+        let mut counted = vec![0u8; ng * c];
+        for ch in 0..c {
+            let wc = &wq[ch * taps..(ch + 1) * taps];
+            for gi in 0..ng {
+                let wk = |l: usize| wc.get(gi * t + l).copied().unwrap_or(0);
+                let mw = (0..t).fold(0usize, |m, l| m | usize::from(wk(l) != 0) << l);
+                let (cnt, dead) = rule.counted(mw, t);
+                counted[gi * c + ch] = cnt;
+                for l in 0..t {
+                    let x = if dead >> l & 1 == 1 { 0 } else { wk(l) };
+                    w[(gi * t + l) * c + ch] = i16::from(x);
+                    wn[(gi * t + l) * c + ch] = i16::from(rule.nib4[usize::from(x as u8)]);
+                }
+            }
+        }
+        Some(Box::new(DwVec {
+            t,
+            rule,
+            w,
+            wn,
+            counted,
+        }))
     }
 }
 
@@ -802,29 +886,66 @@ fn columns_forward<Y: OutElem>(
     let all_identity = cols.iter().all(|col| col.identity);
     // i32 sums are exact for up to K_SAFE products.
     let narrow_sums = taps <= crate::engine::kernel::K_SAFE;
-    let kmax = cols.iter().map(|col| col.plan.kprime()).max().unwrap_or(0);
     let acc = p.acc_width;
     let g1 = ConvGeom { groups: 1, ..*g };
+    // The rule over all channels at once: the input through the rule's tables once
+    // (t2 for every rule but exact, t3 for the pair rule), lowered beside it.
+    let dw = p.dw.as_deref().filter(|_| narrow_sums);
+    let table = |lut: &[u8; 256]| -> Vec<u8> {
+        let mut v = vec![0u8; xq.len()];
+        crate::engine::run_pool(jobs, || {
+            v.par_chunks_mut(1 << 16)
+                .zip(xq.par_chunks(1 << 16))
+                .for_each(|(d, s)| {
+                    d.iter_mut()
+                        .zip(s)
+                        .for_each(|(d, &x)| *d = lut[usize::from(x)])
+                });
+        });
+        v
+    };
+    use crate::engine::plan::LaneKind;
+    let xq2 = dw
+        .filter(|d| d.rule.kind != LaneKind::Exact)
+        .map(|d| table(&d.rule.t2));
+    let xq3 = dw
+        .filter(|d| d.rule.kind == LaneKind::Pair)
+        .map(|d| table(&d.rule.t3));
+    let simd = QuantSimd::detect();
     const BLOCK: usize = 16;
     crate::engine::run_pool(jobs, || {
         (0..m.div_ceil(BLOCK)).into_par_iter().for_each_init(
             || {
+                let row = |on: bool| vec![0u8; if on { taps * c } else { 0 }];
                 (
-                    vec![0u8; taps * c],
-                    vec![0u8; taps],
-                    vec![0u8; kmax],
-                    Vec::new(),
+                    (
+                        row(true),
+                        row(xq2.is_some()),
+                        row(xq3.is_some()),
+                        vec![0u8; c],
+                    ),
                     vec![0i32; c],
                     vec![0i64; BLOCK * c],
                 )
             },
-            |(row, one, arow, scratch, s32, cblk), bi| {
+            |((row, row2, row3, zero), s32, cblk), bi| {
                 let (r0, r1) = (bi * BLOCK, (bi * BLOCK + BLOCK).min(m));
                 let t0 = Instant::now();
                 for i in r0..r1 {
                     lower_row(&g1, xq, 0, i, row);
                     let out = &mut cblk[(i - r0) * c..(i - r0 + 1) * c];
-                    if narrow_sums {
+                    if let Some(dv) = dw {
+                        if let Some(x2) = &xq2 {
+                            lower_row(&g1, x2, 0, i, row2);
+                        }
+                        if let Some(x3) = &xq3 {
+                            lower_row(&g1, x3, 0, i, row3);
+                        }
+                        dw_pixel(simd, dv, [row, row2, row3], zero, c, taps, s32);
+                        for (o, &s) in out.iter_mut().zip(s32.iter()) {
+                            *o = i64::from(s);
+                        }
+                    } else if narrow_sums {
                         s32.fill(0);
                         for tap in 0..taps {
                             let (xr, wr) =
@@ -846,17 +967,11 @@ fn columns_forward<Y: OutElem>(
                             }
                         }
                     }
-                    if !all_identity {
+                    if !all_identity && dw.is_none() {
                         for (ch, col) in cols.iter().enumerate() {
-                            if col.identity {
-                                continue;
+                            if !col.identity {
+                                out[ch] = lanes_dot(col, row, ch, c, taps);
                             }
-                            for (tap, v) in one.iter_mut().enumerate() {
-                                *v = row[tap * c + ch];
-                            }
-                            let kp = col.plan.kprime();
-                            col.plan.transform_row(one, &mut arow[..kp], scratch);
-                            out[ch] = dot(&arow[..kp], &col.w);
                         }
                     }
                     if acc < 64 {
@@ -890,13 +1005,190 @@ fn columns_forward<Y: OutElem>(
     });
 }
 
-/// The exact dot product of unsigned activations and signed weights.
+/// One pixel of a depthwise layer under [`DwVec`]: `s[ch]` = channel `ch`'s sum
+/// over its taps, from the lowered rows of the input, of its t2 and of its t3
+/// (`rows`; the unused ones may be empty), `zero` holding `c` zeros.
+fn dw_pixel(
+    simd: QuantSimd,
+    dv: &DwVec,
+    rows: [&[u8]; 3],
+    zero: &[u8],
+    c: usize,
+    taps: usize,
+    s: &mut [i32],
+) {
+    match simd {
+        // SAFETY: the features were detected at run time (QuantSimd::detect).
+        #[cfg(target_arch = "x86_64")]
+        QuantSimd::Avx512 => unsafe { dw_pixel_avx512(dv, rows, zero, c, taps, s) },
+        // SAFETY: as above.
+        #[cfg(target_arch = "x86_64")]
+        QuantSimd::Avx2 => unsafe { dw_pixel_avx2(dv, rows, zero, c, taps, s) },
+        QuantSimd::None => dw_pixel_body(dv, rows, zero, c, taps, s),
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
+unsafe fn dw_pixel_avx512(
+    dv: &DwVec,
+    rows: [&[u8]; 3],
+    zero: &[u8],
+    c: usize,
+    taps: usize,
+    s: &mut [i32],
+) {
+    dw_pixel_body(dv, rows, zero, c, taps, s)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dw_pixel_avx2(
+    dv: &DwVec,
+    rows: [&[u8]; 3],
+    zero: &[u8],
+    c: usize,
+    taps: usize,
+    s: &mut [i32],
+) {
+    dw_pixel_body(dv, rows, zero, c, taps, s)
+}
+
+#[inline(always)]
+fn dw_pixel_body(dv: &DwVec, rows: [&[u8]; 3], zero: &[u8], c: usize, taps: usize, s: &mut [i32]) {
+    s.fill(0);
+    match dv.t {
+        1 => dw_groups::<1>(dv, rows, zero, c, taps, s),
+        2 => dw_groups::<2>(dv, rows, zero, c, taps, s),
+        3 => dw_groups::<3>(dv, rows, zero, c, taps, s),
+        _ => dw_groups::<4>(dv, rows, zero, c, taps, s),
+    }
+}
+
+/// [`dw_pixel_body`] for T lanes: per group of T taps, the rule over every channel
+/// (branch-free selects, so the channel loop vectorizes).
+#[inline(always)]
+fn dw_groups<const T: usize>(
+    dv: &DwVec,
+    [row, row2, row3]: [&[u8]; 3],
+    zero: &[u8],
+    c: usize,
+    taps: usize,
+    s: &mut [i32],
+) {
+    use crate::engine::plan::LaneKind;
+    let s = &mut s[..c];
+    let zero = &zero[..c];
+    for gi in 0..taps.div_ceil(T) {
+        // Lane l's activations for every channel (zeros past the last tap).
+        fn lane<'a>(r: &'a [u8], zero: &'a [u8], k: usize, taps: usize, c: usize) -> &'a [u8] {
+            if k < taps && !r.is_empty() {
+                &r[k * c..(k + 1) * c]
+            } else {
+                zero
+            }
+        }
+        let lane = |r, l| lane(r, zero, gi * T + l, taps, c);
+        let a: [&[u8]; T] = std::array::from_fn(|l| lane(row, l));
+        let a2: [&[u8]; T] = std::array::from_fn(|l| lane(row2, l));
+        let a3: [&[u8]; T] = std::array::from_fn(|l| lane(row3, l));
+        let w: [&[i16]; T] = std::array::from_fn(|l| &dv.w[(gi * T + l) * c..][..c]);
+        let wn: [&[i16]; T] = std::array::from_fn(|l| &dv.wn[(gi * T + l) * c..][..c]);
+        let cnt = &dv.counted[gi * c..][..c];
+        // Active count: lanes with a non-zero activation that count.
+        let active = |ch: usize| -> u8 {
+            let mut n = 0u8;
+            for (l, al) in a.iter().enumerate() {
+                n += u8::from(al[ch] != 0) & (cnt[ch] >> l & 1);
+            }
+            n
+        };
+        match dv.rule.kind {
+            LaneKind::Exact => {
+                for ch in 0..c {
+                    let mut v = s[ch];
+                    for l in 0..T {
+                        v += i32::from(a[l][ch]) * i32::from(w[l][ch]);
+                    }
+                    s[ch] = v;
+                }
+            }
+            LaneKind::Single => {
+                for ch in 0..c {
+                    let mut v = s[ch];
+                    for l in 0..T {
+                        v += i32::from(a2[l][ch]) * i32::from(w[l][ch]);
+                    }
+                    s[ch] = v;
+                }
+            }
+            LaneKind::Pair => {
+                for ch in 0..c {
+                    let pair = active(ch) == 2;
+                    let mut v = s[ch];
+                    for l in 0..T {
+                        let x = if pair { a3[l][ch] } else { a2[l][ch] };
+                        v += i32::from(x) * i32::from(w[l][ch]);
+                    }
+                    s[ch] = v;
+                }
+            }
+            LaneKind::Quad => {
+                for ch in 0..c {
+                    let n = active(ch);
+                    let mut v = s[ch];
+                    for l in 0..T {
+                        let x = if n >= 2 { a2[l][ch] } else { a[l][ch] };
+                        let y = if n >= 3 { wn[l][ch] } else { w[l][ch] };
+                        v += i32::from(x) * i32::from(y);
+                    }
+                    s[ch] = v;
+                }
+            }
+        }
+    }
+}
+
+/// One non-identity channel's result for one lowered row (`row[tap * c + ch]`):
+/// per group of T taps its activation zero pattern selects each lane's table and
+/// effective weight from the channel's lane table; the sum of the products is the
+/// transformed row's dot product with the transformed weights.
 #[inline]
-fn dot(a: &[u8], w: &[i8]) -> i64 {
-    a.iter()
-        .zip(w)
-        .map(|(&x, &y)| i64::from(x) * i64::from(y))
-        .sum()
+fn lanes_dot(col: &Column, row: &[u8], ch: usize, c: usize, taps: usize) -> i64 {
+    let t = col.plan.lanes();
+    let luts = col.plan.luts();
+    let at = |k: usize| if k < taps { row[k * c + ch] } else { 0 };
+    let mut s = 0i64;
+    for (gi, ent) in col.lanes.chunks_exact(t << t).enumerate() {
+        let k0 = gi * t;
+        match t {
+            1 => {
+                let a = at(k0);
+                let (lut, w) = ent[usize::from(a != 0)];
+                s += i64::from(luts[usize::from(lut & 3)][usize::from(a)]) * i64::from(w);
+            }
+            2 => {
+                let (a0, a1) = (at(k0), at(k0 + 1));
+                let ma = usize::from(a0 != 0) | usize::from(a1 != 0) << 1;
+                let e = &ent[ma * 2..ma * 2 + 2];
+                s += i64::from(luts[usize::from(e[0].0 & 3)][usize::from(a0)]) * i64::from(e[0].1)
+                    + i64::from(luts[usize::from(e[1].0 & 3)][usize::from(a1)]) * i64::from(e[1].1);
+            }
+            _ => {
+                let mut a = [0u8; 4];
+                let mut ma = 0usize;
+                for (l, x) in a.iter_mut().enumerate().take(t) {
+                    *x = at(k0 + l);
+                    ma |= usize::from(*x != 0) << l;
+                }
+                let e = &ent[ma * t..ma * t + t];
+                for (l, &(lut, w)) in e.iter().enumerate() {
+                    s += i64::from(luts[usize::from(lut & 3)][usize::from(a[l])]) * i64::from(w);
+                }
+            }
+        }
+    }
+    s
 }
 
 /// A linear layer: `x` rows×I float, `wq` O×I int8 (torch's layout), the output

@@ -450,8 +450,17 @@ fn depthwise_pass_equals_one_gemm_per_group_for_every_preset() {
     for gm in shapes {
         for cfg in &modes {
             let stc = cfg.as_ref().is_some_and(|c| c.dp().requires_2_4());
-            for case in 0..3 {
+            for case in 0..4 {
                 let (mut x, mut w) = random_ops(&mut rng, &gm, stc);
+                if case == 3 {
+                    // Sparse weights too (zeroing keeps 2:4 valid): every weight
+                    // zero pattern of a group, so every class of the design's plan.
+                    for v in w.iter_mut() {
+                        if rng.chance(0.4) {
+                            *v = 0;
+                        }
+                    }
+                }
                 if case == 1 {
                     // Extremes: every activation saturates, every weight is -128
                     // (2:4 designs: two of every four, the rest zero).

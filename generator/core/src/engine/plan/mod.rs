@@ -156,6 +156,49 @@ pub(crate) fn cycle_counts(d: &Design) -> ([[u32; 16]; 16], [[u32; 16]; 16]) {
     (on, red)
 }
 
+/// What a lane of a group computes as a function of the group's active count `c`
+/// (lanes whose activation is non-zero and, under a weight test, whose weight is
+/// non-zero; under 2:4 selection only the selected lanes count), [`lane_op`]'s
+/// table written out: [`LaneKind::Exact`] `a·w`; [`LaneKind::Single`]
+/// `t2(a)·w`; [`LaneKind::Pair`] `t3(a)·w` when `c = 2`, else `t2(a)·w`;
+/// [`LaneKind::Quad`] `a·w` when `c ≤ 1`, `t2(a)·w` when `c = 2`, `t2(a)·nib4(w)`
+/// when `c ≥ 3`. A lane whose activation is zero gives 0; under 2:4 selection an
+/// unselected lane gives 0.
+pub(crate) struct LaneRule {
+    pub kind: LaneKind,
+    pub weight_test: bool,
+    pub stc: bool,
+    pub t2: [u8; 256],
+    pub t3: [u8; 256],
+    pub nib4: [i8; 256],
+}
+
+/// The shape of a [`LaneRule`].
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum LaneKind {
+    Exact,
+    Single,
+    Pair,
+    Quad,
+}
+
+impl LaneRule {
+    /// The lanes of a group with weight zero pattern `mw` that count towards `c`
+    /// (all `t` lanes unless the rule tests weights), and the lanes that give
+    /// nothing (unselected under 2:4 though their weight is non-zero).
+    pub fn counted(&self, mw: usize, t: usize) -> (u8, u8) {
+        let full = (1usize << t) - 1;
+        if self.stc {
+            let sel = stc_selected(mw);
+            (sel as u8, (mw & !sel) as u8)
+        } else if self.weight_test {
+            (mw as u8, 0)
+        } else {
+            (full as u8, 0)
+        }
+    }
+}
+
 /// A K×N weight matrix (row-major) that a plan is laid out for.
 pub struct Weights<'a> {
     /// Reduction length.
@@ -187,6 +230,7 @@ struct Term {
 
 /// A design's decomposition on one GEMM's weights (see the module docs).
 pub struct Plan {
+    rule: Rule,
     t: usize,
     groups: usize,
     weight_test: bool,
@@ -392,6 +436,7 @@ impl Plan {
             *d = s;
         }
         Plan {
+            rule: r,
             t,
             groups,
             weight_test: wt,
@@ -526,6 +571,80 @@ impl Plan {
                 }
             });
         wp
+    }
+
+    /// A one-column GEMM's weights `w` (K values, a depthwise channel) as a lane
+    /// table: for each group `gi`, activation pattern `ma` and lane `l`, the entry
+    /// `((gi << T) + ma) * T + l` holds the lane's activation table (an index into
+    /// [`Plan::luts`]) and its effective weight (`w`, `nib4(w)`, or 0 when the lane
+    /// gives nothing), so that the column's result for a row `a` is
+    /// `Σ_gi Σ_l luts[table][a[gi·T + l]] · weight` with `ma` the group's activation
+    /// zero pattern: what [`Plan::transform_row`] followed by the dot product with
+    /// [`Plan::transformed_weights`] computes, without laying K' out.
+    pub(crate) fn column_lanes(&self, w: &[i8]) -> Vec<(u8, i16)> {
+        let t = self.t;
+        let pats = 1usize << t;
+        let mut ent = vec![(ZERO, 0i16); self.groups * pats * t];
+        for gi in 0..self.groups {
+            let wk = |l: usize| w.get(gi * t + l).copied().unwrap_or(0);
+            let mw = (0..t).fold(0usize, |m, l| m | usize::from(wk(l) != 0) << l);
+            let cls = self.class_of[mw];
+            for term in &self.terms {
+                if self.weight_test && term.class != cls {
+                    continue;
+                }
+                if !term.group_bits.is_empty() && term.group_bits[gi / 64] >> (gi % 64) & 1 == 0 {
+                    continue;
+                }
+                for ma in 0..pats {
+                    for l in 0..t {
+                        let s = term.sel[ma][l];
+                        if s == ZERO {
+                            continue;
+                        }
+                        let we = if term.nib {
+                            self.nib4[usize::from(wk(l) as u8)]
+                        } else {
+                            wk(l)
+                        };
+                        let e = &mut ent[(gi * pats + ma) * t + l];
+                        debug_assert_eq!(e.0, ZERO, "two terms give group {gi} lane {l}");
+                        *e = (s, i16::from(we));
+                    }
+                }
+            }
+        }
+        ent
+    }
+
+    /// The activation tables (zero, identity, then the rule's) that
+    /// [`Plan::column_lanes`] indexes.
+    pub(crate) fn luts(&self) -> &[[u8; 256]; 4] {
+        &self.luts
+    }
+
+    /// Lanes per group (the design's T).
+    pub(crate) fn lanes(&self) -> usize {
+        self.t
+    }
+
+    /// The rule as a per-lane function of the active count, for a pass that
+    /// applies it without tables per weight pattern (see [`LaneRule`]).
+    pub(crate) fn lane_rule(&self) -> LaneRule {
+        let kind = match self.rule {
+            Rule::Exact => LaneKind::Exact,
+            Rule::Single => LaneKind::Single,
+            Rule::Pair { .. } | Rule::Stc { .. } => LaneKind::Pair,
+            Rule::Quad => LaneKind::Quad,
+        };
+        LaneRule {
+            kind,
+            weight_test: self.weight_test,
+            stc: matches!(self.rule, Rule::Stc { .. }),
+            t2: self.luts[usize::from(T2)],
+            t3: self.luts[usize::from(T3)],
+            nib4: self.nib4,
+        }
     }
 
     /// Writes row `a` (K activations) transformed into `out[..kprime]` (the rest of
