@@ -239,6 +239,9 @@ def test_nan_in_calibration_inference_and_weights_raises_naming_the_layer() -> N
     bad[1][0, 1, 2, 3] = float("nan")
     with pytest.raises(ValueError, match=r"layer '2'.*NaN"):
         st.quantize(copy.deepcopy(model), bad, batches=2, include_last=True, verbose=False, progress=False)
+    bad[1][0, 1, 2, 3] = float("inf")  # reaches layer '2' as +inf or NaN
+    with pytest.raises(ValueError, match=r"layer '2'.*NaN or infinite"):
+        st.quantize(copy.deepcopy(model), bad, batches=2, include_last=True, verbose=False, progress=False)
     st.quantize(model, data, batches=2, include_last=True, verbose=False, progress=False)
     x = torch.rand(2, 2, 6, 6)
     model(x)

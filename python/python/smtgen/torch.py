@@ -385,14 +385,16 @@ class QuantLayer(nn.Module):
             if self.mode == "calibrate":
                 with torch.no_grad():
                     xd = x.detach()
-                    if x.numel() and not bool(torch.isfinite(xd).all()):
+                    flat = xd.reshape(x.shape[0], -1)
+                    per_sample_abs = flat.abs().amax(dim=1).to(torch.float64)
+                    # amax propagates NaN and |±inf| is inf: one check on the
+                    # per-sample maxima sees every non-finite input.
+                    if x.numel() and not bool(torch.isfinite(per_sample_abs).all()):
                         raise ValueError(
                             f"layer {self.name!r}: calibration input holds NaN or infinite values; "
                             "check the calibration data and the layers before this one"
                         )
-                    flat = xd.reshape(x.shape[0], -1)
                     per_sample = flat.amax(dim=1).to(torch.float64)
-                    per_sample_abs = flat.abs().amax(dim=1).to(torch.float64)
                     total = int(self.calib_samples) + per_sample.numel()
                     self.max_mean.mul_(int(self.calib_samples) / total).add_(per_sample.sum() / total)
                     self.absmax_mean.mul_(int(self.calib_samples) / total).add_(per_sample_abs.sum() / total)
