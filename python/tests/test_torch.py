@@ -135,6 +135,35 @@ def test_recalibrate_bn_changes_running_stats_and_nothing_else():
         st.recalibrate_bn(model, data, batches=0)
 
 
+def _with_dropout(p):
+    """toy() with a Dropout(p) after the first ReLU (p=0: an Identity in its place)."""
+    model = toy()
+    layers = list(model.children())
+    layers.insert(2, nn.Dropout(p) if p else nn.Identity())
+    return nn.Sequential(*layers).eval()
+
+
+def test_calibration_and_recalibration_run_without_dropout():
+    # BatchNorm in train mode, dropout (and stochastic depth) off: a Dropout(0.5) in
+    # train mode would zero half the inputs of layer '3' and double the rest, so its
+    # ranges and the BN statistics after it would differ from the network without it.
+    data = batches(4)
+    got, want = _with_dropout(0.5), _with_dropout(0)
+    for m in (got, want):
+        torch.manual_seed(SEED)
+        st.quantize(m, data, batches=3, verbose=False, progress=False)
+    qg, qw = st.quant_layers(got), st.quant_layers(want)
+    assert [q.name for q in qg] == ["3", "6"]
+    for a, b in zip(qg, qw):
+        assert torch.equal(a.max_mean, b.max_mean), (a.name, a.max_mean, b.max_mean)
+    for m in (got, want):
+        st.simulate(m, "sysmt2")
+        st.recalibrate_bn(m, data, batches=4, progress=False, momentum=None)
+    assert torch.equal(got.state_dict()["4.running_mean"], want.state_dict()["4.running_mean"])
+    assert torch.equal(got.state_dict()["4.running_var"], want.state_dict()["4.running_var"])
+    assert not any(m.training for m in got.modules())
+
+
 def test_quantize_leaves_the_float_model_unchanged():
     model = toy()
     ref = copy.deepcopy(model)

@@ -102,6 +102,17 @@ def _run_batches(model: nn.Module, loader: Iterable[Any], batches: int, bar: Any
             bar.update()
 
 
+def _bn_train_mode(model: nn.Module) -> None:
+    """Puts ``model``'s BatchNorm layers in train mode (batch statistics, running
+    statistics updated) and every other module in eval mode: dropout and stochastic
+    depth (EfficientNet's drop-connect) are training-time noise that would otherwise
+    perturb the activation ranges and the statistics a calibration pass collects."""
+    model.eval()
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.train()
+
+
 def _check_design(design: Design) -> Design:
     """Validates a design up front (``ValueError``/``TypeError`` from smtgen)."""
     if design is None or design in ("exact", "float"):
@@ -578,8 +589,9 @@ def quantize(
 ) -> QuantizeReport:
     """Swaps the model's Conv2d and Linear layers for :class:`QuantLayer` in place
     and calibrates their activation ranges (``max_mean``) on up to ``batches``
-    batches of ``calib_loader`` in train mode without gradient steps; BatchNorm's
-    running statistics are restored afterwards, so the float model is unchanged.
+    batches of ``calib_loader`` with BatchNorm in train mode (dropout and stochastic
+    depth off) without gradient steps; BatchNorm's running statistics are restored
+    afterwards, so the float model is unchanged.
     The first layer and the last (the classifier) stay float unless
     ``include_first`` / ``include_last``; names in ``skip`` stay float too.
     ``max_elements`` is each simulated layer's ceiling on elements per tensor (its
@@ -676,7 +688,7 @@ def quantize(
         k: v.clone() for k, v in model.state_dict().items() if "running_" in k or "num_batches_tracked" in k
     }
     was_training = model.training
-    model.train()
+    _bn_train_mode(model)
     bar = _bar(batches, "calibrate", progress)
     try:
         _run_batches(model, calib_loader, batches, bar)
@@ -822,8 +834,8 @@ def recalibrate_bn(
     momentum: Optional[float] = 0.1,
 ) -> nn.Module:
     """Re-estimates BatchNorm's running mean and variance under the current designs:
-    ``batches`` batches of ``loader`` in train mode without gradients, activation
-    ranges frozen, weights untouched; leaves the model in eval mode. Returns the model.
+    ``batches`` batches of ``loader`` with BatchNorm in train mode (dropout and
+    stochastic depth off) without gradients, activation ranges frozen, weights untouched; leaves the model in eval mode. Returns the model.
 
     The default is the papers' recipe (their code: 17 batches at momentum 0.1), each
     batch moving the running statistics a fraction ``momentum`` towards its own, so
@@ -850,7 +862,7 @@ def recalibrate_bn(
         m.momentum = None if momentum is None else float(momentum)  # type: ignore[assignment]
         if momentum is None:
             m.reset_running_stats()
-    model.train()
+    _bn_train_mode(model)
     bar = _bar(batches, "recalibrate BN", progress)
     try:
         _run_batches(model, loader, batches, bar)
