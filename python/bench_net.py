@@ -5,6 +5,7 @@ smtgen.torch beside float torch on the same threads, and per simulated layer sta
     python python/bench_net.py                      # ResNet-18 224x224, 1 and all cores
     python python/bench_net.py --threads 2 --images 16 --batch 8
     python python/bench_net.py --model efficientnet_lite0   # the real-network example's model
+    python python/bench_net.py --model resnet50-dilated --images 1 --batch 1 --threads 2 --designs exact,sysmt2
 
 For every thread count: torch.set_num_threads(t) and the engine's jobs = t. Float:
 the whole float model, and the time in its convolutions alone (forward hooks).
@@ -52,6 +53,10 @@ def build(name: str) -> nn.Module:
     import torchvision
 
     torch.manual_seed(0)
+    if name.endswith("-dilated"):  # e.g. resnet50-dilated: layer3 and layer4 dilated instead of strided
+        dil: nn.Module = getattr(torchvision.models, name[: -len("-dilated")])(
+            weights=None, replace_stride_with_dilation=[False, True, True])
+        return dil.eval()
     tv: nn.Module = getattr(torchvision.models, name)(weights=None)
     return tv.eval()
 
@@ -151,7 +156,9 @@ def run_design(model: nn.Module, batches: List[torch.Tensor], design: str, jobs:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default="resnet18", help="a torchvision model name (random weights)")
+    ap.add_argument("--model", default="resnet18",
+                    help="a torchvision model name (random weights); NAME-dilated (e.g. resnet50-dilated) builds "
+                         "it with replace_stride_with_dilation=[False, True, True]")
     ap.add_argument("--size", type=int, default=224, help="input height and width")
     ap.add_argument("--images", type=int, default=16)
     ap.add_argument("--batch", type=int, default=8)

@@ -35,13 +35,20 @@ there), so it is a relative, not an absolute, figure for another network.
 area is the largest of the designs the plan uses, as if one array ran each layer
 in its mode (NB-SMT's 4-thread array running some layers with 2 threads); smtgen's
 generated RTL has no such mode switch, so it is a model, not a synthesized array.
+
+**Resuming** (``checkpoint=path``, :mod:`smtgen.checkpoint`): each finished row is
+written to the checkpoint atomically with what identifies the run; a later call
+reuses the rows there and measures only the rest, and refuses a checkpoint of a
+different run. ``stop_at`` stops after the row in progress (``Unfinished``).
 """
 
 from __future__ import annotations
 
 import copy
 import csv
+import itertools
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
@@ -270,6 +277,8 @@ class NetworkReport:
     samples: int = 0
     area_unit: str = ""
     notes: List[str] = field(default_factory=list)
+    #: Rows taken from a checkpoint instead of measured (``report(checkpoint=...)``).
+    from_checkpoint: int = 0
 
     def to_markdown(self) -> str:
         """The table as Markdown (``—`` where a number does not apply)."""
@@ -331,22 +340,48 @@ def report(
     recal_loader: Optional[Iterable[Any]] = None,
     recal_batches: int = 17,
     momentum: Optional[float] = 0.1,
+    recal_seed: int = 0,
     plans: Optional[Mapping[str, Plan]] = None,
     area: Union[None, str, Path, Mapping[str, float]] = None,
     energy: Union[None, str, Path, Mapping[str, float]] = None,
     labelled: Optional[Iterable[Any]] = None,
     progress: bool = False,
+    checkpoint: Union[None, str, Path] = None,
+    stop_at: Optional[float] = None,
 ) -> NetworkReport:
     """For float, the exact int8 layers and each design (and each named per-layer
     ``plans`` entry): fidelity of the outputs on ``loader`` to the float model's
     (:func:`fidelity`), before and, with ``recal_loader``, after
-    :func:`smtgen.torch.recalibrate_bn` (``recal_batches``, ``momentum``); accuracy
+    :func:`smtgen.torch.recalibrate_bn` (``recal_batches``, ``momentum``; in train
+    mode, so dropout or drop-connect draw random masks: each row recalibrates from
+    torch's RNG seeded with ``recal_seed`` in a forked RNG state, so its numbers do not
+    depend on the rows measured before it and torch's global RNG is left as it was); accuracy
     on ``labelled`` (batches ``(x, y)``) when given; cycles of the simulated layers on
     an R×C array and the speedup over the baseline; array area from ``area`` (a
     ``{design: area}`` mapping or a ``smtgen compare`` CSV; ratios against
     ``"baseline"``); energy per inference from ``energy`` (``{design: pJ/MAC}`` or a
     ``compare --library`` CSV). The model must be quantized; its BatchNorm state is
-    restored between designs and at the end, and it is left running ``"exact"``."""
+    restored between designs and at the end (also when stopped or failing), and it
+    is left running ``"exact"``.
+
+    ``checkpoint`` (a file path) makes the report resumable: each finished row (its
+    label, measured fidelity numbers and per-layer designs) is written to it at once,
+    atomically, with the run's identity (:mod:`smtgen.checkpoint`: the rows' labels
+    and designs, number of samples, rows/cols, the recalibration settings, SHA-256
+    fingerprints of the evaluation, recalibration and labelled inputs and of the
+    model's state, torch's and smtgen's versions). Called again, rows already in a
+    matching checkpoint are taken from it and not measured again; a checkpoint of a
+    different run raises :class:`smtgen.checkpoint.CheckpointMismatch` naming what
+    differs. Cycles, area and energy are recomputed from the layers' shapes each
+    time (they cost nothing). With a checkpoint, the recalibration batches (the first
+    ``recal_batches`` of ``recal_loader``) are taken once and every row recalibrates
+    on those same batches.
+
+    ``stop_at`` (a ``time.time()`` value; needs ``checkpoint``): no new row is started
+    after it, once this call has measured at least one row; if rows remain,
+    :class:`smtgen.checkpoint.Unfinished` is raised (the finished rows are in the
+    checkpoint; call again to continue)."""
+    from . import checkpoint as ckp
     from . import torch as st
 
     layers = st.quant_layers(model)
@@ -355,6 +390,10 @@ def report(
     if isinstance(rows, bool) or isinstance(cols, bool) or not isinstance(rows, int) or not isinstance(cols, int) \
             or rows < 1 or cols < 1:
         raise ValueError(f"rows, cols = {rows!r}, {cols!r}: allowed positive integers")
+    if stop_at is not None and checkpoint is None:
+        raise ValueError("stop_at needs checkpoint=path: the rows finished before the stop would be lost")
+    if isinstance(recal_seed, bool) or not isinstance(recal_seed, int):
+        raise ValueError(f"recal_seed = {recal_seed!r}: allowed an integer")
     for d in designs:
         if _is_plan(d):
             raise ValueError("designs takes design points; give per-layer plans in plans={label: plan}")
@@ -368,6 +407,9 @@ def report(
     if not loader:
         raise ValueError("loader gave no batch")
     labelled_l = list(labelled) if labelled is not None else None
+    recal_l: Optional[Iterable[Any]] = recal_loader
+    if checkpoint is not None and recal_loader is not None:
+        recal_l = list(itertools.islice(recal_loader, recal_batches))
     pristine = copy.deepcopy(model.state_dict())
     geoms = layer_geometry(model, _inputs(loader[0]))
     out = NetworkReport(rows_per_array=(rows, cols))
@@ -376,36 +418,52 @@ def report(
             out.area_unit = "µm²" if "array um2" in f.readline() else "GE"
     elif area is not None:
         out.area_unit = "(given)"
-
-    st.simulate(model, "float")
-    ref, _ = logits(model, loader)
-    out.samples = int(ref.shape[0])
-    ref_l, lab = logits(model, labelled_l) if labelled_l is not None else (None, None)
-    base_area = areas.get("baseline")
-
-    def measure() -> Dict[str, Any]:
-        o, _ = logits(model, loader)
-        res: Dict[str, Any] = dict(fidelity(o, ref))
-        if labelled_l is not None and ref_l is not None:
-            ol, _ = logits(model, labelled_l)
-            res["top1"] = fidelity(ol, ref_l, lab).get("top1")
-        return res
-
-    row0: Dict[str, Any] = {"design": "float", **fidelity(ref, ref)}
-    if labelled_l is not None and ref_l is not None:
-        row0["top1"] = fidelity(ref_l, ref_l, lab).get("top1")
-    out.rows.append(row0)
+    out.samples = sum(int(_inputs(b).shape[0]) for b in loader)
     entries: List[Tuple[str, Any]] = [("int8 (exact)", "exact")]
     entries += [(_design_name(d), d) for d in designs if d not in ("exact", None)]
     entries += list(plans.items())
-    for label, d in entries:
+
+    ck: Optional[ckp.Checkpoint] = None
+    if checkpoint is not None:
+        identity = {
+            "kind": "smtgen.report.report",
+            "smtgen": _sm.__version__,
+            "torch": torch.__version__,
+            "designs": [[label, d] for label, d in entries],
+            "samples": out.samples,
+            "rows": rows,
+            "cols": cols,
+            "recalibration": None if recal_l is None else {
+                "batches": recal_batches, "momentum": momentum, "seed": recal_seed,
+                "inputs": ckp.fingerprint_batches(recal_l)},
+            "evaluation inputs": ckp.fingerprint_batches(loader),
+            "labelled inputs": None if labelled_l is None else ckp.fingerprint_batches(labelled_l),
+            "model": ckp.fingerprint_model(model),
+        }
+        ck = ckp.Checkpoint.open(checkpoint, identity)
+
+    base_area = areas.get("baseline")
+    refs: Dict[str, Any] = {}
+
+    def reference() -> None:
+        """The float model's outputs (once, and only when a row is to be measured)."""
+        if refs:
+            return
         model.load_state_dict(pristine)
-        st.simulate(model, d)
-        row: Dict[str, Any] = {"design": label, **measure()}
-        if recal_loader is not None:
-            st.recalibrate_bn(model, recal_loader, batches=recal_batches, progress=progress, momentum=momentum)
-            row.update({f"{k}_recal": v for k, v in measure().items()})
-        plan = {q.name: q.design for q in st.quant_layers(model)}
+        st.simulate(model, "float")
+        refs["ref"], _ = logits(model, loader)
+        refs["ref_l"], refs["lab"] = logits(model, labelled_l) if labelled_l is not None else (None, None)
+
+    def measure() -> Dict[str, Any]:
+        o, _ = logits(model, loader)
+        res: Dict[str, Any] = dict(fidelity(o, refs["ref"]))
+        if labelled_l is not None and refs["ref_l"] is not None:
+            ol, _ = logits(model, labelled_l)
+            res["top1"] = fidelity(ol, refs["ref_l"], refs["lab"]).get("top1")
+        return res
+
+    def costs(row: Dict[str, Any], plan: Mapping[str, Design]) -> Dict[str, Any]:
+        """The row with cycles, speedup, area, throughput per area, energy and plan."""
         cyc, base = network_cycles(geoms, plan, rows, cols)
         row["cycles"], row["speedup"] = cyc, (base / cyc if cyc else None)
         used = {_design_name(x) for x in plan.values() if x != "float"}
@@ -422,14 +480,55 @@ def report(
         else:
             row["energy_uj"] = None
         row["plan"] = {n: _design_name(x) for n, x in plan.items()}
-        out.rows.append(row)
-    model.load_state_dict(pristine)
-    st.simulate(model, "exact")
+        return row
+
+    measured = 0
+    try:
+        if ck is not None and "row float" in ck:
+            out.rows.append(dict(ck.get("row float")))
+            out.from_checkpoint += 1
+        else:
+            reference()
+            row0: Dict[str, Any] = {"design": "float", **fidelity(refs["ref"], refs["ref"])}
+            if labelled_l is not None and refs["ref_l"] is not None:
+                row0["top1"] = fidelity(refs["ref_l"], refs["ref_l"], refs["lab"]).get("top1")
+            out.rows.append(row0)
+            if ck is not None:
+                ck.put("row float", row0)
+        for label, d in entries:
+            key = f"row {label}"
+            if ck is not None and key in ck:
+                saved = ck.get(key)
+                out.rows.append(costs(dict(saved["measured"]), saved["designs"]))
+                out.from_checkpoint += 1
+                continue
+            if stop_at is not None and measured and time.time() >= stop_at:
+                assert ck is not None
+                raise ckp.Unfinished("smtgen.report rows", len(ck), len(entries) + 1, ck.path)
+            reference()
+            model.load_state_dict(pristine)
+            st.simulate(model, d)
+            row: Dict[str, Any] = {"design": label, **measure()}
+            if recal_l is not None:
+                with torch.random.fork_rng(devices=[]):
+                    torch.manual_seed(recal_seed)
+                    st.recalibrate_bn(model, recal_l, batches=recal_batches, progress=progress, momentum=momentum)
+                row.update({f"{k}_recal": v for k, v in measure().items()})
+            plan = {q.name: q.design for q in st.quant_layers(model)}
+            if ck is not None:
+                ck.put(key, {"measured": row, "designs": plan})
+            out.rows.append(costs(row, plan))
+            measured += 1
+    finally:
+        model.load_state_dict(pristine)
+        st.simulate(model, "exact")
     simulated = sum(g.macs for g in geoms.values())
     out.notes.append(
         f"{len(geoms)} simulated layers, {simulated:,} MACs per sample; fidelity over {out.samples} samples "
         "against the float model"
     )
+    if ck is not None:
+        out.notes.append(f"{out.from_checkpoint} of {len(out.rows)} rows taken from the checkpoint {ck.path}")
     return out
 
 
