@@ -309,21 +309,24 @@ class CrossNeuron:
             raise ValueError(f"k = {k!r}: allowed an integer 1 … {neighbourhood} (the neighbourhood)")
         self.neighbourhood = neighbourhood
         self.k = k
-        st = torch.tensor([[0.0, 1.0, 0.0], [1.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
+        # The neighbours' offsets (row, column) into the map padded by one.
+        self._offsets = [(0, 1), (2, 1), (1, 0), (1, 2)]
         if neighbourhood == 8:
-            st = torch.ones(3, 3)
-            st[1, 1] = 0.0
-        self._stencil = st.reshape(1, 1, 3, 3)
+            self._offsets += [(0, 0), (0, 2), (2, 0), (2, 2)]
 
     def __repr__(self) -> str:
         return f"CrossNeuron(mask_type={self.mask_type}, neighbourhood={self.neighbourhood}, k={self.k})"
 
     def keep(self, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
         """Boolean N×C×H×W: computed (in the mask, or not predicted zero)."""
-        n, c, h, w = x.shape
-        zero = (torch.eq(x, 0) & torch.gt(m, 0)).to(torch.float32).reshape(n * c, 1, h, w)
-        count = F.conv2d(zero, self._stencil, padding=1).reshape(n, c, h, w)
-        keep: torch.Tensor = torch.gt(m, 0) | torch.lt(count, self.k - 0.5)
+        h, w = x.shape[2], x.shape[3]
+        # Zero computed neighbours, counted by shifted slices of the padded map (a
+        # one-channel conv2d over N·C maps did the same an order of magnitude slower).
+        zero = F.pad((torch.eq(x, 0) & torch.gt(m, 0)).to(torch.uint8), (1, 1, 1, 1))
+        count = torch.zeros(x.shape, dtype=torch.uint8, device=x.device)
+        for r, c in self._offsets:
+            count += zero[:, :, r: r + h, c: c + w]
+        keep: torch.Tensor = torch.gt(m, 0) | torch.lt(count, self.k)
         return keep
 
 
@@ -549,25 +552,27 @@ class _Site:
                 return None
             keep = self.predictor.keep(x, m)
             self.last_keep = keep
-            self._account(x, m, keep)
-            return torch.where(keep, out, torch.zeros_like(out))
+            skipped = ~keep
+            self._account(x, m, skipped)
+            return out.masked_fill(skipped, 0.0)
 
-    def _account(self, x: torch.Tensor, m: torch.Tensor, keep: torch.Tensor) -> None:
+    def _account(self, x: torch.Tensor, m: torch.Tensor, skipped: torch.Tensor) -> None:
         s = self.stats
         n = x.shape[0]
         per_image = x[0].numel()
-        skipped = ~keep
-        miss = skipped & (x > 0)
+        miss = skipped & torch.gt(x, 0)
+        n_skipped = int(skipped.sum())
         s.images += n
         s.outputs += x.numel()
         s.exact += int(m.sum()) * x.shape[1] * n
-        s.skipped += int(skipped.sum())
+        s.skipped += n_skipped
         s.mispredicted += int(miss.sum())
-        s.mass += float(x.double().sum())
-        s.lost_mass += float((x.double() * miss).sum())
+        s.mass += float(torch.sum(x, dtype=torch.float64))
+        # x ≥ 0 after the activation: the mass of the mispredicted outputs is that of the skipped ones.
+        s.lost_mass += float(torch.sum(x[skipped], dtype=torch.float64)) if n_skipped else 0.0
         s.zeros += int(torch.eq(x, 0).sum())
         s.macs += x.numel() * self.macs_per_output
-        s.macs_saved += int(skipped.sum()) * self.macs_per_output
+        s.macs_saved += n_skipped * self.macs_per_output
         s.overhead_macs += _overhead_per_output(self.predictor) * per_image * n
 
     def _sweep(self, x: torch.Tensor, m: torch.Tensor) -> None:
