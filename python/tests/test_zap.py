@@ -486,3 +486,23 @@ def test_gemm_operands_and_skip_mask_are_the_layers_gemm():
     assert int(sk.skip_mask("2").sum()) == sk.report().layers[0].skipped
     with pytest.raises(ValueError, match="quantized 2-D conv"):
         sz.gemm_operands(model[0], x)  # type: ignore[arg-type]
+
+
+def test_cross_neuron_matches_a_stencil_convolution():
+    """The slice-based neighbour count gives the same decisions as a 3×3 stencil
+    convolution (the reference formulation) on seeded random maps, every rule."""
+    g = torch.Generator().manual_seed(SEED)
+    print("seed", SEED)
+    for n, c, h, w in [(2, 3, 7, 5), (1, 4, 4, 4), (3, 2, 1, 6), (1, 1, 9, 9)]:
+        x = torch.relu(torch.randn(n, c, h, w, generator=g))
+        for t in (3, 4, 5, 6, 8):
+            m = sz.mask_pattern(t, h, w)
+            for nb in (4, 8):
+                st_ = torch.ones(3, 3) if nb == 8 else torch.tensor([[0.0, 1, 0], [1, 0, 1], [0, 1, 0]])
+                st_[1, 1] = 0.0
+                zero = (torch.eq(x, 0) & torch.gt(m, 0)).float().reshape(n * c, 1, h, w)
+                count = torch.nn.functional.conv2d(zero, st_.reshape(1, 1, 3, 3), padding=1).reshape(n, c, h, w)
+                for k in range(1, nb + 1):
+                    ref = torch.gt(m, 0) | torch.lt(count, k - 0.5)
+                    got = sz.CrossNeuron(t, nb, k).keep(x, m)
+                    assert torch.equal(got, ref), f"shape {(n, c, h, w)} mask {t} N={nb} k={k}: {(got != ref).sum()} differ"
