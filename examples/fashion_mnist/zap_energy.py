@@ -86,7 +86,7 @@ def main(argv=None) -> int:
     np.save(args.out / "W.npy", w)
     print(f"{LAYER} under {args.design}: A {a.shape} ({100 * (a == 0).mean():.1f} % zeros), W {w.shape} "
           f"-> {args.out}")
-    sk.enable(True)
+    sk.enable(True).record_masks()
     for budget in budgets:
         op = sz.operating_point(curves, budget)
         sk.set_thresholds(op.thresholds)

@@ -478,8 +478,11 @@ def test_gemm_operands_and_skip_mask_are_the_layers_gemm():
                 for cc in range(ow):
                     assert mask[(img * oh + r) * ow + cc, ch] == int(not keep[img, ch, r, cc])
     sk = sz.attach(model, {"2": sz.Oracle(5)})
+    with torch.no_grad():
+        model(x)
     with pytest.raises(ValueError, match="no batch has run"):
-        sk.skip_mask("2")
+        sk.skip_mask("2")  # not recording
+    sk.record_masks().reset_stats()
     with torch.no_grad():
         model(x)
     assert np.array_equal(sk.skip_mask("2"), sz.gemm_skip_mask(sk.site("2").last_keep))  # type: ignore[arg-type]

@@ -519,8 +519,9 @@ class _Site:
         self.sweep_outputs = 0
         self.sweep_mass = 0.0
         self._mask_cache: Dict[Tuple[int, int], torch.Tensor] = {}
-        #: The keep mask of the last batch applied (N×C×H×W bool), for the array's
-        #: skip mask (:meth:`Skipper.skip_mask`).
+        #: The keep mask of the last batch applied (N×C×H×W bool), kept only while
+        #: ``record`` (:meth:`Skipper.record_masks`), for :meth:`Skipper.skip_mask`.
+        self.record = False
         self.last_keep: Optional[torch.Tensor] = None
         self.handle = module.register_forward_hook(self._hook)  # type: ignore[arg-type]
 
@@ -551,7 +552,8 @@ class _Site:
                 self._sweep(x, m)
                 return None
             keep = self.predictor.keep(x, m)
-            self.last_keep = keep
+            if self.record:
+                self.last_keep = keep
             skipped = ~keep
             self._account(x, m, skipped)
             return out.masked_fill(skipped, 0.0)
@@ -644,13 +646,23 @@ class Skipper:
             s.reset()
         return self
 
+    def record_masks(self, on: bool = True) -> "Skipper":
+        """Keeps (or stops keeping) each layer's decisions on the last batch, for
+        :meth:`skip_mask` (off by default: a bool per output of every layer)."""
+        for s in self.sites:
+            s.record = on
+            if not on:
+                s.last_keep = None
+        return self
+
     def skip_mask(self, layer: str) -> npt.NDArray[np.uint8]:
         """The skip decisions of ``layer`` on the last batch it applied its predictor
-        to, as the array's skip mask of that conv's GEMM (:func:`gemm_skip_mask`):
-        what ``smtgen compare --skip-mask`` reads beside :func:`gemm_operands`."""
+        to since :meth:`record_masks`, as the array's skip mask of that conv's GEMM
+        (:func:`gemm_skip_mask`): what ``smtgen compare --skip-mask`` reads beside
+        :func:`gemm_operands`."""
         keep = self.site(layer).last_keep
         if keep is None:
-            raise ValueError(f"layer {layer!r}: no batch has run with its predictor applied since it was attached")
+            raise ValueError(f"layer {layer!r}: no batch has run with its predictor applied since record_masks()")
         return gemm_skip_mask(keep)
 
     def report(self) -> SkipReport:
