@@ -272,7 +272,7 @@ def run(args: argparse.Namespace) -> List[Dict[str, Any]]:
             print(f"  ZAP mask {mask} budget {budget}: {e}", file=sys.stderr)
             return
         print(f"  ZAP mask {mask} budget {budget}: thresholds "
-              f"{ {n: round(v, 3) for n, v in op.thresholds.items()} }", file=sys.stderr)
+              f"{ {n: None if v is None else round(v, 3) for n, v in op.thresholds.items()} }", file=sys.stderr)
         for rc in recals:
             if not todo(d, "ZAP", mask, "", budget, rc):
                 continue

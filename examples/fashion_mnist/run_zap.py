@@ -172,6 +172,9 @@ def main(argv=None) -> int:
     ap.add_argument("--per-layer", action="store_true",
                     help="only the per-layer accounting of three operating points per design (zap_layers.md)")
     ap.add_argument("--chart-only", type=Path, default=None, help="only redraw zap.png from this CSV")
+    ap.add_argument("--zap-only", action="store_true",
+                    help="rerun only the ZAP grid of --designs; the other rows of OUT/zap_results.csv (no "
+                         "skipping, cross-neuron: independent of ZAP's operating points) are kept")
     args = ap.parse_args(argv)
     if args.chart_only is not None:
         with open(args.chart_only, newline="") as f:
@@ -202,6 +205,10 @@ def main(argv=None) -> int:
                               batch=BATCH)
     example = torch.zeros(1, 1, 28, 28)
     rows: list = []
+    kept_rows: list = []
+    if args.zap_only:
+        with open(args.out / "zap_results.csv", newline="") as f:
+            kept_rows = [r for r in csv.DictReader(f) if not (r["method"] == "ZAP" and r["design"] in zap_designs)]
 
     def recal_loader():
         return fmnist.Loader(images, labels, train_idx, batch=BATCH, shuffle=True, augment=True, seed=2)
@@ -279,7 +286,10 @@ def main(argv=None) -> int:
     for design in designs:
         model.load_state_dict(pristine)
         st.simulate(model, design)
-        measure(design, None, "none", None, "", None, "")
+        if args.zap_only:
+            cn_configs = []
+        else:
+            measure(design, None, "none", None, "", None, "")
         for mask, nbhd, k in cn_configs:
             sk = sz.attach_cross_neuron(model, LAYERS, mask_type=mask, neighbourhood=nbhd, k=k, example_input=example)
             measure(design, sk, "cross-neuron", mask, f"n{nbhd} k{k}", None, "")
@@ -298,10 +308,14 @@ def main(argv=None) -> int:
                     print(f"{design} ZAP mask {mask} budget {budget}: {e}", file=sys.stderr)
                     continue
                 sk.set_thresholds(op.thresholds)
-                th = " ".join(f"{v:+.2f}" for v in op.thresholds.values())
+                th = " ".join("off" if v is None else f"{v:+.2f}" for v in op.thresholds.values())
                 measure(design, sk, "ZAP", mask, "", budget, th)
             sk.detach()
     model.load_state_dict(pristine)
+    if args.zap_only:  # the kept rows and the new ZAP rows, by design, then none / cross-neuron / ZAP
+        order = list(dict.fromkeys([r["design"] for r in kept_rows] + designs))
+        rank = {"none": 0, "cross-neuron": 1, "ZAP": 2}
+        rows = sorted(kept_rows + rows, key=lambda r: (order.index(r["design"]), rank.get(r["method"], 3)))
 
     args.out.mkdir(parents=True, exist_ok=True)
     with open(args.out / "zap_results.csv", "w", newline="") as f:

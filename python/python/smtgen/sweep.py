@@ -908,7 +908,7 @@ def _attach_prediction(job: Job, model: Any, payload: Mapping[str, Any], example
     op = sz.operating_point(curves, p["budget"])
     sk.set_thresholds(op.thresholds)
     log.write(f"operating point (budget {p['budget']:g}): "
-              f"{', '.join(f'{n} {t:+.3f}' for n, t in op.thresholds.items())}\n")
+              f"{', '.join(f'{n} ' + ('off' if t is None else f'{t:+.3f}') for n, t in op.thresholds.items())}\n")
     return sk
 
 

@@ -36,7 +36,7 @@ counted. Use::
     sk = sz.attach_zap(model, ["features.3", "features.6"], mask_type=5, seed=0)
     sz.train_zap(sk, train_loader, batches=100)          # label-free, network frozen
     curves = sz.sweep(sk, held_out_loader, batches=20)   # thresholds -1.3 ... 1.3
-    plan = sz.operating_point(curves, budget=0.05)       # min MACs, Σ lost mass ≤ 0.05
+    plan = sz.operating_point(curves, budget=0.05)       # min net MACs, Σ lost mass ≤ 0.05
     sk.set_thresholds(plan.thresholds)
     st.recalibrate_bn(model, train_loader, batches=17)   # the one BN pass (optional)
     sk.reset_stats(); st.evaluate(model, test_loader); print(sk.report())
@@ -85,6 +85,9 @@ __all__ = [
     "operating_point",
     "model_macs",
     "THRESHOLDS",
+    "EXHAUSTIVE_LAYERS",
+    "gemm_operands",
+    "gemm_skip_mask",
 ]
 
 NDArray = npt.NDArray[np.float64]
@@ -306,21 +309,24 @@ class CrossNeuron:
             raise ValueError(f"k = {k!r}: allowed an integer 1 … {neighbourhood} (the neighbourhood)")
         self.neighbourhood = neighbourhood
         self.k = k
-        st = torch.tensor([[0.0, 1.0, 0.0], [1.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
+        # The neighbours' offsets (row, column) into the map padded by one.
+        self._offsets = [(0, 1), (2, 1), (1, 0), (1, 2)]
         if neighbourhood == 8:
-            st = torch.ones(3, 3)
-            st[1, 1] = 0.0
-        self._stencil = st.reshape(1, 1, 3, 3)
+            self._offsets += [(0, 0), (0, 2), (2, 0), (2, 2)]
 
     def __repr__(self) -> str:
         return f"CrossNeuron(mask_type={self.mask_type}, neighbourhood={self.neighbourhood}, k={self.k})"
 
     def keep(self, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
         """Boolean N×C×H×W: computed (in the mask, or not predicted zero)."""
-        n, c, h, w = x.shape
-        zero = (torch.eq(x, 0) & torch.gt(m, 0)).to(torch.float32).reshape(n * c, 1, h, w)
-        count = F.conv2d(zero, self._stencil, padding=1).reshape(n, c, h, w)
-        keep: torch.Tensor = torch.gt(m, 0) | torch.lt(count, self.k - 0.5)
+        h, w = x.shape[2], x.shape[3]
+        # Zero computed neighbours, counted by shifted slices of the padded map (a
+        # one-channel conv2d over N·C maps did the same an order of magnitude slower).
+        zero = F.pad((torch.eq(x, 0) & torch.gt(m, 0)).to(torch.uint8), (1, 1, 1, 1))
+        count = torch.zeros(x.shape, dtype=torch.uint8, device=x.device)
+        for r, c in self._offsets:
+            count += zero[:, :, r: r + h, c: c + w]
+        keep: torch.Tensor = torch.gt(m, 0) | torch.lt(count, self.k)
         return keep
 
 
@@ -350,14 +356,16 @@ class ZapPredictor(nn.Module):
 
     overhead_macs_per_output = 18
 
-    def __init__(self, channels: int, mask_type: int = 5, threshold: float = 0.0):
+    def __init__(self, channels: int, mask_type: int = 5, threshold: Optional[float] = 0.0):
         super().__init__()
         self.mask_type = _check_mask_type(mask_type)
         self.conv1 = nn.Conv2d(channels, channels, 3, padding=1, groups=channels)
         self.bn1 = nn.BatchNorm2d(channels)
         self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, groups=channels)
         self.bn2 = nn.BatchNorm2d(channels)
-        self.threshold = float(threshold)
+        #: ``None``: the predictor is switched off (the layer computes every output and
+        #: the predictor costs nothing), as an operating point may choose.
+        self.threshold: Optional[float] = None if threshold is None else float(threshold)
 
     def score(self, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
         """The raw score ``p·(1−M)`` of the outputs outside the mask."""
@@ -369,9 +377,17 @@ class ZapPredictor(nn.Module):
         """The training prediction ``clamp(p·(1−M) + M, 0, 1)``."""
         return torch.clamp(self.score(x, m) + m, 0.0, 1.0)
 
+    @property
+    def active_overhead_macs_per_output(self) -> int:
+        """The predictor's MACs per output as it runs: 0 when switched off."""
+        return 0 if self.threshold is None else self.overhead_macs_per_output
+
     def keep(self, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
-        """Boolean N×C×H×W: computed (in the mask, or scored above the threshold)."""
+        """Boolean N×C×H×W: computed (in the mask, or scored above the threshold;
+        everything when the predictor is off)."""
         with torch.no_grad():
+            if self.threshold is None:
+                return torch.ones(x.shape, dtype=torch.bool, device=x.device)
             keep: torch.Tensor = torch.gt(m, 0) | torch.gt(self.score(x, m), self.threshold)
             return keep
 
@@ -474,6 +490,18 @@ class SkipReport:
         return "\n".join(lines)
 
 
+def _overhead_per_output(p: Predictor) -> int:
+    """The predictor's MACs per output as it runs (a switched-off ZAP costs none)."""
+    return p.active_overhead_macs_per_output if isinstance(p, ZapPredictor) else p.overhead_macs_per_output
+
+
+def _label(p: Predictor) -> str:
+    if isinstance(p, ZapPredictor):
+        th = "off" if p.threshold is None else f"{p.threshold:+.3f}"
+        return f"ZAP(mask_type={p.mask_type}, threshold={th})"
+    return repr(p)
+
+
 class _Site:
     """One chain with its predictor: a forward hook on the module before the
     activation that applies, collects or trains."""
@@ -484,13 +512,17 @@ class _Site:
         self.predictor = predictor
         self.macs_per_output = (conv.in_channels // conv.groups) * conv.kernel_size[0] * conv.kernel_size[1]
         self.mode = "apply"  # apply | off | sweep | capture
-        self.stats = LayerSkip(chain.conv, repr(predictor))
+        self.stats = LayerSkip(chain.conv, _label(predictor))
         self.captured: List[Tuple[torch.Tensor, torch.Tensor]] = []
         self.sweep_kept = np.zeros(len(THRESHOLDS))
         self.sweep_kept_mass = np.zeros(len(THRESHOLDS))
         self.sweep_outputs = 0
         self.sweep_mass = 0.0
         self._mask_cache: Dict[Tuple[int, int], torch.Tensor] = {}
+        #: The keep mask of the last batch applied (N×C×H×W bool), kept only while
+        #: ``record`` (:meth:`Skipper.record_masks`), for :meth:`Skipper.skip_mask`.
+        self.record = False
+        self.last_keep: Optional[torch.Tensor] = None
         self.handle = module.register_forward_hook(self._hook)  # type: ignore[arg-type]
 
     def mask(self, h: int, w: int) -> torch.Tensor:
@@ -520,26 +552,30 @@ class _Site:
                 self._sweep(x, m)
                 return None
             keep = self.predictor.keep(x, m)
-            self._account(x, m, keep)
-            return torch.where(keep, out, torch.zeros_like(out))
+            if self.record:
+                self.last_keep = keep
+            skipped = ~keep
+            self._account(x, m, skipped)
+            return out.masked_fill(skipped, 0.0)
 
-    def _account(self, x: torch.Tensor, m: torch.Tensor, keep: torch.Tensor) -> None:
+    def _account(self, x: torch.Tensor, m: torch.Tensor, skipped: torch.Tensor) -> None:
         s = self.stats
         n = x.shape[0]
         per_image = x[0].numel()
-        skipped = ~keep
-        miss = skipped & (x > 0)
+        miss = skipped & torch.gt(x, 0)
+        n_skipped = int(skipped.sum())
         s.images += n
         s.outputs += x.numel()
         s.exact += int(m.sum()) * x.shape[1] * n
-        s.skipped += int(skipped.sum())
+        s.skipped += n_skipped
         s.mispredicted += int(miss.sum())
-        s.mass += float(x.double().sum())
-        s.lost_mass += float((x.double() * miss).sum())
+        s.mass += float(torch.sum(x, dtype=torch.float64))
+        # x ≥ 0 after the activation: the mass of the mispredicted outputs is that of the skipped ones.
+        s.lost_mass += float(torch.sum(x[skipped], dtype=torch.float64)) if n_skipped else 0.0
         s.zeros += int(torch.eq(x, 0).sum())
         s.macs += x.numel() * self.macs_per_output
-        s.macs_saved += int(skipped.sum()) * self.macs_per_output
-        s.overhead_macs += self.predictor.overhead_macs_per_output * per_image * n
+        s.macs_saved += n_skipped * self.macs_per_output
+        s.overhead_macs += _overhead_per_output(self.predictor) * per_image * n
 
     def _sweep(self, x: torch.Tensor, m: torch.Tensor) -> None:
         assert isinstance(self.predictor, ZapPredictor)
@@ -554,7 +590,7 @@ class _Site:
         self.sweep_mass += float(xd.sum())
 
     def reset(self) -> None:
-        self.stats = LayerSkip(self.chain.conv, repr(self.predictor))
+        self.stats = LayerSkip(self.chain.conv, _label(self.predictor))
         self.sweep_kept[:] = 0
         self.sweep_kept_mass[:] = 0
         self.sweep_outputs = 0
@@ -590,23 +626,44 @@ class Skipper:
             s.mode = "apply" if on else "off"
         return self
 
-    def set_thresholds(self, thresholds: Mapping[str, float]) -> "Skipper":
-        """Sets ZAP thresholds by layer name; every name must have a ZAP predictor."""
+    def set_thresholds(self, thresholds: Mapping[str, Optional[float]]) -> "Skipper":
+        """Sets ZAP thresholds by layer name; every name must have a ZAP predictor.
+        ``None`` switches that layer's predictor off: the layer computes every output
+        and the predictor costs nothing (an :class:`OperatingPoint` may choose it)."""
         for name, t in thresholds.items():
             p = self.site(name).predictor
             if not isinstance(p, ZapPredictor):
                 raise ValueError(f"layer {name!r} has {p!r}, not a ZAP predictor: it has no threshold")
-            p.threshold = float(t)
-            self.site(name).stats.predictor = repr(p)
+            if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float)) or not np.isfinite(t)):
+                raise ValueError(f"threshold of layer {name!r} = {t!r}: allowed a finite number, or None (off)")
+            p.threshold = None if t is None else float(t)
+            self.site(name).stats.predictor = _label(p)
         return self
 
     def reset_stats(self) -> "Skipper":
         """Zeroes every site's counters."""
         for s in self.sites:
             s.reset()
-            if isinstance(s.predictor, ZapPredictor):
-                s.stats.predictor = f"ZAP(mask_type={s.predictor.mask_type}, threshold={s.predictor.threshold:+.3f})"
         return self
+
+    def record_masks(self, on: bool = True) -> "Skipper":
+        """Keeps (or stops keeping) each layer's decisions on the last batch, for
+        :meth:`skip_mask` (off by default: a bool per output of every layer)."""
+        for s in self.sites:
+            s.record = on
+            if not on:
+                s.last_keep = None
+        return self
+
+    def skip_mask(self, layer: str) -> npt.NDArray[np.uint8]:
+        """The skip decisions of ``layer`` on the last batch it applied its predictor
+        to since :meth:`record_masks`, as the array's skip mask of that conv's GEMM
+        (:func:`gemm_skip_mask`): what ``smtgen compare --skip-mask`` reads beside
+        :func:`gemm_operands`."""
+        keep = self.site(layer).last_keep
+        if keep is None:
+            raise ValueError(f"layer {layer!r}: no batch has run with its predictor applied since record_masks()")
+        return gemm_skip_mask(keep)
 
     def report(self) -> SkipReport:
         """The counters since the last :meth:`reset_stats`, per layer and in total."""
@@ -699,6 +756,59 @@ def attach_zap(
         torch.manual_seed(seed + i)
         preds[name] = ZapPredictor(ch, mask_type)
     return attach(model, preds, example_input)
+
+
+def gemm_skip_mask(keep: torch.Tensor) -> npt.NDArray[np.uint8]:
+    """A layer's keep mask (N×C×H×W, true = computed) as the output skip mask of its
+    GEMM ``C = A·W``: ``(N·H·W) × C`` uint8, 1 = skipped; row ``(n·H + h)·W + w``
+    (the output positions, image-major then raster order, the rows of
+    :func:`gemm_operands`' ``A``), column = output channel. ``np.save`` it for
+    ``smtgen compare --skip-mask``."""
+    if keep.dim() != 4 or keep.dtype != torch.bool:
+        raise ValueError(f"keep: expected an N×C×H×W bool tensor, got {keep.dtype} of shape {tuple(keep.shape)}")
+    n, c, h, w = keep.shape
+    skip = (~keep).permute(0, 2, 3, 1).reshape(n * h * w, c)
+    out: npt.NDArray[np.uint8] = np.ascontiguousarray(skip.cpu().numpy().astype(np.uint8))
+    return out
+
+
+def gemm_operands(layer: QuantLayer, x: torch.Tensor) -> Tuple[npt.NDArray[np.uint8], npt.NDArray[np.int8]]:
+    """The integer GEMM a quantized conv runs on its input ``x`` (N×C×H×W float, the
+    layer's input as it receives it): ``A`` (M×K uint8, ``M = N·OH·OW`` output
+    positions, image-major then raster; ``K = KH·KW·C`` kernel-tap-major and
+    input-channel-innermost, the lowering of docs/numerics.md) and ``W`` (K×O int8),
+    so that ``A·W`` is the layer's accumulators. Written with ``np.save``, they are
+    ``smtgen compare --layer-a/--layer-w``'s energy workload. Ungrouped 2-D convs
+    with unsigned activations only."""
+    if not isinstance(layer, QuantLayer) or layer.kind != "conv":
+        raise ValueError(f"layer: expected a quantized 2-D conv (smtgen.torch.QuantLayer), got {type(layer).__name__}")
+    wq = layer._wq
+    if wq is None:
+        raise ValueError(f"layer {layer.name!r} is not quantized yet (smtgen.torch.quantize first)")
+    if layer.signed:
+        raise ValueError(f"layer {layer.name!r} takes signed activations; the array's A operand is unsigned")
+    if x.dim() != 4 or x.shape[1] != wq.shape[1] * layer.layer.groups:
+        raise ValueError(f"layer {layer.name!r}: x of shape {tuple(x.shape)}: expected N×{wq.shape[1]}×H×W")
+    geom = layer.conv_geometry((int(x.shape[2]), int(x.shape[3])))
+    assert geom is not None
+    sh, sw, pt, pb, pl, pr, dh, dw, groups = geom
+    if groups != 1:
+        raise ValueError(f"layer {layer.name!r} has groups = {groups}: one GEMM per group; only groups = 1 here")
+    xq = F.pad(layer.quantize_input(x), (pl, pr, pt, pb))
+    o, c, kh, kw = (int(v) for v in wq.shape)
+    oh = (xq.shape[2] - dh * (kh - 1) - 1) // sh + 1
+    ow = (xq.shape[3] - dw * (kw - 1) - 1) // sw + 1
+    taps = [
+        xq[:, :, i * dh: i * dh + sh * (oh - 1) + 1: sh, j * dw: j * dw + sw * (ow - 1) + 1: sw]
+        for i in range(kh)
+        for j in range(kw)
+    ]
+    a = torch.stack(taps).permute(1, 3, 4, 0, 2).reshape(-1, kh * kw * c)
+    wm = wq.permute(2, 3, 1, 0).reshape(kh * kw * c, o)
+    return (
+        np.ascontiguousarray(a.numpy().astype(np.uint8)),
+        np.ascontiguousarray(wm.numpy().astype(np.int8)),
+    )
 
 
 def model_macs(model: nn.Module, example_input: torch.Tensor) -> int:
@@ -837,12 +947,14 @@ def train_zap(
 class Curves:
     """Per layer, over :data:`THRESHOLDS`: the share of outputs computed (``kept``)
     and the lost activation mass ``1 − Σ(x·keep)/Σx`` (``loss``); ``macs`` is the
-    layer's dense MACs per image."""
+    layer's dense MACs per image, ``predictor_macs`` its predictor's MACs per image
+    (what switching the predictor on costs, whatever it skips)."""
 
     thresholds: Tuple[float, ...]
     kept: Dict[str, NDArray]
     loss: Dict[str, NDArray]
     macs: Dict[str, float]
+    predictor_macs: Dict[str, float]
 
 
 def sweep(skipper: Skipper, loader: Iterable[Any], *, batches: int, progress: bool = True) -> Curves:
@@ -876,15 +988,16 @@ def sweep(skipper: Skipper, loader: Iterable[Any], *, batches: int, progress: bo
         for s, md in zip(skipper.sites, modes):
             s.mode = md
         model.train(was)
-    kept, loss, macs = {}, {}, {}
+    kept, loss, macs, pmacs = {}, {}, {}, {}
     for s in zsites:
         if s.sweep_outputs == 0:
             raise ValueError(f"layer {s.chain.conv!r}: the sweep saw no output")
         kept[s.chain.conv] = s.sweep_kept / s.sweep_outputs
         loss[s.chain.conv] = 1.0 - s.sweep_kept_mass / s.sweep_mass if s.sweep_mass > 0 else np.zeros(len(THRESHOLDS))
         macs[s.chain.conv] = float(s.macs_per_output) * s.sweep_outputs / max(images, 1)
+        pmacs[s.chain.conv] = float(ZapPredictor.overhead_macs_per_output) * s.sweep_outputs / max(images, 1)
         s.reset()
-    return Curves(THRESHOLDS, kept, loss, macs)
+    return Curves(THRESHOLDS, kept, loss, macs, pmacs)
 
 
 def _sigmoid(t: NDArray, a: float, b: float, c: float, d: float) -> NDArray:
@@ -902,35 +1015,68 @@ def _fit(layer: str, what: str, t: NDArray, y: NDArray) -> Tuple[NDArray, float]
     decreasing = y[0] > y[-1]
     p0 = [hi - lo, -5.0 if decreasing else 5.0, 0.0, lo]
     try:
-        popt, _ = curve_fit(_sigmoid, t, y, p0=p0, maxfev=20000)
+        with warnings.catch_warnings():  # an exact fit leaves no covariance to estimate: harmless here
+            warnings.filterwarnings("ignore", message="Covariance of the parameters could not be estimated")
+            popt, _ = curve_fit(_sigmoid, t, y, p0=p0, maxfev=20000)
     except RuntimeError as e:
         raise RuntimeError(f"layer {layer!r}: the 4-parameter sigmoid does not fit its {what} curve ({e})") from e
     rms = float(np.sqrt(np.mean((_sigmoid(t, *popt) - y) ** 2)))
     return popt, rms
 
 
+def _sigmoid_slope(t: NDArray, a: float, b: float, c: float, d: float) -> NDArray:
+    z = np.clip(-b * t + c, -60.0, 60.0)
+    e = np.exp(z)
+    out: NDArray = a * b * e / (1.0 + e) ** 2
+    return out
+
+
+#: Up to this many candidate layers every on/off combination is solved; above it a
+#: local search toggles one layer at a time (from all on and from all off).
+EXHAUSTIVE_LAYERS = 6
+
+
 @dataclass
 class OperatingPoint:
-    """Thresholds minimizing the fitted MACs under ``Σ fitted loss ≤ budget``, with
-    the fits' predicted MACs share left and summed loss, and the fits' RMS residuals."""
+    """Per layer a threshold, or ``None`` where the predictor is switched off (it
+    cannot pay for itself within the budget), minimizing the fitted net MACs under
+    ``Σ fitted loss ≤ budget``; with the fits' predicted share of outputs computed
+    (1 where off) and lost mass (0 where off), the predicted net MACs (computed +
+    predictors', over the layers' dense MACs), and the fits' RMS residuals."""
 
     budget: float
-    thresholds: Dict[str, float]
+    thresholds: Dict[str, Optional[float]]
     predicted_kept: Dict[str, float]
     predicted_loss: Dict[str, float]
     fit_rms: Dict[str, Tuple[float, float]]
+    predicted_net_macs: float
 
 
 def operating_point(curves: Curves, budget: float) -> OperatingPoint:
-    """Fits each layer's kept share and lost mass with ``d + a/(1 + e^(−b·t + c))``
-    and minimizes ``Σ MACs_i · kept_i(t_i)`` subject to ``Σ loss_i(t_i) ≤ budget``,
-    ``t_i ∈ [−1.3, 1.3]`` (SLSQP, started at −1.3 where the budget is slack)."""
-    if not budget >= 0:
+    """Chooses per layer a threshold or no predictor at all, minimizing the net MACs.
+
+    Each layer's kept share and lost mass are fitted with ``d + a/(1 + e^(−b·t + c))``.
+    A layer with its predictor on at threshold ``t`` costs ``MACs·kept(t) + P`` (``P``
+    the predictor's MACs, paid whatever it skips) and loses ``loss(t)``; with it off
+    it costs ``MACs`` and loses nothing. The objective is the sum over the layers (the
+    net MACs), subject to ``Σ loss ≤ budget`` over the layers that are on, ``t`` in
+    [−1.3, 1.3]. For a set of layers on, SLSQP (analytic gradients, started at −1.3, 0
+    and 1.3) sets their thresholds; the set is chosen over every combination of the
+    layers that could pay at all (up to :data:`EXHAUSTIVE_LAYERS` of them; above, a
+    local search toggling one layer at a time from all on and from all off). A layer
+    whose fitted saving ``MACs·(1 − kept(t))`` never exceeds ``P`` on [−1.3, 1.3] is
+    off. All off is always feasible, so every budget ≥ 0 has an operating point."""
+    if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not budget >= 0:
         raise ValueError(f"budget = {budget!r}: allowed a non-negative summed lost mass")
     from scipy.optimize import minimize
 
     t = np.asarray(curves.thresholds)
     names = list(curves.kept)
+    if not names:
+        raise ValueError("the curves have no layer")
+    missing = [n for n in names if n not in curves.predictor_macs or n not in curves.macs]
+    if missing:
+        raise ValueError(f"layers {missing}: the curves give no dense or predictor MACs for them")
     fits = {}
     rms = {}
     for n in names:
@@ -939,37 +1085,90 @@ def operating_point(curves: Curves, budget: float) -> OperatingPoint:
         fits[n] = (pk, pl)
         rms[n] = (rk, rl)
     scale = sum(curves.macs.values())
-    w = np.array([curves.macs[n] / scale for n in names])
-
-    def objective(v: NDArray) -> float:
-        return float(sum(w[i] * _sigmoid(np.asarray(v[i]), *fits[n][0]) for i, n in enumerate(names)))
-
-    def constraint(v: NDArray) -> float:
-        return float(budget - sum(_sigmoid(np.asarray(v[i]), *fits[n][1]) for i, n in enumerate(names)))
-
+    if not scale > 0:
+        raise ValueError("the curves' layers have no MACs")
+    w = {n: curves.macs[n] / scale for n in names}
+    pm = {n: curves.predictor_macs[n] / scale for n in names}
     lo, hi = float(t[0]), float(t[-1])
-    best = None
-    for start in (lo, 0.0, hi):
-        x0 = np.full(len(names), start)
-        with warnings.catch_warnings():  # SLSQP may step outside the bounds; the result is clipped
-            warnings.simplefilter("ignore", RuntimeWarning)
-            sol = minimize(objective, x0, method="SLSQP", bounds=[(lo, hi)] * len(names),
-                           constraints=[{"type": "ineq", "fun": constraint}])
-        v = np.clip(sol.x, lo, hi)
-        if constraint(v) >= -1e-6 and (best is None or objective(v) < objective(best)):
-            best = v
-    if best is None:
-        floor = -constraint(np.full(len(names), lo)) + budget
-        raise ValueError(
-            f"budget = {budget}: no thresholds in [{lo}, {hi}] keep the fitted summed lost mass within it "
-            f"(the lowest thresholds give {floor:.4g})"
-        )
-    th = {n: float(best[i]) for i, n in enumerate(names)}
-    return OperatingPoint(
-        budget,
-        th,
-        {n: float(_sigmoid(np.asarray(th[n]), *fits[n][0])) for n in names},
-        {n: float(_sigmoid(np.asarray(th[n]), *fits[n][1])) for n in names},
-        rms,
-    )
+    grid = np.linspace(lo, hi, 261)
+    # Layers that could pay: some threshold saves more than the predictor costs.
+    cand = [n for n in names if w[n] * (1.0 - float(np.min(_sigmoid(grid, *fits[n][0])))) > pm[n]]
+    dense = sum(w.values())
 
+    def kept(n: str, v: float) -> float:
+        return float(_sigmoid(np.asarray(v), *fits[n][0]))
+
+    def lost(n: str, v: float) -> float:
+        return float(_sigmoid(np.asarray(v), *fits[n][1]))
+
+    solved: Dict[Tuple[str, ...], Tuple[float, Optional[NDArray]]] = {}
+
+    def solve(on: Tuple[str, ...]) -> Tuple[float, Optional[NDArray]]:
+        """The least net MACs (over the layers' dense MACs) with exactly ``on`` on,
+        and their thresholds; ``inf`` when no thresholds meet the budget."""
+        if on in solved:
+            return solved[on]
+        if not on:
+            solved[on] = (dense, np.zeros(0))
+            return solved[on]
+        base = dense - sum(w[n] for n in on) + sum(pm[n] for n in on)
+        wk = np.array([w[n] for n in on])
+        fk = [fits[n][0] for n in on]
+        fl = [fits[n][1] for n in on]
+
+        def objective(v: NDArray) -> float:
+            return float(base + sum(wk[i] * _sigmoid(np.asarray(v[i]), *fk[i]) for i in range(len(on))))
+
+        def objective_grad(v: NDArray) -> NDArray:
+            return np.array([wk[i] * _sigmoid_slope(np.asarray(v[i]), *fk[i]) for i in range(len(on))], dtype=float)
+
+        def constraint(v: NDArray) -> float:
+            return float(budget - sum(_sigmoid(np.asarray(v[i]), *fl[i]) for i in range(len(on))))
+
+        def constraint_grad(v: NDArray) -> NDArray:
+            return -np.array([_sigmoid_slope(np.asarray(v[i]), *fl[i]) for i in range(len(on))], dtype=float)
+
+        best: Optional[NDArray] = None
+        for start in (lo, 0.0, hi):
+            x0 = np.full(len(on), start)
+            with warnings.catch_warnings():  # SLSQP may step outside the bounds; the result is clipped
+                warnings.simplefilter("ignore", RuntimeWarning)
+                sol = minimize(objective, x0, jac=objective_grad, method="SLSQP", bounds=[(lo, hi)] * len(on),
+                               constraints=[{"type": "ineq", "fun": constraint, "jac": constraint_grad}])
+            v = np.clip(sol.x, lo, hi)
+            if constraint(v) >= -1e-6 and (best is None or objective(v) < objective(best)):
+                best = v
+        solved[on] = (float("inf"), None) if best is None else (objective(best), best)
+        return solved[on]
+
+    def key(on: Iterable[str]) -> Tuple[str, ...]:
+        s = set(on)
+        return tuple(n for n in cand if n in s)
+
+    if len(cand) <= EXHAUSTIVE_LAYERS:
+        sets = [key(n for i, n in enumerate(cand) if bits >> i & 1) for bits in range(1 << len(cand))]
+    else:
+        sets = []
+        for start in (tuple(cand), ()):
+            cur = key(start)
+            while True:
+                moves = [key(set(cur) ^ {n}) for n in cand]
+                nxt = min(moves, key=lambda s: solve(s)[0])
+                if not solve(nxt)[0] < solve(cur)[0] - 1e-12:
+                    break
+                cur = nxt
+            sets.append(cur)
+    # Least net MACs; on a tie, fewer predictors on.
+    on = min(sets, key=lambda s: (solve(s)[0], len(s)))
+    cost, v = solve(on)
+    assert v is not None  # the empty set is always feasible and always a candidate
+    th: Dict[str, Optional[float]] = {n: None for n in names}
+    for i, n in enumerate(on):
+        th[n] = float(v[i])
+    kept_at: Dict[str, float] = {}
+    lost_at: Dict[str, float] = {}
+    for n in names:
+        tn = th[n]
+        kept_at[n] = 1.0 if tn is None else kept(n, tn)
+        lost_at[n] = 0.0 if tn is None else lost(n, tn)
+    return OperatingPoint(budget, th, kept_at, lost_at, rms, cost / dense)
