@@ -8,9 +8,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
-VENV=${OWN_TORCH_VENV:-$(mktemp -d /tmp/smtgen-own-torch.XXXXXX)/venv}
+TMP=""
+[ -n "${OWN_TORCH_VENV:-}" ] || TMP=$(mktemp -d /tmp/smtgen-own-torch.XXXXXX)
+VENV=${OWN_TORCH_VENV:-$TMP/venv}
 OUT=$(dirname "$VENV")/out
-cleanup() { [ "${KEEP_VENV:-0}" = 1 ] || rm -rf "$VENV" "$OUT"; }
+cleanup() { [ "${KEEP_VENV:-0}" = 1 ] || rm -rf "$VENV" "$OUT" ${TMP:+"$TMP"}; }
 trap cleanup EXIT
 echo "own-torch smoke: $($PYTHON --version) -> $VENV"
 "$PYTHON" -m venv "$VENV"
