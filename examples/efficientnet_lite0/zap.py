@@ -192,7 +192,7 @@ def run(args: argparse.Namespace) -> List[Dict[str, Any]]:
     if args.resume and csv_path.exists():
         rows = read_csv(csv_path)
         print(f"resuming: {len(rows)} points already in {csv_path}", file=sys.stderr)
-    have = {(str(r["design"]), str(r["method"]), str(r["mask"]), str(r["param"]), str(r["budget"]), int(r["recal"]))
+    have = {(str(r["design"]), str(r["method"]), str(r["mask"]), str(r["param"]), budget_key(r["budget"]), int(r["recal"]))
             for r in rows}
 
     class _OutOfTime(Exception):
@@ -200,7 +200,7 @@ def run(args: argparse.Namespace) -> List[Dict[str, Any]]:
 
     def todo(d: str, method: str, mask: Any, param: str, budget: Any, rc: int) -> bool:
         """Whether a point is still to measure; past --max-seconds, stop the run."""
-        if (d, method, str(mask), param, str(budget), rc) in have:
+        if (d, method, str(mask), param, budget_key(budget), rc) in have:
             return False
         if args.max_seconds and time.time() - t0 > args.max_seconds:
             raise _OutOfTime
@@ -214,7 +214,7 @@ def run(args: argparse.Namespace) -> List[Dict[str, Any]]:
                "budget": budget, "recal": recal, **m, "macs_computed": mc, "energy_uj": e, "energy_dense_uj": ed,
                "secs": round(secs, 1)}
         rows.append(row)
-        have.add((design, method, str(mask), param, str(budget), recal))
+        have.add((design, method, str(mask), param, budget_key(budget), recal))
         write_csv(rows, csv_path)  # as it goes: a stopped run keeps what finished
         print(f"[{time.time() - t0:6.0f} s] {design:7s} {method:12s} mask {mask!s:3s} {param:10s} "
               f"budget {budget!s:5s} recal {recal}: agree {m['agree']:.2f} %, saved {100 * m['saved_net']:.1f} %"
@@ -339,6 +339,11 @@ def write_csv(rows: Sequence[Dict[str, Any]], path: Path) -> None:
         w.writeheader()
         for r in rows:
             w.writerow({k: _fmt(r.get(k)) for k in FIELDS})
+
+
+def budget_key(b: Any) -> str:
+    """A budget as a resume key: the CSV holds 1.0 as "1", so compare canonical forms."""
+    return "" if b in ("", None) else f"{float(b):g}"
 
 
 def read_csv(path: Path) -> List[Dict[str, Any]]:
