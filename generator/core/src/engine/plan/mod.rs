@@ -396,11 +396,16 @@ impl Plan {
                 if !any {
                     continue;
                 }
-                let gl: Option<Vec<u32>> = present.as_ref().map(|p| {
-                    (0..groups as u32)
-                        .filter(|&gi| p[ci][gi as usize])
-                        .collect()
-                });
+                // A class present in every group covers all of them: no list (the
+                // transform then writes whole chunks instead of compressing).
+                let gl: Option<Vec<u32>> = present
+                    .as_ref()
+                    .map(|p| {
+                        (0..groups as u32)
+                            .filter(|&gi| p[ci][gi as usize])
+                            .collect::<Vec<u32>>()
+                    })
+                    .filter(|v| v.len() < groups);
                 let len = gl.as_ref().map_or(groups, |v| v.len());
                 if len == 0 {
                     continue;

@@ -146,15 +146,17 @@ pub(super) unsafe fn transform_row(p: &Plan, a: &[u8], out: &mut [u8], scratch: 
                     let len = gm.count_ones() as usize * t;
                     assert!(dst.len() >= w + len);
                     let ptr = dst[w..].as_mut_ptr();
-                    // SAFETY: the compress stores popcount(gm) groups of t bytes,
-                    // checked above to fit in dst.
-                    unsafe {
-                        match t {
-                            4 => _mm512_mask_compressstoreu_epi32(ptr as *mut i32, gm as u16, r),
-                            2 => _mm512_mask_compressstoreu_epi16(ptr as *mut i16, gm as u32, r),
-                            _ => _mm512_mask_compressstoreu_epi8(ptr as *mut i8, gm, r),
-                        }
-                    }
+                    // Compressed in a register, then a masked store of its first
+                    // `len` bytes: a compress straight to memory is microcoded on
+                    // some cores (tens of times slower).
+                    let packed = match t {
+                        4 => _mm512_maskz_compress_epi32(gm as u16, r),
+                        2 => _mm512_maskz_compress_epi16(gm as u32, r),
+                        _ => _mm512_maskz_compress_epi8(gm, r),
+                    };
+                    let bytes: u64 = if len == 64 { !0 } else { (1u64 << len) - 1 };
+                    // SAFETY: the store writes `len` bytes, checked above to fit in dst.
+                    unsafe { _mm512_mask_storeu_epi8(ptr as *mut i8, bytes, packed) };
                     written[ri] = w + len;
                 }
             }
