@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Callable, Dict, List, Tuple
 
+import smtgen  # before torch: sets OMP_WAIT_POLICY=PASSIVE if unset (see smtgen/__init__.py)
 import torch
 import torch.nn as nn
 

@@ -41,13 +41,13 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
+import smtgen  # before torch: sets OMP_WAIT_POLICY=PASSIVE if unset (see smtgen/__init__.py)
 import torch
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import enet  # noqa: E402
-import smtgen  # noqa: E402
 import smtgen.torch as st  # noqa: E402
 from smtgen import checkpoint as ckp  # noqa: E402
 from smtgen import report as rp  # noqa: E402

@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List
 
+import smtgen  # before torch: sets OMP_WAIT_POLICY=PASSIVE if unset (see smtgen/__init__.py)
 import torch
 
 HERE = Path(__file__).resolve().parent

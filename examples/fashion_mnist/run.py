@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import smtgen  # before torch: sets OMP_WAIT_POLICY=PASSIVE if unset (see smtgen/__init__.py)
 import torch
 import torch.nn as nn
 from tqdm import tqdm
@@ -31,7 +32,6 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import fmnist  # noqa: E402
-import smtgen  # noqa: E402
 import smtgen.torch as st  # noqa: E402
 from smtgen import report as st_report  # noqa: E402
 

@@ -25,6 +25,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import smtgen  # before torch: sets OMP_WAIT_POLICY=PASSIVE if unset (see smtgen/__init__.py)
 import torch
 
 HERE = Path(__file__).resolve().parent
