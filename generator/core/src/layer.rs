@@ -257,12 +257,7 @@ pub fn quantize_nhwc<X: InElem>(
                     let src = &x[(b * c + ch) * hw + p0..(b * c + ch) * hw + p0 + np];
                     ok &= quantize_run(simd, src, dx, &mut tmp[ch * tile..ch * tile + np]);
                 }
-                // Channel-major tile to pixel-major (channel innermost).
-                for (p, px) in dst.chunks_exact_mut(c).enumerate() {
-                    for (ch, d) in px.iter_mut().enumerate() {
-                        *d = tmp[ch * tile + p];
-                    }
-                }
+                transpose_tile(tmp, tile, dst, c, np);
                 !ok
             },
         )
@@ -293,6 +288,57 @@ pub fn quantize_nhwc<X: InElem>(
 
 /// Pixels per quantization tile.
 const QTILE: usize = 256;
+
+/// `dst[p·c + ch] = src[ch·stride + p]` for `p < np`, `ch < c`: a channel-major tile
+/// to pixel-major (channel innermost), in blocks of 8×8 bytes transposed in two
+/// 64-bit words' worth of shifts and masks; the ragged edges byte by byte.
+fn transpose_tile(src: &[u8], stride: usize, dst: &mut [u8], c: usize, np: usize) {
+    let (c8, p8) = (c / 8 * 8, np / 8 * 8);
+    for p0 in (0..p8).step_by(8) {
+        for ch0 in (0..c8).step_by(8) {
+            // Row r of the block: 8 pixels of channel ch0 + r, one byte each.
+            let mut r = [0u64; 8];
+            for (i, v) in r.iter_mut().enumerate() {
+                let o = (ch0 + i) * stride + p0;
+                *v = u64::from_le_bytes(src[o..o + 8].try_into().expect("8 bytes"));
+            }
+            let t = transpose8(r);
+            for (j, v) in t.iter().enumerate() {
+                let o = (p0 + j) * c + ch0;
+                dst[o..o + 8].copy_from_slice(&v.to_le_bytes());
+            }
+        }
+    }
+    for p in 0..np {
+        let from = if p < p8 { c8 } else { 0 };
+        for ch in from..c {
+            dst[p * c + ch] = src[ch * stride + p];
+        }
+    }
+}
+
+/// Transposes an 8×8 byte matrix held as 8 little-endian rows: byte `j` of row
+/// `i` becomes byte `i` of row `j`.
+#[inline(always)]
+fn transpose8(r: [u64; 8]) -> [u64; 8] {
+    // Three rounds swap 4×4, 2×2 and 1×1 blocks across the diagonal.
+    let mut r = r;
+    for (half, mask) in [
+        (4usize, 0x0000_0000_ffff_ffffu64),
+        (2, 0x0000_ffff_0000_ffff),
+        (1, 0x00ff_00ff_00ff_00ff),
+    ] {
+        let sh = (8 * half) as u32;
+        for blk in (0..8).step_by(2 * half) {
+            for i in blk..blk + half {
+                let (a, b) = (r[i], r[i + half]);
+                r[i] = (a & mask) | ((b & mask) << sh);
+                r[i + half] = ((a >> sh) & mask) | (b & !mask);
+            }
+        }
+    }
+    r
+}
 
 /// Which vector unit quantization runs on (detected once per call).
 #[derive(Clone, Copy)]
@@ -362,16 +408,17 @@ fn quantize_run_body<X: InElem>(src: &[X], dx: f64, dst: &mut [u8]) -> bool {
     ok
 }
 
-/// `clamp(round_half_even(q), 0, 255)` for `q >= 0` (not NaN): adding and
-/// subtracting 2^52 rounds a non-negative double below 2^52 to an integer, ties to
-/// even, in the default rounding mode (no libm call, and branch-free so it
-/// vectorizes). `q` past 255 (or NaN, or negative: the caller reports those) gives
-/// some byte.
+/// `clamp(round_half_even(q), 0, 255)` for `q >= 0` (not NaN): adding 2^52 rounds a
+/// non-negative double below 2^52 to an integer, ties to even, in the default
+/// rounding mode, and leaves that integer in the low bits of the sum's mantissa
+/// (2^52's are zero), where the byte is read. No libm call and no float-to-int
+/// conversion (Rust's saturating `as` compiles to scalar code): branch-free, so it
+/// vectorizes. `q` past 255 gives 255; NaN or negative (the caller reports those)
+/// gives some byte.
 #[inline(always)]
 fn quantize_one(q: f64) -> u8 {
     const TWO52: f64 = 4_503_599_627_370_496.0;
-    let r = (q.min(255.0) + TWO52) - TWO52;
-    r as i32 as u8
+    (q.min(255.0) + TWO52).to_bits() as u8
 }
 
 /// What a layer's dequantization needs: `y[o] = C · dx · dw[o] (+ bias[o])`.
