@@ -340,7 +340,8 @@ fn transpose8(r: [u64; 8]) -> [u64; 8] {
     r
 }
 
-/// Which vector unit quantization runs on (detected once per call).
+/// Which vector unit the layer's elementwise loops (quantization, dequantization)
+/// run on (detected once per call).
 #[derive(Clone, Copy)]
 enum QuantSimd {
     None,
@@ -433,14 +434,150 @@ pub struct Dequant<'a> {
 }
 
 impl Dequant<'_> {
+    /// `out[j] = (c[j·stride] · dx) · dw[o] (+ bias[o])` in float64, rounded once to
+    /// `Y`, for every `j`: one output channel's run of pixels from a row-major block
+    /// of C (`stride` values per row).
     #[inline]
-    fn apply<Y: OutElem>(&self, c: i64, o: usize) -> Y {
-        let v = c as f64 * self.dx * self.dw[o];
-        Y::from_f64(match self.bias {
-            Some(b) => v + b[o],
-            None => v,
-        })
+    fn column<Y: OutElem>(
+        &self,
+        simd: QuantSimd,
+        c: &[i64],
+        stride: usize,
+        o: usize,
+        out: &mut [Y],
+    ) {
+        assert!(out.is_empty() || (out.len() - 1) * stride < c.len());
+        let (dx, dw, b) = (self.dx, self.dw[o], self.bias.map(|b| b[o]));
+        match simd {
+            // SAFETY: the features were detected at run time; `c` holds the run
+            // (checked above).
+            #[cfg(target_arch = "x86_64")]
+            QuantSimd::Avx512 => unsafe { column_avx512(c, stride, dx, dw, b, out) },
+            // SAFETY: as above.
+            #[cfg(target_arch = "x86_64")]
+            QuantSimd::Avx2 => unsafe { column_avx2(c, stride, dx, dw, b, out) },
+            // SAFETY: `c` holds the run (checked above).
+            QuantSimd::None => unsafe { column_body(c, stride, dx, dw, b, out) },
+        }
     }
+
+    /// `out[j] = (c[j] · dx) · dw[j] (+ bias[j])`, as [`Dequant::column`], for the
+    /// `out.len()` channels of one row.
+    #[inline]
+    fn row<Y: OutElem>(&self, simd: QuantSimd, c: &[i64], out: &mut [Y]) {
+        let n = out.len();
+        let (c, dw) = (&c[..n], &self.dw[..n]);
+        let b = self.bias.map(|b| &b[..n]);
+        match simd {
+            // SAFETY: the features were detected at run time.
+            #[cfg(target_arch = "x86_64")]
+            QuantSimd::Avx512 => unsafe { row_avx512(c, self.dx, dw, b, out) },
+            // SAFETY: as above.
+            #[cfg(target_arch = "x86_64")]
+            QuantSimd::Avx2 => unsafe { row_avx2(c, self.dx, dw, b, out) },
+            QuantSimd::None => row_body(c, self.dx, dw, b, out),
+        }
+    }
+}
+
+// The same scalar code compiled for each vector unit: IEEE products, sums and
+// conversions are exactly rounded in every width, so the values do not depend on
+// it. The order of operations is the contract's: `(c·dx)·dw`, then the bias.
+
+/// # Safety
+/// `c` must hold `(out.len() - 1) * stride + 1` values (when `out` is not empty).
+#[inline(always)]
+unsafe fn column_body<Y: OutElem>(
+    c: &[i64],
+    stride: usize,
+    dx: f64,
+    dw: f64,
+    bias: Option<f64>,
+    out: &mut [Y],
+) {
+    // SAFETY (both loops): j·stride < c.len() for j < out.len(), per the contract.
+    match bias {
+        Some(b) => {
+            for (j, y) in out.iter_mut().enumerate() {
+                let v = unsafe { *c.get_unchecked(j * stride) };
+                *y = Y::from_f64(v as f64 * dx * dw + b);
+            }
+        }
+        None => {
+            for (j, y) in out.iter_mut().enumerate() {
+                let v = unsafe { *c.get_unchecked(j * stride) };
+                *y = Y::from_f64(v as f64 * dx * dw);
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
+unsafe fn column_avx512<Y: OutElem>(
+    c: &[i64],
+    stride: usize,
+    dx: f64,
+    dw: f64,
+    bias: Option<f64>,
+    out: &mut [Y],
+) {
+    // SAFETY: the caller's contract.
+    unsafe { column_body(c, stride, dx, dw, bias, out) }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn column_avx2<Y: OutElem>(
+    c: &[i64],
+    stride: usize,
+    dx: f64,
+    dw: f64,
+    bias: Option<f64>,
+    out: &mut [Y],
+) {
+    // SAFETY: the caller's contract.
+    unsafe { column_body(c, stride, dx, dw, bias, out) }
+}
+
+#[inline(always)]
+fn row_body<Y: OutElem>(c: &[i64], dx: f64, dw: &[f64], bias: Option<&[f64]>, out: &mut [Y]) {
+    match bias {
+        Some(b) => {
+            for (((y, &v), &w), &b) in out.iter_mut().zip(c).zip(dw).zip(b) {
+                *y = Y::from_f64(v as f64 * dx * w + b);
+            }
+        }
+        None => {
+            for ((y, &v), &w) in out.iter_mut().zip(c).zip(dw) {
+                *y = Y::from_f64(v as f64 * dx * w);
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
+unsafe fn row_avx512<Y: OutElem>(
+    c: &[i64],
+    dx: f64,
+    dw: &[f64],
+    bias: Option<&[f64]>,
+    out: &mut [Y],
+) {
+    row_body(c, dx, dw, bias, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn row_avx2<Y: OutElem>(
+    c: &[i64],
+    dx: f64,
+    dw: &[f64],
+    bias: Option<&[f64]>,
+    out: &mut [Y],
+) {
+    row_body(c, dx, dw, bias, out)
 }
 
 /// The design a layer runs under: the exact int8 layer (no accumulator wrap), or a
@@ -496,6 +633,18 @@ struct SharedOut<Y>(*mut Y, usize);
 // the engine call that uses it.
 unsafe impl<Y: Send> Sync for SharedOut<Y> {}
 impl<Y> SharedOut<Y> {
+    /// Elements `i..i + len` as a slice.
+    ///
+    /// # Safety
+    /// No other thread writes or reads those elements while the slice lives.
+    #[inline]
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn run(&self, i: usize, len: usize) -> &mut [Y] {
+        assert!(i + len <= self.1);
+        // SAFETY: in bounds (checked), exclusive per the contract above.
+        unsafe { std::slice::from_raw_parts_mut(self.0.add(i), len) }
+    }
+
     /// # Safety
     /// `i < len`, and no other thread writes or reads index `i` meanwhile.
     #[inline]
@@ -862,6 +1011,7 @@ pub fn conv_forward_prepared<X: InElem, Y: OutElem>(
     times.quantize = t0.elapsed().as_secs_f64();
     let clock = StageClock::default();
     let dst = SharedOut(out.as_mut_ptr(), out.len());
+    let simd = QuantSimd::detect();
     if matches!(p.groups.first(), Some(GroupW::Column(_))) {
         columns_forward(p, g, &xq, dq, &dst, jobs, &clock);
     }
@@ -879,10 +1029,9 @@ pub fn conv_forward_prepared<X: InElem, Y: OutElem>(
                 for oo in 0..og {
                     let o = gi * og + oo;
                     let base = (b * g.o + o) * p_px + pix;
-                    for j in 0..run {
-                        // SAFETY: rows r0..r0 + rows (all channels) are this block's alone.
-                        unsafe { dst.put(base + j, dq.apply(c[(r + j) * og + oo], o)) };
-                    }
+                    // SAFETY: rows r0..r0 + rows (all channels) are this block's alone.
+                    let out = unsafe { dst.run(base, run) };
+                    dq.column(simd, &c[r * og + oo..], og, o, out);
                 }
                 r += run;
             }
@@ -1032,11 +1181,9 @@ fn columns_forward<Y: OutElem>(
                         let (b, pix) = (i / px, i % px);
                         let run = (px - pix).min(r1 - i);
                         let base = (b * g.o + ch) * px + pix;
-                        for j in 0..run {
-                            let v = cblk[(i - r0 + j) * c + ch];
-                            // SAFETY: pixels r0..r1 of every channel are this block's alone.
-                            unsafe { dst.put(base + j, dq.apply(v, ch)) };
-                        }
+                        // SAFETY: pixels r0..r1 of every channel are this block's alone.
+                        let out = unsafe { dst.run(base, run) };
+                        dq.column(simd, &cblk[(i - r0) * c + ch..], c, ch, out);
                         i += run;
                     }
                 }
@@ -1287,10 +1434,12 @@ pub fn linear_forward_prepared<X: InElem, Y: OutElem>(
     times.quantize = t0.elapsed().as_secs_f64();
     let clock = StageClock::default();
     let dst = SharedOut(out.as_mut_ptr(), out.len());
+    let simd = QuantSimd::detect();
     let sink = |r0: usize, nrows: usize, c: &[i64]| {
-        for (j, &v) in c[..nrows * o_f].iter().enumerate() {
+        for r in 0..nrows {
             // SAFETY: rows r0..r0 + nrows are this block's alone.
-            unsafe { dst.put(r0 * o_f + j, dq.apply(v, j % o_f)) };
+            let out = unsafe { dst.run((r0 + r) * o_f, o_f) };
+            dq.row(simd, &c[r * o_f..], out);
         }
     };
     gemm_prepared(w, rows, Rows::Slice(&xq), jobs, &sink, Some(&clock));
