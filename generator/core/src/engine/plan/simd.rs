@@ -76,7 +76,14 @@ fn load_lut(l: &[u8; 256]) -> [__m512i; 4] {
     }
 }
 
-/// [`Plan::transform_row`] with AVX-512.
+/// Most terms of a plan (classes × weight transforms); a plan has at most 16
+/// classes and two transforms.
+const MAX_TERMS: usize = 32;
+
+/// [`Plan::transform_row`] with AVX-512. Two passes over the row: first every
+/// 64-byte chunk's table index and table values (shared by every term) into
+/// `scratch`, then one term at a time over all chunks, so each term's loop keeps its
+/// selection table and write position in registers.
 ///
 /// # Safety
 /// AVX-512 F, BW, VBMI and VBMI2 must be available.
@@ -85,53 +92,75 @@ pub(super) unsafe fn transform_row(p: &Plan, a: &[u8], out: &mut [u8], scratch: 
     let t = p.t;
     let k = a.len();
     let kp = p.groups * t;
-    let l2 = load_lut(&p.luts[2]);
-    let l3 = load_lut(&p.luts[3]);
-    let lane_bit = _mm512_loadu_si512(p.lane_bit.as_ptr() as *const __m512i);
-    let lane_id = _mm512_loadu_si512(p.lane_id.as_ptr() as *const __m512i);
-    let per = 64 / t; // groups per 64 bytes
-                      // Terms that are a plain copy go first; the rest are filled chunk by chunk
-                      // (the pattern and table lookups once per chunk for all terms).
-    let mut rest: Vec<(usize, __m512i)> = Vec::with_capacity(p.terms.len());
+    let chunks = kp.div_ceil(64);
+    // Terms that are a plain copy go first.
+    let mut rest = [0usize; MAX_TERMS];
+    let mut nrest = 0;
     for (ti, term) in p.terms.iter().enumerate() {
         if term.groups.is_none() && term.uniform == Some(IDENT) {
             let dst = &mut out[term.off..];
             dst[..k].copy_from_slice(a);
             dst[k..kp].fill(0);
         } else {
-            rest.push((
-                ti,
-                _mm512_loadu_si512(term.sel64.as_ptr() as *const __m512i),
-            ));
+            assert!(nrest < MAX_TERMS, "a plan has at most {MAX_TERMS} terms");
+            rest[nrest] = ti;
+            nrest += 1;
         }
     }
-    if rest.is_empty() {
+    if nrest == 0 {
         return;
     }
+    // scratch: the padded row, then per chunk its index, t2 and t3 values.
+    let row = chunks * 64;
     scratch.clear();
     scratch.extend_from_slice(a);
-    scratch.resize(kp.div_ceil(64) * 64, 0);
-    let mut written = vec![0usize; rest.len()];
-    for c in 0..kp.div_ceil(64) {
-        // SAFETY: scratch holds whole 64-byte chunks.
-        let x = unsafe { _mm512_loadu_si512(scratch.as_ptr().add(64 * c) as *const __m512i) };
-        let (idx, v2, v3) = chunk64(t, x, lane_bit, lane_id, &l2, &l3);
-        let valid = (kp - 64 * c).min(64);
-        let g0 = c * per;
-        for (ri, &(ti, sel)) in rest.iter().enumerate() {
-            let term = &p.terms[ti];
-            let dst = &mut out[term.off..];
-            match &term.groups {
-                None => {
-                    let r = select64(x, idx, v2, v3, sel);
+    scratch.resize(4 * row, 0);
+    let l2 = load_lut(&p.luts[2]);
+    let l3 = load_lut(&p.luts[3]);
+    let lane_bit = _mm512_loadu_si512(p.lane_bit.as_ptr() as *const __m512i);
+    let lane_id = _mm512_loadu_si512(p.lane_id.as_ptr() as *const __m512i);
+    let base = scratch.as_mut_ptr();
+    for c in 0..chunks {
+        // SAFETY: scratch holds 4 × `row` bytes: the chunk and its three outputs.
+        unsafe {
+            let x = _mm512_loadu_si512(base.add(64 * c) as *const __m512i);
+            let (idx, v2, v3) = chunk64(t, x, lane_bit, lane_id, &l2, &l3);
+            _mm512_storeu_si512(base.add(row + 64 * c) as *mut __m512i, idx);
+            _mm512_storeu_si512(base.add(2 * row + 64 * c) as *mut __m512i, v2);
+            _mm512_storeu_si512(base.add(3 * row + 64 * c) as *mut __m512i, v3);
+        }
+    }
+    let base = scratch.as_ptr();
+    // SAFETY (loads below): chunk c < chunks of each of the four rows of scratch.
+    macro_rules! load {
+        ($r:expr, $c:expr) => {
+            unsafe { _mm512_loadu_si512(base.add($r * row + 64 * $c) as *const __m512i) }
+        };
+    }
+    let per = 64 / t; // groups per 64 bytes
+    for &ti in &rest[..nrest] {
+        let term = &p.terms[ti];
+        let sel = _mm512_loadu_si512(term.sel64.as_ptr() as *const __m512i);
+        let dst = &mut out[term.off..];
+        match &term.groups {
+            None => {
+                assert!(dst.len() >= kp);
+                let ptr = dst.as_mut_ptr();
+                for c in 0..chunks {
+                    let r = select64(load!(0, c), load!(1, c), load!(2, c), load!(3, c), sel);
+                    let valid = (kp - 64 * c).min(64);
                     let m: u64 = if valid == 64 { !0 } else { (1u64 << valid) - 1 };
-                    assert!(dst.len() >= 64 * c + valid);
-                    // SAFETY: checked above: dst holds the masked bytes.
-                    unsafe {
-                        _mm512_mask_storeu_epi8(dst.as_mut_ptr().add(64 * c) as *mut i8, m, r)
-                    };
+                    // SAFETY: bytes 64c..64c + valid < kp <= dst.len() (checked above).
+                    unsafe { _mm512_mask_storeu_epi8(ptr.add(64 * c) as *mut i8, m, r) };
                 }
-                Some(_) => {
+            }
+            Some(gl) => {
+                let total = gl.len() * t;
+                assert!(dst.len() >= total);
+                let ptr = dst.as_mut_ptr();
+                let mut w = 0usize;
+                for c in 0..chunks {
+                    let g0 = c * per;
                     let word = term.group_bits[g0 / 64] >> (g0 % 64);
                     let gm = if per == 64 {
                         word
@@ -141,11 +170,8 @@ pub(super) unsafe fn transform_row(p: &Plan, a: &[u8], out: &mut [u8], scratch: 
                     if gm == 0 {
                         continue;
                     }
-                    let r = select64(x, idx, v2, v3, sel);
-                    let w = written[ri];
+                    let r = select64(load!(0, c), load!(1, c), load!(2, c), load!(3, c), sel);
                     let len = gm.count_ones() as usize * t;
-                    assert!(dst.len() >= w + len);
-                    let ptr = dst[w..].as_mut_ptr();
                     // Compressed in a register, then a masked store of its first
                     // `len` bytes: a compress straight to memory is microcoded on
                     // some cores (tens of times slower).
@@ -155,9 +181,12 @@ pub(super) unsafe fn transform_row(p: &Plan, a: &[u8], out: &mut [u8], scratch: 
                         _ => _mm512_maskz_compress_epi8(gm, r),
                     };
                     let bytes: u64 = if len == 64 { !0 } else { (1u64 << len) - 1 };
-                    // SAFETY: the store writes `len` bytes, checked above to fit in dst.
-                    unsafe { _mm512_mask_storeu_epi8(ptr as *mut i8, bytes, packed) };
-                    written[ri] = w + len;
+                    // The term's groups hold `total` bytes in all; the chunks' groups
+                    // are a partition of them, so w + len <= total <= dst.len().
+                    assert!(w + len <= total);
+                    // SAFETY: in bounds (checked above).
+                    unsafe { _mm512_mask_storeu_epi8(ptr.add(w) as *mut i8, bytes, packed) };
+                    w += len;
                 }
             }
         }
