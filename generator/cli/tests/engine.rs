@@ -398,6 +398,75 @@ fn wide_weights_under_the_weight_zero_test() {
     }
 }
 
+/// Rare weight zero patterns computed one (group, column) pair at a time: weights
+/// with about 1 % zeros spread over every column, and with zeros in one column
+/// only (the layouts where the per-pair path replaces dense blocks of A', for
+/// the quad and the pair rules), activations with and without zeros, M not a
+/// multiple of the 16 rows the vector path takes at once and K not of the lanes;
+/// every kernel (the vector and the portable per-pair code). Each design must take
+/// the per-pair path on at least one layout, so the test cannot pass on the dense
+/// path alone.
+#[test]
+fn rare_weight_patterns_per_pair_equal_the_reference() {
+    let seed = 0x2a4e;
+    println!("seed {seed}");
+    let with = |extra: &[&str]| extra.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    for (p, extra) in [
+        ("sysmt2", with(&[])),
+        (
+            "sysmt2",
+            with(&["pe.window_logic=edge", "pe.rounding=truncate"]),
+        ),
+        ("sysmt4", with(&[])),
+        (
+            "sysmt4",
+            with(&["pe.window_logic=edge", "pe.rounding=truncate"]),
+        ),
+        ("sparq-4b5opt", with(&["pe.zero_test=act_or_weight"])),
+        ("sparq-3b", with(&["pe.zero_test=act_or_weight"])),
+    ] {
+        let cfg = design(p, &extra).expect("valid design");
+        let mut per_pair = 0;
+        for (li, (m, k, n)) in [(37, 130, 64), (16, 64, 96), (5, 203, 33)]
+            .into_iter()
+            .enumerate()
+        {
+            for few_columns in [false, true] {
+                let s = seed + li as u64 * 2 + u64::from(few_columns);
+                let mut rng = Rng::new(s);
+                let mut g = operands(m, k, n, Mix::Sparse(if li == 1 { 0 } else { 45 }), s);
+                for (i, w) in g.w.iter_mut().enumerate() {
+                    let col = i % n;
+                    let zero = if few_columns {
+                        col == 3 && rng.chance(0.5)
+                    } else {
+                        rng.chance(0.01)
+                    };
+                    *w = if zero {
+                        0
+                    } else {
+                        // Non-zero, full range.
+                        match rng.byte() as i8 {
+                            0 => 1,
+                            v => v,
+                        }
+                    };
+                }
+                for kernel in Kernel::available_all() {
+                    per_pair += engine::rare_pairs(&cfg, &g, kernel);
+                }
+                if let Err(e) = check(&cfg, &g, s) {
+                    panic!("{e}");
+                }
+            }
+        }
+        assert!(
+            per_pair > 0,
+            "{p} {extra:?}: no layout took the per-pair path (seed {seed})"
+        );
+    }
+}
+
 /// `bench --gemm` on a tiny shape prints the float32 reference and every asked
 /// design; a malformed shape is rejected naming the flag and the value.
 #[test]

@@ -15,6 +15,7 @@
 
 pub mod kernel;
 pub mod plan;
+pub(crate) mod rare;
 pub mod rows;
 
 pub use kernel::{Kernel, KERNEL_ENV};
@@ -50,12 +51,14 @@ pub fn env_kernel() -> Kernel {
 /// where one of these columns has it.
 const COL_BLOCK: usize = 64;
 
-/// One block of columns of W with its plan and packed transformed weights.
+/// One block of columns of W with its plan and packed transformed weights, and
+/// its rare weight patterns when they are computed per pair.
 pub(crate) struct ColBlock {
     j0: usize,
     width: usize,
     plan: Plan,
     packed: kernel::PackedW,
+    rare: Option<rare::Rare>,
 }
 
 /// The plans of `g`'s column blocks (one block unless the rule depends on weight
@@ -64,9 +67,18 @@ fn col_blocks(cfg: &Design, g: &Gemm, kernel: Kernel) -> Vec<ColBlock> {
     col_blocks_of(cfg, &g.w, g.k, g.n, kernel)
 }
 
-/// [`col_blocks`] for a K×N weight matrix alone.
+/// The work of a rare (group, column) pair computed per pair, in multiply-adds
+/// of the transformed GEMM: what one costs against the dense blocks of A' it
+/// replaces (ResNet-18 on two threads: sysmt4, about 340 dense multiply-adds per
+/// pair, ran twice as fast per pair; sysmt2, about 60, ran no faster).
+const RARE_MACS: usize = 100;
+
+/// [`col_blocks`] for a K×N weight matrix alone: the plan's dense blocks (in
+/// blocks of [`COL_BLOCK`] columns when the rule depends on weight zero patterns),
+/// or, where the rare weight patterns' pairs cost less one by one
+/// ([`rare::Rare`], [`RARE_MACS`] each), one block of the dense class plus them.
 fn col_blocks_of(cfg: &Design, gw: &[i8], gk: usize, gn: usize, kernel: Kernel) -> Vec<ColBlock> {
-    let build = |j0: usize, width: usize| -> ColBlock {
+    let build = |j0: usize, width: usize, allow_rare: bool| -> ColBlock {
         let sub: Vec<i8>;
         let w: &[i8] = if width == gn {
             gw
@@ -81,33 +93,67 @@ fn col_blocks_of(cfg: &Design, gw: &[i8], gk: usize, gn: usize, kernel: Kernel) 
         // The vector transform goes with the vector kernel, so forcing the
         // portable kernel tests the portable transform too.
         plan.use_simd(kernel == Kernel::Avx512);
+        let rare = allow_rare
+            .then(|| rare::Rare::new(&plan, &wv, kernel == Kernel::Avx512))
+            .flatten();
+        if rare.is_some() {
+            plan.keep_dense_class();
+        }
         let packed = plan.packed_weights(&wv, kernel);
         ColBlock {
             j0,
             width,
             plan,
             packed,
+            rare,
         }
     };
-    let whole = build(0, gn);
-    if whole.plan.classes() == 1 || gn <= COL_BLOCK {
-        return vec![whole];
+    let dense_blocks = |whole: Option<ColBlock>| -> Vec<ColBlock> {
+        let whole = whole.unwrap_or_else(|| build(0, gn, false));
+        if whole.plan.classes() == 1 || gn <= COL_BLOCK {
+            return vec![whole];
+        }
+        (0..gn)
+            .step_by(COL_BLOCK)
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .map(|j0| build(j0, COL_BLOCK.min(gn - j0), false))
+            .collect()
+    };
+    let whole = build(0, gn, true);
+    let Some(pairs) = whole.rare.as_ref().map(|r| r.len()) else {
+        return dense_blocks(Some(whole));
+    };
+    let dense = dense_blocks(None);
+    let work = |b: &ColBlock| b.plan.kprime() * b.width;
+    if work(&whole) + RARE_MACS * pairs <= dense.iter().map(work).sum::<usize>() {
+        vec![whole]
+    } else {
+        dense
     }
-    (0..gn)
-        .step_by(COL_BLOCK)
-        .collect::<Vec<_>>()
-        .into_par_iter()
-        .map(|j0| build(j0, COL_BLOCK.min(gn - j0)))
-        .collect()
+}
+
+/// How many (group, column) pairs of `g`'s weights the engine computes one by one
+/// on `kernel` (rare weight zero patterns, see [`rare`]); 0 when it runs the
+/// plan's dense blocks for every class.
+pub fn rare_pairs(cfg: &Design, g: &Gemm, kernel: Kernel) -> usize {
+    col_blocks(cfg, g, kernel)
+        .iter()
+        .map(|b| b.rare.as_ref().map_or(0, |r| r.len()))
+        .sum()
 }
 
 /// Reduction indices of the transformed GEMM over K, averaged over the column
-/// blocks (the engine's work relative to one exact GEMM).
+/// blocks (the engine's work relative to one exact GEMM); the rare weight patterns
+/// computed per pair count their T lanes each.
 pub fn k_expansion(cfg: &Design, g: &Gemm) -> f64 {
     let blocks = col_blocks(cfg, g, Kernel::Portable);
     let sum: f64 = blocks
         .iter()
-        .map(|b| b.plan.kprime() as f64 * b.width as f64)
+        .map(|b| {
+            let rare = b.rare.as_ref().map_or(0, |r| r.len() * cfg.lanes());
+            (b.plan.kprime() * b.width + rare) as f64
+        })
         .sum();
     sum / (g.n.max(1) * g.k.max(1)) as f64
 }

@@ -56,6 +56,8 @@ pub(crate) struct Bufs {
     scratch: Vec<u8>,
     cbuf: Vec<i64>,
     rowbuf: Vec<u8>,
+    gm: Vec<u32>,
+    corr: Vec<i32>,
 }
 
 /// Rows `r0..r0 + rows` of C into `cblk` (`rows`×N): every column block's
@@ -82,6 +84,8 @@ pub(crate) fn compute_block(
         scratch,
         cbuf,
         rowbuf,
+        gm,
+        corr,
     } = bufs;
     let mut t = Instant::now();
     // A lowered block is produced once and shared by the column blocks.
@@ -93,6 +97,10 @@ pub(crate) fn compute_block(
             Rows::Slice(s) if b.width == n && kp == k && rows == rows_p && identity => {
                 // A is its own transform and already has the kernel's layout.
                 b.packed.gemm_rows(&s[r0 * k..(r0 + rows) * k], rows, cblk);
+                if let Some(rare) = &b.rare {
+                    let row = |r: usize| &s[(r0 + r) * k..(r0 + r + 1) * k];
+                    rare.add(rows, &row, cblk, n, b.j0, gm, corr);
+                }
                 if let Some(c) = clock {
                     t = StageClock::add(&c.gemm, t);
                 }
@@ -162,6 +170,18 @@ pub(crate) fn compute_block(
                 cblk[r * n + b.j0..r * n + b.j0 + b.width]
                     .copy_from_slice(&cbuf[r * b.width..(r + 1) * b.width]);
             }
+        }
+        if let Some(rare) = &b.rare {
+            // The rows of A as they were before the transform.
+            let (ab, rb): (&[u8], &[u8]) = (abuf, rowbuf);
+            let row = |r: usize| -> &[u8] {
+                match a {
+                    Rows::Slice(s) => &s[(r0 + r) * k..(r0 + r + 1) * k],
+                    Rows::Fill(_) if identity => &ab[r * kp..r * kp + k],
+                    Rows::Fill(_) => &rb[r * k..(r + 1) * k],
+                }
+            };
+            rare.add(rows, &row, cblk, n, b.j0, gm, corr);
         }
         if let Some(c) = clock {
             t = StageClock::add(&c.gemm, t);

@@ -487,6 +487,26 @@ impl Plan {
             && self.kprime == k
     }
 
+    /// The class of weight zero pattern `mw` (0 when the rule ignores weights; the
+    /// pattern with every lane non-zero is always class 0).
+    pub(crate) fn class_of_pattern(&self, mw: usize) -> u8 {
+        self.class_of[mw]
+    }
+
+    /// Drops every term but class 0's (the dense pattern's) and lays those out
+    /// again along K: the (group, column) pairs of the other classes then give
+    /// nothing in the transformed GEMM (their weights are not in W'), and
+    /// [`super::rare::Rare`] adds them.
+    pub(crate) fn keep_dense_class(&mut self) {
+        self.terms.retain(|t| t.class == 0);
+        let mut off = 0;
+        for term in &mut self.terms {
+            term.off = off;
+            off += term.groups.as_ref().map_or(self.groups, |g| g.len()) * self.t;
+        }
+        self.kprime = off;
+    }
+
     /// Number of classes of weight zero patterns (1 when the rule ignores them).
     pub fn classes(&self) -> usize {
         self.terms
