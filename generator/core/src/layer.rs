@@ -223,7 +223,13 @@ pub fn quantize_nhwc<X: InElem>(
     dx: f64,
     layer: &str,
 ) -> Result<Vec<u8>> {
-    assert_eq!(x.len(), n * c * hw, "x must hold N x C x HW values");
+    check_len(
+        layer,
+        "x",
+        x.len(),
+        n * c * hw,
+        &format!("N x C x HW = {n} x {c} x {hw}"),
+    )?;
     if !(dx.is_finite() && dx > 0.0) {
         return Err(Error::config(
             format!("layer {layer:?}: activation scale"),
@@ -284,6 +290,37 @@ pub fn quantize_nhwc<X: InElem>(
         ));
     }
     Ok(out)
+}
+
+/// An error naming the layer and the argument a caller passed wrong: its value
+/// and what is allowed (the crate's [`Error::config`] form).
+fn arg_error(layer: &str, arg: &str, value: impl std::fmt::Display, allowed: String) -> Error {
+    Error::config(format!("layer {layer:?}: {arg}"), value, allowed)
+}
+
+/// An error unless argument `arg` holds `want` values (`what`: the shape that
+/// makes them, as in `N x C x HW = 1 x 3 x 16`).
+fn check_len(layer: &str, arg: &str, len: usize, want: usize, what: &str) -> Result<()> {
+    if len == want {
+        return Ok(());
+    }
+    Err(arg_error(
+        layer,
+        arg,
+        format!("{len} values"),
+        format!("{what} = {want} values"),
+    ))
+}
+
+/// An error unless `dq` holds one weight scale (and, when given, one bias) per
+/// output channel, `o` of them.
+fn check_dequant(layer: &str, dq: &Dequant<'_>, o: usize) -> Result<()> {
+    let what = format!("one per output channel: O = {o}");
+    check_len(layer, "dw", dq.dw.len(), o, &what)?;
+    match dq.bias {
+        Some(b) => check_len(layer, "bias", b.len(), o, &what),
+        None => Ok(()),
+    }
 }
 
 /// Pixels per quantization tile.
@@ -681,6 +718,25 @@ enum WeightShape {
     },
 }
 
+impl std::fmt::Display for WeightShape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            WeightShape::Conv {
+                o,
+                cg,
+                kh,
+                kw,
+                groups,
+            } => write!(
+                f,
+                "a convolution's, O x C/groups x KH x KW = {o} x {cg} x {kh} x {kw}, \
+                 groups = {groups}"
+            ),
+            WeightShape::Linear { i, o } => write!(f, "a linear layer's, O x I = {o} x {i}"),
+        }
+    }
+}
+
 /// One group's prepared weights: the engine's packed form, or, for a group of one
 /// output channel (a depthwise convolution), the transformed weight column and the
 /// plan that transforms a row of A (see [`conv_forward_prepared`]).
@@ -734,11 +790,19 @@ impl PreparedLayer {
     ) -> Result<PreparedLayer> {
         g.check(layer)?;
         let (og, k) = (g.og(), g.k());
-        assert_eq!(
+        check_len(
+            layer,
+            "w",
             wq.len(),
             g.o * k,
-            "w must hold O x C/groups x KH x KW values"
-        );
+            &format!(
+                "O x C/groups x KH x KW = {} x {} x {} x {}",
+                g.o,
+                g.cg(),
+                g.kh,
+                g.kw
+            ),
+        )?;
         let (cfg, exact) = mode_parts(mode);
         let one_column = og == 1 && g.cg() == 1 && g.groups > 1;
         let groups = crate::engine::run_pool(jobs, || {
@@ -792,7 +856,13 @@ impl PreparedLayer {
         layer: &str,
         jobs: usize,
     ) -> Result<PreparedLayer> {
-        assert_eq!(wq.len(), o_f * i_f, "w must hold O x I values");
+        check_len(
+            layer,
+            "w",
+            wq.len(),
+            o_f * i_f,
+            &format!("O x I = {o_f} x {i_f}"),
+        )?;
         let (cfg, exact) = mode_parts(mode);
         let mut w = vec![0i8; i_f * o_f];
         for o in 0..o_f {
@@ -972,10 +1042,12 @@ pub fn conv_forward<X: InElem, Y: OutElem>(
     Ok(t)
 }
 
-/// [`conv_forward`] on weights prepared beforehand (`p` must be a convolution's,
-/// for `g`'s weight shape: it panics otherwise). A group of one output channel (a
-/// depthwise convolution) runs as one pass over the pixels for all such groups
-/// instead of one engine call each: per pixel and channel the lowered row, the
+/// [`conv_forward`] on weights prepared beforehand. Before anything is written, an
+/// error names the argument when `p` is not a convolution's for `g`'s weight shape
+/// or `x`, `out`, `dq.dw` or `dq.bias` does not hold `g`'s number of values.
+///
+/// A group of one output channel (a depthwise convolution) runs as one pass over
+/// the pixels for all such groups instead of one engine call each: per pixel and channel the lowered row, the
 /// design's transform of it ([`crate::engine::Plan::transform_row`], the engine's
 /// own) and the exact dot product with the transformed weights, then the wrap:
 /// what the group's GEMM computes, bit for bit.
@@ -991,19 +1063,39 @@ pub fn conv_forward_prepared<X: InElem, Y: OutElem>(
 ) -> Result<LayerTimes> {
     let t0 = Instant::now();
     g.check(layer)?;
-    assert!(
-        matches!(p.shape, WeightShape::Conv { o, cg, kh, kw, groups }
-            if (o, cg, kh, kw, groups) == (g.o, g.cg(), g.kh, g.kw, g.groups)),
-        "the prepared weights are for another layer shape"
-    );
+    let want = WeightShape::Conv {
+        o: g.o,
+        cg: g.cg(),
+        kh: g.kh,
+        kw: g.kw,
+        groups: g.groups,
+    };
+    if p.shape != want {
+        return Err(arg_error(
+            layer,
+            "prepared weights",
+            p.shape,
+            format!("weights prepared for this layer: {want}"),
+        ));
+    }
     let (oh, ow) = g.out_hw();
     let (og, m, p_px) = (g.og(), g.m(), oh * ow);
-    assert_eq!(
+    let (n, c, h, w) = (g.n, g.c, g.h, g.w);
+    check_len(
+        layer,
+        "x",
+        x.len(),
+        n * c * h * w,
+        &format!("N x C x H x W = {n} x {c} x {h} x {w}"),
+    )?;
+    check_len(
+        layer,
+        "out",
         out.len(),
-        g.n * g.o * p_px,
-        "out must hold N x O x OH x OW values"
-    );
-    assert_eq!(dq.dw.len(), g.o, "one weight scale per output channel");
+        n * g.o * p_px,
+        &format!("N x O x OH x OW = {n} x {} x {oh} x {ow}", g.o),
+    )?;
+    check_dequant(layer, dq, g.o)?;
     let mut times = LayerTimes::default();
     let xq = crate::engine::run_pool(jobs, || {
         quantize_nhwc(x, (g.n, g.c, g.h * g.w), dq.dx, layer)
@@ -1408,8 +1500,10 @@ pub fn linear_forward<X: InElem, Y: OutElem>(
     Ok(t)
 }
 
-/// [`linear_forward`] on weights prepared beforehand (`p` must be a linear
-/// layer's: it panics otherwise).
+/// [`linear_forward`] on weights prepared beforehand. Before anything is written, an
+/// error names the argument when `p` is not a linear layer's, or `x`, `out`,
+/// `dq.dw` or `dq.bias` does not hold the number of values its I×O and `rows`
+/// make.
 pub fn linear_forward_prepared<X: InElem, Y: OutElem>(
     p: &PreparedLayer,
     rows: usize,
@@ -1421,14 +1515,31 @@ pub fn linear_forward_prepared<X: InElem, Y: OutElem>(
 ) -> Result<LayerTimes> {
     let t0 = Instant::now();
     let WeightShape::Linear { i: i_f, o: o_f } = p.shape else {
-        panic!("the prepared weights are a convolution's, not a linear layer's")
+        return Err(arg_error(
+            layer,
+            "prepared weights",
+            p.shape,
+            "a linear layer's prepared weights (PreparedLayer::linear)".into(),
+        ));
     };
     let Some(GroupW::Packed(w)) = p.groups.first() else {
-        panic!("a linear layer's weights are packed")
+        unreachable!("PreparedLayer::linear packs a linear layer's weights")
     };
-    assert_eq!(x.len(), rows * i_f, "x must hold rows x I values");
-    assert_eq!(out.len(), rows * o_f, "out must hold rows x O values");
-    assert_eq!(dq.dw.len(), o_f, "one weight scale per output feature");
+    check_len(
+        layer,
+        "x",
+        x.len(),
+        rows * i_f,
+        &format!("rows x I = {rows} x {i_f}"),
+    )?;
+    check_len(
+        layer,
+        "out",
+        out.len(),
+        rows * o_f,
+        &format!("rows x O = {rows} x {o_f}"),
+    )?;
+    check_dequant(layer, dq, o_f)?;
     let mut times = LayerTimes::default();
     let xq = crate::engine::run_pool(jobs, || quantize_nhwc(x, (rows, i_f, 1), dq.dx, layer))?;
     times.quantize = t0.elapsed().as_secs_f64();

@@ -373,6 +373,158 @@ fn nan_inf_and_negative_inputs_are_errors_naming_the_layer() {
     conv_forward(Mode::Exact, &g, &x, &w, &dq, &mut out, "l", 1).expect("-0.0 is fine");
 }
 
+/// A caller's wrong argument to the layer entry points (prepared weights of another
+/// shape or kind, `x`, `out`, `dw`, `bias` or `w` of the wrong length) is an error
+/// naming the layer, the argument, the value received and what is allowed, and
+/// nothing of `out` is written.
+#[test]
+fn wrong_arguments_are_errors_naming_the_argument() {
+    fn check(r: Result<LayerTimes>, out: &[f32], arg: &str, value: &str, allowed: &str) {
+        let e = r.expect_err(arg).to_string();
+        let head = format!("layer {:?}: {arg} = {value}", "L1");
+        assert!(
+            e.contains(&head) && e.contains(allowed),
+            "wanted {head:?} ... {allowed:?}, got {e}"
+        );
+        assert!(out.iter().all(|&v| v == 7.0), "{arg}: out was written");
+    }
+    let cfg = Design::preset("sysmt2").expect("preset");
+    let mode = Mode::Design(&cfg);
+    let dwv = |n: usize| vec![0.5; n];
+    let dq = |dw: &'static [f64], bias: Option<&'static [f64]>| Dequant { dx: 0.1, dw, bias };
+    let leak = |v: Vec<f64>| -> &'static [f64] { Box::leak(v.into_boxed_slice()) };
+
+    // A convolution (and a depthwise one, which takes the one-pass path).
+    for g in [geoms()[0], geoms()[3]] {
+        let (oh, ow) = g.out_hw();
+        let (nx, ny) = (g.n * g.c * g.h * g.w, g.n * g.o * oh * ow);
+        let w = vec![1i8; g.o * g.k()];
+        let x = vec![0.5f32; nx];
+        let p = PreparedLayer::conv(mode, &g, &w, "L1", 1).expect("prepares");
+        let good = dq(leak(dwv(g.o)), None);
+        let mut out = vec![7.0f32; ny];
+        let r = conv_forward_prepared(&p, &g, &x[1..], &good, &mut out, "L1", 1);
+        check(
+            r,
+            &out,
+            "x",
+            &format!("{} values", nx - 1),
+            "N x C x H x W = ",
+        );
+        let mut short = vec![7.0f32; ny - 1];
+        let r = conv_forward_prepared(&p, &g, &x, &good, &mut short, "L1", 1);
+        check(
+            r,
+            &short,
+            "out",
+            &format!("{} values", ny - 1),
+            "N x O x OH x OW = ",
+        );
+        let bad = dq(leak(dwv(g.o + 1)), None);
+        let r = conv_forward_prepared(&p, &g, &x, &bad, &mut out, "L1", 1);
+        check(
+            r,
+            &out,
+            "dw",
+            &format!("{} values", g.o + 1),
+            "output channel",
+        );
+        let bad = dq(leak(dwv(g.o)), Some(leak(dwv(g.o - 1))));
+        let r = conv_forward_prepared(&p, &g, &x, &bad, &mut out, "L1", 1);
+        check(
+            r,
+            &out,
+            "bias",
+            &format!("{} values", g.o - 1),
+            "output channel",
+        );
+        // Weights prepared for another convolution, and for a linear layer.
+        let other = ConvGeom { kh: 1, kw: 1, ..g };
+        let q = PreparedLayer::conv(mode, &other, &vec![1i8; g.o * other.k()], "L0", 1)
+            .expect("prepares");
+        let r = conv_forward_prepared(&q, &g, &x, &good, &mut out, "L1", 1);
+        check(
+            r,
+            &out,
+            "prepared weights",
+            "a convolution's",
+            "this layer: ",
+        );
+        let q = PreparedLayer::linear(mode, (3, 2), &[1i8; 6], "L0", 1).expect("prepares");
+        let r = conv_forward_prepared(&q, &g, &x, &good, &mut out, "L1", 1);
+        check(
+            r,
+            &out,
+            "prepared weights",
+            "a linear layer's",
+            "this layer: ",
+        );
+        // Unprepared: weights of the wrong length.
+        let r = conv_forward(mode, &g, &x, &w[1..], &good, &mut out, "L1", 1);
+        let want = format!("{} values", w.len() - 1);
+        check(r, &out, "w", &want, "O x C/groups x KH x KW = ");
+        // And the call that is right succeeds.
+        conv_forward_prepared(&p, &g, &x, &good, &mut out, "L1", 1).expect("runs");
+    }
+
+    // A linear layer: rows x I = 3 x 5 to O = 4.
+    let (rows, i_f, o_f) = (3, 5, 4);
+    let w = vec![1i8; o_f * i_f];
+    let x = vec![0.5f32; rows * i_f];
+    let p = PreparedLayer::linear(mode, (i_f, o_f), &w, "L1", 1).expect("prepares");
+    let good = dq(leak(dwv(o_f)), None);
+    let mut out = vec![7.0f32; rows * o_f];
+    let r = linear_forward_prepared(&p, rows, &x[1..], &good, &mut out, "L1", 1);
+    check(r, &out, "x", "14 values", "rows x I = 3 x 5 = 15 values");
+    let r = linear_forward_prepared(&p, rows + 1, &x, &good, &mut out, "L1", 1);
+    check(r, &out, "x", "15 values", "rows x I = 4 x 5 = 20 values");
+    let mut short = vec![7.0f32; rows * o_f - 1];
+    let r = linear_forward_prepared(&p, rows, &x, &good, &mut short, "L1", 1);
+    check(
+        r,
+        &short,
+        "out",
+        "11 values",
+        "rows x O = 3 x 4 = 12 values",
+    );
+    let bad = dq(leak(dwv(o_f - 1)), None);
+    let r = linear_forward_prepared(&p, rows, &x, &bad, &mut out, "L1", 1);
+    check(r, &out, "dw", "3 values", "O = 4");
+    let bad = dq(leak(dwv(o_f)), Some(leak(dwv(o_f + 1))));
+    let r = linear_forward_prepared(&p, rows, &x, &bad, &mut out, "L1", 1);
+    check(r, &out, "bias", "5 values", "O = 4");
+    let g = geoms()[0];
+    let q = PreparedLayer::conv(mode, &g, &vec![1i8; g.o * g.k()], "L0", 1).expect("prepares");
+    let r = linear_forward_prepared(&q, rows, &x, &good, &mut out, "L1", 1);
+    check(
+        r,
+        &out,
+        "prepared weights",
+        "a convolution's",
+        "a linear layer's",
+    );
+    let r = linear_forward(
+        mode,
+        (rows, i_f, o_f),
+        &x,
+        &w[1..],
+        &good,
+        &mut out,
+        "L1",
+        1,
+    );
+    check(r, &out, "w", "19 values", "O x I = 4 x 5 = 20 values");
+    linear_forward_prepared(&p, rows, &x, &good, &mut out, "L1", 1).expect("runs");
+
+    // The quantization on its own.
+    let e = quantize_nhwc(&x, (2, 2, 2), 0.1, "L1").expect_err("15 values for 8");
+    assert!(
+        e.to_string()
+            .contains("x = 15 values: allowed N x C x HW = 2 x 2 x 2 = 8"),
+        "{e}"
+    );
+}
+
 #[test]
 fn bad_geometry_is_an_error_naming_the_field() {
     let mut g = geoms()[0];
