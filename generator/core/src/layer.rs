@@ -745,13 +745,12 @@ enum GroupW {
     Column(Box<Column>),
 }
 
-/// A one-column GEMM's plan, its transformed weights W' (K' values) and its lane
-/// table ([`crate::engine::Plan::column_lanes`], empty when the plan is the identity).
+/// A one-column GEMM's plan, whether it is the identity, and its transformed
+/// weights W' (K' values; the weights themselves when the plan is the identity).
 struct Column {
     plan: crate::engine::Plan,
     identity: bool,
     w: Vec<i8>,
-    lanes: Vec<(u8, i16)>,
 }
 
 /// A layer's weights prepared once for the engine under one design: lowered per
@@ -938,11 +937,6 @@ impl Column {
         let wt = plan.transformed_weights(&wv);
         let identity = plan.is_identity(k);
         Column {
-            lanes: if identity {
-                Vec::new()
-            } else {
-                plan.column_lanes(w)
-            },
             identity,
             plan,
             w: wt,
@@ -954,8 +948,9 @@ impl Column {
 /// channel at once ([`crate::engine::plan::LaneRule`]): per group of T taps and
 /// lane, each channel's weight and `nib4` of it (0 for an unselected 2:4 lane and
 /// past the last tap), and per group each channel's lanes that count towards the
-/// active count. Used when some channel's plan is not the identity; it computes
-/// what [`lanes_dot`] (the plan's own tables) computes, for all channels.
+/// active count. Used when some channel's plan is not the identity (then for every
+/// channel): it computes what the plan's transform of the row followed by the dot
+/// product with the transformed weights computes, for all channels.
 struct DwVec {
     t: usize,
     rule: crate::engine::plan::LaneRule,
@@ -968,9 +963,8 @@ struct DwVec {
 }
 
 impl DwVec {
-    /// None when every channel's plan is the identity, or when the rule's tables do
-    /// not map a zero activation to zero (then [`lanes_dot`] runs; no spec design does
-    /// that).
+    /// None when every channel's plan is the identity (the exact dot product then
+    /// runs, see [`columns_forward`]).
     fn new(groups: &[GroupW], wq: &[i8], taps: usize) -> Option<Box<DwVec>> {
         let cols: Vec<&Column> = groups
             .iter()
@@ -983,11 +977,16 @@ impl DwVec {
         if cols.len() != groups.len() || cols.iter().all(|c| c.identity) {
             return None;
         }
-        let rule = first.plan.lane_rule();
+        let mut rule = first.plan.lane_rule();
         let t = first.plan.lanes();
-        if rule.t2[0] != 0 || rule.t3[0] != 0 || rule.nib4[0] != 0 {
-            return None;
-        }
+        // A lane whose activation is zero gives 0 (the plan's transform gives it the
+        // zero table): the tables the pass reads the input through say so (the
+        // spec's windows and the identity map 0 to 0 already).
+        rule.t2[0] = 0;
+        rule.t3[0] = 0;
+        // Under a weight test a zero weight's lane gives 0 whatever its table: the
+        // plan relies on nib4(0) = 0 (spec §4), as does this pass.
+        assert_eq!(rule.nib4[0], 0, "nib4(0) is 0");
         let c = cols.len();
         let ng = taps.div_ceil(t);
         let mut w = vec![0i16; ng * t * c];
@@ -1137,12 +1136,13 @@ pub fn conv_forward_prepared<X: InElem, Y: OutElem>(
 
 /// Every one-column group of `p` (a depthwise convolution): blocks of output
 /// pixels in parallel. Per pixel, the taps of every channel are lowered at once
-/// (the layer lowered as if it had one group: tap-major, channels innermost); a
-/// channel whose plan is the identity takes the exact dot product of its taps with
-/// its weights (vectorized over channels), any other the design's transform of its
-/// row ([`crate::engine::Plan::transform_row`]) and the exact dot product with its
-/// transformed weights; then the accumulator's wrap. This is each group's GEMM
-/// (one column), bit for bit.
+/// (the layer lowered as if it had one group: tap-major, channels innermost). When
+/// every channel's plan is the identity, the exact dot product of each channel's
+/// taps with its weights (vectorized over channels); otherwise the design's rule
+/// over every channel at once ([`DwVec`], [`dw_pixel`]): i32 sums over chunks of
+/// at most [`crate::engine::kernel::K_SAFE`] taps, widened to i64 between chunks.
+/// Then the accumulator's wrap. This is each group's GEMM (one column), bit for
+/// bit.
 fn columns_forward<Y: OutElem>(
     p: &PreparedLayer,
     g: &ConvGeom,
@@ -1171,14 +1171,19 @@ fn columns_forward<Y: OutElem>(
             }
         }
     }
-    let all_identity = cols.iter().all(|col| col.identity);
     // i32 sums are exact for up to K_SAFE products.
     let narrow_sums = taps <= crate::engine::kernel::K_SAFE;
     let acc = p.acc_width;
     let g1 = ConvGeom { groups: 1, ..*g };
     // The rule over all channels at once: the input through the rule's tables once
     // (t2 for every rule but exact, t3 for the pair rule), lowered beside it.
-    let dw = p.dw.as_deref().filter(|_| narrow_sums);
+    let dw = p.dw.as_deref();
+    assert!(
+        dw.is_some() || cols.iter().all(|col| col.identity),
+        "DwVec covers every layer with a channel whose plan is not the identity"
+    );
+    // Groups of T taps per i32 chunk of the rule's sums (at most K_SAFE taps).
+    let chunk = dw.map_or(1, |d| crate::engine::kernel::K_SAFE / d.t);
     let table = |lut: &[u8; 256]| -> Vec<u8> {
         let mut v = vec![0u8; xq.len()];
         crate::engine::run_pool(jobs, || {
@@ -1229,9 +1234,19 @@ fn columns_forward<Y: OutElem>(
                         if let Some(x3) = &xq3 {
                             lower_row(&g1, x3, 0, i, row3);
                         }
-                        dw_pixel(simd, dv, [row, row2, row3], zero, c, taps, s32);
-                        for (o, &s) in out.iter_mut().zip(s32.iter()) {
-                            *o = i64::from(s);
+                        let ng = taps.div_ceil(dv.t);
+                        for (j, g0) in (0..ng).step_by(chunk).enumerate() {
+                            let gs = g0..(g0 + chunk).min(ng);
+                            dw_pixel(simd, dv, [row, row2, row3], zero, c, taps, gs, s32);
+                            if j == 0 {
+                                for (o, &s) in out.iter_mut().zip(s32.iter()) {
+                                    *o = i64::from(s);
+                                }
+                            } else {
+                                for (o, &s) in out.iter_mut().zip(s32.iter()) {
+                                    *o += i64::from(s);
+                                }
+                            }
                         }
                     } else if narrow_sums {
                         s32.fill(0);
@@ -1252,13 +1267,6 @@ fn columns_forward<Y: OutElem>(
                                 (&row[tap * c..(tap + 1) * c], &wt[tap * c..(tap + 1) * c]);
                             for ((o, &x), &w) in out.iter_mut().zip(xr).zip(wr) {
                                 *o += i64::from(x) * i64::from(w);
-                            }
-                        }
-                    }
-                    if !all_identity && dw.is_none() {
-                        for (ch, col) in cols.iter().enumerate() {
-                            if !col.identity {
-                                out[ch] = lanes_dot(col, row, ch, c, taps);
                             }
                         }
                     }
@@ -1292,8 +1300,11 @@ fn columns_forward<Y: OutElem>(
 }
 
 /// One pixel of a depthwise layer under [`DwVec`]: `s[ch]` = channel `ch`'s sum
-/// over its taps, from the lowered rows of the input, of its t2 and of its t3
-/// (`rows`; the unused ones may be empty), `zero` holding `c` zeros.
+/// over the taps of its groups `gs` of T taps (of `taps` in all), from the lowered
+/// rows of the input, of its t2 and of its t3 (`rows`; the unused ones may be
+/// empty), `zero` holding `c` zeros. The i32 sums are exact for at most
+/// [`crate::engine::kernel::K_SAFE`] taps.
+#[allow(clippy::too_many_arguments)]
 fn dw_pixel(
     simd: QuantSimd,
     dv: &DwVec,
@@ -1301,16 +1312,18 @@ fn dw_pixel(
     zero: &[u8],
     c: usize,
     taps: usize,
+    gs: std::ops::Range<usize>,
     s: &mut [i32],
 ) {
+    debug_assert!(gs.len() * dv.t <= crate::engine::kernel::K_SAFE);
     match simd {
         // SAFETY: the features were detected at run time (QuantSimd::detect).
         #[cfg(target_arch = "x86_64")]
-        QuantSimd::Avx512 => unsafe { dw_pixel_avx512(dv, rows, zero, c, taps, s) },
+        QuantSimd::Avx512 => unsafe { dw_pixel_avx512(dv, rows, zero, c, taps, gs, s) },
         // SAFETY: as above.
         #[cfg(target_arch = "x86_64")]
-        QuantSimd::Avx2 => unsafe { dw_pixel_avx2(dv, rows, zero, c, taps, s) },
-        QuantSimd::None => dw_pixel_body(dv, rows, zero, c, taps, s),
+        QuantSimd::Avx2 => unsafe { dw_pixel_avx2(dv, rows, zero, c, taps, gs, s) },
+        QuantSimd::None => dw_pixel_body(dv, rows, zero, c, taps, gs, s),
     }
 }
 
@@ -1322,9 +1335,10 @@ unsafe fn dw_pixel_avx512(
     zero: &[u8],
     c: usize,
     taps: usize,
+    gs: std::ops::Range<usize>,
     s: &mut [i32],
 ) {
-    dw_pixel_body(dv, rows, zero, c, taps, s)
+    dw_pixel_body(dv, rows, zero, c, taps, gs, s)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -1335,24 +1349,33 @@ unsafe fn dw_pixel_avx2(
     zero: &[u8],
     c: usize,
     taps: usize,
+    gs: std::ops::Range<usize>,
     s: &mut [i32],
 ) {
-    dw_pixel_body(dv, rows, zero, c, taps, s)
+    dw_pixel_body(dv, rows, zero, c, taps, gs, s)
 }
 
 #[inline(always)]
-fn dw_pixel_body(dv: &DwVec, rows: [&[u8]; 3], zero: &[u8], c: usize, taps: usize, s: &mut [i32]) {
+fn dw_pixel_body(
+    dv: &DwVec,
+    rows: [&[u8]; 3],
+    zero: &[u8],
+    c: usize,
+    taps: usize,
+    gs: std::ops::Range<usize>,
+    s: &mut [i32],
+) {
     s.fill(0);
     match dv.t {
-        1 => dw_groups::<1>(dv, rows, zero, c, taps, s),
-        2 => dw_groups::<2>(dv, rows, zero, c, taps, s),
-        3 => dw_groups::<3>(dv, rows, zero, c, taps, s),
-        _ => dw_groups::<4>(dv, rows, zero, c, taps, s),
+        1 => dw_groups::<1>(dv, rows, zero, c, taps, gs, s),
+        2 => dw_groups::<2>(dv, rows, zero, c, taps, gs, s),
+        3 => dw_groups::<3>(dv, rows, zero, c, taps, gs, s),
+        _ => dw_groups::<4>(dv, rows, zero, c, taps, gs, s),
     }
 }
 
-/// [`dw_pixel_body`] for T lanes: per group of T taps, the rule over every channel
-/// (branch-free selects, so the channel loop vectorizes).
+/// [`dw_pixel_body`] for T lanes: per group of T taps in `gs`, the rule over every
+/// channel (branch-free selects, so the channel loop vectorizes).
 #[inline(always)]
 fn dw_groups<const T: usize>(
     dv: &DwVec,
@@ -1360,12 +1383,13 @@ fn dw_groups<const T: usize>(
     zero: &[u8],
     c: usize,
     taps: usize,
+    gs: std::ops::Range<usize>,
     s: &mut [i32],
 ) {
     use crate::engine::plan::LaneKind;
     let s = &mut s[..c];
     let zero = &zero[..c];
-    for gi in 0..taps.div_ceil(T) {
+    for gi in gs {
         // Lane l's activations for every channel (zeros past the last tap).
         fn lane<'a>(r: &'a [u8], zero: &'a [u8], k: usize, taps: usize, c: usize) -> &'a [u8] {
             if k < taps && !r.is_empty() {
@@ -1433,48 +1457,6 @@ fn dw_groups<const T: usize>(
             }
         }
     }
-}
-
-/// One non-identity channel's result for one lowered row (`row[tap * c + ch]`):
-/// per group of T taps its activation zero pattern selects each lane's table and
-/// effective weight from the channel's lane table; the sum of the products is the
-/// transformed row's dot product with the transformed weights.
-#[inline]
-fn lanes_dot(col: &Column, row: &[u8], ch: usize, c: usize, taps: usize) -> i64 {
-    let t = col.plan.lanes();
-    let luts = col.plan.luts();
-    let at = |k: usize| if k < taps { row[k * c + ch] } else { 0 };
-    let mut s = 0i64;
-    for (gi, ent) in col.lanes.chunks_exact(t << t).enumerate() {
-        let k0 = gi * t;
-        match t {
-            1 => {
-                let a = at(k0);
-                let (lut, w) = ent[usize::from(a != 0)];
-                s += i64::from(luts[usize::from(lut & 3)][usize::from(a)]) * i64::from(w);
-            }
-            2 => {
-                let (a0, a1) = (at(k0), at(k0 + 1));
-                let ma = usize::from(a0 != 0) | usize::from(a1 != 0) << 1;
-                let e = &ent[ma * 2..ma * 2 + 2];
-                s += i64::from(luts[usize::from(e[0].0 & 3)][usize::from(a0)]) * i64::from(e[0].1)
-                    + i64::from(luts[usize::from(e[1].0 & 3)][usize::from(a1)]) * i64::from(e[1].1);
-            }
-            _ => {
-                let mut a = [0u8; 4];
-                let mut ma = 0usize;
-                for (l, x) in a.iter_mut().enumerate().take(t) {
-                    *x = at(k0 + l);
-                    ma |= usize::from(*x != 0) << l;
-                }
-                let e = &ent[ma * t..ma * t + t];
-                for (l, &(lut, w)) in e.iter().enumerate() {
-                    s += i64::from(luts[usize::from(lut & 3)][usize::from(a[l])]) * i64::from(w);
-                }
-            }
-        }
-    }
-    s
 }
 
 /// A linear layer: `x` rows×I float, `wq` O×I int8 (torch's layout), the output

@@ -685,6 +685,112 @@ fn depthwise_pass_equals_one_gemm_per_group_for_every_preset() {
     }
 }
 
+/// A depthwise layer whose taps exceed K_SAFE (the bound for exact i32 sums): the
+/// one-pass rule sums chunks of at most K_SAFE taps in i32 and widens between
+/// them, the exact (all-identity) pass sums in i64. Against one engine GEMM per
+/// group for the exact mode and every preset, each also with a 64-bit
+/// accumulator (no wrap to hide an i32 overflow), on random, extreme (255 times
+/// -128 everywhere: one i32 sum over all taps would overflow) and sparse operands.
+#[test]
+fn depthwise_pass_with_more_taps_than_k_safe_equals_one_gemm_per_group() {
+    println!("seed {SEED:#x}");
+    let mut rng = Rng::new(SEED ^ 11);
+    let (kh, kw) = (300, 256);
+    assert!(kh * kw > crate::engine::kernel::K_SAFE);
+    // Two channels; one output pixel, then two (a second column of the input).
+    let shapes = [(kh, kw), (kh, kw + 1)].map(|(h, w)| ConvGeom {
+        n: 1,
+        c: 2,
+        h,
+        w,
+        o: 2,
+        kh,
+        kw,
+        stride: (1, 1),
+        pad: [0; 4],
+        dilation: (1, 1),
+        groups: 2,
+    });
+    let mut modes: Vec<Option<Design>> = vec![None];
+    for p in PRESETS {
+        let d = Design::preset(p.name).expect("preset");
+        modes.push(Some(d.with(|c| c.pe.acc_width = 64)));
+        modes.push(Some(d));
+    }
+    for gm in shapes {
+        for cfg in &modes {
+            let stc = cfg.as_ref().is_some_and(|c| c.dp().requires_2_4());
+            let name = cfg.as_ref().map_or("exact".into(), |c| {
+                format!("{} (acc {})", c.name, c.pe.acc_width)
+            });
+            for case in 0..3 {
+                let (mut x, mut w) = random_ops(&mut rng, &gm, stc);
+                let k = gm.k();
+                if case == 1 {
+                    x.iter_mut().for_each(|v| *v = 1e6);
+                    for (i, v) in w.iter_mut().enumerate() {
+                        *v = if stc && (i % k) % 4 >= 2 { 0 } else { -128 };
+                    }
+                }
+                if case == 2 {
+                    for v in w.iter_mut() {
+                        if rng.chance(0.4) {
+                            *v = 0;
+                        }
+                    }
+                }
+                let dx = 0.03 + rng.below(100) as f64 / 1000.0;
+                let (dw, bias) = scales(&mut rng, gm.o, true);
+                let dq = Dequant {
+                    dx,
+                    dw: &dw,
+                    bias: bias.as_deref(),
+                };
+                let (oh, ow) = gm.out_hw();
+                let p = oh * ow;
+                let mut got = vec![f64::NAN; gm.n * gm.o * p];
+                let mode = cfg.as_ref().map_or(Mode::Exact, Mode::Design);
+                conv_forward(mode, &gm, &x, &w, &dq, &mut got, "dw", 2).expect("layer runs");
+                let nhwc = nchw_to_nhwc(&gm, &quant_ref(&x, dx));
+                for gi in 0..gm.groups {
+                    let gg = Gemm {
+                        m: gm.m(),
+                        k,
+                        n: 1,
+                        a: lower_a(&gm, &nhwc, gi),
+                        w: lower_weights(&gm, &w, gi),
+                    };
+                    let c = match cfg {
+                        Some(cfg) => crate::engine::gemm(cfg, &gg, 1),
+                        None => crate::eval::exact_gemm(&gg),
+                    };
+                    for (i, &ci) in c.iter().enumerate() {
+                        let mut want = ci as f64 * dx * dw[gi];
+                        if let Some(b) = &bias {
+                            want += b[gi];
+                        }
+                        let at = ((i / p) * gm.o + gi) * p + i % p;
+                        let a = &gg.a[i * k..(i + 1) * k];
+                        assert!(
+                            got[at].to_bits() == want.to_bits(),
+                            "{name} {gm:?} case {case} group {gi} row {i}: got {} want {want} \
+                             (C {}; dx {dx}, dw {}; A row: {} zeros, first {:?}; \
+                             W: {} zeros, first {:?})",
+                            got[at],
+                            ci,
+                            dw[gi],
+                            a.iter().filter(|&&v| v == 0).count(),
+                            &a[..16],
+                            gg.w.iter().filter(|&&v| v == 0).count(),
+                            &gg.w[..16],
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Prepared weights are reused only while they fit: a change of weights, design or
 /// shape is seen by `matches`, and the result on prepared weights is the
 /// unprepared call's.
