@@ -1046,10 +1046,11 @@ pub fn conv_forward<X: InElem, Y: OutElem>(
 /// or `x`, `out`, `dq.dw` or `dq.bias` does not hold `g`'s number of values.
 ///
 /// A group of one output channel (a depthwise convolution) runs as one pass over
-/// the pixels for all such groups instead of one engine call each: per pixel and channel the lowered row, the
-/// design's transform of it ([`crate::engine::Plan::transform_row`], the engine's
-/// own) and the exact dot product with the transformed weights, then the wrap:
-/// what the group's GEMM computes, bit for bit.
+/// the pixels for all such groups instead of one engine call each: per pixel every
+/// channel's taps lowered at once, the exact dot product with its weights (every
+/// channel's plan the identity) or the design's rule applied to every channel
+/// (see `columns_forward`), then the wrap: what each group's GEMM computes, bit
+/// for bit.
 #[allow(clippy::too_many_arguments)]
 pub fn conv_forward_prepared<X: InElem, Y: OutElem>(
     p: &PreparedLayer,
