@@ -343,6 +343,30 @@ def test_a_cache_prepares_again_when_the_weights_or_the_design_change(design: st
         assert cache.preparations == 3
 
 
+@pytest.mark.parametrize("design", ["exact", "sysmt2"])
+def test_one_cache_shared_by_layers_of_other_shapes_and_kinds_prepares_again(design: str) -> None:
+    """One LayerCache passed to a convolution, a depthwise convolution and a linear
+    layer in turn (weights prepared for another shape or kind): each call prepares
+    again and equals the uncached call bit for bit (the layer op's "prepared weights
+    for another layer" error is not reachable from Python)."""
+    print(f"seed {SEED}")
+    rng = np.random.default_rng(SEED + 11)
+    cache = smtgen.LayerCache()
+    calls: List[Tuple[Any, Any, float, Any, Any, Optional[Geom]]] = []
+    for case in (CASES[0], CASES[3]):
+        x, wq, dx, dw, bias = operands(rng, case, design)
+        calls.append((x.numpy(), wq.numpy(), dx, dw.numpy(), None if bias is None else bias.numpy(), case[7]))
+    x = (rng.random((4, 6), dtype=np.float32) * 3.0)
+    wl = rng.integers(-128, 128, (5, 6), dtype=np.int8)
+    calls.append((x, wl, 0.01, rng.uniform(1e-4, 1e-2, 5), None, None))
+    for n, (x, w, dx, dw, b, geom) in enumerate(calls * 2):
+        got = smtgen.layer_forward(x, w, dx, dw, b, design, conv=geom, name="t", cache=cache)
+        want = smtgen.layer_forward(x, w, dx, dw, b, design, conv=geom, name="t")
+        assert np.array_equal(np.asarray(got).view(np.int32), np.asarray(want).view(np.int32)), (
+            f"{design} call {n} ({'linear' if geom is None else geom}, seed {SEED})")
+        assert cache.preparations == n + 1
+
+
 def test_a_quant_layer_sees_new_weights_after_freeze_and_copies_start_empty() -> None:
     """smtgen.torch's layers keep their prepared weights between batches; new weights
     (changed in place, then freeze(), as BN recalibration does) give the fresh

@@ -223,7 +223,13 @@ pub fn quantize_nhwc<X: InElem>(
     dx: f64,
     layer: &str,
 ) -> Result<Vec<u8>> {
-    assert_eq!(x.len(), n * c * hw, "x must hold N x C x HW values");
+    check_len(
+        layer,
+        "x",
+        x.len(),
+        n * c * hw,
+        &format!("N x C x HW = {n} x {c} x {hw}"),
+    )?;
     if !(dx.is_finite() && dx > 0.0) {
         return Err(Error::config(
             format!("layer {layer:?}: activation scale"),
@@ -284,6 +290,37 @@ pub fn quantize_nhwc<X: InElem>(
         ));
     }
     Ok(out)
+}
+
+/// An error naming the layer and the argument a caller passed wrong: its value
+/// and what is allowed (the crate's [`Error::config`] form).
+fn arg_error(layer: &str, arg: &str, value: impl std::fmt::Display, allowed: String) -> Error {
+    Error::config(format!("layer {layer:?}: {arg}"), value, allowed)
+}
+
+/// An error unless argument `arg` holds `want` values (`what`: the shape that
+/// makes them, as in `N x C x HW = 1 x 3 x 16`).
+fn check_len(layer: &str, arg: &str, len: usize, want: usize, what: &str) -> Result<()> {
+    if len == want {
+        return Ok(());
+    }
+    Err(arg_error(
+        layer,
+        arg,
+        format!("{len} values"),
+        format!("{what} = {want} values"),
+    ))
+}
+
+/// An error unless `dq` holds one weight scale (and, when given, one bias) per
+/// output channel, `o` of them.
+fn check_dequant(layer: &str, dq: &Dequant<'_>, o: usize) -> Result<()> {
+    let what = format!("one per output channel: O = {o}");
+    check_len(layer, "dw", dq.dw.len(), o, &what)?;
+    match dq.bias {
+        Some(b) => check_len(layer, "bias", b.len(), o, &what),
+        None => Ok(()),
+    }
 }
 
 /// Pixels per quantization tile.
@@ -681,6 +718,25 @@ enum WeightShape {
     },
 }
 
+impl std::fmt::Display for WeightShape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            WeightShape::Conv {
+                o,
+                cg,
+                kh,
+                kw,
+                groups,
+            } => write!(
+                f,
+                "a convolution's, O x C/groups x KH x KW = {o} x {cg} x {kh} x {kw}, \
+                 groups = {groups}"
+            ),
+            WeightShape::Linear { i, o } => write!(f, "a linear layer's, O x I = {o} x {i}"),
+        }
+    }
+}
+
 /// One group's prepared weights: the engine's packed form, or, for a group of one
 /// output channel (a depthwise convolution), the transformed weight column and the
 /// plan that transforms a row of A (see [`conv_forward_prepared`]).
@@ -689,13 +745,12 @@ enum GroupW {
     Column(Box<Column>),
 }
 
-/// A one-column GEMM's plan, its transformed weights W' (K' values) and its lane
-/// table ([`crate::engine::Plan::column_lanes`], empty when the plan is the identity).
+/// A one-column GEMM's plan, whether it is the identity, and its transformed
+/// weights W' (K' values; the weights themselves when the plan is the identity).
 struct Column {
     plan: crate::engine::Plan,
     identity: bool,
     w: Vec<i8>,
-    lanes: Vec<(u8, i16)>,
 }
 
 /// A layer's weights prepared once for the engine under one design: lowered per
@@ -734,11 +789,19 @@ impl PreparedLayer {
     ) -> Result<PreparedLayer> {
         g.check(layer)?;
         let (og, k) = (g.og(), g.k());
-        assert_eq!(
+        check_len(
+            layer,
+            "w",
             wq.len(),
             g.o * k,
-            "w must hold O x C/groups x KH x KW values"
-        );
+            &format!(
+                "O x C/groups x KH x KW = {} x {} x {} x {}",
+                g.o,
+                g.cg(),
+                g.kh,
+                g.kw
+            ),
+        )?;
         let (cfg, exact) = mode_parts(mode);
         let one_column = og == 1 && g.cg() == 1 && g.groups > 1;
         let groups = crate::engine::run_pool(jobs, || {
@@ -792,7 +855,13 @@ impl PreparedLayer {
         layer: &str,
         jobs: usize,
     ) -> Result<PreparedLayer> {
-        assert_eq!(wq.len(), o_f * i_f, "w must hold O x I values");
+        check_len(
+            layer,
+            "w",
+            wq.len(),
+            o_f * i_f,
+            &format!("O x I = {o_f} x {i_f}"),
+        )?;
         let (cfg, exact) = mode_parts(mode);
         let mut w = vec![0i8; i_f * o_f];
         for o in 0..o_f {
@@ -868,11 +937,6 @@ impl Column {
         let wt = plan.transformed_weights(&wv);
         let identity = plan.is_identity(k);
         Column {
-            lanes: if identity {
-                Vec::new()
-            } else {
-                plan.column_lanes(w)
-            },
             identity,
             plan,
             w: wt,
@@ -884,8 +948,9 @@ impl Column {
 /// channel at once ([`crate::engine::plan::LaneRule`]): per group of T taps and
 /// lane, each channel's weight and `nib4` of it (0 for an unselected 2:4 lane and
 /// past the last tap), and per group each channel's lanes that count towards the
-/// active count. Used when some channel's plan is not the identity; it computes
-/// what [`lanes_dot`] (the plan's own tables) computes, for all channels.
+/// active count. Used when some channel's plan is not the identity (then for every
+/// channel): it computes what the plan's transform of the row followed by the dot
+/// product with the transformed weights computes, for all channels.
 struct DwVec {
     t: usize,
     rule: crate::engine::plan::LaneRule,
@@ -898,9 +963,8 @@ struct DwVec {
 }
 
 impl DwVec {
-    /// None when every channel's plan is the identity, or when the rule's tables do
-    /// not map a zero activation to zero (then [`lanes_dot`] runs; no spec design does
-    /// that).
+    /// None when every channel's plan is the identity (the exact dot product then
+    /// runs, see [`columns_forward`]).
     fn new(groups: &[GroupW], wq: &[i8], taps: usize) -> Option<Box<DwVec>> {
         let cols: Vec<&Column> = groups
             .iter()
@@ -913,11 +977,16 @@ impl DwVec {
         if cols.len() != groups.len() || cols.iter().all(|c| c.identity) {
             return None;
         }
-        let rule = first.plan.lane_rule();
+        let mut rule = first.plan.lane_rule();
         let t = first.plan.lanes();
-        if rule.t2[0] != 0 || rule.t3[0] != 0 || rule.nib4[0] != 0 {
-            return None;
-        }
+        // A lane whose activation is zero gives 0 (the plan's transform gives it the
+        // zero table): the tables the pass reads the input through say so (the
+        // spec's windows and the identity map 0 to 0 already).
+        rule.t2[0] = 0;
+        rule.t3[0] = 0;
+        // Under a weight test a zero weight's lane gives 0 whatever its table: the
+        // plan relies on nib4(0) = 0 (spec §4), as does this pass.
+        assert_eq!(rule.nib4[0], 0, "nib4(0) is 0");
         let c = cols.len();
         let ng = taps.div_ceil(t);
         let mut w = vec![0i16; ng * t * c];
@@ -972,13 +1041,16 @@ pub fn conv_forward<X: InElem, Y: OutElem>(
     Ok(t)
 }
 
-/// [`conv_forward`] on weights prepared beforehand (`p` must be a convolution's,
-/// for `g`'s weight shape: it panics otherwise). A group of one output channel (a
-/// depthwise convolution) runs as one pass over the pixels for all such groups
-/// instead of one engine call each: per pixel and channel the lowered row, the
-/// design's transform of it ([`crate::engine::Plan::transform_row`], the engine's
-/// own) and the exact dot product with the transformed weights, then the wrap:
-/// what the group's GEMM computes, bit for bit.
+/// [`conv_forward`] on weights prepared beforehand. Before anything is written, an
+/// error names the argument when `p` is not a convolution's for `g`'s weight shape
+/// or `x`, `out`, `dq.dw` or `dq.bias` does not hold `g`'s number of values.
+///
+/// A group of one output channel (a depthwise convolution) runs as one pass over
+/// the pixels for all such groups instead of one engine call each: per pixel every
+/// channel's taps lowered at once, the exact dot product with its weights (every
+/// channel's plan the identity) or the design's rule applied to every channel
+/// (see `columns_forward`), then the wrap: what each group's GEMM computes, bit
+/// for bit.
 #[allow(clippy::too_many_arguments)]
 pub fn conv_forward_prepared<X: InElem, Y: OutElem>(
     p: &PreparedLayer,
@@ -991,19 +1063,39 @@ pub fn conv_forward_prepared<X: InElem, Y: OutElem>(
 ) -> Result<LayerTimes> {
     let t0 = Instant::now();
     g.check(layer)?;
-    assert!(
-        matches!(p.shape, WeightShape::Conv { o, cg, kh, kw, groups }
-            if (o, cg, kh, kw, groups) == (g.o, g.cg(), g.kh, g.kw, g.groups)),
-        "the prepared weights are for another layer shape"
-    );
+    let want = WeightShape::Conv {
+        o: g.o,
+        cg: g.cg(),
+        kh: g.kh,
+        kw: g.kw,
+        groups: g.groups,
+    };
+    if p.shape != want {
+        return Err(arg_error(
+            layer,
+            "prepared weights",
+            p.shape,
+            format!("weights prepared for this layer: {want}"),
+        ));
+    }
     let (oh, ow) = g.out_hw();
     let (og, m, p_px) = (g.og(), g.m(), oh * ow);
-    assert_eq!(
+    let (n, c, h, w) = (g.n, g.c, g.h, g.w);
+    check_len(
+        layer,
+        "x",
+        x.len(),
+        n * c * h * w,
+        &format!("N x C x H x W = {n} x {c} x {h} x {w}"),
+    )?;
+    check_len(
+        layer,
+        "out",
         out.len(),
-        g.n * g.o * p_px,
-        "out must hold N x O x OH x OW values"
-    );
-    assert_eq!(dq.dw.len(), g.o, "one weight scale per output channel");
+        n * g.o * p_px,
+        &format!("N x O x OH x OW = {n} x {} x {oh} x {ow}", g.o),
+    )?;
+    check_dequant(layer, dq, g.o)?;
     let mut times = LayerTimes::default();
     let xq = crate::engine::run_pool(jobs, || {
         quantize_nhwc(x, (g.n, g.c, g.h * g.w), dq.dx, layer)
@@ -1045,12 +1137,13 @@ pub fn conv_forward_prepared<X: InElem, Y: OutElem>(
 
 /// Every one-column group of `p` (a depthwise convolution): blocks of output
 /// pixels in parallel. Per pixel, the taps of every channel are lowered at once
-/// (the layer lowered as if it had one group: tap-major, channels innermost); a
-/// channel whose plan is the identity takes the exact dot product of its taps with
-/// its weights (vectorized over channels), any other the design's transform of its
-/// row ([`crate::engine::Plan::transform_row`]) and the exact dot product with its
-/// transformed weights; then the accumulator's wrap. This is each group's GEMM
-/// (one column), bit for bit.
+/// (the layer lowered as if it had one group: tap-major, channels innermost). When
+/// every channel's plan is the identity, the exact dot product of each channel's
+/// taps with its weights (vectorized over channels); otherwise the design's rule
+/// over every channel at once ([`DwVec`], [`dw_pixel`]): i32 sums over chunks of
+/// at most [`crate::engine::kernel::K_SAFE`] taps, widened to i64 between chunks.
+/// Then the accumulator's wrap. This is each group's GEMM (one column), bit for
+/// bit.
 fn columns_forward<Y: OutElem>(
     p: &PreparedLayer,
     g: &ConvGeom,
@@ -1079,14 +1172,19 @@ fn columns_forward<Y: OutElem>(
             }
         }
     }
-    let all_identity = cols.iter().all(|col| col.identity);
     // i32 sums are exact for up to K_SAFE products.
     let narrow_sums = taps <= crate::engine::kernel::K_SAFE;
     let acc = p.acc_width;
     let g1 = ConvGeom { groups: 1, ..*g };
     // The rule over all channels at once: the input through the rule's tables once
     // (t2 for every rule but exact, t3 for the pair rule), lowered beside it.
-    let dw = p.dw.as_deref().filter(|_| narrow_sums);
+    let dw = p.dw.as_deref();
+    assert!(
+        dw.is_some() || cols.iter().all(|col| col.identity),
+        "DwVec covers every layer with a channel whose plan is not the identity"
+    );
+    // Groups of T taps per i32 chunk of the rule's sums (at most K_SAFE taps).
+    let chunk = dw.map_or(1, |d| crate::engine::kernel::K_SAFE / d.t);
     let table = |lut: &[u8; 256]| -> Vec<u8> {
         let mut v = vec![0u8; xq.len()];
         crate::engine::run_pool(jobs, || {
@@ -1137,9 +1235,19 @@ fn columns_forward<Y: OutElem>(
                         if let Some(x3) = &xq3 {
                             lower_row(&g1, x3, 0, i, row3);
                         }
-                        dw_pixel(simd, dv, [row, row2, row3], zero, c, taps, s32);
-                        for (o, &s) in out.iter_mut().zip(s32.iter()) {
-                            *o = i64::from(s);
+                        let ng = taps.div_ceil(dv.t);
+                        for (j, g0) in (0..ng).step_by(chunk).enumerate() {
+                            let gs = g0..(g0 + chunk).min(ng);
+                            dw_pixel(simd, dv, [row, row2, row3], zero, c, taps, gs, s32);
+                            if j == 0 {
+                                for (o, &s) in out.iter_mut().zip(s32.iter()) {
+                                    *o = i64::from(s);
+                                }
+                            } else {
+                                for (o, &s) in out.iter_mut().zip(s32.iter()) {
+                                    *o += i64::from(s);
+                                }
+                            }
                         }
                     } else if narrow_sums {
                         s32.fill(0);
@@ -1160,13 +1268,6 @@ fn columns_forward<Y: OutElem>(
                                 (&row[tap * c..(tap + 1) * c], &wt[tap * c..(tap + 1) * c]);
                             for ((o, &x), &w) in out.iter_mut().zip(xr).zip(wr) {
                                 *o += i64::from(x) * i64::from(w);
-                            }
-                        }
-                    }
-                    if !all_identity && dw.is_none() {
-                        for (ch, col) in cols.iter().enumerate() {
-                            if !col.identity {
-                                out[ch] = lanes_dot(col, row, ch, c, taps);
                             }
                         }
                     }
@@ -1200,8 +1301,11 @@ fn columns_forward<Y: OutElem>(
 }
 
 /// One pixel of a depthwise layer under [`DwVec`]: `s[ch]` = channel `ch`'s sum
-/// over its taps, from the lowered rows of the input, of its t2 and of its t3
-/// (`rows`; the unused ones may be empty), `zero` holding `c` zeros.
+/// over the taps of its groups `gs` of T taps (of `taps` in all), from the lowered
+/// rows of the input, of its t2 and of its t3 (`rows`; the unused ones may be
+/// empty), `zero` holding `c` zeros. The i32 sums are exact for at most
+/// [`crate::engine::kernel::K_SAFE`] taps.
+#[allow(clippy::too_many_arguments)]
 fn dw_pixel(
     simd: QuantSimd,
     dv: &DwVec,
@@ -1209,16 +1313,18 @@ fn dw_pixel(
     zero: &[u8],
     c: usize,
     taps: usize,
+    gs: std::ops::Range<usize>,
     s: &mut [i32],
 ) {
+    debug_assert!(gs.len() * dv.t <= crate::engine::kernel::K_SAFE);
     match simd {
         // SAFETY: the features were detected at run time (QuantSimd::detect).
         #[cfg(target_arch = "x86_64")]
-        QuantSimd::Avx512 => unsafe { dw_pixel_avx512(dv, rows, zero, c, taps, s) },
+        QuantSimd::Avx512 => unsafe { dw_pixel_avx512(dv, rows, zero, c, taps, gs, s) },
         // SAFETY: as above.
         #[cfg(target_arch = "x86_64")]
-        QuantSimd::Avx2 => unsafe { dw_pixel_avx2(dv, rows, zero, c, taps, s) },
-        QuantSimd::None => dw_pixel_body(dv, rows, zero, c, taps, s),
+        QuantSimd::Avx2 => unsafe { dw_pixel_avx2(dv, rows, zero, c, taps, gs, s) },
+        QuantSimd::None => dw_pixel_body(dv, rows, zero, c, taps, gs, s),
     }
 }
 
@@ -1230,9 +1336,10 @@ unsafe fn dw_pixel_avx512(
     zero: &[u8],
     c: usize,
     taps: usize,
+    gs: std::ops::Range<usize>,
     s: &mut [i32],
 ) {
-    dw_pixel_body(dv, rows, zero, c, taps, s)
+    dw_pixel_body(dv, rows, zero, c, taps, gs, s)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -1243,24 +1350,33 @@ unsafe fn dw_pixel_avx2(
     zero: &[u8],
     c: usize,
     taps: usize,
+    gs: std::ops::Range<usize>,
     s: &mut [i32],
 ) {
-    dw_pixel_body(dv, rows, zero, c, taps, s)
+    dw_pixel_body(dv, rows, zero, c, taps, gs, s)
 }
 
 #[inline(always)]
-fn dw_pixel_body(dv: &DwVec, rows: [&[u8]; 3], zero: &[u8], c: usize, taps: usize, s: &mut [i32]) {
+fn dw_pixel_body(
+    dv: &DwVec,
+    rows: [&[u8]; 3],
+    zero: &[u8],
+    c: usize,
+    taps: usize,
+    gs: std::ops::Range<usize>,
+    s: &mut [i32],
+) {
     s.fill(0);
     match dv.t {
-        1 => dw_groups::<1>(dv, rows, zero, c, taps, s),
-        2 => dw_groups::<2>(dv, rows, zero, c, taps, s),
-        3 => dw_groups::<3>(dv, rows, zero, c, taps, s),
-        _ => dw_groups::<4>(dv, rows, zero, c, taps, s),
+        1 => dw_groups::<1>(dv, rows, zero, c, taps, gs, s),
+        2 => dw_groups::<2>(dv, rows, zero, c, taps, gs, s),
+        3 => dw_groups::<3>(dv, rows, zero, c, taps, gs, s),
+        _ => dw_groups::<4>(dv, rows, zero, c, taps, gs, s),
     }
 }
 
-/// [`dw_pixel_body`] for T lanes: per group of T taps, the rule over every channel
-/// (branch-free selects, so the channel loop vectorizes).
+/// [`dw_pixel_body`] for T lanes: per group of T taps in `gs`, the rule over every
+/// channel (branch-free selects, so the channel loop vectorizes).
 #[inline(always)]
 fn dw_groups<const T: usize>(
     dv: &DwVec,
@@ -1268,12 +1384,13 @@ fn dw_groups<const T: usize>(
     zero: &[u8],
     c: usize,
     taps: usize,
+    gs: std::ops::Range<usize>,
     s: &mut [i32],
 ) {
     use crate::engine::plan::LaneKind;
     let s = &mut s[..c];
     let zero = &zero[..c];
-    for gi in 0..taps.div_ceil(T) {
+    for gi in gs {
         // Lane l's activations for every channel (zeros past the last tap).
         fn lane<'a>(r: &'a [u8], zero: &'a [u8], k: usize, taps: usize, c: usize) -> &'a [u8] {
             if k < taps && !r.is_empty() {
@@ -1343,48 +1460,6 @@ fn dw_groups<const T: usize>(
     }
 }
 
-/// One non-identity channel's result for one lowered row (`row[tap * c + ch]`):
-/// per group of T taps its activation zero pattern selects each lane's table and
-/// effective weight from the channel's lane table; the sum of the products is the
-/// transformed row's dot product with the transformed weights.
-#[inline]
-fn lanes_dot(col: &Column, row: &[u8], ch: usize, c: usize, taps: usize) -> i64 {
-    let t = col.plan.lanes();
-    let luts = col.plan.luts();
-    let at = |k: usize| if k < taps { row[k * c + ch] } else { 0 };
-    let mut s = 0i64;
-    for (gi, ent) in col.lanes.chunks_exact(t << t).enumerate() {
-        let k0 = gi * t;
-        match t {
-            1 => {
-                let a = at(k0);
-                let (lut, w) = ent[usize::from(a != 0)];
-                s += i64::from(luts[usize::from(lut & 3)][usize::from(a)]) * i64::from(w);
-            }
-            2 => {
-                let (a0, a1) = (at(k0), at(k0 + 1));
-                let ma = usize::from(a0 != 0) | usize::from(a1 != 0) << 1;
-                let e = &ent[ma * 2..ma * 2 + 2];
-                s += i64::from(luts[usize::from(e[0].0 & 3)][usize::from(a0)]) * i64::from(e[0].1)
-                    + i64::from(luts[usize::from(e[1].0 & 3)][usize::from(a1)]) * i64::from(e[1].1);
-            }
-            _ => {
-                let mut a = [0u8; 4];
-                let mut ma = 0usize;
-                for (l, x) in a.iter_mut().enumerate().take(t) {
-                    *x = at(k0 + l);
-                    ma |= usize::from(*x != 0) << l;
-                }
-                let e = &ent[ma * t..ma * t + t];
-                for (l, &(lut, w)) in e.iter().enumerate() {
-                    s += i64::from(luts[usize::from(lut & 3)][usize::from(a[l])]) * i64::from(w);
-                }
-            }
-        }
-    }
-    s
-}
-
 /// A linear layer: `x` rows×I float, `wq` O×I int8 (torch's layout), the output
 /// rows×O written into `out`. Returns the time per stage. Prepares the weights on
 /// every call; [`PreparedLayer::linear`] and [`linear_forward_prepared`] do it once.
@@ -1408,8 +1483,10 @@ pub fn linear_forward<X: InElem, Y: OutElem>(
     Ok(t)
 }
 
-/// [`linear_forward`] on weights prepared beforehand (`p` must be a linear
-/// layer's: it panics otherwise).
+/// [`linear_forward`] on weights prepared beforehand. Before anything is written, an
+/// error names the argument when `p` is not a linear layer's, or `x`, `out`,
+/// `dq.dw` or `dq.bias` does not hold the number of values its I×O and `rows`
+/// make.
 pub fn linear_forward_prepared<X: InElem, Y: OutElem>(
     p: &PreparedLayer,
     rows: usize,
@@ -1421,14 +1498,31 @@ pub fn linear_forward_prepared<X: InElem, Y: OutElem>(
 ) -> Result<LayerTimes> {
     let t0 = Instant::now();
     let WeightShape::Linear { i: i_f, o: o_f } = p.shape else {
-        panic!("the prepared weights are a convolution's, not a linear layer's")
+        return Err(arg_error(
+            layer,
+            "prepared weights",
+            p.shape,
+            "a linear layer's prepared weights (PreparedLayer::linear)".into(),
+        ));
     };
     let Some(GroupW::Packed(w)) = p.groups.first() else {
-        panic!("a linear layer's weights are packed")
+        unreachable!("PreparedLayer::linear packs a linear layer's weights")
     };
-    assert_eq!(x.len(), rows * i_f, "x must hold rows x I values");
-    assert_eq!(out.len(), rows * o_f, "out must hold rows x O values");
-    assert_eq!(dq.dw.len(), o_f, "one weight scale per output feature");
+    check_len(
+        layer,
+        "x",
+        x.len(),
+        rows * i_f,
+        &format!("rows x I = {rows} x {i_f}"),
+    )?;
+    check_len(
+        layer,
+        "out",
+        out.len(),
+        rows * o_f,
+        &format!("rows x O = {rows} x {o_f}"),
+    )?;
+    check_dequant(layer, dq, o_f)?;
     let mut times = LayerTimes::default();
     let xq = crate::engine::run_pool(jobs, || quantize_nhwc(x, (rows, i_f, 1), dq.dx, layer))?;
     times.quantize = t0.elapsed().as_secs_f64();

@@ -373,6 +373,158 @@ fn nan_inf_and_negative_inputs_are_errors_naming_the_layer() {
     conv_forward(Mode::Exact, &g, &x, &w, &dq, &mut out, "l", 1).expect("-0.0 is fine");
 }
 
+/// A caller's wrong argument to the layer entry points (prepared weights of another
+/// shape or kind, `x`, `out`, `dw`, `bias` or `w` of the wrong length) is an error
+/// naming the layer, the argument, the value received and what is allowed, and
+/// nothing of `out` is written.
+#[test]
+fn wrong_arguments_are_errors_naming_the_argument() {
+    fn check(r: Result<LayerTimes>, out: &[f32], arg: &str, value: &str, allowed: &str) {
+        let e = r.expect_err(arg).to_string();
+        let head = format!("layer {:?}: {arg} = {value}", "L1");
+        assert!(
+            e.contains(&head) && e.contains(allowed),
+            "wanted {head:?} ... {allowed:?}, got {e}"
+        );
+        assert!(out.iter().all(|&v| v == 7.0), "{arg}: out was written");
+    }
+    let cfg = Design::preset("sysmt2").expect("preset");
+    let mode = Mode::Design(&cfg);
+    let dwv = |n: usize| vec![0.5; n];
+    let dq = |dw: &'static [f64], bias: Option<&'static [f64]>| Dequant { dx: 0.1, dw, bias };
+    let leak = |v: Vec<f64>| -> &'static [f64] { Box::leak(v.into_boxed_slice()) };
+
+    // A convolution (and a depthwise one, which takes the one-pass path).
+    for g in [geoms()[0], geoms()[3]] {
+        let (oh, ow) = g.out_hw();
+        let (nx, ny) = (g.n * g.c * g.h * g.w, g.n * g.o * oh * ow);
+        let w = vec![1i8; g.o * g.k()];
+        let x = vec![0.5f32; nx];
+        let p = PreparedLayer::conv(mode, &g, &w, "L1", 1).expect("prepares");
+        let good = dq(leak(dwv(g.o)), None);
+        let mut out = vec![7.0f32; ny];
+        let r = conv_forward_prepared(&p, &g, &x[1..], &good, &mut out, "L1", 1);
+        check(
+            r,
+            &out,
+            "x",
+            &format!("{} values", nx - 1),
+            "N x C x H x W = ",
+        );
+        let mut short = vec![7.0f32; ny - 1];
+        let r = conv_forward_prepared(&p, &g, &x, &good, &mut short, "L1", 1);
+        check(
+            r,
+            &short,
+            "out",
+            &format!("{} values", ny - 1),
+            "N x O x OH x OW = ",
+        );
+        let bad = dq(leak(dwv(g.o + 1)), None);
+        let r = conv_forward_prepared(&p, &g, &x, &bad, &mut out, "L1", 1);
+        check(
+            r,
+            &out,
+            "dw",
+            &format!("{} values", g.o + 1),
+            "output channel",
+        );
+        let bad = dq(leak(dwv(g.o)), Some(leak(dwv(g.o - 1))));
+        let r = conv_forward_prepared(&p, &g, &x, &bad, &mut out, "L1", 1);
+        check(
+            r,
+            &out,
+            "bias",
+            &format!("{} values", g.o - 1),
+            "output channel",
+        );
+        // Weights prepared for another convolution, and for a linear layer.
+        let other = ConvGeom { kh: 1, kw: 1, ..g };
+        let q = PreparedLayer::conv(mode, &other, &vec![1i8; g.o * other.k()], "L0", 1)
+            .expect("prepares");
+        let r = conv_forward_prepared(&q, &g, &x, &good, &mut out, "L1", 1);
+        check(
+            r,
+            &out,
+            "prepared weights",
+            "a convolution's",
+            "this layer: ",
+        );
+        let q = PreparedLayer::linear(mode, (3, 2), &[1i8; 6], "L0", 1).expect("prepares");
+        let r = conv_forward_prepared(&q, &g, &x, &good, &mut out, "L1", 1);
+        check(
+            r,
+            &out,
+            "prepared weights",
+            "a linear layer's",
+            "this layer: ",
+        );
+        // Unprepared: weights of the wrong length.
+        let r = conv_forward(mode, &g, &x, &w[1..], &good, &mut out, "L1", 1);
+        let want = format!("{} values", w.len() - 1);
+        check(r, &out, "w", &want, "O x C/groups x KH x KW = ");
+        // And the call that is right succeeds.
+        conv_forward_prepared(&p, &g, &x, &good, &mut out, "L1", 1).expect("runs");
+    }
+
+    // A linear layer: rows x I = 3 x 5 to O = 4.
+    let (rows, i_f, o_f) = (3, 5, 4);
+    let w = vec![1i8; o_f * i_f];
+    let x = vec![0.5f32; rows * i_f];
+    let p = PreparedLayer::linear(mode, (i_f, o_f), &w, "L1", 1).expect("prepares");
+    let good = dq(leak(dwv(o_f)), None);
+    let mut out = vec![7.0f32; rows * o_f];
+    let r = linear_forward_prepared(&p, rows, &x[1..], &good, &mut out, "L1", 1);
+    check(r, &out, "x", "14 values", "rows x I = 3 x 5 = 15 values");
+    let r = linear_forward_prepared(&p, rows + 1, &x, &good, &mut out, "L1", 1);
+    check(r, &out, "x", "15 values", "rows x I = 4 x 5 = 20 values");
+    let mut short = vec![7.0f32; rows * o_f - 1];
+    let r = linear_forward_prepared(&p, rows, &x, &good, &mut short, "L1", 1);
+    check(
+        r,
+        &short,
+        "out",
+        "11 values",
+        "rows x O = 3 x 4 = 12 values",
+    );
+    let bad = dq(leak(dwv(o_f - 1)), None);
+    let r = linear_forward_prepared(&p, rows, &x, &bad, &mut out, "L1", 1);
+    check(r, &out, "dw", "3 values", "O = 4");
+    let bad = dq(leak(dwv(o_f)), Some(leak(dwv(o_f + 1))));
+    let r = linear_forward_prepared(&p, rows, &x, &bad, &mut out, "L1", 1);
+    check(r, &out, "bias", "5 values", "O = 4");
+    let g = geoms()[0];
+    let q = PreparedLayer::conv(mode, &g, &vec![1i8; g.o * g.k()], "L0", 1).expect("prepares");
+    let r = linear_forward_prepared(&q, rows, &x, &good, &mut out, "L1", 1);
+    check(
+        r,
+        &out,
+        "prepared weights",
+        "a convolution's",
+        "a linear layer's",
+    );
+    let r = linear_forward(
+        mode,
+        (rows, i_f, o_f),
+        &x,
+        &w[1..],
+        &good,
+        &mut out,
+        "L1",
+        1,
+    );
+    check(r, &out, "w", "19 values", "O x I = 4 x 5 = 20 values");
+    linear_forward_prepared(&p, rows, &x, &good, &mut out, "L1", 1).expect("runs");
+
+    // The quantization on its own.
+    let e = quantize_nhwc(&x, (2, 2, 2), 0.1, "L1").expect_err("15 values for 8");
+    assert!(
+        e.to_string()
+            .contains("x = 15 values: allowed N x C x HW = 2 x 2 x 2 = 8"),
+        "{e}"
+    );
+}
+
 #[test]
 fn bad_geometry_is_an_error_naming_the_field() {
     let mut g = geoms()[0];
@@ -525,6 +677,112 @@ fn depthwise_pass_equals_one_gemm_per_group_for_every_preset() {
                             c[i],
                             &gg.a[i * gg.k..(i + 1) * gg.k],
                             gg.w,
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A depthwise layer whose taps exceed K_SAFE (the bound for exact i32 sums): the
+/// one-pass rule sums chunks of at most K_SAFE taps in i32 and widens between
+/// them, the exact (all-identity) pass sums in i64. Against one engine GEMM per
+/// group for the exact mode and every preset, each also with a 64-bit
+/// accumulator (no wrap to hide an i32 overflow), on random, extreme (255 times
+/// -128 everywhere: one i32 sum over all taps would overflow) and sparse operands.
+#[test]
+fn depthwise_pass_with_more_taps_than_k_safe_equals_one_gemm_per_group() {
+    println!("seed {SEED:#x}");
+    let mut rng = Rng::new(SEED ^ 11);
+    let (kh, kw) = (300, 256);
+    assert!(kh * kw > crate::engine::kernel::K_SAFE);
+    // Two channels; one output pixel, then two (a second column of the input).
+    let shapes = [(kh, kw), (kh, kw + 1)].map(|(h, w)| ConvGeom {
+        n: 1,
+        c: 2,
+        h,
+        w,
+        o: 2,
+        kh,
+        kw,
+        stride: (1, 1),
+        pad: [0; 4],
+        dilation: (1, 1),
+        groups: 2,
+    });
+    let mut modes: Vec<Option<Design>> = vec![None];
+    for p in PRESETS {
+        let d = Design::preset(p.name).expect("preset");
+        modes.push(Some(d.with(|c| c.pe.acc_width = 64)));
+        modes.push(Some(d));
+    }
+    for gm in shapes {
+        for cfg in &modes {
+            let stc = cfg.as_ref().is_some_and(|c| c.dp().requires_2_4());
+            let name = cfg.as_ref().map_or("exact".into(), |c| {
+                format!("{} (acc {})", c.name, c.pe.acc_width)
+            });
+            for case in 0..3 {
+                let (mut x, mut w) = random_ops(&mut rng, &gm, stc);
+                let k = gm.k();
+                if case == 1 {
+                    x.iter_mut().for_each(|v| *v = 1e6);
+                    for (i, v) in w.iter_mut().enumerate() {
+                        *v = if stc && (i % k) % 4 >= 2 { 0 } else { -128 };
+                    }
+                }
+                if case == 2 {
+                    for v in w.iter_mut() {
+                        if rng.chance(0.4) {
+                            *v = 0;
+                        }
+                    }
+                }
+                let dx = 0.03 + rng.below(100) as f64 / 1000.0;
+                let (dw, bias) = scales(&mut rng, gm.o, true);
+                let dq = Dequant {
+                    dx,
+                    dw: &dw,
+                    bias: bias.as_deref(),
+                };
+                let (oh, ow) = gm.out_hw();
+                let p = oh * ow;
+                let mut got = vec![f64::NAN; gm.n * gm.o * p];
+                let mode = cfg.as_ref().map_or(Mode::Exact, Mode::Design);
+                conv_forward(mode, &gm, &x, &w, &dq, &mut got, "dw", 2).expect("layer runs");
+                let nhwc = nchw_to_nhwc(&gm, &quant_ref(&x, dx));
+                for gi in 0..gm.groups {
+                    let gg = Gemm {
+                        m: gm.m(),
+                        k,
+                        n: 1,
+                        a: lower_a(&gm, &nhwc, gi),
+                        w: lower_weights(&gm, &w, gi),
+                    };
+                    let c = match cfg {
+                        Some(cfg) => crate::engine::gemm(cfg, &gg, 1),
+                        None => crate::eval::exact_gemm(&gg),
+                    };
+                    for (i, &ci) in c.iter().enumerate() {
+                        let mut want = ci as f64 * dx * dw[gi];
+                        if let Some(b) = &bias {
+                            want += b[gi];
+                        }
+                        let at = ((i / p) * gm.o + gi) * p + i % p;
+                        let a = &gg.a[i * k..(i + 1) * k];
+                        assert!(
+                            got[at].to_bits() == want.to_bits(),
+                            "{name} {gm:?} case {case} group {gi} row {i}: got {} want {want} \
+                             (C {}; dx {dx}, dw {}; A row: {} zeros, first {:?}; \
+                             W: {} zeros, first {:?})",
+                            got[at],
+                            ci,
+                            dw[gi],
+                            a.iter().filter(|&&v| v == 0).count(),
+                            &a[..16],
+                            gg.w.iter().filter(|&&v| v == 0).count(),
+                            &gg.w[..16],
                         );
                     }
                 }

@@ -598,56 +598,6 @@ impl Plan {
         wp
     }
 
-    /// A one-column GEMM's weights `w` (K values, a depthwise channel) as a lane
-    /// table: for each group `gi`, activation pattern `ma` and lane `l`, the entry
-    /// `((gi << T) + ma) * T + l` holds the lane's activation table (an index into
-    /// [`Plan::luts`]) and its effective weight (`w`, `nib4(w)`, or 0 when the lane
-    /// gives nothing), so that the column's result for a row `a` is
-    /// `Σ_gi Σ_l luts[table][a[gi·T + l]] · weight` with `ma` the group's activation
-    /// zero pattern: what [`Plan::transform_row`] followed by the dot product with
-    /// [`Plan::transformed_weights`] computes, without laying K' out.
-    pub(crate) fn column_lanes(&self, w: &[i8]) -> Vec<(u8, i16)> {
-        let t = self.t;
-        let pats = 1usize << t;
-        let mut ent = vec![(ZERO, 0i16); self.groups * pats * t];
-        for gi in 0..self.groups {
-            let wk = |l: usize| w.get(gi * t + l).copied().unwrap_or(0);
-            let mw = (0..t).fold(0usize, |m, l| m | usize::from(wk(l) != 0) << l);
-            let cls = self.class_of[mw];
-            for term in &self.terms {
-                if self.weight_test && term.class != cls {
-                    continue;
-                }
-                if !term.group_bits.is_empty() && term.group_bits[gi / 64] >> (gi % 64) & 1 == 0 {
-                    continue;
-                }
-                for ma in 0..pats {
-                    for l in 0..t {
-                        let s = term.sel[ma][l];
-                        if s == ZERO {
-                            continue;
-                        }
-                        let we = if term.nib {
-                            self.nib4[usize::from(wk(l) as u8)]
-                        } else {
-                            wk(l)
-                        };
-                        let e = &mut ent[(gi * pats + ma) * t + l];
-                        debug_assert_eq!(e.0, ZERO, "two terms give group {gi} lane {l}");
-                        *e = (s, i16::from(we));
-                    }
-                }
-            }
-        }
-        ent
-    }
-
-    /// The activation tables (zero, identity, then the rule's) that
-    /// [`Plan::column_lanes`] indexes.
-    pub(crate) fn luts(&self) -> &[[u8; 256]; 4] {
-        &self.luts
-    }
-
     /// Lanes per group (the design's T).
     pub(crate) fn lanes(&self) -> usize {
         self.t
