@@ -1406,14 +1406,6 @@ fn dw_groups<const T: usize>(
         let w: [&[i16]; T] = std::array::from_fn(|l| &dv.w[(gi * T + l) * c..][..c]);
         let wn: [&[i16]; T] = std::array::from_fn(|l| &dv.wn[(gi * T + l) * c..][..c]);
         let cnt = &dv.counted[gi * c..][..c];
-        // Active count: lanes with a non-zero activation that count.
-        let active = |ch: usize| -> u8 {
-            let mut n = 0u8;
-            for (l, al) in a.iter().enumerate() {
-                n += u8::from(al[ch] != 0) & (cnt[ch] >> l & 1);
-            }
-            n
-        };
         match dv.rule.kind {
             LaneKind::Exact => {
                 for ch in 0..c {
@@ -1435,7 +1427,11 @@ fn dw_groups<const T: usize>(
             }
             LaneKind::Pair => {
                 for ch in 0..c {
-                    let pair = active(ch) == 2;
+                    let mut n = 0u8;
+                    for (l, al) in a.iter().enumerate() {
+                        n += u8::from(al[ch] != 0) & (cnt[ch] >> l & 1);
+                    }
+                    let pair = n == 2;
                     let mut v = s[ch];
                     for l in 0..T {
                         let x = if pair { a3[l][ch] } else { a2[l][ch] };
@@ -1445,15 +1441,34 @@ fn dw_groups<const T: usize>(
                 }
             }
             LaneKind::Quad => {
-                for ch in 0..c {
-                    let n = active(ch);
-                    let mut v = s[ch];
-                    for l in 0..T {
-                        let x = if n >= 2 { a2[l][ch] } else { a[l][ch] };
-                        let y = if n >= 3 { wn[l][ch] } else { w[l][ch] };
-                        v += i32::from(x) * i32::from(y);
+                // Per block of channels: the active counts first, then one simple
+                // loop per lane (zips of equal-length slices: they vectorize
+                // whatever the inlining around them).
+                const CB: usize = 256;
+                let mut counts = [0u8; CB];
+                for c0 in (0..c).step_by(CB) {
+                    let cw = (c - c0).min(CB);
+                    let nb = &mut counts[..cw];
+                    nb.fill(0);
+                    for (l, al) in a.iter().enumerate() {
+                        for ((n, &x), &m) in
+                            nb.iter_mut().zip(&al[c0..c0 + cw]).zip(&cnt[c0..c0 + cw])
+                        {
+                            *n += u8::from(x != 0) & (m >> l & 1);
+                        }
                     }
-                    s[ch] = v;
+                    let sb = &mut s[c0..c0 + cw];
+                    for l in 0..T {
+                        let (w1, w2) = (&w[l][c0..c0 + cw], &wn[l][c0..c0 + cw]);
+                        let (x1, x2) = (&a[l][c0..c0 + cw], &a2[l][c0..c0 + cw]);
+                        for (((((v, &n), &x1), &x2), &w1), &w2) in
+                            sb.iter_mut().zip(nb.iter()).zip(x1).zip(x2).zip(w1).zip(w2)
+                        {
+                            let x = if n >= 2 { x2 } else { x1 };
+                            let y = if n >= 3 { w2 } else { w1 };
+                            *v += i32::from(x) * i32::from(y);
+                        }
+                    }
                 }
             }
         }

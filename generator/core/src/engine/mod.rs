@@ -69,9 +69,10 @@ fn col_blocks(cfg: &Design, g: &Gemm, kernel: Kernel) -> Vec<ColBlock> {
 
 /// The work of a rare (group, column) pair computed per pair, in multiply-adds
 /// of the transformed GEMM: what one costs against the dense blocks of A' it
-/// replaces (ResNet-18 on two threads: sysmt4, about 340 dense multiply-adds per
-/// pair, ran twice as fast per pair; sysmt2, about 60, ran no faster).
-const RARE_MACS: usize = 100;
+/// replaces. Measured on ResNet-18, two threads: sysmt2's dense blocks cost about 60
+/// multiply-adds per rare pair and the per-pair path ran its GEMM and transform in
+/// 17 instead of 21 ms of CPU per image; sysmt4's about 340, 26 instead of 73.
+const RARE_MACS: usize = 40;
 
 /// [`col_blocks`] for a K×N weight matrix alone: the plan's dense blocks (in
 /// blocks of [`COL_BLOCK`] columns when the rule depends on weight zero patterns),

@@ -24,8 +24,9 @@ use super::plan::{LaneKind, LaneRule, Plan, Weights};
 struct Pair {
     /// The group.
     group: u32,
-    /// The column within the block.
-    col: u32,
+    /// The column within the block, then (once every pair is known) its index in
+    /// [`Rare::cols`].
+    slot: u32,
     /// The lanes' weights as four bytes (lanes past T or past K zero).
     w: i32,
     /// Their `nib4`.
@@ -40,8 +41,6 @@ pub(crate) struct Rare {
     pairs: Vec<Pair>,
     /// The distinct columns (within the block) that have rare pairs.
     cols: Vec<u32>,
-    /// Per column of the block: its index in `cols` (u32::MAX: none).
-    slot: Vec<u32>,
     kind: LaneKind,
     t: usize,
     t2: [u8; 256],
@@ -100,7 +99,7 @@ impl Rare {
                 let word = (0..t).fold(0u64, |m, l| m | u64::from(wb[l] != 0) << l);
                 pairs.push(Pair {
                     group: g as u32,
-                    col: j as u32,
+                    slot: j as u32,
                     w: bytes(wb),
                     wn: bytes(wn),
                     lanes: (0..16).fold(0u64, |m, i| m | word << (4 * i)),
@@ -112,12 +111,20 @@ impl Rare {
         }
         let mut slot = vec![u32::MAX; n];
         let mut cols = Vec::new();
-        for p in &pairs {
-            if slot[p.col as usize] == u32::MAX {
-                slot[p.col as usize] = cols.len() as u32;
-                cols.push(p.col);
+        for p in &mut pairs {
+            let j = p.slot as usize;
+            if slot[j] == u32::MAX {
+                slot[j] = cols.len() as u32;
+                cols.push(j as u32);
             }
+            p.slot = slot[j];
         }
+        // A zero activation or weight must give nothing through the tables (the
+        // products below are not masked by the active lanes).
+        assert!(
+            rule.t2[0] == 0 && rule.nib4[0] == 0,
+            "the rule's tables map 0 to 0"
+        );
         #[cfg(target_arch = "x86_64")]
         let simd = simd
             && std::arch::is_x86_feature_detected!("avx512f")
@@ -129,7 +136,6 @@ impl Rare {
         Some(Rare {
             pairs,
             cols,
-            slot,
             kind: rule.kind,
             t,
             t2: rule.t2,
@@ -166,13 +172,14 @@ impl Rare {
         // the pairs' sums per column for those rows.
         const R: usize = 16;
         gm.clear();
-        gm.resize(self.groups * R, 0);
+        // The tile, then its bytes through t2.
+        gm.resize(2 * self.groups * R, 0);
         corr.clear();
         corr.resize(self.cols.len() * R, 0);
         for r0 in (0..rows).step_by(R) {
             let nr = R.min(rows - r0);
             if nr < R {
-                gm.fill(0);
+                gm[..self.groups * R].fill(0);
             }
             for r in 0..nr {
                 let a = row(r0 + r);
@@ -203,8 +210,10 @@ impl Rare {
             }
             #[cfg(target_arch = "x86_64")]
             if self.simd {
-                // SAFETY: the features were detected in `new`.
-                unsafe { self.pairs_avx512(gm, R, corr) };
+                // SAFETY: the features were detected in `new`; gm holds 2 × groups
+                // tiles of R words and corr cols × R sums, every pair's group and
+                // slot index within them (by construction in `new`).
+                unsafe { self.pairs_avx512(gm, corr) };
                 self.flush(r0, nr, R, corr, c, ldc, j0);
                 continue;
             }
@@ -262,7 +271,7 @@ impl Rare {
     fn pairs_portable(&self, gm: &[u32], rows: usize, rp: usize, corr: &mut [i32]) {
         for p in &self.pairs {
             let xs = &gm[p.group as usize * rp..p.group as usize * rp + rows];
-            let s = self.slot[p.col as usize] as usize;
+            let s = p.slot as usize;
             let acc = &mut corr[s * rp..s * rp + rows];
             for (a, &x) in acc.iter_mut().zip(xs) {
                 *a += self.one(p, x);
@@ -270,55 +279,70 @@ impl Rare {
         }
     }
 
-    /// [`Rare::pairs_portable`] sixteen rows at a time.
+    /// [`Rare::pairs_portable`] sixteen rows at a time: the tile's bytes through t2
+    /// once, then per pair one `vpdpbusd` (pair rule) or three and two blends on
+    /// the active count (quad rule). Zero activations and weights give nothing
+    /// through the tables, so only the count needs the active lanes.
     ///
     /// # Safety
-    /// AVX-512 F, BW, VNNI and VBMI must be available.
+    /// AVX-512 F, BW, VNNI and VBMI must be available; `gm` holds `2 · groups · 16`
+    /// words and `corr` `cols · 16` sums; every pair's group is below `groups` and
+    /// its slot below `cols`.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni,avx512vbmi")]
-    unsafe fn pairs_avx512(&self, gm: &[u32], rp: usize, corr: &mut [i32]) {
+    unsafe fn pairs_avx512(&self, gm: &mut [u32], corr: &mut [i32]) {
         use std::arch::x86_64::*;
-        let load_lut = |l: &[u8; 256]| -> [__m512i; 4] {
-            std::array::from_fn(|i| {
-                // SAFETY: 64 bytes at offset 64·i < 256.
-                unsafe { _mm512_loadu_si512(l.as_ptr().add(64 * i) as *const __m512i) }
-            })
-        };
-        let l2 = load_lut(&self.t2);
-        let lut = |t: &[__m512i; 4], x: __m512i| -> __m512i {
-            let lo = _mm512_permutex2var_epi8(t[0], x, t[1]);
-            let hi = _mm512_permutex2var_epi8(t[2], x, t[3]);
-            _mm512_mask_blend_epi8(_mm512_movepi8_mask(x), lo, hi)
-        };
+        const R: usize = 16;
+        let half = self.groups * R;
+        assert!(gm.len() >= 2 * half && corr.len() >= self.cols.len() * R);
+        let l2: [__m512i; 4] = std::array::from_fn(|i| {
+            // SAFETY: 64 bytes at offset 64·i < 256.
+            unsafe { _mm512_loadu_si512(self.t2.as_ptr().add(64 * i) as *const __m512i) }
+        });
+        let (tile, t2s) = gm.split_at_mut(half);
+        for (src, dst) in tile.chunks_exact(R).zip(t2s.chunks_exact_mut(R)) {
+            // SAFETY: 16 words = 64 bytes each.
+            unsafe {
+                let x = _mm512_loadu_si512(src.as_ptr() as *const __m512i);
+                let lo = _mm512_permutex2var_epi8(l2[0], x, l2[1]);
+                let hi = _mm512_permutex2var_epi8(l2[2], x, l2[3]);
+                let v = _mm512_mask_blend_epi8(_mm512_movepi8_mask(x), lo, hi);
+                _mm512_storeu_si512(dst.as_mut_ptr() as *mut __m512i, v);
+            }
+        }
+        let (xs, t2s, acc) = (tile.as_ptr(), t2s.as_ptr(), corr.as_mut_ptr());
         let zero = _mm512_setzero_si512();
         let ones = _mm512_set1_epi8(1);
         let (c1, c2) = (_mm512_set1_epi32(1), _mm512_set1_epi32(2));
-        let quad = self.kind == LaneKind::Quad;
-        for p in &self.pairs {
-            let xs = &gm[p.group as usize * rp..(p.group as usize + 1) * rp];
-            let s = self.slot[p.col as usize] as usize;
-            let acc = &mut corr[s * rp..(s + 1) * rp];
-            let (wi, wn) = (_mm512_set1_epi32(p.w), _mm512_set1_epi32(p.wn));
-            for r in (0..rp).step_by(16) {
-                // SAFETY: r + 16 <= rp = xs.len() = acc.len().
-                let x = unsafe { _mm512_loadu_si512(xs.as_ptr().add(r) as *const __m512i) };
-                let on = _mm512_test_epi8_mask(x, x) & p.lanes;
-                let cnt = _mm512_dpbusd_epi32(zero, _mm512_maskz_mov_epi8(on, ones), ones);
-                let t2x = _mm512_maskz_mov_epi8(on, lut(&l2, x));
-                let res = if quad {
-                    let xa = _mm512_maskz_mov_epi8(on, x);
-                    let d1 = _mm512_dpbusd_epi32(zero, xa, wi);
+        if self.kind == LaneKind::Quad {
+            for p in &self.pairs {
+                let (g, s) = (p.group as usize * R, p.slot as usize * R);
+                // SAFETY: g + 16 <= half and s + 16 <= cols · 16 (the contract).
+                unsafe {
+                    let x = _mm512_loadu_si512(xs.add(g) as *const __m512i);
+                    let t2x = _mm512_loadu_si512(t2s.add(g) as *const __m512i);
+                    let on = _mm512_test_epi8_mask(x, x) & p.lanes;
+                    let cnt = _mm512_dpbusd_epi32(zero, _mm512_maskz_mov_epi8(on, ones), ones);
+                    let (wi, wn) = (_mm512_set1_epi32(p.w), _mm512_set1_epi32(p.wn));
+                    let d1 = _mm512_dpbusd_epi32(zero, x, wi);
                     let d2 = _mm512_dpbusd_epi32(zero, t2x, wi);
                     let d3 = _mm512_dpbusd_epi32(zero, t2x, wn);
                     let hi = _mm512_mask_blend_epi32(_mm512_cmpeq_epi32_mask(cnt, c2), d3, d2);
-                    _mm512_mask_blend_epi32(_mm512_cmple_epi32_mask(cnt, c1), hi, d1)
-                } else {
-                    _mm512_dpbusd_epi32(zero, t2x, wi)
-                };
+                    let res = _mm512_mask_blend_epi32(_mm512_cmple_epi32_mask(cnt, c1), hi, d1);
+                    let a = acc.add(s) as *mut __m512i;
+                    _mm512_storeu_si512(a, _mm512_add_epi32(_mm512_loadu_si512(a), res));
+                }
+            }
+        } else {
+            for p in &self.pairs {
+                let (g, s) = (p.group as usize * R, p.slot as usize * R);
                 // SAFETY: as above.
                 unsafe {
-                    let a = acc.as_mut_ptr().add(r) as *mut __m512i;
-                    _mm512_storeu_si512(a, _mm512_add_epi32(_mm512_loadu_si512(a), res));
+                    let t2x = _mm512_loadu_si512(t2s.add(g) as *const __m512i);
+                    let a = acc.add(s) as *mut __m512i;
+                    let sum =
+                        _mm512_dpbusd_epi32(_mm512_loadu_si512(a), t2x, _mm512_set1_epi32(p.w));
+                    _mm512_storeu_si512(a, sum);
                 }
             }
         }
