@@ -567,6 +567,60 @@ fn float_pruning_is_the_integer_rule() {
     assert!(e.to_string().contains("NaN"), "{e}");
 }
 
+/// The depthwise pass ([`conv_forward`]) against one engine GEMM per group (the
+/// exact GEMM when `cfg` is None), dequantized, bit for bit; a mismatch names
+/// `what`, the shape, the group and row, got and want, and the operands.
+fn assert_depthwise_is_one_gemm_per_group(
+    cfg: Option<&Design>,
+    gm: &ConvGeom,
+    x: &[f32],
+    w: &[i8],
+    dq: &Dequant<'_>,
+    what: &str,
+) {
+    let (oh, ow) = gm.out_hw();
+    let p = oh * ow;
+    let mut got = vec![f64::NAN; gm.n * gm.o * p];
+    let mode = cfg.map_or(Mode::Exact, Mode::Design);
+    conv_forward(mode, gm, x, w, dq, &mut got, "dw", 2).expect("layer runs");
+    let nhwc = nchw_to_nhwc(gm, &quant_ref(x, dq.dx));
+    let k = gm.k();
+    for gi in 0..gm.groups {
+        let gg = Gemm {
+            m: gm.m(),
+            k,
+            n: 1,
+            a: lower_a(gm, &nhwc, gi),
+            w: lower_weights(gm, w, gi),
+        };
+        let c = match cfg {
+            Some(cfg) => crate::engine::gemm(cfg, &gg, 1),
+            None => crate::eval::exact_gemm(&gg),
+        };
+        for (i, &ci) in c.iter().enumerate() {
+            let mut want = ci as f64 * dq.dx * dq.dw[gi];
+            if let Some(b) = dq.bias {
+                want += b[gi];
+            }
+            let at = ((i / p) * gm.o + gi) * p + i % p;
+            let a = &gg.a[i * k..(i + 1) * k];
+            assert!(
+                got[at].to_bits() == want.to_bits(),
+                "{what} {gm:?} group {gi} row {i}: got {} want {want} \
+                 (C {ci}; dx {}, dw {}; A row: {} zeros, first {:?}; \
+                 W: {} zeros, first {:?})",
+                got[at],
+                dq.dx,
+                dq.dw[gi],
+                a.iter().filter(|&&v| v == 0).count(),
+                &a[..k.min(16)],
+                gg.w.iter().filter(|&&v| v == 0).count(),
+                &gg.w[..k.min(16)],
+            );
+        }
+    }
+}
+
 /// Depthwise convolutions (one output channel per group), which run as one pass
 /// over the pixels instead of one GEMM per group, against one engine GEMM per group
 /// (the design's definition), for every preset and the exact mode, on random and
@@ -644,42 +698,9 @@ fn depthwise_pass_equals_one_gemm_per_group_for_every_preset() {
                     dw: &dw,
                     bias: bias.as_deref(),
                 };
-                let (oh, ow) = gm.out_hw();
-                let p = oh * ow;
-                let mut got = vec![f64::NAN; gm.n * gm.o * p];
-                let mode = cfg.as_ref().map_or(Mode::Exact, Mode::Design);
-                conv_forward(mode, &gm, &x, &w, &dq, &mut got, "dw", 2).expect("layer runs");
-                let nhwc = nchw_to_nhwc(&gm, &quant_ref(&x, dx));
-                for gi in 0..gm.groups {
-                    let gg = Gemm {
-                        m: gm.m(),
-                        k: gm.k(),
-                        n: 1,
-                        a: lower_a(&gm, &nhwc, gi),
-                        w: lower_weights(&gm, &w, gi),
-                    };
-                    let c = match cfg {
-                        Some(cfg) => crate::engine::gemm(cfg, &gg, 1),
-                        None => crate::eval::exact_gemm(&gg),
-                    };
-                    for i in 0..gm.m() {
-                        let mut want = c[i] as f64 * dx * dw[gi];
-                        if let Some(b) = &bias {
-                            want += b[gi];
-                        }
-                        let at = ((i / p) * gm.o + gi) * p + i % p;
-                        assert!(
-                            got[at].to_bits() == want.to_bits(),
-                            "{} {gm:?} case {case} group {gi} row {i}: got {} want {want} \
-                             (C {}; A row {:?}, W {:?}, dx {dx})",
-                            cfg.as_ref().map_or("exact".into(), |c| c.name.clone()),
-                            got[at],
-                            c[i],
-                            &gg.a[i * gg.k..(i + 1) * gg.k],
-                            gg.w,
-                        );
-                    }
-                }
+                let name = cfg.as_ref().map_or("exact".into(), |c| c.name.clone());
+                let what = format!("{name} case {case}");
+                assert_depthwise_is_one_gemm_per_group(cfg.as_ref(), &gm, &x, &w, &dq, &what);
             }
         }
     }
@@ -746,46 +767,8 @@ fn depthwise_pass_with_more_taps_than_k_safe_equals_one_gemm_per_group() {
                     dw: &dw,
                     bias: bias.as_deref(),
                 };
-                let (oh, ow) = gm.out_hw();
-                let p = oh * ow;
-                let mut got = vec![f64::NAN; gm.n * gm.o * p];
-                let mode = cfg.as_ref().map_or(Mode::Exact, Mode::Design);
-                conv_forward(mode, &gm, &x, &w, &dq, &mut got, "dw", 2).expect("layer runs");
-                let nhwc = nchw_to_nhwc(&gm, &quant_ref(&x, dx));
-                for gi in 0..gm.groups {
-                    let gg = Gemm {
-                        m: gm.m(),
-                        k,
-                        n: 1,
-                        a: lower_a(&gm, &nhwc, gi),
-                        w: lower_weights(&gm, &w, gi),
-                    };
-                    let c = match cfg {
-                        Some(cfg) => crate::engine::gemm(cfg, &gg, 1),
-                        None => crate::eval::exact_gemm(&gg),
-                    };
-                    for (i, &ci) in c.iter().enumerate() {
-                        let mut want = ci as f64 * dx * dw[gi];
-                        if let Some(b) = &bias {
-                            want += b[gi];
-                        }
-                        let at = ((i / p) * gm.o + gi) * p + i % p;
-                        let a = &gg.a[i * k..(i + 1) * k];
-                        assert!(
-                            got[at].to_bits() == want.to_bits(),
-                            "{name} {gm:?} case {case} group {gi} row {i}: got {} want {want} \
-                             (C {}; dx {dx}, dw {}; A row: {} zeros, first {:?}; \
-                             W: {} zeros, first {:?})",
-                            got[at],
-                            ci,
-                            dw[gi],
-                            a.iter().filter(|&&v| v == 0).count(),
-                            &a[..16],
-                            gg.w.iter().filter(|&&v| v == 0).count(),
-                            &gg.w[..16],
-                        );
-                    }
-                }
+                let what = format!("{name} case {case}");
+                assert_depthwise_is_one_gemm_per_group(cfg.as_ref(), &gm, &x, &w, &dq, &what);
             }
         }
     }
