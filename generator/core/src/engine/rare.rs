@@ -295,19 +295,14 @@ impl Rare {
         const R: usize = 16;
         let half = self.groups * R;
         assert!(gm.len() >= 2 * half && corr.len() >= self.cols.len() * R);
-        let l2: [__m512i; 4] = std::array::from_fn(|i| {
-            // SAFETY: 64 bytes at offset 64·i < 256.
-            unsafe { _mm512_loadu_si512(self.t2.as_ptr().add(64 * i) as *const __m512i) }
-        });
+        use super::plan::simd::{load_lut, lut256};
+        let l2 = load_lut(&self.t2);
         let (tile, t2s) = gm.split_at_mut(half);
         for (src, dst) in tile.chunks_exact(R).zip(t2s.chunks_exact_mut(R)) {
             // SAFETY: 16 words = 64 bytes each.
             unsafe {
                 let x = _mm512_loadu_si512(src.as_ptr() as *const __m512i);
-                let lo = _mm512_permutex2var_epi8(l2[0], x, l2[1]);
-                let hi = _mm512_permutex2var_epi8(l2[2], x, l2[3]);
-                let v = _mm512_mask_blend_epi8(_mm512_movepi8_mask(x), lo, hi);
-                _mm512_storeu_si512(dst.as_mut_ptr() as *mut __m512i, v);
+                _mm512_storeu_si512(dst.as_mut_ptr() as *mut __m512i, lut256(&l2, x));
             }
         }
         let (xs, t2s, acc) = (tile.as_ptr(), t2s.as_ptr(), corr.as_mut_ptr());

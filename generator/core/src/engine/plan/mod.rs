@@ -700,4 +700,4 @@ impl Plan {
 }
 
 #[cfg(target_arch = "x86_64")]
-mod simd;
+pub(crate) mod simd;

@@ -7,7 +7,7 @@ use std::arch::x86_64::*;
 /// blend on each byte's top bit.
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
 #[inline]
-fn lut256(t: &[__m512i; 4], x: __m512i) -> __m512i {
+pub(crate) fn lut256(t: &[__m512i; 4], x: __m512i) -> __m512i {
     let lo = _mm512_permutex2var_epi8(t[0], x, t[1]);
     let hi = _mm512_permutex2var_epi8(t[2], x, t[3]);
     _mm512_mask_blend_epi8(_mm512_movepi8_mask(x), lo, hi)
@@ -63,7 +63,7 @@ fn select64(x: __m512i, idx: __m512i, v2: __m512i, v3: __m512i, sel: __m512i) ->
 
 #[target_feature(enable = "avx512f")]
 #[inline]
-fn load_lut(l: &[u8; 256]) -> [__m512i; 4] {
+pub(crate) fn load_lut(l: &[u8; 256]) -> [__m512i; 4] {
     let p = l.as_ptr() as *const __m512i;
     // SAFETY: l holds 256 bytes: four unaligned 64-byte loads.
     unsafe {
